@@ -1,0 +1,3 @@
+from mtb.cli.main import main
+
+main()

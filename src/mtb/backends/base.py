@@ -1,0 +1,73 @@
+"""The one protocol every model provider implements, for generation and judging alike."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+Message = dict[str, str]  # {"role": "system" | "user" | "assistant", "content": ...}
+
+ErrorKind = Literal["status", "timeout", "connection", "malformed"]
+
+
+@dataclass(frozen=True)
+class SamplingParams:
+    temperature: float
+    max_tokens: int
+    seed: int | None = None
+
+
+@dataclass(frozen=True)
+class Completion:
+    text: str
+    model: str | None = None  # the model the server says answered
+    finish_reason: str | None = None
+
+
+class BackendError(Exception):
+    """One failed call, described without the provider's exception classes.
+
+    The engine's retry rules (`mtb.retry.decide`) look only at these fields.
+    """
+
+    def __init__(
+        self,
+        kind: ErrorKind,
+        message: str,
+        status: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+        self.status = status
+        self.retry_after = retry_after
+
+
+class Backend(Protocol):
+    async def complete(self, messages: Sequence[Message], params: SamplingParams) -> Completion:
+        """Return the model's reply, or raise BackendError. Never retries by itself."""
+        ...
+
+    async def aclose(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class EndpointConfig:
+    """Where and how to reach one model."""
+
+    provider: str  # a name in the registry: "openai", "litellm"
+    model: str
+    api_base: str | None = None
+    api_key: str | None = None
+    # What the user should set when authentication fails, e.g. "OPENAI_API_KEY or --api-key".
+    key_hint: str = "OPENAI_API_KEY"
+    timeout: float = 600.0
+
+    def __repr__(self) -> str:
+        # Never let the key reach a log or traceback through repr().
+        return (
+            f"EndpointConfig(provider={self.provider!r}, model={self.model!r}, "
+            f"api_base={self.api_base!r}, api_key={'***' if self.api_key else None})"
+        )

@@ -1,0 +1,46 @@
+"""Backend for providers that are not OpenAI-compatible, through litellm (extra `mtb[litellm]`)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Any
+
+# litellm fetches a price table from the network when imported unless told not to.
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+import litellm
+import openai
+
+from mtb.backends.base import Completion, EndpointConfig, Message, SamplingParams
+from mtb.backends.openai_compat import backend_error_from, completion_from
+
+
+class LiteLLMBackend:
+    def __init__(self, config: EndpointConfig) -> None:
+        self.config = config
+
+    async def complete(self, messages: Sequence[Message], params: SamplingParams) -> Completion:
+        extra: dict[str, Any] = {}
+        if params.seed is not None:
+            extra["seed"] = params.seed
+        try:
+            response = await litellm.acompletion(
+                model=self.config.model,
+                messages=list(messages),
+                temperature=params.temperature,
+                max_tokens=params.max_tokens,
+                api_base=self.config.api_base,
+                api_key=self.config.api_key,
+                timeout=self.config.timeout,
+                # mtb's engine is the only retry layer.
+                num_retries=0,
+                max_retries=0,
+                **extra,
+            )
+        except openai.OpenAIError as exc:  # litellm's exceptions subclass openai's
+            raise backend_error_from(exc) from None
+        return completion_from(response)
+
+    async def aclose(self) -> None:
+        return None

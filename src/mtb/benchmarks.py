@@ -1,0 +1,145 @@
+"""Benchmark manifests (`questions/<bench>.toml`) and judge-prompt maps (`prompts/<map>.toml`).
+
+A benchmark is data: its files, categories, temperatures and judging rules are
+read from its manifest, so adding one means adding a manifest.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mtb.errors import DataError, UsageError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+
+def resource_dir(name: str) -> Path:
+    """The `questions/` or `prompts/` folder: inside the installed wheel, or at the repo root."""
+    package_dir = Path(__file__).resolve().parent
+    for candidate in (package_dir / name, package_dir.parents[1] / name):
+        if candidate.is_dir():
+            return candidate
+    raise DataError(package_dir / name, "mtb's own data folder is missing; reinstall mtb")
+
+
+def _load_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except tomllib.TOMLDecodeError as exc:
+        raise DataError(path, f"not valid TOML ({exc})") from None
+
+
+def _get(table: dict[str, Any], dotted: str, kind: type | tuple[type, ...], path: Path) -> Any:
+    value: Any = table
+    for part in dotted.split("."):
+        if not isinstance(value, dict) or part not in value:
+            raise DataError(path, f"missing key '{dotted}'")
+        value = value[part]
+    if (isinstance(value, bool) and kind is not bool) or not isinstance(value, kind):
+        raise DataError(path, f"key '{dotted}' has the wrong type ({type(value).__name__})")
+    return value
+
+
+@dataclass(frozen=True)
+class PromptMap:
+    """(mode, category kind, turn) → judge prompt name."""
+
+    names: dict[tuple[str, str, int], str]
+
+    def prompt_name(self, mode: str, reference_based: bool, turn: int) -> str:
+        kind = "reference" if reference_based else "general"
+        try:
+            return self.names[(mode, kind, turn)]
+        except KeyError:
+            raise UsageError(
+                f"no judge prompt is mapped for mode {mode}, {kind} questions, turn {turn}"
+            ) from None
+
+    @classmethod
+    def load(cls, name: str) -> PromptMap:
+        path = resource_dir("prompts") / f"{name}.toml"
+        if not path.exists():
+            raise DataError(path, "prompt map not found")
+        table = _load_toml(path)
+        names: dict[tuple[str, str, int], str] = {}
+        for mode, kinds in table.items():
+            if not isinstance(kinds, dict):
+                raise DataError(path, f"'{mode}' must be a table of category kinds")
+            for kind, turns in kinds.items():
+                if kind not in ("general", "reference") or not isinstance(turns, dict):
+                    raise DataError(path, f"'{mode}.{kind}': expected 'general' or 'reference' tables")
+                for turn_key, prompt in turns.items():
+                    if not turn_key.startswith("turn_") or not turn_key[5:].isdigit():
+                        raise DataError(path, f"'{mode}.{kind}.{turn_key}': keys are turn_1, turn_2, ...")
+                    if not isinstance(prompt, str):
+                        raise DataError(path, f"'{mode}.{kind}.{turn_key}' must be a prompt name")
+                    names[(mode, kind, int(turn_key[5:]))] = prompt
+        return cls(names)
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    name: str
+    description: str
+    turns: int
+    question_file: str
+    judge_prompt_file: str
+    answer_dir: str
+    reference_dir: str
+    judgment_dir: str
+    max_tokens: int
+    default_temperature: float
+    temperatures: dict[str, float]
+    default_judge: str
+    default_reference_model: str
+    reference_categories: frozenset[str]
+    prompt_map: str
+    judge_temperature: float
+    judge_max_tokens: int
+    category_order: tuple[str, ...]
+
+    def temperature_for(self, category: str) -> float:
+        return self.temperatures.get(category, self.default_temperature)
+
+    def needs_reference(self, category: str) -> bool:
+        return category in self.reference_categories
+
+    @classmethod
+    def load(cls, name: str) -> Benchmark:
+        folder = resource_dir("questions")
+        path = folder / f"{name}.toml"
+        if not path.exists():
+            known = ", ".join(sorted(p.stem for p in folder.glob("*.toml")))
+            raise UsageError(f"unknown benchmark '{name}' (known: {known})")
+        table = _load_toml(path)
+        temperatures = _get(table, "generation.temperature", dict, path)
+        for category, value in temperatures.items():
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise DataError(path, f"temperature of '{category}' must be a number")
+        return cls(
+            name=_get(table, "name", str, path),
+            description=_get(table, "description", str, path),
+            turns=_get(table, "turns", int, path),
+            question_file=_get(table, "files.questions", str, path),
+            judge_prompt_file=_get(table, "files.judge_prompts", str, path),
+            answer_dir=_get(table, "files.answers", str, path),
+            reference_dir=_get(table, "files.references", str, path),
+            judgment_dir=_get(table, "files.judgments", str, path),
+            max_tokens=_get(table, "generation.max_tokens", int, path),
+            default_temperature=float(_get(table, "generation.default_temperature", (int, float), path)),
+            temperatures={k: float(v) for k, v in temperatures.items()},
+            default_judge=_get(table, "judging.default_judge", str, path),
+            default_reference_model=_get(table, "judging.default_reference_model", str, path),
+            reference_categories=frozenset(_get(table, "judging.reference_categories", list, path)),
+            prompt_map=_get(table, "judging.prompt_map", str, path),
+            judge_temperature=float(_get(table, "judging.temperature", (int, float), path)),
+            judge_max_tokens=_get(table, "judging.max_tokens", int, path),
+            category_order=tuple(_get(table, "categories.order", list, path)),
+        )

@@ -1,0 +1,109 @@
+"""Options, error handling and run reports shared by the subcommands."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import os
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from typer.core import TyperCommand
+
+from mtb.errors import MtbError
+
+T = TypeVar("T")
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+DataDirOption = Annotated[
+    Path,
+    typer.Option("--data-dir", envvar="MTB_DATA_DIR", help="Data directory in FastChat's layout."),
+]
+BenchOption = Annotated[str, typer.Option("--bench", help="Benchmark: a manifest name in questions/.")]
+ParallelOption = Annotated[
+    int, typer.Option("--parallel", min=1, help="Requests in flight at once, per endpoint.")
+]
+FirstNOption = Annotated[
+    int | None,
+    typer.Option("--first-n", min=1, help="Only the first N questions (for a quick check)."),
+]
+ModelListOption = Annotated[
+    list[str] | None,
+    typer.Option("--model-list", help="Models to include (repeat the flag, or list them after it)."),
+]
+TimeoutOption = Annotated[
+    float, typer.Option("--timeout", min=0.1, help="Seconds before one request times out.")
+]
+MaxAttemptsOption = Annotated[
+    int,
+    typer.Option("--max-attempts", min=1, help="Attempts per request before the item counts as failed."),
+]
+ProgressOption = Annotated[bool, typer.Option("--progress/--no-progress", help="Show progress on stderr.")]
+
+DEFAULT_DATA_DIR = Path("data")
+
+
+def stderr_console() -> Console:
+    # soft_wrap: a long `path:line: message` stays on one line, greppable.
+    return Console(stderr=True, soft_wrap=True)
+
+
+def env_or(value: str | None, variable: str) -> str | None:
+    return value if value else os.environ.get(variable) or None
+
+
+def cli_errors(command: Callable[..., None]) -> Callable[..., None]:
+    """Turn mtb's own errors into a one-line message and their exit code, and Ctrl-C into 130."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> None:
+        try:
+            command(*args, **kwargs)
+        except MtbError as exc:
+            stderr_console().print(f"[red]error:[/red] {exc}", highlight=False, markup=True)
+            raise typer.Exit(exc.exit_code) from None
+        except KeyboardInterrupt:
+            stderr_console().print("[yellow]interrupted[/yellow]; everything completed so far is saved")
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+
+    return wrapper
+
+
+def run_async(coroutine: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(coroutine)
+
+
+# Options that, as in FastChat's argparse (nargs="+"), take every value up to the next flag.
+MULTI_VALUE_OPTIONS = frozenset({"--model-list"})
+
+
+def expand_multi_value_options(args: list[str]) -> list[str]:
+    """Rewrite `--model-list a b` as `--model-list a --model-list b` (Click has no nargs="+")."""
+    expanded: list[str] = []
+    current: str | None = None
+    for arg in args:
+        if arg.startswith("-"):
+            current = arg if arg in MULTI_VALUE_OPTIONS else None
+            expanded.append(arg)
+        elif current is not None and expanded[-1] != current:
+            expanded += [current, arg]
+        else:
+            expanded.append(arg)
+    return expanded
+
+
+class MultiValueCommand(TyperCommand):
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, expand_multi_value_options(args))
+
+
+def split_model_list(values: list[str] | None) -> list[str] | None:
+    """Accept `--model-list a b`, `--model-list a --model-list b` and `--model-list a,b`."""
+    if not values:
+        return None
+    names = [name for value in values for name in value.replace(",", " ").split()]
+    return list(dict.fromkeys(names))

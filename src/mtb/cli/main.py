@@ -1,0 +1,45 @@
+"""The `mtb` app. Subcommand modules import their heavy dependencies inside the command."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from mtb import __version__
+from mtb.cli import generate, judge, results
+from mtb.cli.common import MultiValueCommand
+
+app = typer.Typer(
+    name="mtb",
+    help=(
+        "LLM-as-a-judge benchmarks (MT-bench) from the command line.\n\n"
+        "Exit codes: 0 ok, 1 some items failed, 2 bad usage or input, 130 interrupted."
+    ),
+    no_args_is_help=True,
+    # Locals hold API keys; never print them in a traceback.
+    pretty_exceptions_show_locals=False,
+)
+app.command("generate")(generate.generate)
+app.command("judge", cls=MultiValueCommand)(judge.judge)
+app.command("results", cls=MultiValueCommand)(results.results)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"mtb {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
+) -> None:
+    """LLM-as-a-judge benchmarks from the command line."""
+
+
+def main() -> None:
+    app()

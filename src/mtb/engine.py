@@ -1,0 +1,274 @@
+"""The asyncio engine that generation and judging share.
+
+    Endpoint   one backend, its in-flight bound, and a pause shared by every
+               request to it when the server asks for one (Retry-After)
+    Caller     the retry layer: sends one request through an Endpoint and
+               retries it by `mtb.retry.decide`
+    run_job    resumes an output file, runs the missing tasks with bounded
+               concurrency, appends each result as it completes, and reports
+               what failed; failures are never written
+
+A task is an async function that returns one record (a dict) to append.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mtb.backends.base import Backend, BackendError, Completion, Message, SamplingParams
+from mtb.jsonl import JsonlAppender
+from mtb.progress import ProgressSink
+from mtb.retry import RetryPolicy, decide, is_rate_limit
+
+
+class ItemFailed(Exception):
+    """One task failed for good; the run goes on without it."""
+
+
+class FatalError(Exception):
+    """A failure every further request would repeat (bad key, unknown model); the run stops."""
+
+
+def redact(text: str, secrets: Iterable[str | None]) -> str:
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, "***")
+    return text
+
+
+@dataclass
+class CallStats:
+    requests: int = 0
+    retries: int = 0
+    retry_reasons: Counter[str] = field(default_factory=Counter)
+
+
+class Endpoint:
+    def __init__(
+        self,
+        backend: Backend,
+        max_in_flight: int,
+        *,
+        name: str,
+        key_hint: str = "OPENAI_API_KEY",
+        secrets: Sequence[str | None] = (),
+    ) -> None:
+        if max_in_flight < 1:
+            raise ValueError("max_in_flight must be at least 1")
+        self.backend = backend
+        self.name = name
+        self.key_hint = key_hint
+        self.secrets = tuple(secrets)
+        self.semaphore = asyncio.Semaphore(max_in_flight)
+        self.paused_until = 0.0
+
+    def pause(self, seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.paused_until = max(self.paused_until, clock() + seconds)
+
+
+class Caller:
+    """Sends requests to one Endpoint; the single place where requests are retried."""
+
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        policy: RetryPolicy,
+        stats: CallStats | None = None,
+        on_retry: Callable[[], None] = lambda: None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.endpoint = endpoint
+        self.policy = policy
+        self.stats = stats or CallStats()
+        self.on_retry = on_retry
+        self.sleep = sleep
+        self.clock = clock
+
+    async def _respect_pause(self) -> None:
+        while (delay := self.endpoint.paused_until - self.clock()) > 0:
+            await self.sleep(delay)
+
+    def _describe(self, error: BackendError) -> str:
+        return redact(error.message, self.endpoint.secrets)
+
+    async def complete(self, messages: Sequence[Message], params: SamplingParams) -> Completion:
+        failures = Counter[bool]()  # keyed by "was it a 429?"
+        while True:
+            await self._respect_pause()
+            async with self.endpoint.semaphore:
+                # A pause may have begun while this request waited for a slot.
+                await self._respect_pause()
+                self.stats.requests += 1
+                try:
+                    return await self.endpoint.backend.complete(messages, params)
+                except BackendError as exc:
+                    error = exc
+            rate_limited = is_rate_limit(error)
+            failures[rate_limited] += 1
+            decision = decide(error, failures[rate_limited], self.policy)
+            if decision.fatal:
+                message = f"{self.endpoint.name}: {self._describe(error)}"
+                if error.status == 401:
+                    message += f"; check {self.endpoint.key_hint}"
+                raise FatalError(message)
+            if not decision.retry:
+                attempts = failures.total()
+                tries = f" after {attempts} attempts" if attempts > 1 else ""
+                raise ItemFailed(f"{self._describe(error)}{tries}")
+            self.stats.retries += 1
+            self.stats.retry_reasons[error.kind if error.status is None else f"HTTP {error.status}"] += 1
+            self.on_retry()
+            if error.retry_after is not None:
+                self.endpoint.pause(decision.wait, self.clock)
+            await self.sleep(decision.wait)
+
+
+@dataclass(frozen=True)
+class Task:
+    key: Hashable
+    label: str  # names the item in failure reports, e.g. "question 81"
+    run: Callable[[], Awaitable[dict[str, Any]]]
+
+
+@dataclass
+class RunReport:
+    output: Path
+    total: int = 0  # tasks this run set out to do
+    already_done: int = 0  # found in the output file and skipped
+    completed: int = 0
+    failures: list[tuple[str, str]] = field(default_factory=list)  # (label, reason)
+    fatal: str | None = None
+    interrupted: bool = False
+    notes: list[str] = field(default_factory=list)
+    stats: CallStats = field(default_factory=CallStats)
+
+    @property
+    def not_done(self) -> int:
+        return self.total - self.completed
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures and self.fatal is None and not self.interrupted and self.not_done == 0
+
+
+@dataclass(frozen=True)
+class OutputSpec:
+    """How the records of one output file are keyed, checked and ordered."""
+
+    path: Path
+    parse: Callable[[dict[str, Any]], Any]  # validates a line; raises ValueError
+    key: Callable[[dict[str, Any]], Hashable]
+    sort_key: Callable[[dict[str, Any]], Any]
+    # A record that exists but should be produced again (e.g. an unparsed verdict
+    # with --retry-unparsed) is not counted as done.
+    is_done: Callable[[dict[str, Any]], bool] = lambda record: True
+
+
+def read_existing(spec: OutputSpec) -> list[dict[str, Any]]:
+    from mtb.errors import DataError
+    from mtb.jsonl import iter_json_lines
+
+    if not spec.path.exists():
+        return []
+    records = []
+    for number, obj in iter_json_lines(spec.path):
+        try:
+            spec.parse(obj)
+        except ValueError as exc:
+            raise DataError(spec.path, str(exc), number) from None
+        records.append(obj)
+    return records
+
+
+def _latest_per_key(records: Iterable[dict[str, Any]], spec: OutputSpec) -> list[dict[str, Any]]:
+    latest: dict[Hashable, dict[str, Any]] = {}
+    for record in records:
+        latest[spec.key(record)] = record
+    return sorted(latest.values(), key=spec.sort_key)
+
+
+async def _run_tasks(
+    tasks: Sequence[Task],
+    write: Callable[[dict[str, Any]], None],
+    workers: int,
+    progress: ProgressSink,
+    report: RunReport,
+) -> None:
+    queue: asyncio.Queue[Task] = asyncio.Queue()
+    for task in tasks:
+        queue.put_nowait(task)
+
+    async def worker() -> None:
+        while True:
+            try:
+                task = queue.get_nowait()
+            except asyncio.QueueEmpty:
+                return
+            try:
+                record = await task.run()
+            except ItemFailed as exc:
+                report.failures.append((task.label, str(exc)))
+                progress.advance(failed=True)
+                continue
+            write(record)
+            report.completed += 1
+            progress.advance()
+
+    pool = [asyncio.create_task(worker()) for _ in range(max(1, min(workers, len(tasks))))]
+    try:
+        await asyncio.gather(*pool)
+    except FatalError as exc:
+        report.fatal = str(exc)
+    finally:
+        for member in pool:
+            member.cancel()
+        await asyncio.gather(*pool, return_exceptions=True)
+
+
+async def run_job(
+    spec: OutputSpec,
+    make_tasks: Callable[[set[Hashable]], Sequence[Task]],
+    *,
+    workers: int,
+    progress: ProgressSink,
+    report: RunReport | None = None,
+) -> RunReport:
+    """Run every task `make_tasks` returns for the keys not yet done in `spec.path`.
+
+    `report` may be passed in so that the caller still holds the counts if the
+    run is interrupted (Ctrl-C cancels this coroutine).
+    """
+    report = report or RunReport(spec.path)
+    with JsonlAppender(spec.path) as output:
+        report.notes.extend(output.notes)
+        existing = read_existing(spec)
+        done = {spec.key(r) for r in existing if spec.is_done(r)}
+        tasks = make_tasks(done)
+        report.total = len(tasks)
+        report.already_done = len(done)
+        progress.start(len(tasks))
+        written: list[dict[str, Any]] = []
+
+        def write(record: dict[str, Any]) -> None:
+            output.write(record)
+            written.append(record)
+
+        try:
+            await _run_tasks(tasks, write, workers, progress, report)
+        except asyncio.CancelledError:
+            report.interrupted = True
+            raise
+        finally:
+            progress.stop()
+        # Only a run that ended by itself tidies the file: sorted, one line per key,
+        # the latest kept (as FastChat's reorg_answer_file does).
+        if written or len(existing) != len({spec.key(r) for r in existing}):
+            output.rewrite(_latest_per_key([*existing, *written], spec))
+    return report

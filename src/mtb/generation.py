@@ -1,0 +1,95 @@
+"""Answering a benchmark's questions with a model, turn by turn."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from mtb.backends.base import Message, SamplingParams
+from mtb.benchmarks import Benchmark
+from mtb.data import DataDir
+from mtb.engine import Caller, OutputSpec, Task
+from mtb.records import Choice, ModelAnswer, Question, new_answer_id, sortable_id
+
+
+@dataclass(frozen=True)
+class GenerationSettings:
+    model_id: str
+    num_choices: int = 1
+    max_tokens: int = 1024
+    force_temperature: float | None = None
+    system_prompt: str | None = None
+
+
+def temperature_for(question: Question, bench: Benchmark, force: float | None) -> float:
+    """FastChat's precedence: --force-temperature, the question's own, then the category table."""
+    if force is not None:
+        return force
+    if question.required_temperature is not None:
+        return question.required_temperature
+    return bench.temperature_for(question.category)
+
+
+def conversation(
+    system_prompt: str | None, user_turns: Sequence[str], replies: Sequence[str]
+) -> list[Message]:
+    """Messages for the next turn: every user turn so far, with the model's own earlier replies."""
+    messages: list[Message] = []
+    if system_prompt:
+        messages.append({"role": "system", "content": system_prompt})
+    for position, user_turn in enumerate(user_turns):
+        messages.append({"role": "user", "content": user_turn})
+        if position < len(replies):
+            messages.append({"role": "assistant", "content": replies[position]})
+    return messages
+
+
+async def answer_question(
+    caller: Caller, question: Question, bench: Benchmark, settings: GenerationSettings
+) -> dict[str, Any]:
+    temperature = temperature_for(question, bench, settings.force_temperature)
+    choices = []
+    for index in range(settings.num_choices):
+        params = SamplingParams(temperature=temperature, max_tokens=settings.max_tokens)
+        replies: list[str] = []
+        for turn in range(len(question.turns)):
+            messages = conversation(settings.system_prompt, question.turns[: turn + 1], replies)
+            completion = await caller.complete(messages, params)
+            replies.append(completion.text)
+        choices.append(Choice(index, replies))
+    answer = ModelAnswer(
+        question_id=question.question_id,
+        answer_id=new_answer_id(),
+        model_id=settings.model_id,
+        choices=choices,
+        tstamp=time.time(),
+    )
+    return answer.to_json()
+
+
+def answer_output(data: DataDir, model_id: str) -> OutputSpec:
+    return OutputSpec(
+        path=data.answer_path(model_id),
+        parse=ModelAnswer.from_json,
+        key=lambda record: record["question_id"],
+        sort_key=lambda record: sortable_id(record["question_id"]),
+    )
+
+
+def generation_tasks(
+    questions: Sequence[Question],
+    done: set[Hashable],
+    caller: Caller,
+    bench: Benchmark,
+    settings: GenerationSettings,
+) -> list[Task]:
+    def make(question: Question) -> Task:
+        return Task(
+            key=question.question_id,
+            label=f"question {question.question_id}",
+            run=lambda: answer_question(caller, question, bench, settings),
+        )
+
+    return [make(q) for q in questions if q.question_id not in done]

@@ -1,0 +1,142 @@
+"""JSONL files: validated reading, crash-safe appending, atomic rewriting.
+
+Appending is the only way results reach disk while a run is going: one line per
+record, written whole and flushed, so a crash can at worst leave one torn line
+at the end. `repair_tail` removes such a line before the next run appends.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+from filelock import FileLock, Timeout
+
+from mtb.errors import DataError, OutputLockedError
+
+T = TypeVar("T")
+
+
+def iter_json_lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield (line number, object) for every non-blank line; bad JSON is a DataError."""
+    try:
+        handle = path.open(encoding="utf-8")
+    except FileNotFoundError:
+        raise DataError(path, "file not found") from None
+    with handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise DataError(path, f"not valid JSON ({exc.msg} at column {exc.colno})", number) from None
+            if not isinstance(obj, dict):
+                raise DataError(path, f"expected a JSON object, got {type(obj).__name__}", number)
+            yield number, obj
+
+
+def read_records(path: Path, parse: Callable[[dict[str, Any]], T]) -> list[T]:
+    """Read every line of `path` through `parse`, reporting `path:line: problem`."""
+    records = []
+    for number, obj in iter_json_lines(path):
+        try:
+            records.append(parse(obj))
+        except ValueError as exc:
+            raise DataError(path, str(exc), number) from None
+    return records
+
+
+def dumps(obj: dict[str, Any]) -> str:
+    # ensure_ascii=False keeps answers readable, as FastChat's files are not;
+    # both forms load identically.
+    return json.dumps(obj, ensure_ascii=False)
+
+
+def write_atomically(path: Path, lines: Iterable[str]) -> None:
+    """Replace `path` with `lines` so that readers see the old file or the new one, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            for line in lines:
+                handle.write(line + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp_name, path)
+    except BaseException:
+        Path(temp_name).unlink(missing_ok=True)
+        raise
+
+
+def repair_tail(path: Path) -> str | None:
+    """Make `path` end in a complete line; return a note if something was cut."""
+    if not path.exists() or path.stat().st_size == 0:
+        return None
+    with path.open("rb+") as handle:
+        handle.seek(-1, os.SEEK_END)
+        if handle.read(1) == b"\n":
+            return None
+        handle.seek(0)
+        data = handle.read()
+        cut = data.rfind(b"\n") + 1
+        tail = data[cut:]
+        try:
+            json.loads(tail)
+        except ValueError:
+            handle.truncate(cut)
+            return f"{path}: removed an incomplete last line ({len(tail)} bytes) left by an interrupted run"
+        handle.seek(0, os.SEEK_END)
+        handle.write(b"\n")
+        return None
+
+
+class JsonlAppender:
+    """The single writer of one output file for the length of a run.
+
+    Holding it also holds `<file>.lock`, so two mtb processes never interleave
+    lines in the same file.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = FileLock(str(path) + ".lock")
+        self._handle: Any = None
+        self.notes: list[str] = []
+
+    def __enter__(self) -> JsonlAppender:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._lock.acquire(timeout=0)
+        except Timeout:
+            raise OutputLockedError(
+                f"{self.path} is being written by another mtb process "
+                f"(lock file {self.path}.lock); wait for it to finish"
+            ) from None
+        note = repair_tail(self.path)
+        if note:
+            self.notes.append(note)
+        self._handle = self.path.open("a", encoding="utf-8")
+        return self
+
+    def write(self, obj: dict[str, Any]) -> None:
+        # One write call per line, then flush: a completed item is on disk
+        # before the next one is reported done.
+        self._handle.write(dumps(obj) + "\n")
+        self._handle.flush()
+
+    def rewrite(self, objs: Iterable[dict[str, Any]]) -> None:
+        """Replace the file's content atomically while the lock is still held."""
+        self._handle.close()
+        write_atomically(self.path, (dumps(o) for o in objs))
+        self._handle = self.path.open("a", encoding="utf-8")
+
+    def __exit__(self, *exc: object) -> None:
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
+        self._lock.release()

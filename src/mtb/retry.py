@@ -1,0 +1,98 @@
+"""Retry rules: one pure function from a failed call to "retry after w seconds" or "stop".
+
+This is the only retry layer in mtb: provider SDKs are built with their own
+retries off, so every attempt is counted here and shows up in the report.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import random
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from mtb.backends.base import BackendError
+
+RETRYABLE_STATUS = frozenset({408, 409, 429})
+# Retrying these cannot help, and every later request would fail the same way.
+FATAL_STATUS = frozenset({401, 403, 404})
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    # Failures (5xx, timeouts, dropped connections, ...) one request may meet.
+    max_attempts: int = 8
+    # 429 answers are counted apart: a busy server that says when to come back
+    # is working as intended, and under a tight rate limit an unlucky request
+    # may be turned away many times before its turn comes.
+    max_rate_limited: int = 100
+    base_delay: float = 0.5
+    max_delay: float = 60.0
+    # A server asking for a longer pause than this is waited on for this long.
+    max_retry_after: float = 120.0
+
+
+@dataclass(frozen=True)
+class RetryDecision:
+    retry: bool
+    wait: float = 0.0
+    fatal: bool = False  # stop the whole run, not just this item
+
+
+def is_retryable(error: BackendError) -> bool:
+    if error.kind in ("timeout", "connection", "malformed"):
+        return True
+    status = error.status or 0
+    return status in RETRYABLE_STATUS or status >= 500
+
+
+def is_rate_limit(error: BackendError) -> bool:
+    return error.kind == "status" and error.status == 429
+
+
+def decide(
+    error: BackendError,
+    attempt: int,
+    policy: RetryPolicy,
+    rand: Callable[[], float] = random.random,
+) -> RetryDecision:
+    """What to do after a request failed with `error` for the `attempt`-th time (1-based).
+
+    `attempt` counts failures of the same class: 429s, or everything else.
+    """
+    if error.kind == "status" and error.status in FATAL_STATUS:
+        return RetryDecision(retry=False, fatal=True)
+    budget = policy.max_rate_limited if is_rate_limit(error) else policy.max_attempts
+    if not is_retryable(error) or attempt >= budget:
+        return RetryDecision(retry=False)
+    if error.retry_after is not None:
+        # The server said when, and its clock is the one that counts: waiting
+        # any longer than it asked only loses throughput under a rate limit.
+        return RetryDecision(retry=True, wait=min(error.retry_after, policy.max_retry_after))
+    # Exponential backoff with "equal jitter": half fixed, half random.
+    ceiling = min(policy.max_delay, policy.base_delay * 2 ** (attempt - 1))
+    return RetryDecision(retry=True, wait=ceiling / 2 + rand() * ceiling / 2)
+
+
+def parse_retry_after(headers: Mapping[str, str], now: Callable[[], float] = time.time) -> float | None:
+    """Seconds to wait from `retry-after-ms`, or `retry-after` (seconds or an HTTP date)."""
+    lowered = {k.lower(): v for k, v in headers.items()}
+    milliseconds = lowered.get("retry-after-ms")
+    if milliseconds is not None:
+        try:
+            return max(0.0, float(milliseconds) / 1000)
+        except ValueError:
+            pass
+    value = lowered.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        moment = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, moment.timestamp() - now())

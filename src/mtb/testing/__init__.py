@@ -1,0 +1,1 @@
+"""Test helpers that ship with mtb, so the test suite and bench/ share them."""

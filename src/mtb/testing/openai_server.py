@@ -1,0 +1,252 @@
+"""A scriptable OpenAI-compatible HTTP server on 127.0.0.1, for tests and benchmarks.
+
+It is a real threaded HTTP/1.1 server: the openai SDK talks to it over real
+sockets, so retries, timeouts, dropped connections and concurrency are
+exercised end to end. Per test it can script status codes, bodies, latency and
+Retry-After; it records every request and the peak number in flight.
+
+    with OpenAIServer(responder=lambda request: Reply(text="[[7]]")) as server:
+        client = AsyncOpenAI(base_url=server.url, api_key="test")
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int = 200
+    text: str = "ok"  # the assistant's content in a 200 response
+    body: str | None = None  # a raw body instead of a chat completion (for malformed replies)
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0  # seconds before answering
+    drop: bool = False  # close the connection without answering
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    path: str
+    headers: dict[str, str]  # names in lower case
+    body: dict[str, Any]
+    arrived: float
+
+    @property
+    def messages(self) -> list[dict[str, str]]:
+        return list(self.body.get("messages", []))
+
+    @property
+    def last_user_message(self) -> str:
+        users = [m["content"] for m in self.messages if m.get("role") == "user"]
+        return users[-1] if users else ""
+
+
+Responder = Callable[[RecordedRequest], Reply]
+
+
+def default_responder(request: RecordedRequest) -> Reply:
+    return Reply(text=f"echo: {request.last_user_message[:60]}")
+
+
+def completion_body(text: str, model: str) -> str:
+    return json.dumps(
+        {
+            "id": "chatcmpl-test",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": model,
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": text},
+                    "finish_reason": "stop",
+                }
+            ],
+            "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+        }
+    )
+
+
+class FixedWindowLimit:
+    """At most `per_second` requests in each wall-clock second; others get 429 + Retry-After."""
+
+    def __init__(self, per_second: int) -> None:
+        self.per_second = per_second
+        self._lock = threading.Lock()
+        self._window = -1
+        self._count = 0
+        self.rejected = 0
+
+    def admit(self) -> float | None:
+        """None if admitted, else the seconds until the next window opens."""
+        now = time.monotonic()
+        with self._lock:
+            window = math.floor(now)
+            if window != self._window:
+                self._window, self._count = window, 0
+            if self._count < self.per_second:
+                self._count += 1
+                return None
+            self.rejected += 1
+            return window + 1 - now
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    # Clients open dozens of connections at once; the default backlog of 5
+    # makes the kernel refuse some of them.
+    request_queue_size = 256
+
+
+class OpenAIServer:
+    def __init__(
+        self,
+        responder: Responder = default_responder,
+        script: Iterable[Reply] = (),
+        rate_limit: int | None = None,
+    ) -> None:
+        self.responder = responder
+        self._script: deque[Reply] = deque(script)
+        self.limit = FixedWindowLimit(rate_limit) if rate_limit else None
+        self.requests: list[RecordedRequest] = []
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self.last_reply_at = 0.0  # time.monotonic() when the latest reply was sent
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._httpd = _Server(("127.0.0.1", 0), self._handler_class())
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host!s}:{port}/v1"
+
+    def script(self, replies: Iterable[Reply]) -> None:
+        """Answer the next requests with `replies`, in order, then fall back to the responder."""
+        with self._lock:
+            self._script.extend(replies)
+
+    def chat_requests(self) -> list[RecordedRequest]:
+        return [r for r in self.requests if r.path.endswith("/chat/completions")]
+
+    def start(self) -> OpenAIServer:
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="openai-test-server",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        if self._thread:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> OpenAIServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _next_reply(self, request: RecordedRequest) -> Reply:
+        with self._lock:
+            scripted = self._script.popleft() if self._script else None
+        if scripted is not None:
+            return scripted
+        if self.limit is not None:
+            wait = self.limit.admit()
+            if wait is not None:
+                return Reply(
+                    status=429,
+                    body='{"error": {"message": "rate limited"}}',
+                    headers={"Retry-After": str(max(1, math.ceil(wait)))},
+                )
+        return self.responder(request)
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            # Headers and body go out in separate writes; without this, Nagle plus
+            # delayed ACKs add ~40 ms to every response.
+            disable_nagle_algorithm = True
+
+            def log_message(self, format: str, *args: Any) -> None:  # quiet
+                return
+
+            def _send(self, status: int, body: str, headers: dict[str, str] | None = None) -> None:
+                payload = body.encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                for name, value in (headers or {}).items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def do_GET(self) -> None:
+                self._send(
+                    200,
+                    json.dumps({"object": "list", "data": [{"id": "test-model", "object": "model"}]}),
+                )
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", 0))
+                raw = self.rfile.read(length)
+                try:
+                    body = json.loads(raw or b"{}")
+                except ValueError:
+                    body = {}
+                headers = {name.lower(): value for name, value in self.headers.items()}
+                request = RecordedRequest(self.path, headers, body, time.monotonic())
+                with server._lock:
+                    server.requests.append(request)
+                    server.in_flight += 1
+                    server.max_in_flight = max(server.max_in_flight, server.in_flight)
+                try:
+                    reply = server._next_reply(request)
+                    if reply.delay:
+                        server._stopping.wait(reply.delay)
+                    if reply.drop:
+                        self.close_connection = True
+                        self.connection.close()
+                        return
+                    if reply.body is not None:
+                        self._send(reply.status, reply.body, reply.headers)
+                    elif reply.status == 200:
+                        self._send(
+                            200,
+                            completion_body(reply.text, str(body.get("model", ""))),
+                            reply.headers,
+                        )
+                    else:
+                        error = {
+                            "error": {
+                                "message": f"scripted {reply.status}",
+                                "type": "test",
+                                "code": None,
+                            }
+                        }
+                        self._send(reply.status, json.dumps(error), reply.headers)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up first (a timeout test); nothing to answer
+                finally:
+                    with server._lock:
+                        server.in_flight -= 1
+                        server.last_reply_at = time.monotonic()
+
+        return Handler

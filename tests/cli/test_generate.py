@@ -1,0 +1,195 @@
+"""`mtb generate` end to end through the CLI, against the HTTP test server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from helpers import model_responder, read_jsonl
+from mtb.cli.main import app
+from mtb.testing.openai_server import OpenAIServer, Reply
+
+
+def generate(runner: CliRunner, server: OpenAIServer, data_dir: Path, *extra: str):
+    return runner.invoke(
+        app,
+        [
+            "generate",
+            "--model",
+            "org/test-model",
+            "--api-base",
+            server.url,
+            "--api-key",
+            "sk-test",
+            "--data-dir",
+            str(data_dir),
+            *extra,
+        ],
+    )
+
+
+def test_generates_both_turns_with_turn_two_conditioned_on_turn_one(
+    runner: CliRunner, server: OpenAIServer, data_dir: Path
+) -> None:
+    server.responder = model_responder
+    result = generate(runner, server, data_dir, "--first-n", "3", "--parallel", "2")
+    assert result.exit_code == 0, result.stderr
+    rows = read_jsonl(data_dir / "mt_bench" / "model_answer" / "test-model.jsonl")
+    assert [r["question_id"] for r in rows] == [81, 82, 83]
+    assert set(rows[0]) == {"question_id", "answer_id", "model_id", "choices", "tstamp"}
+    assert rows[0]["model_id"] == "test-model"
+    first_turn, second_turn = rows[0]["choices"][0]["turns"]
+    assert first_turn.startswith("turn 1 answer to: Compose an engaging travel")
+    assert second_turn.startswith("turn 2 answer to: Rewrite your previous")
+
+    requests = server.chat_requests()
+    assert len(requests) == 6
+    turn_two = next(
+        r for r in requests if len(r.messages) == 3 and "Rewrite your previous" in r.messages[2]["content"]
+    )
+    assert [m["role"] for m in turn_two.messages] == ["user", "assistant", "user"]
+    assert turn_two.messages[1]["content"] == first_turn  # the model's own turn-1 answer
+    assert all(r.body["model"] == "org/test-model" for r in requests)
+    assert all(r.body["max_tokens"] == 1024 for r in requests)
+    assert all(r.headers["authorization"] == "Bearer sk-test" for r in requests)
+
+
+def test_temperature_follows_the_category_table(
+    runner: CliRunner, server: OpenAIServer, data_dir: Path
+) -> None:
+    result = generate(runner, server, data_dir, "--max-tokens", "64")
+    assert result.exit_code == 0, result.stderr
+    categories = {}
+    for line in (data_dir / "mt_bench" / "question.jsonl").read_text().splitlines():
+        import json
+
+        question = json.loads(line)
+        categories[question["turns"][0][:60]] = question["category"]
+    expected = {
+        "writing": 0.7,
+        "roleplay": 0.7,
+        "extraction": 0.0,
+        "math": 0.0,
+        "coding": 0.0,
+        "reasoning": 0.0,
+        "stem": 0.1,
+        "humanities": 0.1,
+    }
+    seen = {}
+    for request in server.chat_requests():
+        first_user = request.messages[0]["content"]
+        seen[categories[first_user[:60]]] = request.body["temperature"]
+        assert request.body["max_tokens"] == 64
+    assert seen == expected
+
+
+def test_force_temperature_system_prompt_and_choices(
+    runner: CliRunner, server: OpenAIServer, data_dir: Path
+) -> None:
+    result = generate(
+        runner,
+        server,
+        data_dir,
+        "--first-n",
+        "2",
+        "--force-temperature",
+        "0.3",
+        "--system-prompt",
+        "Be brief.",
+        "--num-choices",
+        "2",
+        "--model-id",
+        "brief",
+    )
+    assert result.exit_code == 0, result.stderr
+    rows = read_jsonl(data_dir / "mt_bench" / "model_answer" / "brief.jsonl")
+    assert [[c["index"] for c in r["choices"]] for r in rows] == [[0, 1], [0, 1]]
+    requests = server.chat_requests()
+    assert len(requests) == 2 * 2 * 2
+    assert {r.body["temperature"] for r in requests} == {0.3}
+    assert all(r.messages[0] == {"role": "system", "content": "Be brief."} for r in requests)
+
+
+def test_rerun_only_asks_for_what_is_missing(runner: CliRunner, server: OpenAIServer, data_dir: Path) -> None:
+    assert generate(runner, server, data_dir, "--first-n", "4").exit_code == 0
+    before = len(server.chat_requests())
+    result = generate(runner, server, data_dir, "--first-n", "6")
+    assert result.exit_code == 0, result.stderr
+    new = server.chat_requests()[before:]
+    assert len(new) == 4  # questions 85 and 86, two turns each
+    assert {r.messages[0]["content"][:30] for r in new} == {
+        "Describe a vivid and unique ch",  # 85
+        "Write a descriptive paragraph ",  # 86
+    }
+    rows = read_jsonl(data_dir / "mt_bench" / "model_answer" / "test-model.jsonl")
+    assert [r["question_id"] for r in rows] == [81, 82, 83, 84, 85, 86]
+
+
+def test_failed_questions_are_not_written_and_exit_1(
+    runner: CliRunner, server: OpenAIServer, data_dir: Path
+) -> None:
+    def flaky(request):
+        if "Draft a professional email" in request.messages[0]["content"]:
+            return Reply(status=400)
+        return model_responder(request)
+
+    server.responder = flaky
+    result = generate(runner, server, data_dir, "--first-n", "3")
+    assert result.exit_code == 1
+    assert "1 answers failed" in result.stderr and "question 82: HTTP 400" in result.stderr
+    rows = read_jsonl(data_dir / "mt_bench" / "model_answer" / "test-model.jsonl")
+    assert [r["question_id"] for r in rows] == [81, 83]
+    assert "$ERROR$" not in (data_dir / "mt_bench" / "model_answer" / "test-model.jsonl").read_text()
+
+    server.responder = model_responder
+    before = len(server.chat_requests())
+    assert generate(runner, server, data_dir, "--first-n", "3").exit_code == 0
+    assert len(server.chat_requests()) - before == 2  # only question 82's two turns
+    assert [
+        r["question_id"] for r in read_jsonl(data_dir / "mt_bench" / "model_answer" / "test-model.jsonl")
+    ] == [81, 82, 83]
+
+
+def test_auth_failure_fails_fast_and_names_the_variable(
+    runner: CliRunner, server: OpenAIServer, data_dir: Path
+) -> None:
+    server.responder = lambda request: Reply(status=401)
+    result = generate(runner, server, data_dir, "--first-n", "10", "--parallel", "1")
+    assert result.exit_code == 1
+    assert "OPENAI_API_KEY or --api-key" in result.stderr
+    assert len(server.chat_requests()) == 1
+
+
+def test_env_vars_are_the_defaults(
+    runner: CliRunner, server: OpenAIServer, data_dir: Path, monkeypatch
+) -> None:
+    monkeypatch.setenv("OPENAI_BASE_URL", server.url)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-from-env")
+    monkeypatch.setenv("MTB_DATA_DIR", str(data_dir))
+    result = runner.invoke(app, ["generate", "--model", "m", "--first-n", "1"])
+    assert result.exit_code == 0, result.stderr
+    assert server.chat_requests()[0].headers["authorization"] == "Bearer sk-from-env"
+    assert (data_dir / "mt_bench" / "model_answer" / "m.jsonl").exists()
+
+
+def test_bad_question_file_gives_path_line_and_exit_2(
+    runner: CliRunner, server: OpenAIServer, data_dir: Path
+) -> None:
+    path = data_dir / "mt_bench" / "question.jsonl"
+    lines = path.read_text().splitlines()
+    lines[4] = lines[4].replace('"category": "writing", ', "")
+    path.write_text("\n".join(lines) + "\n")
+    result = generate(runner, server, data_dir)
+    assert result.exit_code == 2
+    assert f"{path}:5: missing field 'category'" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not server.chat_requests()
+
+
+def test_missing_data_dir_says_how_to_provide_it(
+    runner: CliRunner, server: OpenAIServer, tmp_path: Path
+) -> None:
+    result = generate(runner, server, tmp_path / "empty")
+    assert result.exit_code == 2
+    assert "question.jsonl: not found" in result.stderr and "--data-dir" in result.stderr

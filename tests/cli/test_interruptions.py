@@ -1,0 +1,116 @@
+"""Kill, Ctrl-C and a second writer, with real processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from helpers import judge_responder, read_jsonl
+from mtb.cli.main import app
+from mtb.testing.openai_server import OpenAIServer, Reply
+
+
+def slow_judge(request) -> Reply:
+    reply = judge_responder(request)
+    return Reply(text=reply.text, delay=0.05)
+
+
+def judge_args(server: OpenAIServer, data_dir: Path) -> list[str]:
+    return [
+        "judge",
+        "--judge-api-base",
+        server.url,
+        "--judge-api-key",
+        "sk-test",
+        "--data-dir",
+        str(data_dir),
+        "--model-list",
+        "vicuna-7b-v1.3",
+        "--parallel",
+        "2",
+        "--no-progress",
+    ]
+
+
+def start(args: list[str]) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen(
+        [sys.executable, "-m", "mtb", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+
+
+def wait_for_lines(path: Path, count: int, process: subprocess.Popen, limit: float = 30.0) -> None:
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        if path.exists() and path.read_text().count("\n") >= count:
+            return
+        assert process.poll() is None, process.communicate()
+        time.sleep(0.02)
+    raise AssertionError(f"{path} never reached {count} lines")
+
+
+def output(data_dir: Path) -> Path:
+    return data_dir / "mt_bench" / "model_judgment" / "gpt-4_single.jsonl"
+
+
+def test_killed_run_resumes_without_duplicates(server: OpenAIServer, data_dir: Path) -> None:
+    server.responder = slow_judge
+    process = start(judge_args(server, data_dir))
+    wait_for_lines(output(data_dir), 20, process)
+    process.kill()
+    process.communicate(timeout=10)
+
+    kept = read_jsonl(output(data_dir))  # every line is whole JSON
+    assert 20 <= len(kept) < 160
+    before = len(server.chat_requests())
+
+    server.responder = judge_responder
+    result = CliRunner().invoke(app, judge_args(server, data_dir))
+    assert result.exit_code == 0, result.stderr
+    assert len(server.chat_requests()) - before == 160 - len(kept)
+    rows = read_jsonl(output(data_dir))
+    keys = [(r["question_id"], r["turn"]) for r in rows]
+    assert len(keys) == len(set(keys)) == 160
+    assert keys == sorted(keys)
+
+
+def test_ctrl_c_keeps_completed_items_and_exits_130(server: OpenAIServer, data_dir: Path) -> None:
+    server.responder = slow_judge
+    process = start(judge_args(server, data_dir))
+    wait_for_lines(output(data_dir), 10, process)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=20)
+    assert process.returncode == 130, stderr
+    assert "interrupted" in stderr
+    rows = read_jsonl(output(data_dir))
+    assert 10 <= len(rows) < 160
+    assert all(json.dumps(r) for r in rows)
+
+
+def test_a_second_process_cannot_write_the_same_file(server: OpenAIServer, data_dir: Path) -> None:
+    server.responder = slow_judge
+    first = start(judge_args(server, data_dir))
+    try:
+        wait_for_lines(output(data_dir), 2, first)
+        second = subprocess.run(
+            [sys.executable, "-m", "mtb", *judge_args(server, data_dir)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert second.returncode == 1
+        assert "being written by another mtb process" in second.stderr
+    finally:
+        first.kill()
+        first.communicate(timeout=10)

@@ -1,0 +1,164 @@
+"""`mtb judge --mode single` end to end through the CLI, against the HTTP test server."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from helpers import judge_rating_for, judge_responder, read_jsonl
+from mtb.cli.main import app
+from mtb.testing.openai_server import OpenAIServer, Reply
+
+MODELS = ["vicuna-7b-v1.3", "gpt-3.5-turbo"]
+
+
+def judge(runner: CliRunner, server: OpenAIServer, data_dir: Path, *extra: str):
+    return runner.invoke(
+        app,
+        [
+            "judge",
+            "--mode",
+            "single",
+            "--judge-api-base",
+            server.url,
+            "--judge-api-key",
+            "sk-judge",
+            "--data-dir",
+            str(data_dir),
+            "--model-list",
+            *MODELS,
+            *extra,
+        ],
+    )
+
+
+def judgment_file(data_dir: Path, judge_model: str = "gpt-4") -> Path:
+    return data_dir / "mt_bench" / "model_judgment" / f"{judge_model}_single.jsonl"
+
+
+def test_judges_every_turn_with_fastchat_settings(
+    runner: CliRunner, server: OpenAIServer, data_dir: Path
+) -> None:
+    server.responder = judge_responder
+    result = judge(runner, server, data_dir, "--first-n", "30", "--parallel", "4")
+    assert result.exit_code == 0, result.stderr
+    rows = read_jsonl(judgment_file(data_dir))
+    assert len(rows) == 2 * 30 * 2
+    assert all(
+        set(r) == {"question_id", "model", "judge", "user_prompt", "judgment", "score", "turn", "tstamp"}
+        for r in rows
+    )
+    for row in rows:
+        assert row["score"] == judge_rating_for(row["user_prompt"])
+    requests = server.chat_requests()
+    assert len(requests) == 120
+    assert {r.body["model"] for r in requests} == {"gpt-4"}
+    assert {(r.body["temperature"], r.body["max_tokens"]) for r in requests} == {(0, 2048)}
+    assert {r.headers["authorization"] for r in requests} == {"Bearer sk-judge"}
+    # Questions 101-110 are reasoning: they are judged against the gpt-4 reference answers.
+    reasoning = [r for r in rows if r["question_id"] == 101]
+    assert {tuple(r["judge"]) for r in reasoning} == {
+        ("gpt-4", "single-math-v1"),
+        ("gpt-4", "single-math-v1-multi-turn"),
+    }
+    assert server.max_in_flight <= 4
+
+
+def test_plan_is_printed_and_dry_run_makes_no_call(
+    runner: CliRunner, server: OpenAIServer, data_dir: Path
+) -> None:
+    result = judge(runner, server, data_dir, "--dry-run")
+    assert result.exit_code == 0, result.stderr
+    plan = json.loads(result.stderr[result.stderr.index("{") :])
+    assert plan["models"] == MODELS
+    assert (plan["questions"], plan["judgments"], plan["already_done"], plan["to_make"]) == (
+        80,
+        320,
+        0,
+        320,
+    )
+    assert plan["output"] == str(judgment_file(data_dir))
+    assert not server.requests
+
+
+def test_rerun_judges_only_what_is_missing(runner: CliRunner, server: OpenAIServer, data_dir: Path) -> None:
+    server.responder = judge_responder
+    assert judge(runner, server, data_dir, "--first-n", "5").exit_code == 0
+    assert len(server.chat_requests()) == 20
+    result = judge(runner, server, data_dir, "--first-n", "8")
+    assert result.exit_code == 0, result.stderr
+    assert len(server.chat_requests()) == 32
+    rows = read_jsonl(judgment_file(data_dir))
+    assert len(rows) == len({(r["model"], r["question_id"], r["turn"]) for r in rows}) == 32
+
+
+def test_unparsed_verdicts_are_counted_and_retried_on_request(
+    runner: CliRunner, server: OpenAIServer, data_dir: Path
+) -> None:
+    server.responder = lambda request: Reply(text="I cannot decide.")
+    result = judge(runner, server, data_dir, "--first-n", "2")
+    assert result.exit_code == 0
+    assert "8 verdict(s) held no rating" in result.stderr and "--retry-unparsed" in result.stderr
+    assert {r["score"] for r in read_jsonl(judgment_file(data_dir))} == {-1}
+
+    server.responder = judge_responder
+    assert judge(runner, server, data_dir, "--first-n", "2").exit_code == 0
+    assert len(server.chat_requests()) == 8  # a plain rerun does not judge them again
+
+    result = judge(runner, server, data_dir, "--first-n", "2", "--retry-unparsed")
+    assert result.exit_code == 0, result.stderr
+    assert len(server.chat_requests()) == 16
+    rows = read_jsonl(judgment_file(data_dir))
+    assert len(rows) == 8 and -1 not in {r["score"] for r in rows}
+
+
+def test_gaps_are_listed_and_nothing_is_called(
+    runner: CliRunner, server: OpenAIServer, data_dir: Path
+) -> None:
+    path = data_dir / "mt_bench" / "model_answer" / "gpt-3.5-turbo.jsonl"
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join(lines[:-2]) + "\n")
+    (data_dir / "mt_bench" / "reference_answer" / "gpt-4.jsonl").rename(data_dir / "elsewhere.jsonl")
+    result = judge(runner, server, data_dir)
+    assert result.exit_code == 2
+    assert "reference_answer/gpt-4.jsonl" in result.stderr and "--reference-model" in result.stderr
+    assert not server.requests
+
+    (data_dir / "elsewhere.jsonl").rename(data_dir / "mt_bench" / "reference_answer" / "gpt-4.jsonl")
+    result = judge(runner, server, data_dir)
+    assert result.exit_code == 2
+    assert "gpt-3.5-turbo: no answer to 2 question(s): 159, 160" in result.stderr
+    assert not server.requests
+
+
+def test_reference_model_is_independent_of_the_judge(
+    runner: CliRunner, server: OpenAIServer, data_dir: Path
+) -> None:
+    server.responder = judge_responder
+    refs = data_dir / "mt_bench" / "reference_answer"
+    (refs / "gpt-4.jsonl").rename(refs / "verified.jsonl")
+    result = judge(
+        runner,
+        server,
+        data_dir,
+        "--judge-model",
+        "my-judge",
+        "--reference-model",
+        "verified",
+        "--first-n",
+        "25",
+    )
+    assert result.exit_code == 0, result.stderr
+    rows = read_jsonl(judgment_file(data_dir, "my-judge"))
+    assert {r["judge"][0] for r in rows} == {"my-judge"}
+    assert len(rows) == 100
+
+
+def test_unknown_model_in_list_is_a_usage_error(
+    runner: CliRunner, server: OpenAIServer, data_dir: Path
+) -> None:
+    result = runner.invoke(app, ["judge", "--data-dir", str(data_dir), "--model-list", "nope", "--dry-run"])
+    assert result.exit_code == 2
+    assert "no answers for 'nope'" in result.stderr

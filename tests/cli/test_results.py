@@ -1,0 +1,101 @@
+"""`mtb results --mode single` through the CLI."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from mtb.cli.main import app
+
+
+def judgment(model: str, qid: int, turn: int, score: float) -> dict:
+    prompt = "single-v1" if turn == 1 else "single-v1-multi-turn"
+    return {
+        "question_id": qid,
+        "model": model,
+        "judge": ["gpt-4", prompt],
+        "user_prompt": "p",
+        "judgment": f"[[{score}]]",
+        "score": score,
+        "turn": turn,
+        "tstamp": 0.0,
+    }
+
+
+@pytest.fixture
+def judged(data_dir: Path) -> Path:
+    rows = [
+        judgment("a", 81, 1, 8),
+        judgment("a", 81, 2, 6),
+        judgment("a", 101, 1, 10),
+        judgment("a", 101, 2, -1),
+        judgment("a", 111, 1, 3),
+        judgment("a", 111, 2, 4),
+        judgment("b", 81, 1, 9),
+        judgment("b", 81, 2, 9),
+        judgment("b", 81, 2, 9),  # a duplicate line
+    ]
+    path = data_dir / "mt_bench" / "model_judgment" / "gpt-4_single.jsonl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return data_dir
+
+
+def test_json_follows_show_result_semantics(runner: CliRunner, judged: Path) -> None:
+    result = runner.invoke(app, ["results", "--data-dir", str(judged), "--format", "json"])
+    assert result.exit_code == 0, result.stderr
+    rows = json.loads(result.stdout)
+    assert [r["model"] for r in rows] == ["b", "a"]
+    a = rows[1]
+    assert list(a) == [
+        "model",
+        "turn_1",
+        "turn_2",
+        "average",
+        "judgments",
+        "excluded",
+        "categories",
+    ]
+    assert a["turn_1"] == pytest.approx(7.0)  # (8 + 10 + 3) / 3
+    assert a["turn_2"] == pytest.approx(5.0)  # (6 + 4) / 2, the -1 is left out
+    assert a["average"] == pytest.approx(31 / 5)  # pooled rows, not the mean of turn means
+    assert (a["judgments"], a["excluded"]) == (5, 1)
+    assert a["categories"] == {"writing": 7.0, "reasoning": 10.0, "math": 3.5}
+    assert rows[0]["judgments"] == 2  # the duplicate counted once
+    assert "repeats 1 judgment" in result.stderr
+
+
+def test_model_list_filters(runner: CliRunner, judged: Path) -> None:
+    result = runner.invoke(
+        app, ["results", "--data-dir", str(judged), "--format", "json", "--model-list", "a"]
+    )
+    assert [r["model"] for r in json.loads(result.stdout)] == ["a"]
+
+
+def test_csv_and_markdown(runner: CliRunner, judged: Path) -> None:
+    result = runner.invoke(app, ["results", "--data-dir", str(judged), "--format", "csv"])
+    table = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert table[1]["model"] == "a" and float(table[1]["average"]) == pytest.approx(6.2)
+    assert table[1]["reasoning"] == "10.0" and table[0]["reasoning"] == ""
+    result = runner.invoke(app, ["results", "--data-dir", str(judged), "--format", "markdown"])
+    assert result.stdout.splitlines()[0].startswith("| model | turn_1 | turn_2 | average |")
+    assert "| a | 7.00 | 5.00 | 6.20 | 5 | 1 |" in result.stdout
+
+
+def test_table_goes_to_stdout(runner: CliRunner, judged: Path) -> None:
+    result = runner.invoke(app, ["results", "--data-dir", str(judged)])
+    assert result.exit_code == 0
+    assert "6.20" in result.stdout and "Mean score by category" in result.stdout
+
+
+def test_input_file_and_bad_line(runner: CliRunner, judged: Path, tmp_path: Path) -> None:
+    path = tmp_path / "other.jsonl"
+    path.write_text(json.dumps(judgment("c", 81, 1, 5)) + "\n" + '{"question_id": 81, "model": "c"}\n')
+    result = runner.invoke(app, ["results", "--data-dir", str(judged), "--input-file", str(path)])
+    assert result.exit_code == 2
+    assert f"{path}:2: missing field 'judge'" in result.stderr

@@ -1,0 +1,75 @@
+"""Shared fixtures: the benchmark data copied to a temp dir, the HTTP test server, fast retries."""
+
+from __future__ import annotations
+
+import os
+
+# Set before anything imports huggingface_hub or litellm: both read these at import.
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
+os.environ["NO_COLOR"] = "1"
+os.environ["COLUMNS"] = "200"
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from mtb.testing.openai_server import OpenAIServer
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("MTB_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    # No test may reach a real provider with a developer's real key.
+    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "MTB_DATA_DIR", "ANTHROPIC_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(autouse=True)
+def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Backoff that waits milliseconds, so fault tests never sleep for real."""
+    import mtb.retry
+
+    original = mtb.retry.RetryPolicy
+
+    def quick(**kwargs: Any) -> mtb.retry.RetryPolicy:
+        kwargs.setdefault("base_delay", 0.01)
+        kwargs.setdefault("max_delay", 0.05)
+        return original(**kwargs)
+
+    monkeypatch.setattr(mtb.retry, "RetryPolicy", quick)
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not (SHARED_DATA / "mt_bench" / "question.jsonl").exists():
+        pytest.fail(f"benchmark data not found at {SHARED_DATA}; set MTB_SHARED_DATA")
+    return SHARED_DATA
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, shared_data: Path) -> Path:
+    """A writable copy of the MT-bench data (tests never write into ../shared)."""
+    root = tmp_path / "data"
+    shutil.copytree(shared_data / "mt_bench", root / "mt_bench")
+    shutil.copy(shared_data / "judge_prompts.jsonl", root / "judge_prompts.jsonl")
+    for path in root.rglob("*"):
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    return root
+
+
+@pytest.fixture
+def server() -> Iterator[OpenAIServer]:
+    with OpenAIServer() as running:
+        yield running
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()

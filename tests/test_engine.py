@@ -1,0 +1,226 @@
+"""The engine against a real HTTP server, through the real openai SDK."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mtb.backends import EndpointConfig, SamplingParams, create_backend
+from mtb.engine import (
+    Caller,
+    CallStats,
+    Endpoint,
+    FatalError,
+    ItemFailed,
+    OutputSpec,
+    RunReport,
+    Task,
+    run_job,
+)
+from mtb.progress import ProgressSink
+from mtb.retry import RetryPolicy
+from mtb.testing.openai_server import OpenAIServer, RecordedRequest, Reply
+
+PARAMS = SamplingParams(temperature=0.0, max_tokens=16)
+HELLO = [{"role": "user", "content": "hello"}]
+
+
+def make_caller(
+    server: OpenAIServer,
+    parallel: int = 4,
+    timeout: float = 5.0,
+    key: str = "sk-test-key",
+    max_attempts: int = 5,
+) -> Caller:
+    backend = create_backend(
+        EndpointConfig("openai", "test-model", server.url, key, "OPENAI_API_KEY", timeout)
+    )
+    endpoint = Endpoint(backend, parallel, name="test-model", key_hint="OPENAI_API_KEY", secrets=[key])
+    return Caller(
+        endpoint,
+        RetryPolicy(max_attempts=max_attempts, base_delay=0.01, max_delay=0.05),
+        CallStats(),
+    )
+
+
+async def call(caller: Caller) -> str:
+    try:
+        return (await caller.complete(HELLO, PARAMS)).text
+    finally:
+        await caller.endpoint.backend.aclose()
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        Reply(status=429, headers={"Retry-After": "0"}),
+        Reply(status=429),
+        Reply(status=500),
+        Reply(status=503),
+        Reply(drop=True),
+        Reply(body="this is not json"),
+        Reply(body='{"id": "x", "object": "chat.completion"}'),
+        Reply(status=408),
+    ],
+    ids=["429-retry-after", "429-bare", "500", "503", "dropped", "not-json", "no-choices", "408"],
+)
+def test_transient_faults_are_retried_once_each(server: OpenAIServer, fault: Reply) -> None:
+    server.script([fault, fault])
+    caller = make_caller(server)
+    assert asyncio.run(call(caller)) == "echo: hello"
+    assert len(server.chat_requests()) == 3
+    assert (caller.stats.requests, caller.stats.retries) == (3, 2)
+
+
+def test_timeout_is_retried(server: OpenAIServer) -> None:
+    server.script([Reply(delay=1.0)])
+    caller = make_caller(server, timeout=0.2)
+    assert asyncio.run(call(caller)) == "echo: hello"
+    assert caller.stats.retry_reasons == {"timeout": 1}
+
+
+def test_retries_run_out_and_the_item_fails(server: OpenAIServer) -> None:
+    server.responder = lambda request: Reply(status=502)
+    caller = make_caller(server, max_attempts=3)
+    with pytest.raises(ItemFailed, match=r"HTTP 502.*after 3 attempts"):
+        asyncio.run(call(caller))
+    assert len(server.chat_requests()) == 3
+
+
+def test_bad_request_fails_fast(server: OpenAIServer) -> None:
+    server.script([Reply(status=400)])
+    with pytest.raises(ItemFailed, match="HTTP 400"):
+        asyncio.run(call(make_caller(server)))
+    assert len(server.chat_requests()) == 1
+
+
+def test_401_stops_at_once_names_the_key_variable_and_hides_the_key(server: OpenAIServer) -> None:
+    def unauthorized(request: RecordedRequest) -> Reply:
+        # Real providers echo part of the key; this server echoes all of it.
+        echoed = json.dumps({"error": {"message": f"Incorrect API key: {request.headers['authorization']}"}})
+        return Reply(status=401, body=echoed)
+
+    server.responder = unauthorized
+    with pytest.raises(FatalError) as info:
+        asyncio.run(call(make_caller(server, key="sk-secret-123456")))
+    assert "OPENAI_API_KEY" in str(info.value)
+    assert "sk-secret-123456" not in str(info.value)
+    assert len(server.chat_requests()) == 1
+
+
+def test_retry_after_pauses_every_request_to_the_endpoint(server: OpenAIServer) -> None:
+    server.script([Reply(status=429, headers={"Retry-After": "0.4"})])
+    caller = make_caller(server, parallel=4)
+
+    async def scenario() -> None:
+        first = asyncio.create_task(caller.complete(HELLO, PARAMS))
+        while not server.chat_requests():
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.05)  # the 429 has been handled; the pause is on
+        others = [caller.complete(HELLO, PARAMS) for _ in range(3)]
+        await asyncio.gather(first, *others)
+        await caller.endpoint.backend.aclose()
+
+    asyncio.run(scenario())
+    requests = server.chat_requests()
+    assert len(requests) == 5
+    assert all(r.arrived - requests[0].arrived >= 0.4 for r in requests[1:])
+
+
+def test_concurrency_bound_is_never_exceeded(server: OpenAIServer) -> None:
+    server.responder = lambda request: Reply(text="ok", delay=0.05)
+    caller = make_caller(server, parallel=4)
+
+    async def many() -> None:
+        await asyncio.gather(*(caller.complete(HELLO, PARAMS) for _ in range(40)))
+        await caller.endpoint.backend.aclose()
+
+    asyncio.run(many())
+    assert server.max_in_flight == 4
+
+
+class CountingProgress(ProgressSink):
+    def __init__(self) -> None:
+        self.total = self.done = self.failed = 0
+
+    def start(self, total: int) -> None:
+        self.total = total
+
+    def advance(self, *, failed: bool = False) -> None:
+        if failed:
+            self.failed += 1
+        else:
+            self.done += 1
+
+    def note_retry(self) -> None:
+        pass
+
+    def stop(self) -> None:
+        pass
+
+
+def spec_for(path: Path) -> OutputSpec:
+    return OutputSpec(path=path, parse=lambda obj: obj, key=lambda r: r["id"], sort_key=lambda r: r["id"])
+
+
+def tasks_for(caller: Caller, ids: range):
+    def make_tasks(done: set) -> list[Task]:
+        async def one(i: int) -> dict[str, Any]:
+            text = (await caller.complete([{"role": "user", "content": f"item {i}"}], PARAMS)).text
+            return {"id": i, "text": text}
+
+        return [Task(i, f"item {i}", lambda i=i: one(i)) for i in ids if i not in done]
+
+    return make_tasks
+
+
+def test_run_job_resumes_and_never_writes_failures(tmp_path: Path, server: OpenAIServer) -> None:
+    path = tmp_path / "out.jsonl"
+    path.write_text('{"id": 3, "text": "done before"}\n{"id": 0, "text": "done before"}\n')
+    server.responder = lambda request: (
+        Reply(status=400) if request.last_user_message == "item 5" else Reply(text="ok")
+    )
+    caller = make_caller(server)
+    progress = CountingProgress()
+
+    async def run() -> RunReport:
+        try:
+            return await run_job(spec_for(path), tasks_for(caller, range(8)), workers=3, progress=progress)
+        finally:
+            await caller.endpoint.backend.aclose()
+
+    report = asyncio.run(run())
+    asked = sorted(r.last_user_message for r in server.chat_requests())
+    assert asked == [f"item {i}" for i in (1, 2, 4, 5, 6, 7)]
+    assert (report.total, report.already_done, report.completed) == (6, 2, 5)
+    assert report.failures == [("item 5", "HTTP 400: scripted 400")]
+    assert not report.ok
+    assert (progress.total, progress.done, progress.failed) == (6, 5, 1)
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [r["id"] for r in rows] == [0, 1, 2, 3, 4, 6, 7]  # sorted, no failure written
+    assert rows[0]["text"] == "done before"
+
+
+def test_a_fatal_error_stops_the_run(tmp_path: Path, server: OpenAIServer) -> None:
+    server.responder = lambda request: Reply(status=401, delay=0.01)
+    caller = make_caller(server, parallel=2)
+
+    async def run() -> RunReport:
+        try:
+            return await run_job(
+                spec_for(tmp_path / "o.jsonl"),
+                tasks_for(caller, range(50)),
+                workers=2,
+                progress=CountingProgress(),
+            )
+        finally:
+            await caller.endpoint.backend.aclose()
+
+    report = asyncio.run(run())
+    assert report.fatal and "OPENAI_API_KEY" in report.fatal
+    assert len(server.chat_requests()) <= 2
+    assert report.completed == 0 and report.not_done == 50

@@ -1,0 +1,79 @@
+import json
+from pathlib import Path
+
+import pytest
+
+from mtb.errors import DataError, OutputLockedError
+from mtb.jsonl import JsonlAppender, read_records, repair_tail, write_atomically
+from mtb.records import Question
+
+
+def test_bad_json_reports_path_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "q.jsonl"
+    path.write_text('{"question_id": 1, "category": "x", "turns": ["a"]}\n\n{"question_id": 2,\n')
+    with pytest.raises(DataError) as info:
+        read_records(path, Question.from_json)
+    assert str(info.value).startswith(f"{path}:3: not valid JSON")
+
+
+def test_invalid_record_reports_path_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "q.jsonl"
+    path.write_text(
+        '{"question_id": 1, "category": "x", "turns": ["a"]}\n{"question_id": 2, "turns": ["b"]}\n'
+    )
+    with pytest.raises(DataError, match=r"q.jsonl:2: missing field 'category'"):
+        read_records(path, Question.from_json)
+
+
+def test_a_torn_last_line_is_removed(tmp_path: Path) -> None:
+    path = tmp_path / "out.jsonl"
+    path.write_text('{"a": 1}\n{"a": 2}\n{"a": ')
+    note = repair_tail(path)
+    assert note and "incomplete last line" in note
+    assert path.read_text() == '{"a": 1}\n{"a": 2}\n'
+
+
+def test_a_complete_last_line_without_newline_is_kept(tmp_path: Path) -> None:
+    path = tmp_path / "out.jsonl"
+    path.write_text('{"a": 1}\n{"a": 2}')
+    assert repair_tail(path) is None
+    assert path.read_text() == '{"a": 1}\n{"a": 2}\n'
+
+
+def test_appender_writes_whole_lines_and_rewrites_atomically(tmp_path: Path) -> None:
+    path = tmp_path / "sub" / "out.jsonl"
+    with JsonlAppender(path) as out:
+        out.write({"b": 2})
+        out.write({"a": "é"})
+        assert [json.loads(line) for line in path.read_text().splitlines()] == [
+            {"b": 2},
+            {"a": "é"},
+        ]
+        out.rewrite([{"a": "é"}])
+        out.write({"c": 3})
+    assert path.read_text(encoding="utf-8").splitlines() == ['{"a": "é"}', '{"c": 3}']
+    assert not list(path.parent.glob("*.tmp"))
+
+
+def test_second_writer_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "out.jsonl"
+    with (
+        JsonlAppender(path),
+        pytest.raises(OutputLockedError, match="another mtb process"),
+        JsonlAppender(path),
+    ):
+        pass
+
+
+def test_write_atomically_leaves_old_file_on_failure(tmp_path: Path) -> None:
+    path = tmp_path / "out.jsonl"
+    path.write_text("old\n")
+
+    def lines():
+        yield "new"
+        raise RuntimeError("disk on fire")
+
+    with pytest.raises(RuntimeError):
+        write_atomically(path, lines())
+    assert path.read_text() == "old\n"
+    assert list(tmp_path.iterdir()) == [path]

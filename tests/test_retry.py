@@ -1,0 +1,73 @@
+import email.utils
+
+import pytest
+
+from mtb.backends.base import BackendError
+from mtb.retry import RetryPolicy, decide, parse_retry_after
+
+POLICY = RetryPolicy(max_attempts=5, base_delay=1.0, max_delay=8.0, max_retry_after=120.0)
+
+
+def status(code: int, retry_after: float | None = None) -> BackendError:
+    return BackendError("status", f"HTTP {code}", code, retry_after)
+
+
+@pytest.mark.parametrize("code", [408, 409, 429, 500, 502, 503, 504])
+def test_transient_statuses_are_retried(code: int) -> None:
+    decision = decide(status(code), 1, POLICY, rand=lambda: 0.0)
+    assert decision.retry and not decision.fatal
+
+
+@pytest.mark.parametrize("kind", ["timeout", "connection", "malformed"])
+def test_transport_failures_are_retried(kind: str) -> None:
+    assert decide(BackendError(kind, kind), 1, POLICY).retry  # type: ignore[arg-type]
+
+
+def test_bad_request_fails_the_item_only() -> None:
+    decision = decide(status(400), 1, POLICY)
+    assert not decision.retry and not decision.fatal
+
+
+@pytest.mark.parametrize("code", [401, 403, 404])
+def test_auth_and_missing_model_stop_the_run(code: int) -> None:
+    decision = decide(status(code), 1, POLICY)
+    assert decision.fatal and not decision.retry
+
+
+def test_backoff_is_exponential_with_jitter_and_capped() -> None:
+    low = [decide(status(500), n, POLICY, rand=lambda: 0.0).wait for n in range(1, 5)]
+    high = [decide(status(500), n, POLICY, rand=lambda: 1.0).wait for n in range(1, 5)]
+    assert low == [0.5, 1.0, 2.0, 4.0]
+    assert high == [1.0, 2.0, 4.0, 8.0]
+    assert (
+        decide(status(500), 4, RetryPolicy(max_attempts=9, base_delay=1, max_delay=3), rand=lambda: 1.0).wait
+        == 3
+    )
+
+
+def test_retry_after_is_honoured_and_capped() -> None:
+    assert decide(status(429, 2.0), 1, POLICY, rand=lambda: 0.0).wait == 2.0
+    assert decide(status(429, 2.0), 1, POLICY, rand=lambda: 1.0).wait == 2.0
+    assert decide(status(503, 1000.0), 1, POLICY, rand=lambda: 0.0).wait == 120.0
+
+
+def test_attempts_run_out() -> None:
+    assert decide(status(500), 4, POLICY).retry
+    assert not decide(status(500), 5, POLICY).retry
+
+
+def test_rate_limits_have_their_own_budget() -> None:
+    policy = RetryPolicy(max_attempts=3, max_rate_limited=50)
+    assert decide(status(429, 1.0), 49, policy).retry
+    assert not decide(status(429, 1.0), 50, policy).retry
+    assert not decide(status(503), 3, policy).retry
+
+
+def test_parse_retry_after_forms() -> None:
+    assert parse_retry_after({"Retry-After": "3"}) == 3.0
+    assert parse_retry_after({"retry-after": "0.5"}) == 0.5
+    assert parse_retry_after({"retry-after-ms": "250", "retry-after": "9"}) == 0.25
+    assert parse_retry_after({}) is None
+    assert parse_retry_after({"retry-after": "soon"}) is None
+    date = email.utils.formatdate(1_000_030, usegmt=True)
+    assert parse_retry_after({"Retry-After": date}, now=lambda: 1_000_000) == pytest.approx(30)
