@@ -21,8 +21,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mtb.backends.base import Backend, BackendError, Completion, Message, SamplingParams
-from mtb.jsonl import JsonlAppender
+from mtb.backends import create_backend
+from mtb.backends.base import Backend, BackendError, Completion, EndpointConfig, Message, SamplingParams
+from mtb.errors import DataError
+from mtb.jsonl import JsonlAppender, iter_json_lines
 from mtb.progress import ProgressSink
 from mtb.retry import RetryPolicy, decide, is_rate_limit
 
@@ -172,8 +174,6 @@ class OutputSpec:
 
 
 def read_existing(spec: OutputSpec) -> list[dict[str, Any]]:
-    from mtb.errors import DataError
-    from mtb.jsonl import iter_json_lines
 
     if not spec.path.exists():
         return []
@@ -185,6 +185,11 @@ def read_existing(spec: OutputSpec) -> list[dict[str, Any]]:
             raise DataError(spec.path, str(exc), number) from None
         records.append(obj)
     return records
+
+
+def done_keys(spec: OutputSpec, records: Iterable[dict[str, Any]] | None = None) -> set[Hashable]:
+    """The keys a run can skip: records in the output that count as done."""
+    return {spec.key(r) for r in (read_existing(spec) if records is None else records) if spec.is_done(r)}
 
 
 def _latest_per_key(records: Iterable[dict[str, Any]], spec: OutputSpec) -> list[dict[str, Any]]:
@@ -249,7 +254,7 @@ async def run_job(
     with JsonlAppender(spec.path) as output:
         report.notes.extend(output.notes)
         existing = read_existing(spec)
-        done = {spec.key(r) for r in existing if spec.is_done(r)}
+        done = done_keys(spec, existing)
         tasks = make_tasks(done)
         report.total = len(tasks)
         report.already_done = len(done)
@@ -271,4 +276,40 @@ async def run_job(
         # the latest kept (as FastChat's reorg_answer_file does).
         if written or len(existing) != len({spec.key(r) for r in existing}):
             output.rewrite(_latest_per_key([*existing, *written], spec))
+    return report
+
+
+def run_on_endpoint(
+    config: EndpointConfig,
+    spec: OutputSpec,
+    make_tasks: Callable[[Caller, set[Hashable]], Sequence[Task]],
+    *,
+    parallel: int,
+    policy: RetryPolicy,
+    progress: ProgressSink,
+) -> RunReport:
+    """Open the endpoint, run the job through it, close it. Ctrl-C ends the run, marked interrupted."""
+    report = RunReport(spec.path)
+
+    async def main() -> None:
+        backend = create_backend(config)
+        endpoint = Endpoint(
+            backend, parallel, name=config.model, key_hint=config.key_hint, secrets=[config.api_key]
+        )
+        caller = Caller(endpoint, policy, report.stats, on_retry=progress.note_retry)
+        try:
+            await run_job(
+                spec,
+                lambda done: make_tasks(caller, done),
+                workers=parallel,
+                progress=progress,
+                report=report,
+            )
+        finally:
+            await backend.aclose()
+
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:
+        report.interrupted = True
     return report

@@ -15,9 +15,9 @@ from typing import Any
 
 from mtb.backends.base import Message, SamplingParams
 from mtb.benchmarks import Benchmark, PromptMap
-from mtb.data import DataDir
-from mtb.engine import Caller, OutputSpec, Task
-from mtb.errors import DataError
+from mtb.data import DataDir, select_questions
+from mtb.engine import Caller, OutputSpec, Task, done_keys
+from mtb.errors import DataError, UsageError
 from mtb.records import JudgePrompt, ModelAnswer, Question, QuestionId, SingleJudgment, sortable_id
 from mtb.verdicts import UNPARSED, parse_rating
 
@@ -176,3 +176,76 @@ def single_tasks(
         )
 
     return [make(m) for m in matches if m.key(judge_model) not in done]
+
+
+@dataclass(frozen=True)
+class SinglePlan:
+    """Everything `mtb judge --mode single` will do, worked out before any call."""
+
+    judge_model: str
+    reference_model: str | None  # None when no selected question needs references
+    models: list[str]
+    questions: list[Question]
+    matches: list[SingleMatch]
+    gaps: list[str]
+    spec: OutputSpec
+    already_done: int
+
+    def summary(self, bench: str) -> dict[str, Any]:
+        return {
+            "bench": bench,
+            "mode": "single",
+            "judge": self.judge_model,
+            "reference_model": self.reference_model,
+            "models": self.models,
+            "questions": len(self.questions),
+            "judgments": len(self.matches),
+            "already_done": self.already_done,
+            "to_make": len(self.matches) - self.already_done,
+            "output": str(self.spec.path),
+        }
+
+
+def plan_single(
+    data: DataDir,
+    *,
+    judge_model: str,
+    reference_model: str,
+    models: Sequence[str] | None,
+    first_n: int | None,
+    retry_unparsed: bool,
+) -> SinglePlan:
+    bench = data.bench
+    questions = select_questions(data.questions(), first_n)
+    models = list(models or data.answer_models())
+    if not models:
+        raise UsageError(f"no answer files in {data.answer_dir}; run `mtb generate` first")
+    answers = {}
+    for model in models:
+        path = data.answer_path(model)
+        if not path.exists():
+            raise UsageError(f"no answers for '{model}': {path} does not exist")
+        answers[model] = data.answers(model)
+    needs_reference = any(bench.needs_reference(q.category) for q in questions)
+    references = data.reference_answers(reference_model) if needs_reference else None
+    reference_file = str(data.root / bench.reference_dir / f"{reference_model}.jsonl")
+    gaps = find_gaps(questions, answers, references, bench, reference_file)
+    matches: list[SingleMatch] = []
+    if not gaps:
+        prompt_file = str(data.root / bench.judge_prompt_file)
+        prompt_map = PromptMap.load(bench.prompt_map)
+        matches = single_matches(
+            questions, answers, references, data.judge_prompts(), prompt_map, bench, prompt_file
+        )
+    spec = single_output(data, judge_model, retry_unparsed)
+    done = done_keys(spec)
+    return SinglePlan(
+        judge_model=judge_model,
+        reference_model=reference_model if needs_reference else None,
+        models=models,
+        questions=questions,
+        matches=matches,
+        gaps=gaps,
+        spec=spec,
+        already_done=sum(1 for m in matches if m.key(judge_model) in done),
+    )

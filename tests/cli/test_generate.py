@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -62,8 +63,6 @@ def test_temperature_follows_the_category_table(
     assert result.exit_code == 0, result.stderr
     categories = {}
     for line in (data_dir / "mt_bench" / "question.jsonl").read_text().splitlines():
-        import json
-
         question = json.loads(line)
         categories[question["turns"][0][:60]] = question["category"]
     expected = {
@@ -193,3 +192,45 @@ def test_missing_data_dir_says_how_to_provide_it(
     result = generate(runner, server, tmp_path / "empty")
     assert result.exit_code == 2
     assert "question.jsonl: not found" in result.stderr and "--data-dir" in result.stderr
+
+
+def test_retries_are_counted_in_the_summary(runner: CliRunner, server: OpenAIServer, data_dir: Path) -> None:
+    server.script([Reply(status=429, headers={"Retry-After": "0"}), Reply(status=503), Reply(status=503)])
+    result = generate(runner, server, data_dir, "--first-n", "2", "--parallel", "1")
+    assert result.exit_code == 0, result.stderr
+    assert "4 answers: 2 new" not in result.stderr
+    assert "7 requests; 3 retries (2× HTTP 503, 1× HTTP 429)" in result.stderr
+
+
+def test_the_key_never_reaches_output_or_files(
+    runner: CliRunner, server: OpenAIServer, data_dir: Path
+) -> None:
+    key = "sk-very-secret-0123456789"
+
+    def echo_key(request):
+        message = f"bad key {request.headers['authorization']}"
+        return Reply(status=401, body=json.dumps({"error": {"message": message}}))
+
+    server.responder = echo_key
+    result = runner.invoke(
+        app,
+        [
+            "generate",
+            "--model",
+            "m",
+            "--api-base",
+            server.url,
+            "--api-key",
+            key,
+            "--data-dir",
+            str(data_dir),
+            "--first-n",
+            "1",
+        ],
+    )
+    assert result.exit_code == 1
+    assert "bad key Bearer ***" in result.stderr
+    assert key not in result.stderr + result.stdout
+    for path in data_dir.rglob("*"):
+        if path.is_file():
+            assert key not in path.read_text(errors="ignore"), path

@@ -17,7 +17,6 @@ from mtb.cli.common import (
     TimeoutOption,
     cli_errors,
     env_or,
-    run_async,
     stderr_console,
 )
 
@@ -72,11 +71,11 @@ def generate(
 
     A rerun only answers the questions still missing from the file.
     """
-    from mtb.backends import EndpointConfig, create_backend
+    from mtb.backends import EndpointConfig
     from mtb.benchmarks import Benchmark
     from mtb.cli.reporting import print_report
     from mtb.data import DataDir, select_questions
-    from mtb.engine import Caller, Endpoint, RunReport, run_job
+    from mtb.engine import run_on_endpoint
     from mtb.generation import GenerationSettings, answer_output, generation_tasks
     from mtb.progress import make_progress
     from mtb.retry import RetryPolicy
@@ -85,51 +84,33 @@ def generate(
     benchmark = Benchmark.load(bench)
     data = DataDir(data_dir, benchmark)
     questions = select_questions(data.questions(), first_n)
-    model_id = model_id or model.rstrip("/").split("/")[-1]
     settings = GenerationSettings(
-        model_id=model_id,
+        model_id=model_id or model.rstrip("/").split("/")[-1],
         num_choices=num_choices,
         max_tokens=max_tokens or benchmark.max_tokens,
         force_temperature=force_temperature,
         system_prompt=system_prompt,
     )
-    api_key = env_or(api_key, "OPENAI_API_KEY")
     config = EndpointConfig(
         provider=provider,
         model=model,
         api_base=env_or(api_base, "OPENAI_BASE_URL"),
-        api_key=api_key,
+        api_key=env_or(api_key, "OPENAI_API_KEY"),
         key_hint="OPENAI_API_KEY or --api-key",
         timeout=timeout,
     )
-    spec = answer_output(data, model_id)
+    spec = answer_output(data, settings.model_id)
     console.print(
-        f"generate: {model} as '{model_id}', {len(questions)} questions × {num_choices} choice(s)"
+        f"generate: {model} as '{settings.model_id}', {len(questions)} questions × {num_choices} choice(s)"
         f" → {spec.path}",
         highlight=False,
     )
-    sink = make_progress(console, "generate", enabled=progress)
-    report = RunReport(spec.path)
-
-    async def run() -> None:
-        backend = create_backend(config)
-        endpoint = Endpoint(backend, parallel, name=model, key_hint=config.key_hint, secrets=[api_key])
-        caller = Caller(
-            endpoint, RetryPolicy(max_attempts=max_attempts), report.stats, on_retry=sink.note_retry
-        )
-        try:
-            await run_job(
-                spec,
-                lambda done: generation_tasks(questions, done, caller, benchmark, settings),
-                workers=parallel,
-                progress=sink,
-                report=report,
-            )
-        finally:
-            await backend.aclose()
-
-    try:
-        run_async(run())
-    except KeyboardInterrupt:
-        report.interrupted = True
+    report = run_on_endpoint(
+        config,
+        spec,
+        lambda caller, done: generation_tasks(questions, done, caller, benchmark, settings),
+        parallel=parallel,
+        policy=RetryPolicy(max_attempts=max_attempts),
+        progress=make_progress(console, "generate", enabled=progress),
+    )
     raise typer.Exit(print_report(report, console, "answers"))

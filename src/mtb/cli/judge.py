@@ -23,7 +23,6 @@ from mtb.cli.common import (
     TimeoutOption,
     cli_errors,
     env_or,
-    run_async,
     split_model_list,
     stderr_console,
 )
@@ -76,108 +75,53 @@ def judge(
     Checks that every answer and reference exists before the first call, never
     waits for Enter, and on a rerun judges only what is missing.
     """
-    from mtb.backends import EndpointConfig, SamplingParams, create_backend
-    from mtb.benchmarks import Benchmark, PromptMap
+    from mtb.backends import EndpointConfig, SamplingParams
+    from mtb.benchmarks import Benchmark
     from mtb.cli.reporting import print_report
-    from mtb.data import DataDir, select_questions
-    from mtb.engine import Caller, Endpoint, RunReport, read_existing, run_job
-    from mtb.errors import UsageError
-    from mtb.judging import find_gaps, single_matches, single_output, single_tasks
+    from mtb.data import DataDir
+    from mtb.engine import run_on_endpoint
+    from mtb.judging import plan_single, single_tasks
     from mtb.progress import make_progress
     from mtb.retry import RetryPolicy
 
     console = stderr_console()
     benchmark = Benchmark.load(bench)
-    data = DataDir(data_dir, benchmark)
-    judge_model = judge_model or benchmark.default_judge
-    reference_model = reference_model or benchmark.default_reference_model
-    questions = select_questions(data.questions(), first_n)
-    prompts = data.judge_prompts()
-    prompt_map = PromptMap.load(benchmark.prompt_map)
-
-    models = split_model_list(model_list) or data.answer_models()
-    if not models:
-        raise UsageError(f"no answer files in {data.answer_dir}; run `mtb generate` first")
-    answers = {}
-    for model in models:
-        path = data.answer_path(model)
-        if not path.exists():
-            raise UsageError(f"no answers for '{model}': {path} does not exist")
-        answers[model] = data.answers(model)
-    needs_reference = any(benchmark.needs_reference(q.category) for q in questions)
-    references = data.reference_answers(reference_model) if needs_reference else None
-    reference_file = str(data.root / benchmark.reference_dir / f"{reference_model}.jsonl")
-    gaps = find_gaps(questions, answers, references, benchmark, reference_file)
-    if gaps:
+    plan = plan_single(
+        DataDir(data_dir, benchmark),
+        judge_model=judge_model or benchmark.default_judge,
+        reference_model=reference_model or benchmark.default_reference_model,
+        models=split_model_list(model_list),
+        first_n=first_n,
+        retry_unparsed=retry_unparsed,
+    )
+    if plan.gaps:
         console.print("[red]error:[/red] cannot judge yet; missing:", highlight=False)
-        for gap in gaps:
+        for gap in plan.gaps:
             console.print(f"  - {gap}", highlight=False)
         raise typer.Exit(EXIT_USAGE)
-
-    matches = single_matches(
-        questions,
-        answers,
-        references,
-        prompts,
-        prompt_map,
-        benchmark,
-        str(data.root / benchmark.judge_prompt_file),
-    )
-    spec = single_output(data, judge_model, retry_unparsed)
-    done = {spec.key(r) for r in read_existing(spec) if spec.is_done(r)}
-    todo = sum(1 for m in matches if m.key(judge_model) not in done)
-    plan = {
-        "bench": benchmark.name,
-        "mode": mode.value,
-        "judge": judge_model,
-        "reference_model": reference_model if needs_reference else None,
-        "models": models,
-        "questions": len(questions),
-        "judgments": len(matches),
-        "already_done": len(matches) - todo,
-        "to_make": todo,
-        "output": str(spec.path),
-    }
-    console.print_json(json.dumps(plan))
+    console.print_json(json.dumps(plan.summary(benchmark.name)))
     if dry_run:
         return
 
-    api_key = env_or(judge_api_key, "OPENAI_API_KEY")
     config = EndpointConfig(
         provider=judge_provider,
-        model=judge_model,
+        model=plan.judge_model,
         api_base=env_or(judge_api_base, "OPENAI_BASE_URL"),
-        api_key=api_key,
+        api_key=env_or(judge_api_key, "OPENAI_API_KEY"),
         key_hint="OPENAI_API_KEY or --judge-api-key",
         timeout=timeout,
     )
     params = SamplingParams(temperature=benchmark.judge_temperature, max_tokens=benchmark.judge_max_tokens)
-    sink = make_progress(console, "judge", enabled=progress)
-    report = RunReport(spec.path)
-
-    async def run() -> None:
-        backend = create_backend(config)
-        endpoint = Endpoint(backend, parallel, name=judge_model, key_hint=config.key_hint, secrets=[api_key])
-        caller = Caller(
-            endpoint, RetryPolicy(max_attempts=max_attempts), report.stats, on_retry=sink.note_retry
-        )
-        try:
-            await run_job(
-                spec,
-                lambda done: single_tasks(matches, done, caller, judge_model, params),
-                workers=parallel,
-                progress=sink,
-                report=report,
-            )
-        finally:
-            await backend.aclose()
-
-    try:
-        run_async(run())
-    except KeyboardInterrupt:
-        report.interrupted = True
+    report = run_on_endpoint(
+        config,
+        plan.spec,
+        lambda caller, done: single_tasks(plan.matches, done, caller, plan.judge_model, params),
+        parallel=parallel,
+        policy=RetryPolicy(max_attempts=max_attempts),
+        progress=make_progress(console, "judge", enabled=progress),
+    )
     code = print_report(report, console, "judgments")
-    _report_unparsed(spec.path, console)
+    _report_unparsed(plan.spec.path, console)
     raise typer.Exit(code)
 
 
