@@ -130,12 +130,30 @@ def main() -> None:
     parser.add_argument("--scenario", choices=["latency", "rate", "both"], default="both")
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
     parser.add_argument("--repeat", type=int, default=3, help="runs per scenario; the median is reported")
+    parser.add_argument(
+        "--models", type=int, help="answer files to judge, 160 judgments each [8 latency, 2 rate]"
+    )
+    parser.add_argument("--latency", type=float, default=0.2, help="seconds per reply (latency scenario)")
+    parser.add_argument("--rate", type=int, default=20, help="requests admitted per second (rate scenario)")
+    parser.add_argument("--parallel", type=int, default=64)
     args = parser.parse_args()
     plans = []
-    if args.scenario in ("latency", "both"):
-        plans.append(dict(scenario="latency", models=8, latency=0.2, rate=0, parallel=64))  # 1,280 judgments
-    if args.scenario in ("rate", "both"):
-        plans.append(dict(scenario="rate", models=2, latency=0.0, rate=20, parallel=64))  # 320 judgments
+    if args.scenario in ("latency", "both"):  # 8 models: 1,280 judgments
+        plans.append(
+            dict(
+                scenario="latency",
+                models=args.models or 8,
+                latency=args.latency,
+                rate=0,
+                parallel=args.parallel,
+            )
+        )
+    if args.scenario in ("rate", "both"):  # 2 models: 320 judgments
+        plans.append(
+            dict(
+                scenario="rate", models=args.models or 2, latency=0.0, rate=args.rate, parallel=args.parallel
+            )
+        )
     for plan in plans:
         runs = [run(**plan, data=args.data) for _ in range(args.repeat)]
         runs.sort(key=lambda r: r["wall_s"])
