@@ -127,3 +127,87 @@ def test_gaps_are_listed_before_any_call(data: DataDir) -> None:
         "gpt-4: no answer to 2 question(s): 81, 160",
         "reference_answer/gpt-4.jsonl: no complete reference answer for question(s): 101",
     ]
+
+
+def fastchat_pair_messages(
+    prompt: dict, question: dict, answer_a: dict, answer_b: dict, ref: dict | None, multi_turn: bool
+) -> list[dict]:
+    """An independent rendition of FastChat's run_judge_pair."""
+    kwargs = {}
+    if ref is not None:
+        kwargs["ref_answer_1"] = ref["choices"][0]["turns"][0]
+        if multi_turn:
+            kwargs["ref_answer_2"] = ref["choices"][0]["turns"][1]
+    if multi_turn:
+        user = prompt["prompt_template"].format(
+            question_1=question["turns"][0],
+            question_2=question["turns"][1],
+            answer_a_1=answer_a["choices"][0]["turns"][0],
+            answer_b_1=answer_b["choices"][0]["turns"][0],
+            answer_a_2=answer_a["choices"][0]["turns"][1],
+            answer_b_2=answer_b["choices"][0]["turns"][1],
+            **kwargs,
+        )
+    else:
+        user = prompt["prompt_template"].format(
+            question=question["turns"][0],
+            answer_a=answer_a["choices"][0]["turns"][0],
+            answer_b=answer_b["choices"][0]["turns"][0],
+            **kwargs,
+        )
+    return [{"role": "system", "content": prompt["system_prompt"]}, {"role": "user", "content": user}]
+
+
+def test_pair_games_render_like_fastchat_with_positions_swapped(data: DataDir, shared_data: Path) -> None:
+    import json
+
+    from mtb.judging import pair_matches, render_pair
+
+    def raw(relative: str, key: str) -> dict:
+        lines = (shared_data / relative).read_text(encoding="utf-8").splitlines()
+        return {obj[key]: obj for obj in map(json.loads, lines)}
+
+    prompts = raw("judge_prompts.jsonl", "name")
+    questions = raw("mt_bench/question.jsonl", "question_id")
+    one = raw("mt_bench/model_answer/vicuna-7b-v1.3.jsonl", "question_id")
+    two = raw("mt_bench/model_answer/gpt-3.5-turbo.jsonl", "question_id")
+    refs = raw("mt_bench/reference_answer/gpt-4.jsonl", "question_id")
+    answers = {
+        "vicuna-7b-v1.3": data.answers("vicuna-7b-v1.3"),
+        "gpt-3.5-turbo": data.answers("gpt-3.5-turbo"),
+    }
+    matches = pair_matches(
+        data.questions(),
+        answers,
+        [("vicuna-7b-v1.3", "gpt-3.5-turbo")],
+        data.reference_answers("gpt-4"),
+        data.judge_prompts(),
+        PromptMap.load("mt_bench"),
+        data.bench,
+        "judge_prompts.jsonl",
+    )
+    assert len(matches) == 160
+    assert {m.prompt.name for m in matches} == {
+        "pair-v2",
+        "pair-math-v1",
+        "pair-v2-multi-turn",
+        "pair-math-v1-multi-turn",
+    }
+    for match in matches:
+        qid = match.question.question_id
+        needs_ref = questions[qid]["category"] in ("math", "reasoning", "coding")
+        name = {
+            (False, 1): "pair-v2",
+            (True, 1): "pair-math-v1",
+            (False, 2): "pair-v2-multi-turn",
+            (True, 2): "pair-math-v1-multi-turn",
+        }[(needs_ref, match.turn)]
+        assert match.prompt.name == name
+        ref = refs[qid] if needs_ref else None
+        multi = match.turn == 2
+        assert render_pair(match, swapped=False) == fastchat_pair_messages(
+            prompts[name], questions[qid], one[qid], two[qid], ref, multi
+        )
+        assert render_pair(match, swapped=True) == fastchat_pair_messages(
+            prompts[name], questions[qid], two[qid], one[qid], ref, multi
+        )

@@ -99,6 +99,7 @@ class Benchmark:
     temperatures: dict[str, float]
     default_judge: str
     default_reference_model: str
+    default_baseline: str
     reference_categories: frozenset[str]
     prompt_map: str
     judge_temperature: float
@@ -137,6 +138,7 @@ class Benchmark:
             temperatures={k: float(v) for k, v in temperatures.items()},
             default_judge=_get(table, "judging.default_judge", str, path),
             default_reference_model=_get(table, "judging.default_reference_model", str, path),
+            default_baseline=_get(table, "judging.default_baseline", str, path),
             reference_categories=frozenset(_get(table, "judging.reference_categories", list, path)),
             prompt_map=_get(table, "judging.prompt_map", str, path),
             judge_temperature=float(_get(table, "judging.temperature", (int, float), path)),

@@ -56,6 +56,9 @@ class DataDir:
     def single_judgment_path(self, judge: str) -> Path:
         return self.judgment_dir / f"{file_stem_safe(judge)}_single.jsonl"
 
+    def pair_judgment_path(self, judge: str) -> Path:
+        return self.judgment_dir / f"{file_stem_safe(judge)}_pair.jsonl"
+
     def questions(self) -> list[Question]:
         path = self._required(self.bench.question_file)
         questions = read_records(path, Question.from_json)

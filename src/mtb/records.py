@@ -194,6 +194,86 @@ class SingleJudgment:
         }
 
 
+PAIR_WINNERS = ("model_1", "model_2", "tie", "error")
+
+
+@dataclass(frozen=True)
+class PairJudgment:
+    """FastChat's pairwise record: game 1 shows model_1 as A, game 2 shows model_2 as A."""
+
+    question_id: QuestionId
+    model_1: str
+    model_2: str
+    g1_winner: str  # one of PAIR_WINNERS, already mapped from A/B to model_1/model_2
+    g2_winner: str
+    judge: tuple[str, str]
+    g1_user_prompt: str
+    g1_judgment: str
+    g2_user_prompt: str
+    g2_judgment: str
+    turn: int
+    tstamp: float
+
+    @classmethod
+    def from_json(cls, obj: dict[str, Any]) -> PairJudgment:
+        question_id = _question_id(obj)
+        model_1 = _require(obj, "model_1", str, "a string")
+        model_2 = _require(obj, "model_2", str, "a string")
+        winners = []
+        for key in ("g1_winner", "g2_winner"):
+            winner = _require(obj, key, str, "a string")
+            if winner not in PAIR_WINNERS:
+                raise ValueError(f"field '{key}' must be one of {', '.join(PAIR_WINNERS)}, got {winner!r}")
+            winners.append(winner)
+        judge = _require(obj, "judge", list, "a list [judge model, prompt name]")
+        if len(judge) != 2 or not all(isinstance(j, str) for j in judge):
+            raise ValueError("field 'judge' must be a list [judge model, prompt name]")
+        turn = _require(obj, "turn", int, "an integer")
+        texts = []
+        for key in ("g1_user_prompt", "g1_judgment", "g2_user_prompt", "g2_judgment"):
+            value = obj.get(key, "")
+            if not isinstance(value, str):
+                raise ValueError(f"field '{key}' must be a string")
+            texts.append(value)
+        tstamp = obj.get("tstamp", 0.0)
+        if isinstance(tstamp, bool) or not isinstance(tstamp, (int, float)):
+            raise ValueError("field 'tstamp' must be a number")
+        return cls(
+            question_id,
+            model_1,
+            model_2,
+            winners[0],
+            winners[1],
+            (judge[0], judge[1]),
+            g1_user_prompt=texts[0],
+            g1_judgment=texts[1],
+            g2_user_prompt=texts[2],
+            g2_judgment=texts[3],
+            turn=turn,
+            tstamp=float(tstamp),
+        )
+
+    @property
+    def key(self) -> tuple[str, str, QuestionId, int, str, str]:
+        return (self.model_1, self.model_2, self.question_id, self.turn, self.judge[0], self.judge[1])
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "question_id": self.question_id,
+            "model_1": self.model_1,
+            "model_2": self.model_2,
+            "g1_winner": self.g1_winner,
+            "g2_winner": self.g2_winner,
+            "judge": list(self.judge),
+            "g1_user_prompt": self.g1_user_prompt,
+            "g1_judgment": self.g1_judgment,
+            "g2_user_prompt": self.g2_user_prompt,
+            "g2_judgment": self.g2_judgment,
+            "turn": self.turn,
+            "tstamp": self.tstamp,
+        }
+
+
 @dataclass(frozen=True)
 class JudgePrompt:
     name: str

@@ -7,17 +7,16 @@ every remaining row pooled (FastChat's "Average"), not the mean of turn means.
 
 from __future__ import annotations
 
-import csv
-import io
-import json
-from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from mtb.errors import UsageError
 from mtb.jsonl import read_records
-from mtb.records import QuestionId, SingleJudgment
+from mtb.records import PairJudgment, QuestionId, SingleJudgment, sortable_id
+from mtb.tables import Table
 from mtb.verdicts import UNPARSED
 
 
@@ -44,6 +43,8 @@ class ModelScore:
     judgments: int  # judgments counted in the average
     excluded: int  # judgments left out because their verdict had no rating
     categories: dict[str, float]
+    # Bootstrap 95% intervals over questions: "average", "turn_1", ... → (low, high).
+    ci: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         row: dict[str, Any] = {"model": self.model}
@@ -55,6 +56,8 @@ class ModelScore:
             excluded=self.excluded,
             categories=dict(self.categories),
         )
+        if self.ci:
+            row["ci"] = {name: list(bounds) for name, bounds in self.ci.items()}
         return row
 
 
@@ -104,77 +107,335 @@ def single_scores(
     return scores
 
 
-def _columns(scores: Sequence[ModelScore], turns: int) -> list[str]:
+# ---------------------------------------------------------------- uncertainty
+
+DEFAULT_ROUNDS = 1000
+
+
+def _rng(seed: int, *names: str) -> Any:
+    import zlib
+
+    import numpy as np
+
+    # One stream per model (or pair), so adding a model changes no one else's interval.
+    return np.random.default_rng([seed, *(zlib.crc32(n.encode()) for n in names)])
+
+
+def _per_question(rows: Sequence[SingleJudgment], turns: int) -> tuple[list[QuestionId], Any, Any]:
+    """Per question: score sums and counts, column 0 for all turns, column t for turn t."""
+    import numpy as np
+
+    order = sorted({j.question_id for j in rows}, key=sortable_id)
+    index = {qid: i for i, qid in enumerate(order)}
+    sums = np.zeros((len(order), turns + 1))
+    counts = np.zeros((len(order), turns + 1))
+    for j in rows:
+        i = index[j.question_id]
+        sums[i, 0] += j.score
+        counts[i, 0] += 1
+        if j.turn <= turns:
+            sums[i, j.turn] += j.score
+            counts[i, j.turn] += 1
+    return order, sums, counts
+
+
+def _percentile_interval(samples: Any) -> tuple[float, float]:
+    import numpy as np
+
+    low, high = np.nanpercentile(samples, [2.5, 97.5])
+    return float(low), float(high)
+
+
+def bootstrap_intervals(
+    rows: Sequence[SingleJudgment], turns: int, *, rounds: int, seed: int, model: str
+) -> dict[str, tuple[float, float]]:
+    """95% intervals for the average and each turn mean, resampling questions with replacement.
+
+    A question carries all its turns with it, so the turn-1 and turn-2 scores
+    of one answer stay together, and the average stays FastChat's pooled mean.
+    """
+    import numpy as np
+
+    _, sums, counts = _per_question(rows, turns)
+    draws = _rng(seed, model).integers(0, len(sums), size=(rounds, len(sums)))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        means = sums[draws].sum(axis=1) / counts[draws].sum(axis=1)  # rounds × (turns + 1)
+    intervals = {"average": _percentile_interval(means[:, 0])}
+    for turn in range(1, turns + 1):
+        if counts[:, turn].any():
+            intervals[f"turn_{turn}"] = _percentile_interval(means[:, turn])
+    return intervals
+
+
+def with_intervals(
+    scores: Sequence[ModelScore],
+    judgments: Iterable[SingleJudgment],
+    *,
+    turns: int,
+    rounds: int = DEFAULT_ROUNDS,
+    seed: int = 0,
+) -> list[ModelScore]:
+    kept: dict[str, list[SingleJudgment]] = defaultdict(list)
+    for j in judgments:
+        if j.score != UNPARSED:
+            kept[j.model].append(j)
     return [
-        "model",
-        *[f"turn_{t}" for t in range(1, turns + 1)],
-        "average",
-        "judgments",
-        "excluded",
+        replace(s, ci=bootstrap_intervals(kept[s.model], turns, rounds=rounds, seed=seed, model=s.model))
+        for s in scores
     ]
 
 
-def _cell(value: Any) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.2f}"
-    return str(value)
+@dataclass(frozen=True)
+class Comparison:
+    model_a: str
+    model_b: str
+    difference: float  # average of model_a minus average of model_b, over shared questions
+    ci_low: float
+    ci_high: float
+    questions: int
+    rounds: int
+
+    @property
+    def significant(self) -> bool:
+        return self.ci_low > 0 or self.ci_high < 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "model_a": self.model_a,
+            "model_b": self.model_b,
+            "difference": self.difference,
+            "ci_low": self.ci_low,
+            "ci_high": self.ci_high,
+            "questions": self.questions,
+            "significant": self.significant,
+        }
 
 
-def _flat_rows(
-    scores: Sequence[ModelScore], turns: int, with_categories: bool
-) -> tuple[list[str], list[list[Any]]]:
-    columns = _columns(scores, turns)
+def compare_models(
+    judgments: Iterable[SingleJudgment], model_a: str, model_b: str, *, turns: int, rounds: int, seed: int
+) -> Comparison:
+    """Paired bootstrap of the difference in average score, over the questions both were judged on."""
+
+    rows: dict[str, list[SingleJudgment]] = {model_a: [], model_b: []}
+    for j in judgments:
+        if j.model in rows and j.score != UNPARSED:
+            rows[j.model].append(j)
+    for model, found in rows.items():
+        if not found:
+            raise UsageError(f"--compare: no usable judgments for '{model}'")
+    order_a, sums_a, counts_a = _per_question(rows[model_a], turns)
+    order_b, sums_b, counts_b = _per_question(rows[model_b], turns)
+    shared = sorted(set(order_a) & set(order_b), key=sortable_id)
+    if not shared:
+        raise UsageError(f"--compare: '{model_a}' and '{model_b}' share no judged question")
+    pick_a = [order_a.index(q) for q in shared]
+    pick_b = [order_b.index(q) for q in shared]
+    s_a, c_a = sums_a[pick_a, 0], counts_a[pick_a, 0]
+    s_b, c_b = sums_b[pick_b, 0], counts_b[pick_b, 0]
+    difference = s_a.sum() / c_a.sum() - s_b.sum() / c_b.sum()
+    # The same questions are drawn for both models: the comparison is paired.
+    draws = _rng(seed, model_a, model_b).integers(0, len(shared), size=(rounds, len(shared)))
+    samples = s_a[draws].sum(axis=1) / c_a[draws].sum(axis=1) - s_b[draws].sum(axis=1) / c_b[draws].sum(
+        axis=1
+    )
+    low, high = _percentile_interval(samples)
+    return Comparison(model_a, model_b, float(difference), low, high, len(shared), rounds)
+
+
+def single_table(scores: Sequence[ModelScore], turns: int, *, categories: bool, title: str = "") -> Table:
+    """One row per model; with `categories`, a column per category after the totals."""
+    turn_names = [f"turn_{t}" for t in range(1, turns + 1)]
+    with_ci = any(s.ci for s in scores)
+    columns = ["model", *turn_names, "average"]
+    if with_ci:
+        columns += ["average_ci_low", "average_ci_high"]
+    columns += ["judgments", "excluded"]
     category_names: list[str] = []
-    if with_categories:
+    if categories:
         for score in scores:
             category_names += [c for c in score.categories if c not in category_names]
     rows = []
     for score in scores:
         flat = score.to_json()
-        row = [flat.get(c) for c in columns]
+        row = [flat.get(c) for c in ["model", *turn_names, "average"]]
+        if with_ci:
+            row += list(score.ci.get("average", (None, None)))
+        row += [score.judgments, score.excluded]
         row += [score.categories.get(c) for c in category_names]
         rows.append(row)
-    return columns + category_names, rows
+    return Table(title, columns + category_names, rows)
 
 
-def to_json(scores: Sequence[ModelScore]) -> str:
-    return json.dumps([s.to_json() for s in scores], indent=2)
+def category_table(scores: Sequence[ModelScore]) -> Table:
+    names: list[str] = []
+    for score in scores:
+        names += [c for c in score.categories if c not in names]
+    return Table(
+        "Mean score by category",
+        ["model", *names],
+        [[s.model, *(s.categories.get(c) for c in names)] for s in scores],
+    )
 
 
-def to_csv(scores: Sequence[ModelScore], turns: int) -> str:
-    header, rows = _flat_rows(scores, turns, with_categories=True)
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(header)
-    writer.writerows(rows)
-    return buffer.getvalue()
+def count_unparsed(path: Path, mode: str) -> int:
+    """Verdicts in a judgment file that name no rating (single) or no winner (pairwise)."""
+    if mode == "single":
+        return sum(1 for j in load_single_judgments(path).judgments if j.score == UNPARSED)
+    return sum(1 for j in load_pair_judgments(path).judgments if "error" in (j.g1_winner, j.g2_winner))
 
 
-def to_markdown(scores: Sequence[ModelScore], turns: int) -> str:
-    header, rows = _flat_rows(scores, turns, with_categories=True)
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in rows]
-    return "\n".join(lines) + "\n"
+# ---------------------------------------------------------------- pairwise
 
 
-def to_tables(scores: Sequence[ModelScore], turns: int, title: str) -> list[Any]:
-    """Two rich tables: the scores, then the per-category breakdown."""
-    from rich.table import Table
+@dataclass(frozen=True)
+class LoadedPairs:
+    judgments: list[PairJudgment]
+    duplicates: int
 
-    header, rows = _flat_rows(scores, turns, with_categories=False)
-    main = Table(title=title)
-    for name in header:
-        main.add_column(name, justify="left" if name == "model" else "right")
-    for row in rows:
-        main.add_row(*(_cell(v) for v in row))
-    header, rows = _flat_rows(scores, turns, with_categories=True)
-    split = len(_columns(scores, turns))
-    by_category = Table(title="Mean score by category")
-    by_category.add_column("model")
-    for name in header[split:]:
-        by_category.add_column(name, justify="right")
-    for row in rows:
-        by_category.add_row(_cell(row[0]), *(_cell(v) for v in row[split:]))
-    return [main, by_category]
+
+def load_pair_judgments(path: Path) -> LoadedPairs:
+    latest: dict[tuple[Any, ...], PairJudgment] = {}
+    lines = 0
+    for judgment in read_records(path, PairJudgment.from_json):
+        lines += 1
+        latest[judgment.key] = judgment
+    return LoadedPairs(list(latest.values()), lines - len(latest))
+
+
+@dataclass(frozen=True)
+class PairScore:
+    """FastChat's pairwise numbers for one model, and the bias diagnostics FastChat hides."""
+
+    model: str
+    win: int
+    loss: int
+    tie: int  # includes the matches whose two games disagreed, as in FastChat
+    excluded: int  # matches left out because a game named no winner
+    inconsistent_rate: float | None  # games disagree once positions are swapped
+    first_position_rate: float | None  # decisive games won by whichever answer was shown first
+    longer_answer_win_rate: float | None  # decided matches won by the longer answer
+
+    @property
+    def judgments(self) -> int:
+        return self.win + self.loss + self.tie
+
+    @property
+    def win_rate(self) -> float:
+        return self.win / self.judgments
+
+    @property
+    def loss_rate(self) -> float:
+        return self.loss / self.judgments
+
+    @property
+    def win_rate_adjusted(self) -> float:
+        return (self.win + 0.5 * self.tie) / self.judgments
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "win": self.win,
+            "loss": self.loss,
+            "tie": self.tie,
+            "win_rate": self.win_rate,
+            "loss_rate": self.loss_rate,
+            "win_rate_adjusted": self.win_rate_adjusted,
+            "judgments": self.judgments,
+            "excluded": self.excluded,
+            "inconsistent_rate": self.inconsistent_rate,
+            "first_position_rate": self.first_position_rate,
+            "longer_answer_win_rate": self.longer_answer_win_rate,
+        }
+
+
+def _rate(numerator: int, denominator: int) -> float | None:
+    return numerator / denominator if denominator else None
+
+
+def pair_scores(
+    judgments: Iterable[PairJudgment],
+    *,
+    baseline: str | None,
+    model_list: Sequence[str] | None = None,
+    answer_length: Callable[[str, QuestionId, int], int | None] = lambda model, qid, turn: None,
+) -> list[PairScore]:
+    """FastChat's show_result for the pairwise modes, plus bias diagnostics.
+
+    In pairwise-baseline mode (`baseline` given) only matches involving the
+    baseline count and the baseline gets no row. `model_list` keeps matches
+    whose model_1 is listed (FastChat's filter) and, without a baseline, whose
+    model_2 is listed too. `answer_length(model, question_id, turn)` gives the
+    length of an answer, for the longer-answer diagnostic.
+    """
+    counts: dict[str, Counter[str]] = defaultdict(Counter)
+    for j in judgments:
+        if baseline is not None and baseline not in (j.model_1, j.model_2):
+            continue
+        if model_list is not None and (
+            j.model_1 not in model_list or (baseline is None and j.model_2 not in model_list)
+        ):
+            continue
+        models = (j.model_1, j.model_2)
+        if "error" in (j.g1_winner, j.g2_winner):
+            for m in models:
+                counts[m]["excluded"] += 1
+            continue
+        consistent = j.g1_winner == j.g2_winner
+        for m in models:
+            counts[m]["inconsistent"] += not consistent
+            # Game 1 showed model_1 first, game 2 showed model_2 first.
+            for winner, first in ((j.g1_winner, "model_1"), (j.g2_winner, "model_2")):
+                if winner != "tie":
+                    counts[m]["decisive_games"] += 1
+                    counts[m]["first_won"] += winner == first
+        if j.g1_winner == "tie" or not consistent:
+            for m in models:
+                counts[m]["tie"] += 1
+            continue
+        winner, loser = (j.model_1, j.model_2) if j.g1_winner == "model_1" else (j.model_2, j.model_1)
+        counts[winner]["win"] += 1
+        counts[loser]["loss"] += 1
+        lengths = (answer_length(winner, j.question_id, j.turn), answer_length(loser, j.question_id, j.turn))
+        if lengths[0] is not None and lengths[1] is not None and lengths[0] != lengths[1]:
+            for m in models:
+                counts[m]["length_decided"] += 1
+                counts[m]["longer_won"] += lengths[0] > lengths[1]
+
+    scores = []
+    for model, c in counts.items():
+        if model == baseline or c["win"] + c["loss"] + c["tie"] == 0:
+            continue
+        matches = c["win"] + c["loss"] + c["tie"]
+        scores.append(
+            PairScore(
+                model=model,
+                win=c["win"],
+                loss=c["loss"],
+                tie=c["tie"],
+                excluded=c["excluded"],
+                inconsistent_rate=_rate(c["inconsistent"], matches),
+                first_position_rate=_rate(c["first_won"], c["decisive_games"]),
+                longer_answer_win_rate=_rate(c["longer_won"], c["length_decided"]),
+            )
+        )
+    scores.sort(key=lambda s: s.win_rate_adjusted, reverse=True)
+    return scores
+
+
+PAIR_COLUMNS = [
+    "model",
+    "win",
+    "loss",
+    "tie",
+    "win_rate",
+    "loss_rate",
+    "win_rate_adjusted",
+    "inconsistent_rate",
+    "first_position_rate",
+    "longer_answer_win_rate",
+    "excluded",
+]
+
+
+def pair_table(scores: Sequence[PairScore], title: str = "") -> Table:
+    return Table(title, PAIR_COLUMNS, [[s.to_json()[c] for c in PAIR_COLUMNS] for s in scores])

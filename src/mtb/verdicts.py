@@ -22,3 +22,17 @@ def parse_rating(judgment: str) -> float:
             value = ast.literal_eval(match.group(1))
             return value if isinstance(value, (int, float)) else UNPARSED
     return UNPARSED
+
+
+def parse_pair_verdict(judgment: str) -> str:
+    """ "A", "B", "tie" or "error", by FastChat's substring tests in this order.
+
+    A text holding both "[[A]]" and "[[B]]" counts as A, as in FastChat.
+    """
+    if "[[A]]" in judgment:
+        return "A"
+    if "[[B]]" in judgment:
+        return "B"
+    if "[[C]]" in judgment:
+        return "tie"
+    return "error"

@@ -60,7 +60,10 @@ def test_json_follows_show_result_semantics(runner: CliRunner, judged: Path) -> 
         "judgments",
         "excluded",
         "categories",
+        "ci",
     ]
+    low, high = a["ci"]["average"]
+    assert low <= a["average"] <= high
     assert a["turn_1"] == pytest.approx(7.0)  # (8 + 10 + 3) / 3
     assert a["turn_2"] == pytest.approx(5.0)  # (6 + 4) / 2, the -1 is left out
     assert a["average"] == pytest.approx(31 / 5)  # pooled rows, not the mean of turn means
@@ -82,7 +85,7 @@ def test_csv_and_markdown(runner: CliRunner, judged: Path) -> None:
     table = list(csv.DictReader(io.StringIO(result.stdout)))
     assert table[1]["model"] == "a" and float(table[1]["average"]) == pytest.approx(6.2)
     assert table[1]["reasoning"] == "10.0" and table[0]["reasoning"] == ""
-    result = runner.invoke(app, ["results", "--data-dir", str(judged), "--format", "markdown"])
+    result = runner.invoke(app, ["results", "--data-dir", str(judged), "--format", "markdown", "--no-ci"])
     assert result.stdout.splitlines()[0].startswith("| model | turn_1 | turn_2 | average |")
     assert "| a | 7.00 | 5.00 | 6.20 | 5 | 1 |" in result.stdout
 
@@ -99,3 +102,36 @@ def test_input_file_and_bad_line(runner: CliRunner, judged: Path, tmp_path: Path
     result = runner.invoke(app, ["results", "--data-dir", str(judged), "--input-file", str(path)])
     assert result.exit_code == 2
     assert f"{path}:2: missing field 'judge'" in result.stderr
+
+
+def test_intervals_are_reproducible_with_a_seed(runner: CliRunner, judged: Path) -> None:
+    def intervals(*extra: str) -> dict:
+        result = runner.invoke(app, ["results", "--data-dir", str(judged), "--format", "json", *extra])
+        return {r["model"]: r["ci"] for r in json.loads(result.stdout)}
+
+    assert intervals("--seed", "3") == intervals("--seed", "3")
+    assert intervals("--seed", "3") != intervals("--seed", "4")
+    assert (
+        "ci"
+        not in json.loads(
+            runner.invoke(app, ["results", "--data-dir", str(judged), "--format", "json", "--no-ci"]).stdout
+        )[0]
+    )
+
+
+def test_compare_gives_a_paired_difference(runner: CliRunner, judged: Path) -> None:
+    result = runner.invoke(
+        app, ["results", "--data-dir", str(judged), "--compare", "b", "a", "--format", "json"]
+    )
+    assert result.exit_code == 0, result.stderr
+    comparison = json.loads(result.stdout)
+    # Only question 81 is shared: b averages 9, a averages (8 + 6) / 2 = 7 there.
+    assert comparison["difference"] == pytest.approx(2.0)
+    assert comparison["questions"] == 1
+    assert "+2.000 over 1 questions" in result.stderr
+
+
+def test_compare_unknown_model_is_a_usage_error(runner: CliRunner, judged: Path) -> None:
+    result = runner.invoke(app, ["results", "--data-dir", str(judged), "--compare", "a", "zzz"])
+    assert result.exit_code == 2
+    assert "no usable judgments for 'zzz'" in result.stderr

@@ -30,13 +30,24 @@ from mtb.cli.common import (
 
 class JudgeMode(str, Enum):
     single = "single"
+    pairwise_baseline = "pairwise-baseline"
+    pairwise_all = "pairwise-all"
 
 
 @cli_errors
 def judge(
     mode: Annotated[
-        JudgeMode, typer.Option("--mode", help="single: a 1-10 score per answer and turn.")
+        JudgeMode,
+        typer.Option(
+            "--mode",
+            help="single: a 1-10 score per answer and turn; pairwise-baseline: each model against "
+            "--baseline-model; pairwise-all: every pair of --model-list. Pairs are judged in both orders.",
+        ),
     ] = JudgeMode.single,
+    baseline_model: Annotated[
+        str | None,
+        typer.Option("--baseline-model", help="The model others are compared with [default: gpt-3.5-turbo]."),
+    ] = None,
     judge_model: Annotated[
         str | None,
         typer.Option("--judge-model", help="Judge model [default: the benchmark's, gpt-4]."),
@@ -70,7 +81,7 @@ def judge(
     max_attempts: MaxAttemptsOption = 8,
     progress: ProgressOption = True,
 ) -> None:
-    """Grade answers and append to DATA/<bench>/model_judgment/<judge>_single.jsonl.
+    """Grade answers; append to DATA/<bench>/model_judgment/<judge>_single.jsonl (or _pair.jsonl).
 
     Checks that every answer and reference exists before the first call, never
     waits for Enter, and on a rerun judges only what is missing.
@@ -80,17 +91,19 @@ def judge(
     from mtb.cli.reporting import print_report
     from mtb.data import DataDir
     from mtb.engine import run_on_endpoint
-    from mtb.judging import plan_single, single_tasks
+    from mtb.judging import judge_tasks, plan_judging
     from mtb.progress import make_progress
     from mtb.retry import RetryPolicy
 
     console = stderr_console()
     benchmark = Benchmark.load(bench)
-    plan = plan_single(
+    plan = plan_judging(
         DataDir(data_dir, benchmark),
+        mode=mode.value,
         judge_model=judge_model or benchmark.default_judge,
         reference_model=reference_model or benchmark.default_reference_model,
         models=split_model_list(model_list),
+        baseline_model=baseline_model or benchmark.default_baseline,
         first_n=first_n,
         retry_unparsed=retry_unparsed,
     )
@@ -115,26 +128,26 @@ def judge(
     report = run_on_endpoint(
         config,
         plan.spec,
-        lambda caller, done: single_tasks(plan.matches, done, caller, plan.judge_model, params),
+        lambda caller, done: judge_tasks(plan.matches, done, caller, plan.judge_model, params),
         parallel=parallel,
         policy=RetryPolicy(max_attempts=max_attempts),
         progress=make_progress(console, "judge", enabled=progress),
     )
     code = print_report(report, console, "judgments")
-    _report_unparsed(plan.spec.path, console)
+    _report_unparsed(plan.spec.path, plan.mode, console)
     raise typer.Exit(code)
 
 
-def _report_unparsed(path: Path, console: Console) -> None:
-    from mtb.results import load_single_judgments
-    from mtb.verdicts import UNPARSED
+def _report_unparsed(path: Path, mode: str, console: Console) -> None:
+    from mtb import results as scoring
 
     if not path.exists():
         return
-    unparsed = [j for j in load_single_judgments(path).judgments if j.score == UNPARSED]
+    unparsed = scoring.count_unparsed(path, mode)
     if unparsed:
+        what = "held no rating (score -1" if mode == "single" else 'named no winner ("error"'
         console.print(
-            f"[yellow]{len(unparsed)} verdict(s) held no rating[/yellow] (score -1, left out of results); "
+            f"[yellow]{unparsed} verdict(s) {what}, left out of results)[/yellow]; "
             "judge them again with --retry-unparsed",
             highlight=False,
         )

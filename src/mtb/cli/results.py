@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from rich.console import Console
 
 from mtb.cli.common import (
     DEFAULT_DATA_DIR,
@@ -21,6 +23,8 @@ from mtb.cli.common import (
 
 class ResultsMode(str, Enum):
     single = "single"
+    pairwise_baseline = "pairwise-baseline"
+    pairwise_all = "pairwise-all"
 
 
 class OutputFormat(str, Enum):
@@ -37,75 +41,184 @@ def results(
     ] = ResultsMode.single,
     model_list: ModelListOption = None,
     judge_model: Annotated[
+        str | None, typer.Option("--judge-model", help="Whose judgments [default: the benchmark's judge].")
+    ] = None,
+    baseline_model: Annotated[
         str | None,
-        typer.Option("--judge-model", help="Whose judgments [default: the benchmark's, gpt-4]."),
+        typer.Option("--baseline-model", help="pairwise-baseline: the baseline [default: the benchmark's]."),
     ] = None,
     input_file: Annotated[
-        Path | None,
-        typer.Option("--input-file", help="A judgment file [default: DATA/.../<judge>_single.jsonl]."),
+        Path | None, typer.Option("--input-file", help="A judgment file [default: the judge's file in DATA].")
     ] = None,
     output_format: Annotated[OutputFormat, typer.Option("--format", help="table, json, csv or markdown.")] = (
         OutputFormat.table
     ),
+    ci: Annotated[
+        bool, typer.Option("--ci/--no-ci", help="single: bootstrap 95% intervals over questions.")
+    ] = True,
+    compare: Annotated[
+        tuple[str, str] | None,
+        typer.Option(
+            "--compare", help="single: the difference of two models' averages, with its 95% interval."
+        ),
+    ] = None,
+    rounds: Annotated[int, typer.Option("--rounds", min=10, help="Bootstrap rounds.")] = 1000,
+    seed: Annotated[
+        int, typer.Option("--seed", help="Bootstrap seed; the same seed gives the same intervals.")
+    ] = 0,
     bench: BenchOption = "mt_bench",
     data_dir: DataDirOption = DEFAULT_DATA_DIR,
 ) -> None:
-    """Print each model's turn means, average and per-category means, best first.
+    """Print each model's scores, best first: tables to stdout, warnings to stderr.
 
-    Tables go to stdout; --format json|csv|markdown give the same numbers for machines.
+    single: turn means, the average (FastChat's pooled mean) and per-category
+    means, with bootstrap intervals. pairwise: FastChat's win/loss/tie numbers,
+    plus how often verdicts flip with position, the judge's first-position
+    preference, and how often the longer answer wins.
     """
-    from rich.console import Console
-
-    from mtb import results as scoring
     from mtb.benchmarks import Benchmark
     from mtb.data import DataDir
-    from mtb.errors import DataError
+    from mtb.errors import DataError, UsageError
 
     console = stderr_console()
     benchmark = Benchmark.load(bench)
     data = DataDir(data_dir, benchmark)
-    path = input_file or data.single_judgment_path(judge_model or benchmark.default_judge)
+    judge = judge_model or benchmark.default_judge
+    single = mode is ResultsMode.single
+    path = input_file or (data.single_judgment_path(judge) if single else data.pair_judgment_path(judge))
     if not path.exists():
         raise DataError(path, "no judgments here; run `mtb judge` first, or pass --input-file")
+    if compare and not single:
+        raise UsageError("--compare works with --mode single")
+    wanted = split_model_list(model_list)
+
+    if single:
+        output = _single(data, path, wanted, ci, compare, rounds, seed, console)
+    else:
+        baseline = (
+            (baseline_model or benchmark.default_baseline) if mode is ResultsMode.pairwise_baseline else None
+        )
+        output = _pairwise(data, path, wanted, baseline, console)
+    _emit(output, output_format)
+
+
+def _single(
+    data: Any,
+    path: Path,
+    wanted: list[str] | None,
+    ci: bool,
+    compare: tuple[str, str] | None,
+    rounds: int,
+    seed: int,
+    console: Console,
+) -> dict[str, Any]:
+    from mtb import results as scoring
+    from mtb.tables import Table
+
     loaded = scoring.load_single_judgments(path)
-    if loaded.duplicates:
+    _warn_duplicates(loaded.duplicates, path, console)
+    turns = data.bench.turns
+    if compare:
+        result = scoring.compare_models(loaded.judgments, *compare, turns=turns, rounds=rounds, seed=seed)
+        verdict = "an interval that excludes 0" if result.significant else "an interval that includes 0: not"
         console.print(
-            f"[yellow]warning:[/yellow] {path} repeats {loaded.duplicates} judgment(s); each is counted once "
-            "(the last line wins)",
+            f"{result.model_a} − {result.model_b}: {result.difference:+.3f} "
+            f"over {result.questions} questions, "
+            f"{verdict} a significant difference at 95% ({rounds} paired bootstrap rounds)",
             highlight=False,
         )
+        row = [
+            result.model_a,
+            result.model_b,
+            result.difference,
+            result.ci_low,
+            result.ci_high,
+            result.questions,
+        ]
+        table = Table(
+            "Paired comparison", ["model_a", "model_b", "difference", "ci_low", "ci_high", "questions"], [row]
+        )
+        return {"records": result.to_json(), "tables": [table], "csv": table}
     categories = {q.question_id: q.category for q in data.questions()}
-    wanted = split_model_list(model_list)
     scores = scoring.single_scores(
-        loaded.judgments,
-        categories,
-        turns=benchmark.turns,
-        category_order=benchmark.category_order,
-        model_list=wanted,
+        loaded.judgments, categories, turns=turns, category_order=data.bench.category_order, model_list=wanted
     )
-    if wanted:
-        missing = [m for m in wanted if m not in {s.model for s in scores}]
-        if missing:
-            console.print(
-                f"[yellow]warning:[/yellow] no usable judgments for: {', '.join(missing)}",
-                highlight=False,
-            )
+    if ci:
+        scores = scoring.with_intervals(scores, loaded.judgments, turns=turns, rounds=rounds, seed=seed)
+    _warn_missing(wanted, [s.model for s in scores], console)
     excluded = sum(s.excluded for s in scores)
     if excluded:
         console.print(
             f"{excluded} judgment(s) without a rating were left out (see the 'excluded' column)",
             highlight=False,
         )
+    title = f"{data.bench.name} single grading — {path.name}"
+    return {
+        "records": [s.to_json() for s in scores],
+        "tables": [
+            scoring.single_table(scores, turns, categories=False, title=title),
+            scoring.category_table(scores),
+        ],
+        "csv": scoring.single_table(scores, turns, categories=True),
+    }
+
+
+def _pairwise(
+    data: Any, path: Path, wanted: list[str] | None, baseline: str | None, console: Console
+) -> dict[str, Any]:
+    from mtb import results as scoring
+
+    loaded = scoring.load_pair_judgments(path)
+    _warn_duplicates(loaded.duplicates, path, console)
+    lengths: dict[str, dict[Any, Any]] = {}
+
+    def answer_length(model: str, qid: Any, turn: int) -> int | None:
+        if model not in lengths:
+            answer_path = data.answer_path(model)
+            lengths[model] = data.answers(model) if answer_path.exists() else {}
+        answer = lengths[model].get(qid)
+        turns = answer.choices[0].turns if answer else []
+        return len(turns[turn - 1]) if len(turns) >= turn else None
+
+    scores = scoring.pair_scores(
+        loaded.judgments, baseline=baseline, model_list=wanted, answer_length=answer_length
+    )
+    _warn_missing(wanted, [s.model for s in scores], console)
+    excluded = sum(s.excluded for s in scores)
+    if excluded:
+        console.print(f"{excluded} match(es) with a game naming no winner were left out", highlight=False)
+    against = f" against {baseline}" if baseline else ""
+    table = scoring.pair_table(scores, f"{data.bench.name} pairwise{against} — {path.name}")
+    return {"records": [s.to_json() for s in scores], "tables": [table], "csv": table}
+
+
+def _warn_duplicates(duplicates: int, path: Path, console: Console) -> None:
+    if duplicates:
+        console.print(
+            f"[yellow]warning:[/yellow] {path} repeats {duplicates} judgment(s); each is counted once "
+            "(the last line wins)",
+            highlight=False,
+        )
+
+
+def _warn_missing(wanted: list[str] | None, found: list[str], console: Console) -> None:
+    missing = [m for m in wanted or [] if m not in found]
+    if missing:
+        console.print(
+            f"[yellow]warning:[/yellow] no usable judgments for: {', '.join(missing)}", highlight=False
+        )
+
+
+def _emit(output: dict[str, Any], output_format: OutputFormat) -> None:
+    from mtb import tables
 
     if output_format is OutputFormat.json:
-        typer.echo(scoring.to_json(scores))
+        typer.echo(json.dumps(output["records"], indent=2))
     elif output_format is OutputFormat.csv:
-        typer.echo(scoring.to_csv(scores, benchmark.turns), nl=False)
+        typer.echo(tables.to_csv(output["csv"]), nl=False)
     elif output_format is OutputFormat.markdown:
-        typer.echo(scoring.to_markdown(scores, benchmark.turns), nl=False)
+        typer.echo(tables.to_markdown(output["csv"]), nl=False)
     else:
         stdout = Console()
-        for table in scoring.to_tables(
-            scores, benchmark.turns, f"{benchmark.name} single grading — {path.name}"
-        ):
-            stdout.print(table)
+        for table in output["tables"]:
+            stdout.print(tables.to_rich(table))
