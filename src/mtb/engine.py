@@ -17,6 +17,7 @@ import asyncio
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -199,21 +200,23 @@ def _latest_per_key(records: Iterable[dict[str, Any]], spec: OutputSpec) -> list
     return sorted(latest.values(), key=spec.sort_key)
 
 
+Writer = Callable[[dict[str, Any]], None]
+
+
 async def _run_tasks(
-    tasks: Sequence[Task],
-    write: Callable[[dict[str, Any]], None],
+    tasks: Sequence[tuple[Task, Writer]],
     workers: int,
     progress: ProgressSink,
     report: RunReport,
 ) -> None:
-    queue: asyncio.Queue[Task] = asyncio.Queue()
-    for task in tasks:
-        queue.put_nowait(task)
+    queue: asyncio.Queue[tuple[Task, Writer]] = asyncio.Queue()
+    for item in tasks:
+        queue.put_nowait(item)
 
     async def worker() -> None:
         while True:
             try:
-                task = queue.get_nowait()
+                task, write = queue.get_nowait()
             except asyncio.QueueEmpty:
                 return
             try:
@@ -237,6 +240,67 @@ async def _run_tasks(
         await asyncio.gather(*pool, return_exceptions=True)
 
 
+@dataclass(frozen=True)
+class Job:
+    """One output file and the tasks that fill it."""
+
+    spec: OutputSpec
+    make_tasks: Callable[[set[Hashable]], Sequence[Task]]
+
+
+@dataclass
+class _OpenJob:
+    job: Job
+    output: JsonlAppender
+    existing: list[dict[str, Any]]
+    written: list[dict[str, Any]] = field(default_factory=list)
+
+    def write(self, record: dict[str, Any]) -> None:
+        self.output.write(record)
+        self.written.append(record)
+
+
+async def run_jobs(
+    jobs: Sequence[Job],
+    *,
+    workers: int,
+    progress: ProgressSink,
+    report: RunReport,
+) -> RunReport:
+    """Run, in one pool of `workers`, every task the jobs return for keys not yet done in their files.
+
+    `report` is passed in so that the caller still holds the counts if the run
+    is interrupted (Ctrl-C cancels this coroutine).
+    """
+    with ExitStack() as stack:
+        opened: list[_OpenJob] = []
+        pending: list[tuple[Task, Writer]] = []
+        for job in jobs:
+            output = stack.enter_context(JsonlAppender(job.spec.path))
+            report.notes.extend(output.notes)
+            state = _OpenJob(job, output, read_existing(job.spec))
+            done = done_keys(job.spec, state.existing)
+            report.already_done += len(done)
+            pending += [(task, state.write) for task in job.make_tasks(done)]
+            opened.append(state)
+        report.total = len(pending)
+        progress.start(len(pending))
+        try:
+            await _run_tasks(pending, workers, progress, report)
+        except asyncio.CancelledError:
+            report.interrupted = True
+            raise
+        finally:
+            progress.stop()
+        # Only a run that ended by itself tidies its files: sorted, one line per key,
+        # the latest kept (as FastChat's reorg_answer_file does).
+        for state in opened:
+            spec = state.job.spec
+            if state.written or len(state.existing) != len({spec.key(r) for r in state.existing}):
+                state.output.rewrite(_latest_per_key([*state.existing, *state.written], spec))
+    return report
+
+
 async def run_job(
     spec: OutputSpec,
     make_tasks: Callable[[set[Hashable]], Sequence[Task]],
@@ -245,51 +309,26 @@ async def run_job(
     progress: ProgressSink,
     report: RunReport | None = None,
 ) -> RunReport:
-    """Run every task `make_tasks` returns for the keys not yet done in `spec.path`.
-
-    `report` may be passed in so that the caller still holds the counts if the
-    run is interrupted (Ctrl-C cancels this coroutine).
-    """
-    report = report or RunReport(spec.path)
-    with JsonlAppender(spec.path) as output:
-        report.notes.extend(output.notes)
-        existing = read_existing(spec)
-        done = done_keys(spec, existing)
-        tasks = make_tasks(done)
-        report.total = len(tasks)
-        report.already_done = len(done)
-        progress.start(len(tasks))
-        written: list[dict[str, Any]] = []
-
-        def write(record: dict[str, Any]) -> None:
-            output.write(record)
-            written.append(record)
-
-        try:
-            await _run_tasks(tasks, write, workers, progress, report)
-        except asyncio.CancelledError:
-            report.interrupted = True
-            raise
-        finally:
-            progress.stop()
-        # Only a run that ended by itself tidies the file: sorted, one line per key,
-        # the latest kept (as FastChat's reorg_answer_file does).
-        if written or len(existing) != len({spec.key(r) for r in existing}):
-            output.rewrite(_latest_per_key([*existing, *written], spec))
-    return report
+    """`run_jobs` for a single output file."""
+    return await run_jobs(
+        [Job(spec, make_tasks)], workers=workers, progress=progress, report=report or RunReport(spec.path)
+    )
 
 
 def run_on_endpoint(
     config: EndpointConfig,
-    spec: OutputSpec,
-    make_tasks: Callable[[Caller, set[Hashable]], Sequence[Task]],
+    make_jobs: Callable[[Caller], Sequence[Job]],
     *,
+    output: Path,
     parallel: int,
     policy: RetryPolicy,
     progress: ProgressSink,
 ) -> RunReport:
-    """Open the endpoint, run the job through it, close it. Ctrl-C ends the run, marked interrupted."""
-    report = RunReport(spec.path)
+    """Open the endpoint, run the jobs through it, close it. Ctrl-C ends the run, marked interrupted.
+
+    `output` names where results go (a file, or the folder of several) in the report.
+    """
+    report = RunReport(output)
 
     async def main() -> None:
         backend = create_backend(config)
@@ -298,13 +337,7 @@ def run_on_endpoint(
         )
         caller = Caller(endpoint, policy, report.stats, on_retry=progress.note_retry)
         try:
-            await run_job(
-                spec,
-                lambda done: make_tasks(caller, done),
-                workers=parallel,
-                progress=progress,
-                report=report,
-            )
+            await run_jobs(make_jobs(caller), workers=parallel, progress=progress, report=report)
         finally:
             await backend.aclose()
 
@@ -313,3 +346,16 @@ def run_on_endpoint(
     except KeyboardInterrupt:
         report.interrupted = True
     return report
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    """A judging run worked out before any call, whatever the benchmark's protocol."""
+
+    summary: dict[str, Any]  # the plan printed before the run
+    gaps: list[str]  # missing inputs, listed before any call
+    gaps_are_fatal: bool
+    output: Path  # the output file, or the folder of several
+    params: SamplingParams
+    make_jobs: Callable[[Caller], Sequence[Job]]
+    count_unparsed: Callable[[], int]  # verdicts in the output that name no score or winner

@@ -11,7 +11,7 @@ from mtb.backends.base import Message, SamplingParams
 from mtb.benchmarks import Benchmark
 from mtb.data import DataDir
 from mtb.engine import Caller, OutputSpec, Task
-from mtb.records import Choice, ModelAnswer, Question, new_answer_id, sortable_id
+from mtb.records import ModelAnswer, Question, new_answer_id, sortable_id
 
 
 @dataclass(frozen=True)
@@ -50,23 +50,36 @@ async def answer_question(
     caller: Caller, question: Question, bench: Benchmark, settings: GenerationSettings
 ) -> dict[str, Any]:
     temperature = temperature_for(question, bench, settings.force_temperature)
+    params = SamplingParams(temperature=temperature, max_tokens=settings.max_tokens)
     choices = []
-    for index in range(settings.num_choices):
-        params = SamplingParams(temperature=temperature, max_tokens=settings.max_tokens)
+    for _ in range(settings.num_choices):
         replies: list[str] = []
         for turn in range(len(question.turns)):
             messages = conversation(settings.system_prompt, question.turns[: turn + 1], replies)
-            completion = await caller.complete(messages, params)
-            replies.append(completion.text)
-        choices.append(Choice(index, replies))
-    answer = ModelAnswer(
-        question_id=question.question_id,
-        answer_id=new_answer_id(),
-        model_id=settings.model_id,
-        choices=choices,
-        tstamp=time.time(),
-    )
-    return answer.to_json()
+            replies.append((await caller.complete(messages, params)).text)
+        choices.append(replies)
+    record: dict[str, Any] = {
+        "question_id": question.question_id,
+        "answer_id": new_answer_id(),
+        "model_id": settings.model_id,
+        "choices": [{"index": i, "turns": _turns(replies, bench)} for i, replies in enumerate(choices)],
+        "tstamp": time.time(),
+    }
+    if bench.answer_metadata and len(choices) == 1 and len(choices[0]) == 1:
+        from mtb.arena import conv_metadata
+
+        # Arena-hard-auto computes this for style control, for one choice of one turn.
+        record["conv_metadata"] = conv_metadata(choices[0][0])
+    return record
+
+
+def _turns(replies: list[str], bench: Benchmark) -> list[Any]:
+    if not bench.answer_metadata:
+        return list(replies)
+    from mtb.arena import answer_turn
+
+    # Arena-hard-auto stores each turn as {"content", "token_len"}.
+    return [answer_turn(text) for text in replies]
 
 
 def answer_output(data: DataDir, model_id: str) -> OutputSpec:

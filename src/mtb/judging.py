@@ -23,7 +23,7 @@ from typing import Any
 from mtb.backends.base import Message, SamplingParams
 from mtb.benchmarks import Benchmark, PromptMap
 from mtb.data import DataDir, select_questions
-from mtb.engine import Caller, OutputSpec, Task, done_keys
+from mtb.engine import Caller, Job, OutputSpec, PlannedRun, Task, done_keys
 from mtb.errors import DataError, UsageError
 from mtb.records import (
     JudgePrompt,
@@ -436,4 +436,25 @@ def plan_judging(
         gaps=gaps,
         spec=spec,
         already_done=sum(1 for m in matches if m.key(judge_model) in done),
+    )
+
+
+def planned_run(plan: JudgePlan, bench: Benchmark) -> PlannedRun:
+    params = SamplingParams(temperature=bench.judge_temperature, max_tokens=bench.judge_max_tokens)
+
+    def count_unparsed() -> int:
+        from mtb.results import count_unparsed
+
+        return count_unparsed(plan.spec.path, plan.mode) if plan.spec.path.exists() else 0
+
+    return PlannedRun(
+        summary=plan.summary(bench.name),
+        gaps=plan.gaps,
+        gaps_are_fatal=True,
+        output=plan.spec.path,
+        params=params,
+        make_jobs=lambda caller: [
+            Job(plan.spec, lambda done: judge_tasks(plan.matches, done, caller, plan.judge_model, params))
+        ],
+        count_unparsed=count_unparsed,
     )

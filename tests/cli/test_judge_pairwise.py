@@ -161,7 +161,7 @@ def test_unparsed_games_are_rejudged_on_request(
     ]
     result = runner.invoke(app, args)
     assert result.exit_code == 0
-    assert 'named no winner ("error"' in result.stderr
+    assert "2 judgment(s) hold a verdict without a score or winner" in result.stderr
     server.responder = lambda request: Reply(text="[[C]]")
     assert runner.invoke(app, [*args, "--retry-unparsed"]).exit_code == 0
     rows = read_jsonl(data_dir / "mt_bench" / "model_judgment" / "gpt-4_pair.jsonl")

@@ -75,7 +75,7 @@ def generate(
     from mtb.benchmarks import Benchmark
     from mtb.cli.reporting import print_report
     from mtb.data import DataDir, select_questions
-    from mtb.engine import run_on_endpoint
+    from mtb.engine import Job, run_on_endpoint
     from mtb.generation import GenerationSettings, answer_output, generation_tasks
     from mtb.progress import make_progress
     from mtb.retry import RetryPolicy
@@ -107,8 +107,10 @@ def generate(
     )
     report = run_on_endpoint(
         config,
-        spec,
-        lambda caller, done: generation_tasks(questions, done, caller, benchmark, settings),
+        lambda caller: [
+            Job(spec, lambda done: generation_tasks(questions, done, caller, benchmark, settings))
+        ],
+        output=spec.path,
         parallel=parallel,
         policy=RetryPolicy(max_attempts=max_attempts),
         progress=make_progress(console, "generate", enabled=progress),

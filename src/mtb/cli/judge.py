@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import json
 from enum import Enum
-from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from mtb.cli.common import (
     DEFAULT_DATA_DIR,
@@ -37,13 +35,14 @@ class JudgeMode(str, Enum):
 @cli_errors
 def judge(
     mode: Annotated[
-        JudgeMode,
+        JudgeMode | None,
         typer.Option(
             "--mode",
             help="single: a 1-10 score per answer and turn; pairwise-baseline: each model against "
-            "--baseline-model; pairwise-all: every pair of --model-list. Pairs are judged in both orders.",
+            "--baseline-model; pairwise-all: every pair of --model-list. Pairs are judged in both orders. "
+            "[default: single; Arena-Hard: pairwise-baseline]",
         ),
-    ] = JudgeMode.single,
+    ] = None,
     baseline_model: Annotated[
         str | None,
         typer.Option("--baseline-model", help="The model others are compared with [default: gpt-3.5-turbo]."),
@@ -86,68 +85,89 @@ def judge(
     Checks that every answer and reference exists before the first call, never
     waits for Enter, and on a rerun judges only what is missing.
     """
-    from mtb.backends import EndpointConfig, SamplingParams
+    from mtb.backends import EndpointConfig
     from mtb.benchmarks import Benchmark
     from mtb.cli.reporting import print_report
     from mtb.data import DataDir
     from mtb.engine import run_on_endpoint
-    from mtb.judging import judge_tasks, plan_judging
+    from mtb.errors import UsageError
     from mtb.progress import make_progress
     from mtb.retry import RetryPolicy
 
     console = stderr_console()
     benchmark = Benchmark.load(bench)
-    plan = plan_judging(
-        DataDir(data_dir, benchmark),
-        mode=mode.value,
-        judge_model=judge_model or benchmark.default_judge,
-        reference_model=reference_model or benchmark.default_reference_model,
-        models=split_model_list(model_list),
-        baseline_model=baseline_model or benchmark.default_baseline,
-        first_n=first_n,
-        retry_unparsed=retry_unparsed,
-    )
-    if plan.gaps:
-        console.print("[red]error:[/red] cannot judge yet; missing:", highlight=False)
-        for gap in plan.gaps:
+    data = DataDir(data_dir, benchmark)
+    judge = judge_model or benchmark.default_judge
+    baseline = baseline_model or benchmark.default_baseline
+    models = split_model_list(model_list)
+    if benchmark.protocol == "arena-hard":
+        from mtb import arena
+
+        if mode not in (None, JudgeMode.pairwise_baseline):
+            raise UsageError(
+                f"{benchmark.name} is judged pairwise against a baseline (--mode pairwise-baseline)"
+            )
+        config = arena.JudgeConfig.load(data.root / benchmark.judge_config_file)
+        plan = arena.plan_arena(
+            data,
+            judge_model=judge,
+            baseline_model=baseline,
+            models=models,
+            first_n=first_n,
+            retry_unparsed=retry_unparsed,
+        )
+        run = arena.planned_run(plan, config, benchmark.name)
+    else:
+        from mtb import judging
+
+        plan_mt = judging.plan_judging(
+            data,
+            mode=(mode or JudgeMode.single).value,
+            judge_model=judge,
+            reference_model=reference_model or benchmark.default_reference_model,
+            models=models,
+            baseline_model=baseline,
+            first_n=first_n,
+            retry_unparsed=retry_unparsed,
+        )
+        run = judging.planned_run(plan_mt, benchmark)
+    if run.gaps:
+        severity = (
+            "[red]error:[/red] cannot judge yet"
+            if run.gaps_are_fatal
+            else "[yellow]warning:[/yellow] skipped"
+        )
+        console.print(f"{severity}; missing:", highlight=False)
+        for gap in run.gaps:
             console.print(f"  - {gap}", highlight=False)
-        raise typer.Exit(EXIT_USAGE)
-    console.print_json(json.dumps(plan.summary(benchmark.name)))
+        if run.gaps_are_fatal:
+            raise typer.Exit(EXIT_USAGE)
+    console.print_json(json.dumps(run.summary))
     if dry_run:
         return
 
-    config = EndpointConfig(
+    endpoint = EndpointConfig(
         provider=judge_provider,
-        model=plan.judge_model,
+        model=judge,
         api_base=env_or(judge_api_base, "OPENAI_BASE_URL"),
         api_key=env_or(judge_api_key, "OPENAI_API_KEY"),
         key_hint="OPENAI_API_KEY or --judge-api-key",
         timeout=timeout,
     )
-    params = SamplingParams(temperature=benchmark.judge_temperature, max_tokens=benchmark.judge_max_tokens)
     report = run_on_endpoint(
-        config,
-        plan.spec,
-        lambda caller, done: judge_tasks(plan.matches, done, caller, plan.judge_model, params),
+        endpoint,
+        run.make_jobs,
+        output=run.output,
         parallel=parallel,
         policy=RetryPolicy(max_attempts=max_attempts),
         progress=make_progress(console, "judge", enabled=progress),
     )
     code = print_report(report, console, "judgments")
-    _report_unparsed(plan.spec.path, plan.mode, console)
-    raise typer.Exit(code)
-
-
-def _report_unparsed(path: Path, mode: str, console: Console) -> None:
-    from mtb import results as scoring
-
-    if not path.exists():
-        return
-    unparsed = scoring.count_unparsed(path, mode)
+    unparsed = run.count_unparsed()
     if unparsed:
-        what = "held no rating (score -1" if mode == "single" else 'named no winner ("error"'
         console.print(
-            f"[yellow]{unparsed} verdict(s) {what}, left out of results)[/yellow]; "
-            "judge them again with --retry-unparsed",
+            f"[yellow]{unparsed} judgment(s) hold a verdict without a score or winner[/yellow] (left out of "
+            "results); judge them again with --retry-unparsed",
             highlight=False,
         )
+    raise typer.Exit(code)

@@ -84,21 +84,31 @@ def results(
     benchmark = Benchmark.load(bench)
     data = DataDir(data_dir, benchmark)
     judge = judge_model or benchmark.default_judge
+    wanted = split_model_list(model_list)
+    if benchmark.protocol == "arena-hard":
+        baseline = baseline_model or benchmark.default_baseline
+        folder = input_file or data.judgment_dir / judge.replace("/", "_")
+        _emit(
+            _arena(data, folder, baseline, wanted, rounds or 100, 42 if seed is None else seed, console),
+            output_format,
+        )
+        return
+    rounds = rounds or 1000
+    seed = seed or 0
     single = mode is ResultsMode.single
     path = input_file or (data.single_judgment_path(judge) if single else data.pair_judgment_path(judge))
     if not path.exists():
         raise DataError(path, "no judgments here; run `mtb judge` first, or pass --input-file")
     if compare and not single:
         raise UsageError("--compare works with --mode single")
-    wanted = split_model_list(model_list)
 
     if single:
         output = _single(data, path, wanted, ci, compare, rounds, seed, console)
     else:
-        baseline = (
+        pair_baseline = (
             (baseline_model or benchmark.default_baseline) if mode is ResultsMode.pairwise_baseline else None
         )
-        output = _pairwise(data, path, wanted, baseline, console)
+        output = _pairwise(data, path, wanted, pair_baseline, console)
     _emit(output, output_format)
 
 
@@ -190,6 +200,44 @@ def _pairwise(
     against = f" against {baseline}" if baseline else ""
     table = scoring.pair_table(scores, f"{data.bench.name} pairwise{against} — {path.name}")
     return {"records": [s.to_json() for s in scores], "tables": [table], "csv": table}
+
+
+def _arena(
+    data: Any, folder: Path, baseline: str, wanted: list[str] | None, rounds: int, seed: int, console: Console
+) -> dict[str, Any]:
+    from mtb import arena
+    from mtb.errors import DataError
+    from mtb.tables import Table
+
+    files = sorted(folder.glob("*.jsonl")) if folder.is_dir() else []
+    if not files:
+        raise DataError(folder, "no judgment files here; run `mtb judge --bench arena-hard-v0.1` first")
+    counts = {}
+    for path in files:
+        if wanted is None or path.stem in wanted:
+            counts[path.stem] = arena.count_battles(arena.scan_judgments(path))
+    unscored = sum(c.unscored_games for c in counts.values())
+    if unscored:
+        console.print(f"{unscored} game(s) without a verdict label were left out", highlight=False)
+    avg_tokens: dict[str, int | None] = {}
+    for model in [*counts, baseline]:
+        answers = data.answer_path(model)
+        lengths = arena.scan_token_lengths(answers) if answers.exists() else []
+        # Upstream prints the mean as an int, truncating.
+        avg_tokens[model] = int(sum(lengths) / len(lengths)) if lengths else None
+    scores = arena.arena_scores(counts, baseline, rounds=rounds, seed=seed, avg_tokens=avg_tokens)
+    rows = [
+        [s.model, s.score, f"({s.ci_low - s.score:+.1f}, {s.ci_high - s.score:+.1f})", s.avg_tokens]
+        for s in scores
+    ]
+    title = f"{data.bench.name}: win rate against {baseline}, 95% CI from {rounds} bootstrap rounds"
+    table = Table(title, ["model", "score", "95% CI", "avg_tokens"], rows)
+    csv_rows = [[s.model, s.score, s.ci_low, s.ci_high, s.avg_tokens] for s in scores]
+    return {
+        "records": [s.to_json() for s in scores],
+        "tables": [table],
+        "csv": Table(title, ["model", "score", "ci_low", "ci_high", "avg_tokens"], csv_rows),
+    }
 
 
 def _warn_duplicates(duplicates: int, path: Path, console: Console) -> None:

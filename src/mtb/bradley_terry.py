@@ -1,0 +1,73 @@
+"""Bradley–Terry strengths from win counts, and bootstrap intervals by resampling the counts.
+
+Fitting on per-pair counts, instead of one row per battle as arena-hard-auto
+does with a logistic regression, gives the same maximum-likelihood strengths:
+the likelihood only depends on how often each side of each pair won. A tie is
+half a win for each side (arena-hard-auto writes it as one win in one of two
+copies of every battle).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+ELO_SCALE = 400.0
+ELO_BASE = 10.0
+ELO_ANCHOR = 1000.0
+# Keeps a model that never lost (or never won) at a finite, extreme strength
+# instead of letting Newton's method run to infinity; far below anything a
+# model with both wins and losses is affected by.
+RIDGE = 1e-6
+
+
+@dataclass(frozen=True)
+class PairCounts:
+    """Wins of `first[k]` over `second[k]`, and the reverse, per pair k (ties already split in halves)."""
+
+    first: np.ndarray  # model index
+    second: np.ndarray
+    first_wins: np.ndarray
+    second_wins: np.ndarray
+
+
+def fit(
+    counts: PairCounts, n_models: int, anchor: int, iterations: int = 100, tol: float = 1e-10
+) -> np.ndarray:
+    """Strengths θ (natural-log odds scale) with θ[anchor] = 0, by Newton's method."""
+    theta = np.zeros(n_models)
+    free = np.array([m for m in range(n_models) if m != anchor])
+    total = counts.first_wins + counts.second_wins
+    for _ in range(iterations):
+        p = 1.0 / (1.0 + np.exp(theta[counts.second] - theta[counts.first]))
+        # Gradient of the log-likelihood, minus the small ridge pulling towards 0.
+        residual = counts.first_wins - total * p
+        gradient = np.zeros(n_models)
+        np.add.at(gradient, counts.first, residual)
+        np.add.at(gradient, counts.second, -residual)
+        gradient -= RIDGE * theta
+        curvature = total * p * (1.0 - p)
+        hessian = np.zeros((n_models, n_models))
+        np.add.at(hessian, (counts.first, counts.first), -curvature)
+        np.add.at(hessian, (counts.second, counts.second), -curvature)
+        np.add.at(hessian, (counts.first, counts.second), curvature)
+        np.add.at(hessian, (counts.second, counts.first), curvature)
+        hessian -= RIDGE * np.eye(n_models)
+        step = np.linalg.solve(hessian[np.ix_(free, free)], gradient[free])
+        theta[free] -= step
+        if np.max(np.abs(step)) < tol:
+            break
+    return theta
+
+
+def to_elo(theta: np.ndarray) -> np.ndarray:
+    """Elo-style ratings (400 points = a factor of 10 in odds), the anchor at 1000."""
+    ratings: np.ndarray = ELO_ANCHOR + ELO_SCALE * theta / np.log(ELO_BASE)
+    return ratings
+
+
+def win_rate(theta: Any, theta_baseline: float = 0.0) -> Any:
+    """Predicted probability of beating the baseline."""
+    return 1.0 / (1.0 + np.exp(theta_baseline - np.asarray(theta)))
