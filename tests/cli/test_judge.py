@@ -100,7 +100,8 @@ def test_unparsed_verdicts_are_counted_and_retried_on_request(
     server.responder = lambda request: Reply(text="I cannot decide.")
     result = judge(runner, server, data_dir, "--first-n", "2")
     assert result.exit_code == 0
-    assert "8 judgment(s) hold a verdict without a score" in result.stderr and "--retry-unparsed" in result.stderr
+    assert "8 judgment(s) hold a verdict without a score" in result.stderr
+    assert "--retry-unparsed" in result.stderr
     assert {r["score"] for r in read_jsonl(judgment_file(data_dir))} == {-1}
 
     server.responder = judge_responder
