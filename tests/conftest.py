@@ -73,3 +73,22 @@ def server() -> Iterator[OpenAIServer]:
 @pytest.fixture
 def runner() -> CliRunner:
     return CliRunner()
+
+
+ARENA_MODELS = ("gpt-4-0314", "gpt-3.5-turbo-0125", "claude-3-haiku-20240307")
+
+
+@pytest.fixture
+def arena_dir(tmp_path: Path, shared_data: Path) -> Path:
+    """A writable copy of Arena-Hard v0.1: questions, config, and three models' answers."""
+    root = tmp_path / "data"
+    source = shared_data / "arena-hard-v0.1"
+    target = root / "arena-hard-v0.1"
+    shutil.copytree(source / "config", target / "config")
+    shutil.copy(source / "question.jsonl", target / "question.jsonl")
+    (target / "model_answer").mkdir()
+    for model in ARENA_MODELS:
+        shutil.copy(source / "model_answer" / f"{model}.jsonl", target / "model_answer" / f"{model}.jsonl")
+    for path in root.rglob("*"):
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    return root

@@ -34,6 +34,10 @@ class DataError(MtbError):
         location = f"{self.path}:{line}" if line is not None else str(self.path)
         super().__init__(f"{location}: {message}")
 
+    def __reduce__(self) -> tuple[type, tuple[Path, str, int | None]]:
+        # Crosses process boundaries (arena results read files in worker processes).
+        return (DataError, (self.path, self.message, self.line))
+
 
 class OutputLockedError(MtbError):
     exit_code = 1

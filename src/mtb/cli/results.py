@@ -62,10 +62,16 @@ def results(
             "--compare", help="single: the difference of two models' averages, with its 95% interval."
         ),
     ] = None,
-    rounds: Annotated[int, typer.Option("--rounds", min=10, help="Bootstrap rounds.")] = 1000,
+    rounds: Annotated[
+        int | None,
+        typer.Option("--rounds", min=10, help="Bootstrap rounds [default: 1000; Arena-Hard: 100]."),
+    ] = None,
     seed: Annotated[
-        int, typer.Option("--seed", help="Bootstrap seed; the same seed gives the same intervals.")
-    ] = 0,
+        int | None,
+        typer.Option(
+            "--seed", help="Bootstrap seed: the same seed, the same intervals [default: 0; Arena-Hard: 42]."
+        ),
+    ] = None,
     bench: BenchOption = "mt_bench",
     data_dir: DataDirOption = DEFAULT_DATA_DIR,
 ) -> None:
@@ -86,12 +92,11 @@ def results(
     judge = judge_model or benchmark.default_judge
     wanted = split_model_list(model_list)
     if benchmark.protocol == "arena-hard":
-        baseline = baseline_model or benchmark.default_baseline
         folder = input_file or data.judgment_dir / judge.replace("/", "_")
-        _emit(
-            _arena(data, folder, baseline, wanted, rounds or 100, 42 if seed is None else seed, console),
-            output_format,
-        )
+        arena_baseline = baseline_model or benchmark.default_baseline
+        # Upstream's defaults: 100 rounds, numpy seeded with 42.
+        arena_seed = 42 if seed is None else seed
+        _emit(_arena(data, folder, arena_baseline, wanted, rounds or 100, arena_seed, console), output_format)
         return
     rounds = rounds or 1000
     seed = seed or 0
@@ -212,19 +217,11 @@ def _arena(
     files = sorted(folder.glob("*.jsonl")) if folder.is_dir() else []
     if not files:
         raise DataError(folder, "no judgment files here; run `mtb judge --bench arena-hard-v0.1` first")
-    counts = {}
-    for path in files:
-        if wanted is None or path.stem in wanted:
-            counts[path.stem] = arena.count_battles(arena.scan_judgments(path))
+    counts = arena.battles_by_model([p for p in files if wanted is None or p.stem in wanted])
     unscored = sum(c.unscored_games for c in counts.values())
     if unscored:
         console.print(f"{unscored} game(s) without a verdict label were left out", highlight=False)
-    avg_tokens: dict[str, int | None] = {}
-    for model in [*counts, baseline]:
-        answers = data.answer_path(model)
-        lengths = arena.scan_token_lengths(answers) if answers.exists() else []
-        # Upstream prints the mean as an int, truncating.
-        avg_tokens[model] = int(sum(lengths) / len(lengths)) if lengths else None
+    avg_tokens = arena.avg_tokens_by_model({m: data.answer_path(m) for m in [*counts, baseline]})
     scores = arena.arena_scores(counts, baseline, rounds=rounds, seed=seed, avg_tokens=avg_tokens)
     rows = [
         [s.model, s.score, f"({s.ci_low - s.score:+.1f}, {s.ci_high - s.score:+.1f})", s.avg_tokens]
