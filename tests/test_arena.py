@@ -158,3 +158,31 @@ def test_judge_config_is_read_from_the_data_directory(shared_data: Path, tmp_pat
     bad.write_text("system_prompt: x\nprompt_template: [a]\nregex_pattern: '(unclosed'\n")
     with pytest.raises(DataError, match="regex_pattern"):
         arena.JudgeConfig.load(bad)
+
+
+def test_style_control_finds_a_length_bias() -> None:
+    rng = np.random.default_rng(3)
+    questions = [f"q{i}" for i in range(300)]
+    base_len = dict(zip(questions, rng.integers(100, 1000, 300), strict=True))
+    model_len = dict(zip(questions, rng.integers(100, 1000, 300), strict=True))
+
+    def totals(length: int) -> dict[str, float]:
+        return {"token_len": float(length), "header_count": 0.0, "list_count": 1.0, "bold_count": 0.0}
+
+    style = {
+        "base": {q: totals(base_len[q]) for q in questions},
+        "m": {q: totals(model_len[q]) for q in questions},
+    }
+    # A judge that prefers whichever answer is longer, in both games.
+    games = [(q, ["A>B", "B>A"] if base_len[q] > model_len[q] else ["B>A", "A>B"]) for q in questions]
+    result = arena.style_controlled_scores({"m": games}, style, "base", "length", rounds=20, seed=0)
+    assert result.coefficients["token_len"] > 1.0  # the baseline wins when its answer is longer
+    plain = {
+        s.model: s.score
+        for s in arena.arena_scores({"m": arena.count_battles(iter(games))}, "base", rounds=10)
+    }
+    held = {s.model: s.score for s in result.scores}
+    assert abs(held["m"] - 50) <= abs(plain["m"] - 50) + 1
+    assert set(
+        arena.style_controlled_scores({"m": games}, style, "base", "markdown", rounds=5).coefficients
+    ) == {"header_count", "list_count", "bold_count"}

@@ -60,3 +60,32 @@ def test_a_model_that_never_lost_stays_finite() -> None:
     assert np.isfinite(theta).all()
     assert bt.win_rate(theta[1]) > 0.999
     assert theta[2] == pytest.approx(0, abs=1e-6)
+
+
+def test_style_fit_equals_scikit_learns_objective_on_duplicated_rows() -> None:
+    """Upstream's style control: L2 (C=1) logistic regression, no intercept, every battle row twice."""
+    rng = np.random.default_rng(0)
+    n_models, k, n = 4, 2, 300
+    model = rng.integers(1, n_models, n)
+    features = rng.normal(size=(n, k))
+    outcome = rng.choice([0.0, 0.5, 1.0], n)
+    weight = rng.integers(1, 4, n).astype(float)
+    fitted = bt.fit_with_features(model, features, outcome, weight, n_models)
+    # The same objective on upstream's explicit rows, by plain Newton on a dense design matrix.
+    rows, labels = [], []
+    for r in range(n):
+        x = np.zeros(n_models + k)
+        x[0], x[model[r]] = np.log(10), -np.log(10)
+        x[n_models:] = features[r]
+        for _ in range(int(weight[r])):
+            first, second = (1.0, 1.0) if outcome[r] == 1 else (0.0, 0.0) if outcome[r] == 0 else (1.0, 0.0)
+            rows += [x, x]
+            labels += [first, second]
+    design, y = np.array(rows), np.array(labels)
+    beta = np.zeros(n_models + k)
+    for _ in range(50):
+        p = 1 / (1 + np.exp(-(design @ beta)))
+        gradient = design.T @ (p - y) + beta
+        hessian = (design.T * (p * (1 - p))) @ design + np.eye(n_models + k)
+        beta -= np.linalg.solve(hessian, gradient)
+    assert fitted == pytest.approx(beta, abs=1e-7)

@@ -79,3 +79,62 @@ def to_elo(theta: np.ndarray) -> np.ndarray:
 def win_rate(theta: Any, theta_baseline: float = 0.0) -> Any:
     """Predicted probability of beating the baseline."""
     return 1.0 / (1.0 + np.exp(theta_baseline - np.asarray(theta)))
+
+
+def fit_with_features(
+    model: np.ndarray,
+    features: np.ndarray,
+    outcome: np.ndarray,
+    weight: np.ndarray,
+    n_models: int,
+    *,
+    anchor: int = 0,
+    iterations: int = 50,
+    tol: float = 1e-9,
+    start: np.ndarray | None = None,
+) -> np.ndarray:
+    """Contextual Bradley–Terry: every battle pits `anchor` against `model[r]`, with style features.
+
+    This is arena-hard-auto's style control, fitted by Newton's method on its own
+    objective: scikit-learn's default logistic regression (no intercept, L2 with
+    C=1 on every coefficient) over battle rows that each appear twice, where
+    the logit of the anchor winning is ln(10)·(β_anchor − β_model) + features·γ
+    and a tie is a win in one copy and a loss in the other (outcome 0.5 here).
+    `weight` counts how many times each row occurs. Returns β (models) then γ.
+    """
+    k = features.shape[1]
+    ln10 = np.log(ELO_BASE)
+    params = np.zeros(n_models + k) if start is None else start.copy()
+    w2 = 2.0 * weight  # every battle row appears twice in upstream's design
+    for _ in range(iterations):
+        beta, gamma = params[:n_models], params[n_models:]
+        eta = ln10 * (beta[anchor] - beta[model]) + features @ gamma
+        p = 1.0 / (1.0 + np.exp(-eta))
+        r = w2 * (p - outcome)  # d(loss)/d(eta) per row
+        s = w2 * p * (1.0 - p)  # d²(loss)/d(eta)² per row
+        gradient = params.copy()  # the L2 penalty, 0.5·||params||²
+        per_model_r = np.bincount(model, weights=r, minlength=n_models)
+        gradient[anchor] += ln10 * r.sum()
+        gradient[:n_models] -= ln10 * per_model_r
+        gradient[n_models:] += features.T @ r
+        hessian = np.eye(n_models + k)
+        per_model_s = np.bincount(model, weights=s, minlength=n_models)
+        hessian[anchor, anchor] += ln10**2 * s.sum()
+        hessian[np.arange(n_models), np.arange(n_models)] += ln10**2 * per_model_s
+        hessian[anchor, :n_models] -= ln10**2 * per_model_s
+        hessian[:n_models, anchor] -= ln10**2 * per_model_s
+        # The anchor's own rows were counted on both sides above; put its diagonal right.
+        hessian[anchor, anchor] += ln10**2 * per_model_s[anchor]
+        sf = features * s[:, None]
+        # Per model sums of each feature column (bincount is far faster than np.add.at here).
+        cross = np.stack([np.bincount(model, weights=sf[:, j], minlength=n_models) for j in range(k)], axis=1)
+        hessian[anchor, n_models:] += ln10 * sf.sum(axis=0)
+        hessian[n_models:, anchor] += ln10 * sf.sum(axis=0)
+        hessian[:n_models, n_models:] -= ln10 * cross
+        hessian[n_models:, :n_models] -= ln10 * cross.T
+        hessian[n_models:, n_models:] += features.T @ sf
+        step = np.linalg.solve(hessian, gradient)
+        params -= step
+        if np.max(np.abs(step)) < tol:
+            break
+    return params

@@ -68,6 +68,8 @@ def test_judge_and_results_in_both_directions(
             return Reply(text="My final verdict: [[A>>B]]")
         if any(text in prompt for text in strong):
             return Reply(text="My final verdict: [[B>>A]]")
+        if "Use ABC notation to write a melody" in prompt:
+            return Reply(text="Equally good: [[A=B]]")
         if any(text in a_part for text in weak):
             return Reply(text="[[B>A]]")
         return Reply(text="[[A>B]]")
@@ -97,7 +99,7 @@ def test_judge_and_results_in_both_directions(
     assert set(claude[0]) == {"question_id", "model", "judge", "games", "tstamp"}
     assert claude[0]["judge"] == "gpt-4-1106-preview"
     assert {tuple(g["score"] for g in r["games"]) for r in claude} == {("B>>A", "A>>B")}
-    assert {tuple(g["score"] for g in r["games"]) for r in gpt35} == {("A>B", "B>A")}
+    assert {tuple(g["score"] for g in r["games"]) for r in gpt35} == {("A>B", "B>A"), ("A=B", "A=B")}
     assert all(g["judgment"].startswith("\n") for r in claude + gpt35 for g in r["games"])
     # The hesitant game was asked once more, with upstream's words, and both replies were kept.
     followed = [r for r in server.chat_requests() if len(r.messages) == 4]
@@ -126,7 +128,19 @@ def test_judge_and_results_in_both_directions(
     assert set(scores["gpt-4-0314"]) == {"model", "score", "ci_low", "ci_high", "avg_tokens"}
     assert scores["gpt-4-0314"]["score"] == 50.0
     assert scores["claude-3-haiku-20240307"]["score"] > 99
-    assert scores["gpt-3.5-turbo-0125"]["score"] < 1
+    # 14 lost games and 2 ties out of 16: (0 + 2 / 2) / 16.
+    assert abs(scores["gpt-3.5-turbo-0125"]["score"] - 6.25) < 1e-3
     assert scores["gpt-3.5-turbo-0125"]["avg_tokens"] == 329  # leaderboard CSV: 329.0
     table = runner.invoke(app, ["results", "--data-dir", str(arena_dir), *BENCH])
     assert "gpt-4-0314" in table.stdout and "95% CI" in table.stdout
+    for control in ("--style-control", "--length-control", "--markdown-control"):
+        held = runner.invoke(
+            app, ["results", "--data-dir", str(arena_dir), control, "--format", "json", *BENCH]
+        )
+        assert held.exit_code == 0, held.stderr
+        assert "style coefficients" in held.stderr
+        assert {s["model"] for s in json.loads(held.stdout)} == set(scores)
+    both = runner.invoke(
+        app, ["results", "--data-dir", str(arena_dir), "--style-control", "--length-control", *BENCH]
+    )
+    assert both.exit_code == 2 and "at most one" in both.stderr

@@ -72,6 +72,16 @@ def results(
             "--seed", help="Bootstrap seed: the same seed, the same intervals [default: 0; Arena-Hard: 42]."
         ),
     ] = None,
+    style_control: Annotated[
+        bool, typer.Option("--style-control", help="Arena-Hard: hold length and markdown style equal.")
+    ] = False,
+    length_control: Annotated[
+        bool, typer.Option("--length-control", help="Arena-Hard: hold answer length equal.")
+    ] = False,
+    markdown_control: Annotated[
+        bool,
+        typer.Option("--markdown-control", help="Arena-Hard: hold markdown headers, lists and bold equal."),
+    ] = False,
     bench: BenchOption = "mt_bench",
     data_dir: DataDirOption = DEFAULT_DATA_DIR,
 ) -> None:
@@ -91,12 +101,23 @@ def results(
     data = DataDir(data_dir, benchmark)
     judge = judge_model or benchmark.default_judge
     wanted = split_model_list(model_list)
+    controls = [
+        name
+        for name, on in (("style", style_control), ("length", length_control), ("markdown", markdown_control))
+        if on
+    ]
+    if len(controls) > 1:
+        raise UsageError("use at most one of --style-control, --length-control and --markdown-control")
+    if controls and benchmark.protocol != "arena-hard":
+        raise UsageError(f"--{controls[0]}-control applies to Arena-Hard results (--bench arena-hard-v0.1)")
     if benchmark.protocol == "arena-hard":
         folder = input_file or data.judgment_dir / judge.replace("/", "_")
         arena_baseline = baseline_model or benchmark.default_baseline
         # Upstream's defaults: 100 rounds, numpy seeded with 42.
         arena_seed = 42 if seed is None else seed
-        _emit(_arena(data, folder, arena_baseline, wanted, rounds or 100, arena_seed, console), output_format)
+        control = controls[0] if controls else None
+        output = _arena(data, folder, arena_baseline, wanted, rounds or 100, arena_seed, control, console)
+        _emit(output, output_format)
         return
     rounds = rounds or 1000
     seed = seed or 0
@@ -208,7 +229,14 @@ def _pairwise(
 
 
 def _arena(
-    data: Any, folder: Path, baseline: str, wanted: list[str] | None, rounds: int, seed: int, console: Console
+    data: Any,
+    folder: Path,
+    baseline: str,
+    wanted: list[str] | None,
+    rounds: int,
+    seed: int,
+    control: str | None,
+    console: Console,
 ) -> dict[str, Any]:
     from mtb import arena
     from mtb.errors import DataError
@@ -217,17 +245,35 @@ def _arena(
     files = sorted(folder.glob("*.jsonl")) if folder.is_dir() else []
     if not files:
         raise DataError(folder, "no judgment files here; run `mtb judge --bench arena-hard-v0.1` first")
-    counts = arena.battles_by_model([p for p in files if wanted is None or p.stem in wanted])
-    unscored = sum(c.unscored_games for c in counts.values())
-    if unscored:
-        console.print(f"{unscored} game(s) without a verdict label were left out", highlight=False)
-    avg_tokens = arena.avg_tokens_by_model({m: data.answer_path(m) for m in [*counts, baseline]})
-    scores = arena.arena_scores(counts, baseline, rounds=rounds, seed=seed, avg_tokens=avg_tokens)
+    chosen = [p for p in files if wanted is None or p.stem in wanted]
+    avg_tokens = arena.avg_tokens_by_model(
+        {m: data.answer_path(m) for m in [*(p.stem for p in chosen), baseline]}
+    )
+    if control is None:
+        counts = arena.battles_by_model(chosen)
+        unscored = sum(c.unscored_games for c in counts.values())
+        if unscored:
+            console.print(f"{unscored} game(s) without a verdict label were left out", highlight=False)
+        scores = arena.arena_scores(counts, baseline, rounds=rounds, seed=seed, avg_tokens=avg_tokens)
+    else:
+        games = arena.games_by_model(chosen)
+        answer_paths = {m: data.answer_path(m) for m in [*games, baseline]}
+        missing = [str(p) for p in answer_paths.values() if not p.exists()]
+        if missing:
+            raise DataError(missing[0], "style control needs the answers of every model and of the baseline")
+        style = arena.style_totals_by_model(answer_paths)
+        result = arena.style_controlled_scores(
+            games, style, baseline, control, rounds=rounds, seed=seed, avg_tokens=avg_tokens
+        )
+        scores = result.scores
+        coefficients = ", ".join(f"{name} {value:+.3f}" for name, value in result.coefficients.items())
+        console.print(f"style coefficients ({control} control): {coefficients}", highlight=False)
     rows = [
         [s.model, s.score, f"({s.ci_low - s.score:+.1f}, {s.ci_high - s.score:+.1f})", s.avg_tokens]
         for s in scores
     ]
-    title = f"{data.bench.name}: win rate against {baseline}, 95% CI from {rounds} bootstrap rounds"
+    held = f", {control} controlled" if control else ""
+    title = f"{data.bench.name}: win rate against {baseline}{held}, 95% CI from {rounds} bootstrap rounds"
     table = Table(title, ["model", "score", "95% CI", "avg_tokens"], rows)
     csv_rows = [[s.model, s.score, s.ci_low, s.ci_high, s.avg_tokens] for s in scores]
     return {
