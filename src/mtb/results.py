@@ -11,7 +11,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from mtb.errors import UsageError
 from mtb.jsonl import read_records
@@ -19,20 +19,30 @@ from mtb.records import PairJudgment, QuestionId, SingleJudgment, sortable_id
 from mtb.tables import Table
 from mtb.verdicts import UNPARSED
 
+J = TypeVar("J", SingleJudgment, PairJudgment)
+
 
 @dataclass(frozen=True)
-class LoadedJudgments:
-    judgments: list[SingleJudgment]
-    duplicates: int  # lines repeating an earlier (model, question, turn, judge); the last one counts
+class Loaded(Generic[J]):
+    judgments: list[J]
+    duplicates: int  # lines repeating an earlier judgment of the same key; the last one counts
 
 
-def load_single_judgments(path: Path) -> LoadedJudgments:
-    latest: dict[tuple[Any, ...], SingleJudgment] = {}
+def _load_once_each(path: Path, parse: Callable[[dict[str, Any]], J]) -> Loaded[J]:
+    latest: dict[tuple[Any, ...], J] = {}
     lines = 0
-    for judgment in read_records(path, SingleJudgment.from_json):
+    for judgment in read_records(path, parse):
         lines += 1
         latest[judgment.key] = judgment
-    return LoadedJudgments(list(latest.values()), lines - len(latest))
+    return Loaded(list(latest.values()), lines - len(latest))
+
+
+def load_single_judgments(path: Path) -> Loaded[SingleJudgment]:
+    return _load_once_each(path, SingleJudgment.from_json)
+
+
+def load_pair_judgments(path: Path) -> Loaded[PairJudgment]:
+    return _load_once_each(path, PairJudgment.from_json)
 
 
 @dataclass(frozen=True)
@@ -285,21 +295,6 @@ def count_unparsed(path: Path, mode: str) -> int:
 
 
 # ---------------------------------------------------------------- pairwise
-
-
-@dataclass(frozen=True)
-class LoadedPairs:
-    judgments: list[PairJudgment]
-    duplicates: int
-
-
-def load_pair_judgments(path: Path) -> LoadedPairs:
-    latest: dict[tuple[Any, ...], PairJudgment] = {}
-    lines = 0
-    for judgment in read_records(path, PairJudgment.from_json):
-        lines += 1
-        latest[judgment.key] = judgment
-    return LoadedPairs(list(latest.values()), lines - len(latest))
 
 
 @dataclass(frozen=True)
