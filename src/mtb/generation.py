@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Hashable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from mtb.backends.base import Message, SamplingParams
@@ -21,6 +21,12 @@ class GenerationSettings:
     max_tokens: int = 1024
     force_temperature: float | None = None
     system_prompt: str | None = None
+    # Choice i is sampled with seed + i (FastChat seeds choice i with i); None
+    # sends no seed, as API generation does.
+    seed: int | None = None
+    # Written into every answer record beside FastChat's fields (e.g. the chat
+    # template's hash); FastChat's readers ignore them.
+    record_extra: dict[str, Any] = field(default_factory=dict)
 
 
 def temperature_for(question: Question, bench: Benchmark, force: float | None) -> float:
@@ -52,7 +58,8 @@ async def answer_question(
     temperature = temperature_for(question, bench, settings.force_temperature)
     choices = []
     for index in range(settings.num_choices):
-        params = SamplingParams(temperature=temperature, max_tokens=settings.max_tokens)
+        seed = None if settings.seed is None else settings.seed + index
+        params = SamplingParams(temperature=temperature, max_tokens=settings.max_tokens, seed=seed)
         replies: list[str] = []
         for turn in range(len(question.turns)):
             messages = conversation(settings.system_prompt, question.turns[: turn + 1], replies)
@@ -65,6 +72,7 @@ async def answer_question(
         model_id=settings.model_id,
         choices=choices,
         tstamp=time.time(),
+        extra=dict(settings.record_extra),
     )
     return answer.to_json()
 
