@@ -36,7 +36,9 @@ def load(folder: Path, **options: object) -> HFBackend:
 def run_all(backend: HFBackend, params: list[SamplingParams], *, together: bool) -> list[str]:
     async def main() -> list[str]:
         if together:
-            done = await asyncio.gather(*(backend.complete(m, p) for m, p in zip(PROMPTS, params, strict=True)))
+            done = await asyncio.gather(
+                *(backend.complete(m, p) for m, p in zip(PROMPTS, params, strict=True))
+            )
         else:
             done = [await backend.complete(m, p) for m, p in zip(PROMPTS, params, strict=True)]
         return [c.text for c in done]
@@ -125,7 +127,9 @@ def test_a_model_without_a_template_is_an_error_naming_the_flag(tiny_model_witho
         load(tiny_model_without_template)
 
 
-def test_chat_template_file_overrides_and_is_hashed(tiny_model_without_template: Path, tmp_path: Path) -> None:
+def test_chat_template_file_overrides_and_is_hashed(
+    tiny_model_without_template: Path, tmp_path: Path
+) -> None:
     template = tmp_path / "plain.jinja"
     text = "{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}assistant:"
     template.write_text(text)
@@ -137,7 +141,7 @@ def test_chat_template_file_overrides_and_is_hashed(tiny_model_without_template:
 def test_a_broken_template_fails_at_load(tiny_model: Path, tmp_path: Path) -> None:
     template = tmp_path / "broken.jinja"
     template.write_text("{% for m in messages %}{{ m['content'] }")
-    with pytest.raises(UsageError, match="broken.jinja: the chat template failed"):
+    with pytest.raises(UsageError, match=r"broken\.jinja: the chat template failed"):
         load(tiny_model, chat_template=template)
 
 
