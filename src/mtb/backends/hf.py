@@ -158,6 +158,9 @@ class HFBackend(BatchingBackend):
     def batch_key(self, params: SamplingParams) -> Any:
         return params.max_tokens
 
+    def prompt_size(self, prompt: Any) -> int:
+        return len(prompt)
+
     def generation_failed(self, exc: Exception) -> BackendError:
         return generation_error(exc, self.config)
 

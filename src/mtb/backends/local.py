@@ -178,6 +178,10 @@ class BatchingBackend:
     def batch_key(self, params: SamplingParams) -> Any:
         return None
 
+    def prompt_size(self, prompt: Any) -> int:
+        """Rows of similar size are batched together when there are more than a batch holds."""
+        return 0
+
     def generate_batch(self, prompts: list[Any], params: list[SamplingParams]) -> list[Completion]:
         raise NotImplementedError
 
@@ -197,7 +201,10 @@ class BatchingBackend:
             self._pending = []
             return []
         key = self.batch_key(live[0].params)
-        batch = [r for r in live if self.batch_key(r.params) == key][: self.max_batch_size]
+        batch = [r for r in live if self.batch_key(r.params) == key]
+        if self.max_batch_size is not None and len(batch) > self.max_batch_size:
+            # Left padding costs every row the longest prompt's length: batch short with short.
+            batch = sorted(batch, key=lambda r: self.prompt_size(r.prompt))[: self.max_batch_size]
         taken = {id(r) for r in batch}
         self._pending = [r for r in live if id(r) not in taken]
         return batch
