@@ -20,3 +20,4 @@ fmt:
 
 bench:
 	$(PYTHON) bench/judge_throughput.py
+	$(PYTHON) bench/generation_throughput.py

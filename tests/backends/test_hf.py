@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pytest
 
 pytest.importorskip("transformers", reason="needs the local extra: pip install -e '.[local]'")
 
-from mtb.backends.base import Message, SamplingParams
+from mtb.backends.base import BackendError, Message, SamplingParams
 from mtb.backends.hf import HFBackend
 from mtb.backends.local import LocalModelConfig, open_local_backend
 from mtb.errors import DataError, MissingExtraError, MtbError, UsageError
@@ -164,3 +165,19 @@ def test_vllm_backend_without_vllm_says_which_extra(tiny_model: Path) -> None:
         pytest.skip("vllm is installed here")
     with pytest.raises(MissingExtraError, match=r"mtb\[vllm\]"):
         open_local_backend(LocalModelConfig(model_path=str(tiny_model), backend="vllm"))
+
+
+def test_closing_stops_a_running_batch_without_an_answer(tiny_model: Path) -> None:
+    backend = load(tiny_model, ignore_eos=True)
+
+    async def main() -> None:
+        call = asyncio.ensure_future(backend.complete(PROMPTS[0], SamplingParams(0.0, 100_000)))
+        await asyncio.sleep(0.5)
+        await backend.aclose()
+        with pytest.raises(BackendError, match="stopped"):
+            await call
+
+    started = time.monotonic()
+    asyncio.run(main())  # returns once the worker thread has stopped too
+    assert time.monotonic() - started < 10  # 100,000 tokens would take minutes
+    assert backend.stats.generated_tokens == 0  # nothing cut short was counted as an answer

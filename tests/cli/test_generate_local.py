@@ -126,6 +126,8 @@ def test_missing_template_is_a_usage_error_naming_the_flag(
 def test_clear_errors_and_nonzero_exit(
     runner: CliRunner, data_dir: Path, args: list[str], message: str
 ) -> None:
+    if "HF_HUB_OFFLINE" in message:  # without transformers, the error is the missing extra instead
+        pytest.importorskip("transformers", reason="needs the local extra: pip install -e '.[local]'")
     answers = data_dir / "mt_bench" / "model_answer"
     before = sorted(answers.iterdir())
     result = runner.invoke(app, ["generate", "--data-dir", str(data_dir), "--first-n", "1", *args])

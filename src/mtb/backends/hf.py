@@ -14,11 +14,19 @@ only when a local model is used (`mtb.backends.local.open_local_backend`).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from typing import Any
 
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig, LogitsProcessor
+from transformers import (
+    AutoModelForCausalLM,
+    AutoTokenizer,
+    GenerationConfig,
+    LogitsProcessor,
+    StoppingCriteria,
+    StoppingCriteriaList,
+)
 from transformers.utils import logging as transformers_logging
 
 from mtb.backends.base import BackendError, Completion, Message, SamplingParams
@@ -67,6 +75,19 @@ class RowSampler(LogitsProcessor):
         return scores
 
 
+class Abort(StoppingCriteria):
+    """Ends a running generate() at the next step once the run is over (Ctrl-C, a fatal error)."""
+
+    def __init__(self, event: threading.Event) -> None:
+        self.event = event
+
+    def __call__(
+        self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs: Any
+    ) -> torch.BoolTensor:
+        done = torch.full((input_ids.shape[0],), self.event.is_set(), device=input_ids.device)
+        return done  # type: ignore[return-value]
+
+
 def end_of_turn_ids(tokenizer: Any, template: str) -> list[int]:
     """The special tokens the template puts right after an assistant's message (e.g. <|eot_id|>)."""
     try:
@@ -113,6 +134,7 @@ class HFBackend(BatchingBackend):
         self.stop_ids = sorted({s for s in stops if isinstance(s, int)})
         pad = tokenizer.pad_token_id
         self.pad_id = pad if pad is not None else (self.stop_ids[0] if self.stop_ids else 0)
+        self._abort = threading.Event()
 
     @classmethod
     def load(cls, config: LocalModelConfig) -> HFBackend:
@@ -190,7 +212,10 @@ class HFBackend(BatchingBackend):
                 attention_mask=attention.to(device),
                 generation_config=generation,
                 logits_processor=[sampler],
+                stopping_criteria=StoppingCriteriaList([Abort(self._abort)]),
             )
+        if self._abort.is_set():  # cut short: these rows are not answers
+            raise BackendError("fatal", "generation was stopped")
         completions = []
         stops = set(self.stop_ids)
         for row in output[:, width:].tolist():
@@ -200,3 +225,7 @@ class HFBackend(BatchingBackend):
             text = self.tokenizer.decode(kept, skip_special_tokens=True).strip()
             completions.append(Completion(text, self.config.model_path, "length" if end is None else "stop"))
         return completions
+
+    async def aclose(self) -> None:
+        self._abort.set()  # the worker thread stops at its next step instead of finishing the batch
+        await super().aclose()

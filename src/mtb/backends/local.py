@@ -221,6 +221,9 @@ class BatchingBackend:
                 results = await asyncio.to_thread(
                     self.generate_batch, [r.prompt for r in batch], [r.params for r in batch]
                 )
+            except asyncio.CancelledError:
+                self._fail(batch, BackendError("fatal", "generation was stopped"))
+                raise
             except BackendError as exc:
                 self._fail(batch, exc)
                 continue
@@ -244,6 +247,9 @@ class BatchingBackend:
     async def aclose(self) -> None:
         if self._runner is not None and not self._runner.done():
             self._runner.cancel()
+            await asyncio.gather(self._runner, return_exceptions=True)
+        self._fail(self._pending, BackendError("fatal", "generation was stopped"))
+        self._pending = []
 
 
 def vllm_engine_arguments(config: LocalModelConfig) -> dict[str, Any]:
