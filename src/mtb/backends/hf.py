@@ -34,6 +34,7 @@ from mtb.backends.local import (
     GREEDY_BELOW,
     BatchingBackend,
     LocalModelConfig,
+    end_of_turn_ids,
     generation_error,
     load_error,
     model_template,
@@ -41,8 +42,6 @@ from mtb.backends.local import (
     template_hash,
 )
 from mtb.errors import MtbError, UsageError
-
-_PROBE = "mtb-probe-answer"
 
 
 class RowSampler(LogitsProcessor):
@@ -86,30 +85,6 @@ class Abort(StoppingCriteria):
     ) -> torch.BoolTensor:
         done = torch.full((input_ids.shape[0],), self.event.is_set(), device=input_ids.device)
         return done  # type: ignore[return-value]
-
-
-def end_of_turn_ids(tokenizer: Any, template: str) -> list[int]:
-    """The special tokens the template puts right after an assistant's message (e.g. <|eot_id|>)."""
-    try:
-        text = tokenizer.apply_chat_template(
-            [{"role": "user", "content": "hi"}, {"role": "assistant", "content": _PROBE}],
-            chat_template=template,
-            tokenize=False,
-        )
-    except Exception:  # a template with rules of its own; EOS is still a stop
-        return []
-    if not isinstance(text, str) or _PROBE not in text:
-        return []
-    special = set(tokenizer.all_special_ids) | {
-        token_id for token_id, token in tokenizer.added_tokens_decoder.items() if token.special
-    }
-    found: list[int] = []
-    for token_id in tokenizer(text.split(_PROBE, 1)[1], add_special_tokens=False)["input_ids"]:
-        if token_id in special:
-            found.append(token_id)
-        elif tokenizer.decode([token_id]).strip():
-            break
-    return found
 
 
 def _torch_dtype(name: str) -> Any:

@@ -2,6 +2,8 @@
 
     LocalModelConfig   the model and how to run it, from the command line
     pick_backend       `auto` → vllm when it is importable and a GPU is present, else hf
+    end_of_turn_ids    the special tokens a chat template closes a reply with,
+                       so generation stops there (not only at EOS)
     BatchingBackend    the engine's `complete(messages, params)`, one request at a
                        time, gathered into batches: requests that arrive within a
                        few milliseconds of each other go to the model as one call,
@@ -103,6 +105,33 @@ def model_template(tokenizer: Any, model_path: str) -> str:
             "(a Jinja file, e.g. from the model card). mtb never falls back to a generic template."
         )
     return template
+
+
+_PROBE = "mtb-probe-answer"
+
+
+def end_of_turn_ids(tokenizer: Any, template: str) -> list[int]:
+    """The special tokens the template puts right after an assistant's message (e.g. <|eot_id|>)."""
+    try:
+        text = tokenizer.apply_chat_template(
+            [{"role": "user", "content": "hi"}, {"role": "assistant", "content": _PROBE}],
+            chat_template=template,
+            tokenize=False,
+        )
+    except Exception:  # a template with rules of its own; EOS is still a stop
+        return []
+    if not isinstance(text, str) or _PROBE not in text:
+        return []
+    special = set(tokenizer.all_special_ids) | {
+        token_id for token_id, token in tokenizer.added_tokens_decoder.items() if token.special
+    }
+    found: list[int] = []
+    for token_id in tokenizer(text.split(_PROBE, 1)[1], add_special_tokens=False)["input_ids"]:
+        if token_id in special:
+            found.append(token_id)
+        elif tokenizer.decode([token_id]).strip():
+            break
+    return found
 
 
 def load_error(exc: BaseException, config: LocalModelConfig) -> MtbError:

@@ -20,6 +20,7 @@ from mtb.backends.local import (
     GREEDY_BELOW,
     BatchingBackend,
     LocalModelConfig,
+    end_of_turn_ids,
     generation_error,
     load_error,
     model_template,
@@ -38,6 +39,9 @@ class VLLMBackend(BatchingBackend):
         self.llm = llm
         self.template = template
         self.template_sha256 = template_hash(template)
+        # vLLM stops at EOS and the model's generation_config; the template's
+        # end-of-turn tokens are added, as the transformers backend does.
+        self.stop_ids = end_of_turn_ids(llm.get_tokenizer(), template)
 
     @classmethod
     def load(cls, config: LocalModelConfig) -> VLLMBackend:
@@ -65,6 +69,7 @@ class VLLMBackend(BatchingBackend):
             max_tokens=params.max_tokens,
             seed=None if greedy else choice_seed,
             ignore_eos=self.config.ignore_eos,
+            stop_token_ids=None if self.config.ignore_eos else self.stop_ids,
             skip_special_tokens=True,
         )
 

@@ -41,7 +41,7 @@ def generate(
         str | None,
         typer.Option(
             "--model-id",
-            help="Name for the answer file and records [default: the model's last path part].",
+            help="Name for the answer file and records \\[default: the model's last path part].",
         ),
     ] = None,
     api_base: Annotated[
@@ -64,7 +64,7 @@ def generate(
         typer.Option(
             "--parallel",
             min=1,
-            help="Requests in flight at once, per endpoint [default: 8; local: every question at once].",
+            help="Requests in flight at once, per endpoint \\[default: 8; local: every question at once].",
         ),
     ] = None,
     num_choices: Annotated[int, typer.Option("--num-choices", min=1, help="Answers per question.")] = 1,
@@ -75,7 +75,7 @@ def generate(
             "--max-new-tokens",
             "--max-new-token",
             min=1,
-            help="New tokens per turn [default: the benchmark's, 1024].",
+            help="New tokens per turn \\[default: the benchmark's, 1024].",
         ),
     ] = None,
     force_temperature: Annotated[
@@ -117,7 +117,7 @@ def generate(
         typer.Option(
             "--dtype",
             help="auto, float32, float16 or bfloat16 "
-            "[default: auto: float32 on CPU, the checkpoint's own on GPU].",
+            "\\[default: auto: float32 on CPU, the checkpoint's own on GPU].",
             rich_help_panel=LOCAL,
         ),
     ] = None,
@@ -127,12 +127,14 @@ def generate(
     ] = None,
     seed: Annotated[
         int | None,
-        typer.Option("--seed", help="Choice i is sampled with seed + i [default: 0].", rich_help_panel=LOCAL),
+        typer.Option(
+            "--seed", help="Choice i is sampled with seed + i \\[default: 0].", rich_help_panel=LOCAL
+        ),
     ] = None,
     batch_size: Annotated[
         int | None,
         typer.Option(
-            "--batch-size", min=1, help="hf: rows per generate call [default: 32].", rich_help_panel=LOCAL
+            "--batch-size", min=1, help="hf: rows per generate call \\[default: 32].", rich_help_panel=LOCAL
         ),
     ] = None,
     tensor_parallel_size: Annotated[
@@ -141,7 +143,7 @@ def generate(
             "--tensor-parallel-size",
             "--num-gpus-per-model",
             min=1,
-            help="vllm: GPUs per model replica [default: 1].",
+            help="vllm: GPUs per model replica \\[default: 1].",
             rich_help_panel=LOCAL,
         ),
     ] = None,
@@ -164,7 +166,7 @@ def generate(
             "--gpu-memory-utilization",
             min=0.01,
             max=1.0,
-            help="vllm: share of GPU memory to use [default: 0.9].",
+            help="vllm: share of GPU memory to use \\[default: 0.9].",
             rich_help_panel=LOCAL,
         ),
     ] = None,
