@@ -112,26 +112,26 @@ def test_missing_template_is_a_usage_error_naming_the_flag(
 
 
 @pytest.mark.parametrize(
-    ("args", "message"),
+    ("args", "message", "code"),
     [
-        (["--model-path", "/no/such/model"], "model folder not found"),
-        (["--model-path", "mtb-test-org/not-cached"], "HF_HUB_OFFLINE=1 forbids downloading"),
-        (["--model-path", ".", "--dtype", "float8"], "unsupported --dtype 'float8'"),
-        (["--model", "m", "--model-path", "."], "exactly one of --model"),
-        ([], "exactly one of --model"),
-        (["--model", "m", "--chat-template", "x.jinja"], "--chat-template only apply to local models"),
-        (["--model-path", ".", "--api-base", "http://h/v1"], "--api-base only apply to API models"),
+        (["--model-path", "/no/such/model"], "model folder not found", 2),
+        (["--model-path", "mtb-test-org/not-cached"], "HF_HUB_OFFLINE=1 forbids downloading", 1),
+        (["--model-path", ".", "--dtype", "float8"], "unsupported --dtype 'float8'", 2),
+        (["--model", "m", "--model-path", "."], "exactly one of --model", 2),
+        ([], "exactly one of --model", 2),
+        (["--model", "m", "--chat-template", "x.jinja"], "--chat-template only apply to local models", 2),
+        (["--model-path", ".", "--api-base", "http://h/v1"], "--api-base only apply to API models", 2),
     ],
 )
 def test_clear_errors_and_nonzero_exit(
-    runner: CliRunner, data_dir: Path, args: list[str], message: str
+    runner: CliRunner, data_dir: Path, args: list[str], message: str, code: int
 ) -> None:
     if "HF_HUB_OFFLINE" in message:  # without transformers, the error is the missing extra instead
         pytest.importorskip("transformers", reason="needs the local extra: pip install -e '.[local]'")
     answers = data_dir / "mt_bench" / "model_answer"
     before = sorted(answers.iterdir())
     result = runner.invoke(app, ["generate", "--data-dir", str(data_dir), "--first-n", "1", *args])
-    assert result.exit_code in (1, 2), result.stderr
+    assert result.exit_code == code, result.stderr
     assert message in result.stderr
     assert "Traceback" not in result.stderr
     assert sorted(answers.iterdir()) == before
