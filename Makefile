@@ -21,3 +21,4 @@ fmt:
 bench:
 	$(PYTHON) bench/judge_throughput.py
 	$(PYTHON) bench/arena_results.py
+	$(PYTHON) bench/generation_throughput.py

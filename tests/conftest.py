@@ -10,6 +10,7 @@ os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
 os.environ["NO_COLOR"] = "1"
 os.environ["COLUMNS"] = "200"
 
+import json
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -62,6 +63,28 @@ def data_dir(tmp_path: Path, shared_data: Path) -> Path:
     for path in root.rglob("*"):
         path.chmod(0o755 if path.is_dir() else 0o644)
     return root
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random Llama with a trained BPE tokenizer and a chat template, saved once per session."""
+    pytest.importorskip("transformers", reason="needs the local extra: pip install -e '.[local]'")
+    from mtb.testing.tiny_model import build_tiny_model
+
+    return build_tiny_model(tmp_path_factory.mktemp("models") / "tiny")
+
+
+@pytest.fixture(scope="session")
+def tiny_model_without_template(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The same model, its tokenizer without a chat template."""
+    folder = tmp_path_factory.mktemp("models") / "no-template"
+    shutil.copytree(tiny_model, folder)
+    (folder / "chat_template.jinja").unlink(missing_ok=True)
+    config = folder / "tokenizer_config.json"
+    settings = json.loads(config.read_text())
+    settings.pop("chat_template", None)
+    config.write_text(json.dumps(settings))
+    return folder
 
 
 @pytest.fixture

@@ -224,3 +224,37 @@ def test_a_fatal_error_stops_the_run(tmp_path: Path, server: OpenAIServer) -> No
     assert report.fatal and "OPENAI_API_KEY" in report.fatal
     assert len(server.chat_requests()) <= 2
     assert report.completed == 0 and report.not_done == 50
+
+
+def test_a_failed_replica_leaves_rotation_and_comes_back_after_its_time() -> None:
+    now = [100.0]
+
+    async def no_wait(seconds: float) -> None:
+        return None
+
+    with OpenAIServer(script=[Reply(status=503)]) as first, OpenAIServer() as second:
+        endpoints = [
+            Endpoint(
+                create_backend(EndpointConfig("openai", "m", server.url, "k", "OPENAI_API_KEY", 5.0)),
+                2,
+                name=name,
+            )
+            for name, server in (("first", first), ("second", second))
+        ]
+        caller = Caller(
+            endpoints, RetryPolicy(base_delay=0.01), sleep=no_wait, clock=lambda: now[0], out_of_rotation=30
+        )
+
+        async def run() -> None:
+            try:
+                await caller.complete(HELLO, PARAMS)  # first answers 503; retried on second
+                await caller.complete(HELLO, PARAMS)  # first is out of rotation: second again
+                now[0] += 31
+                await caller.complete(HELLO, PARAMS)  # first is back, and the least busy
+            finally:
+                for endpoint in endpoints:
+                    await endpoint.backend.aclose()
+
+        asyncio.run(run())
+    assert len(first.chat_requests()) == 2 and len(second.chat_requests()) == 2
+    assert caller.stats.requests == 4 and caller.stats.retries == 1

@@ -3,7 +3,10 @@
     Endpoint   one backend, its in-flight bound, and a pause shared by every
                request to it when the server asks for one (Retry-After)
     Caller     the retry layer: sends one request through an Endpoint and
-               retries it by `mtb.retry.decide`
+               retries it by `mtb.retry.decide`; with several Endpoints
+               (replicas of one model), each request goes to the one with the
+               fewest requests in flight, and a replica that fails is left out
+               of rotation for a while
     run_job    resumes an output file, runs the missing tasks with bounded
                concurrency, appends each result as it completes, and reports
                what failed; failures are never written
@@ -70,66 +73,95 @@ class Endpoint:
         self.secrets = tuple(secrets)
         self.semaphore = asyncio.Semaphore(max_in_flight)
         self.paused_until = 0.0
+        self.assigned = 0  # requests sent here and not answered yet, those waiting for a slot included
+        self.out_until = 0.0  # a replica that failed is skipped until then
 
     def pause(self, seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
         self.paused_until = max(self.paused_until, clock() + seconds)
 
 
+def _replica_trouble(error: BackendError) -> bool:
+    """A failure that says more about the replica than the request."""
+    return error.kind in ("connection", "timeout") or (error.status or 0) >= 500
+
+
 class Caller:
-    """Sends requests to one Endpoint; the single place where requests are retried."""
+    """Sends requests to one Endpoint, or spreads them over replicas.
+
+    The single place where requests are retried.
+    """
 
     def __init__(
         self,
-        endpoint: Endpoint,
+        endpoint: Endpoint | Sequence[Endpoint],
         policy: RetryPolicy,
         stats: CallStats | None = None,
         on_retry: Callable[[], None] = lambda: None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
+        out_of_rotation: float = 30.0,
     ) -> None:
-        self.endpoint = endpoint
+        self.endpoints = [endpoint] if isinstance(endpoint, Endpoint) else list(endpoint)
+        if not self.endpoints:
+            raise ValueError("a Caller needs at least one endpoint")
+        self.endpoint = self.endpoints[0]
+        self.out_of_rotation = out_of_rotation
         self.policy = policy
         self.stats = stats or CallStats()
         self.on_retry = on_retry
         self.sleep = sleep
         self.clock = clock
 
-    async def _respect_pause(self) -> None:
-        while (delay := self.endpoint.paused_until - self.clock()) > 0:
+    async def _respect_pause(self, endpoint: Endpoint) -> None:
+        while (delay := endpoint.paused_until - self.clock()) > 0:
             await self.sleep(delay)
 
-    def _describe(self, error: BackendError) -> str:
-        return redact(error.message, self.endpoint.secrets)
+    def _pick(self) -> Endpoint:
+        """The replica in rotation with the fewest requests; if none is, the one back soonest."""
+        if len(self.endpoints) == 1:
+            return self.endpoint
+        now = self.clock()
+        ready = [e for e in self.endpoints if e.out_until <= now and e.paused_until <= now]
+        if not ready:
+            return min(self.endpoints, key=lambda e: max(e.out_until, e.paused_until))
+        return min(ready, key=lambda e: e.assigned)
 
     async def complete(self, messages: Sequence[Message], params: SamplingParams) -> Completion:
         failures = Counter[bool]()  # keyed by "was it a 429?"
         while True:
-            await self._respect_pause()
-            async with self.endpoint.semaphore:
-                # A pause may have begun while this request waited for a slot.
-                await self._respect_pause()
-                self.stats.requests += 1
-                try:
-                    return await self.endpoint.backend.complete(messages, params)
-                except BackendError as exc:
-                    error = exc
+            endpoint = self._pick()
+            endpoint.assigned += 1
+            try:
+                await self._respect_pause(endpoint)
+                async with endpoint.semaphore:
+                    # A pause may have begun while this request waited for a slot.
+                    await self._respect_pause(endpoint)
+                    self.stats.requests += 1
+                    try:
+                        return await endpoint.backend.complete(messages, params)
+                    except BackendError as exc:
+                        error = exc
+            finally:
+                endpoint.assigned -= 1
+            if len(self.endpoints) > 1 and _replica_trouble(error):
+                endpoint.out_until = self.clock() + self.out_of_rotation
             rate_limited = is_rate_limit(error)
             failures[rate_limited] += 1
             decision = decide(error, failures[rate_limited], self.policy)
             if decision.fatal:
-                message = f"{self.endpoint.name}: {self._describe(error)}"
+                message = f"{endpoint.name}: {redact(error.message, endpoint.secrets)}"
                 if error.status == 401:
-                    message += f"; check {self.endpoint.key_hint}"
+                    message += f"; check {endpoint.key_hint}"
                 raise FatalError(message)
             if not decision.retry:
                 attempts = failures.total()
                 tries = f" after {attempts} attempts" if attempts > 1 else ""
-                raise ItemFailed(f"{self._describe(error)}{tries}")
+                raise ItemFailed(f"{redact(error.message, endpoint.secrets)}{tries}")
             self.stats.retries += 1
             self.stats.retry_reasons[error.kind if error.status is None else f"HTTP {error.status}"] += 1
             self.on_retry()
             if error.retry_after is not None:
-                self.endpoint.pause(decision.wait, self.clock)
+                endpoint.pause(decision.wait, self.clock)
             await self.sleep(decision.wait)
 
 
@@ -316,7 +348,7 @@ async def run_job(
 
 
 def run_on_endpoint(
-    config: EndpointConfig,
+    config: EndpointConfig | Sequence[EndpointConfig],
     make_jobs: Callable[[Caller], Sequence[Job]],
     *,
     output: Path,
@@ -324,22 +356,55 @@ def run_on_endpoint(
     policy: RetryPolicy,
     progress: ProgressSink,
 ) -> RunReport:
-    """Open the endpoint, run the jobs through it, close it. Ctrl-C ends the run, marked interrupted.
+    """Open the endpoint (or every replica, `parallel` in flight each), run the jobs, close them.
 
-    `output` names where results go (a file, or the folder of several) in the report.
+    Ctrl-C ends the run, marked interrupted. `output` names where results go
+    (a file, or the folder of several) in the report.
     """
+    configs = [config] if isinstance(config, EndpointConfig) else list(config)
+
+    def open_endpoints() -> list[Endpoint]:
+        return [
+            Endpoint(
+                create_backend(c),
+                parallel,
+                name=c.model if len(configs) == 1 else f"{c.model} at {c.api_base}",
+                key_hint=c.key_hint,
+                secrets=[c.api_key],
+            )
+            for c in configs
+        ]
+
+    return run_on_endpoints(
+        open_endpoints,
+        make_jobs,
+        output=output,
+        workers=parallel * len(configs),
+        policy=policy,
+        progress=progress,
+    )
+
+
+def run_on_endpoints(
+    open_endpoints: Callable[[], Sequence[Endpoint]],
+    make_jobs: Callable[[Caller], Sequence[Job]],
+    *,
+    output: Path,
+    workers: int,
+    policy: RetryPolicy,
+    progress: ProgressSink,
+) -> RunReport:
+    """Run the jobs through the endpoints `open_endpoints` makes (inside the event loop), then close them."""
     report = RunReport(output)
 
     async def main() -> None:
-        backend = create_backend(config)
-        endpoint = Endpoint(
-            backend, parallel, name=config.model, key_hint=config.key_hint, secrets=[config.api_key]
-        )
-        caller = Caller(endpoint, policy, report.stats, on_retry=progress.note_retry)
+        endpoints = open_endpoints()
+        caller = Caller(endpoints, policy, report.stats, on_retry=progress.note_retry)
         try:
-            await run_jobs(make_jobs(caller), workers=parallel, progress=progress, report=report)
+            await run_jobs(make_jobs(caller), workers=workers, progress=progress, report=report)
         finally:
-            await backend.aclose()
+            for endpoint in endpoints:
+                await endpoint.backend.aclose()
 
     try:
         asyncio.run(main())

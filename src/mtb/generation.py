@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Hashable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from mtb.backends.base import Message, SamplingParams
@@ -21,6 +21,12 @@ class GenerationSettings:
     max_tokens: int = 1024
     force_temperature: float | None = None
     system_prompt: str | None = None
+    # Choice i is sampled with seed + i (FastChat seeds choice i with i); None
+    # sends no seed, as API generation does.
+    seed: int | None = None
+    # Written into every answer record beside FastChat's fields (e.g. the chat
+    # template's hash); FastChat's readers ignore them.
+    record_extra: dict[str, Any] = field(default_factory=dict)
 
 
 def temperature_for(question: Question, bench: Benchmark, force: float | None) -> float:
@@ -50,13 +56,14 @@ async def answer_question(
     caller: Caller, question: Question, bench: Benchmark, settings: GenerationSettings
 ) -> dict[str, Any]:
     temperature = temperature_for(question, bench, settings.force_temperature)
-    params = SamplingParams(temperature=temperature, max_tokens=settings.max_tokens)
     choices = []
-    for _ in range(settings.num_choices):
+    for index in range(settings.num_choices):
+        seed = None if settings.seed is None else settings.seed + index
+        choice_params = SamplingParams(temperature=temperature, max_tokens=settings.max_tokens, seed=seed)
         replies: list[str] = []
         for turn in range(len(question.turns)):
             messages = conversation(settings.system_prompt, question.turns[: turn + 1], replies)
-            replies.append((await caller.complete(messages, params)).text)
+            replies.append((await caller.complete(messages, choice_params)).text)
         choices.append(replies)
     record: dict[str, Any] = {
         "question_id": question.question_id,
@@ -64,6 +71,7 @@ async def answer_question(
         "model_id": settings.model_id,
         "choices": [{"index": i, "turns": _turns(replies, bench)} for i, replies in enumerate(choices)],
         "tstamp": time.time(),
+        **settings.record_extra,
     }
     if bench.answer_metadata and len(choices) == 1 and len(choices[0]) == 1:
         from mtb.arena import conv_metadata

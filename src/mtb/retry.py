@@ -61,7 +61,7 @@ def decide(
 
     `attempt` counts failures of the same class: 429s, or everything else.
     """
-    if error.kind == "status" and error.status in FATAL_STATUS:
+    if error.kind == "fatal" or (error.kind == "status" and error.status in FATAL_STATUS):
         return RetryDecision(retry=False, fatal=True)
     budget = policy.max_rate_limited if is_rate_limit(error) else policy.max_attempts
     if not is_retryable(error) or attempt >= budget:

@@ -234,3 +234,39 @@ def test_the_key_never_reaches_output_or_files(
     for path in data_dir.rglob("*"):
         if path.is_file():
             assert key not in path.read_text(errors="ignore"), path
+
+
+def test_replicas_share_the_load_and_a_failing_one_leaves_rotation(runner: CliRunner, data_dir: Path) -> None:
+    def slow(request):
+        return Reply(text=model_responder(request).text, delay=0.02)
+
+    with (
+        OpenAIServer(responder=slow) as first,
+        OpenAIServer(responder=lambda request: Reply(status=503)) as broken,
+        OpenAIServer(responder=slow) as second,
+    ):
+        args = ["--api-base", first.url, "--api-base", broken.url, "--api-base", second.url]
+        result = runner.invoke(
+            app,
+            [
+                "generate",
+                "--model",
+                "m",
+                "--data-dir",
+                str(data_dir),
+                "--first-n",
+                "12",
+                "--parallel",
+                "2",
+                *args,
+            ],
+        )
+        assert result.exit_code == 0, result.stderr
+        assert "on 3 replicas" in result.stderr
+        rows = read_jsonl(data_dir / "mt_bench" / "model_answer" / "m.jsonl")
+        assert len(rows) == 12 and "$ERROR$" not in json.dumps(rows)
+        # The broken replica failed its first requests, then was left out of rotation.
+        assert 1 <= len(broken.chat_requests()) <= 2
+        healthy = [len(first.chat_requests()), len(second.chat_requests())]
+        assert sum(healthy) == 24 and min(healthy) >= 8  # least in flight first: both kept busy
+        assert first.max_in_flight == second.max_in_flight == 2  # each replica's own bound

@@ -1,4 +1,9 @@
-"""Provider registry. Each factory imports its SDK only when it is used."""
+"""Provider registry. Each factory imports its SDK only when it is used.
+
+Models run on this machine (transformers, vLLM) are opened by
+`mtb.backends.local.open_local_backend` instead: they are loaded once, before
+the run, and need no endpoint configuration.
+"""
 
 from __future__ import annotations
 

@@ -8,7 +8,9 @@ from typing import Literal, Protocol
 
 Message = dict[str, str]  # {"role": "system" | "user" | "assistant", "content": ...}
 
-ErrorKind = Literal["status", "timeout", "connection", "malformed"]
+# "fatal": a failure every later request would repeat (a local model out of
+# memory); it stops the run, keeping what is done.
+ErrorKind = Literal["status", "timeout", "connection", "malformed", "fatal"]
 
 
 @dataclass(frozen=True)

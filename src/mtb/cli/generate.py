@@ -1,8 +1,9 @@
-"""`mtb generate`: answer a benchmark's questions with a model behind an API."""
+"""`mtb generate`: answer a benchmark's questions with a model behind an API, or a local one."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 
@@ -12,28 +13,44 @@ from mtb.cli.common import (
     DataDirOption,
     FirstNOption,
     MaxAttemptsOption,
-    ParallelOption,
     ProgressOption,
     TimeoutOption,
     cli_errors,
     env_or,
     stderr_console,
 )
+from mtb.errors import UsageError
+
+LOCAL = "Local model (--model-path)"
 
 
 @cli_errors
 def generate(
-    model: Annotated[str, typer.Option("--model", help="Model name as the endpoint knows it.")],
+    model: Annotated[
+        str | None, typer.Option("--model", help="Model name as the API endpoint knows it.")
+    ] = None,
+    model_path: Annotated[
+        str | None,
+        typer.Option(
+            "--model-path",
+            help="A local model folder or Hugging Face repo id, run here (vLLM or transformers).",
+            rich_help_panel=LOCAL,
+        ),
+    ] = None,
     model_id: Annotated[
         str | None,
         typer.Option(
             "--model-id",
-            help="Name for the answer file and records [default: --model's last part].",
+            help="Name for the answer file and records \\[default: the model's last path part].",
         ),
     ] = None,
     api_base: Annotated[
-        str | None,
-        typer.Option("--api-base", help="OpenAI-compatible base URL ending in /v1 [env: OPENAI_BASE_URL]."),
+        list[str] | None,
+        typer.Option(
+            "--api-base",
+            help="OpenAI-compatible base URL ending in /v1 [env: OPENAI_BASE_URL]. Repeat it for "
+            "replicas of one model: requests go to the least busy, --parallel in flight on each.",
+        ),
     ] = None,
     api_key: Annotated[
         str | None,
@@ -42,11 +59,24 @@ def generate(
     provider: Annotated[
         str, typer.Option("--provider", help="openai (any OpenAI-compatible server) or litellm.")
     ] = "openai",
-    parallel: ParallelOption = 8,
+    parallel: Annotated[
+        int | None,
+        typer.Option(
+            "--parallel",
+            min=1,
+            help="Requests in flight at once, per endpoint \\[default: 8; local: every question at once].",
+        ),
+    ] = None,
     num_choices: Annotated[int, typer.Option("--num-choices", min=1, help="Answers per question.")] = 1,
     max_tokens: Annotated[
         int | None,
-        typer.Option("--max-tokens", min=1, help="New tokens per turn [default: the benchmark's]."),
+        typer.Option(
+            "--max-tokens",
+            "--max-new-tokens",
+            "--max-new-token",
+            min=1,
+            help="New tokens per turn \\[default: the benchmark's, 1024].",
+        ),
     ] = None,
     force_temperature: Annotated[
         float | None,
@@ -66,53 +96,214 @@ def generate(
     timeout: TimeoutOption = 600.0,
     max_attempts: MaxAttemptsOption = 8,
     progress: ProgressOption = True,
+    backend: Annotated[
+        str,
+        typer.Option(
+            "--backend",
+            help="auto (vllm when installed and a GPU is present, else hf), vllm or hf.",
+            rich_help_panel=LOCAL,
+        ),
+    ] = "auto",
+    chat_template: Annotated[
+        Path | None,
+        typer.Option(
+            "--chat-template",
+            help="A Jinja chat template file, used instead of the model's own.",
+            rich_help_panel=LOCAL,
+        ),
+    ] = None,
+    dtype: Annotated[
+        str | None,
+        typer.Option(
+            "--dtype",
+            help="auto, float32, float16 or bfloat16 "
+            "\\[default: auto: float32 on CPU, the checkpoint's own on GPU].",
+            rich_help_panel=LOCAL,
+        ),
+    ] = None,
+    revision: Annotated[
+        str | None,
+        typer.Option("--revision", help="Hub revision (branch, tag or commit).", rich_help_panel=LOCAL),
+    ] = None,
+    seed: Annotated[
+        int | None,
+        typer.Option(
+            "--seed", help="Choice i is sampled with seed + i \\[default: 0].", rich_help_panel=LOCAL
+        ),
+    ] = None,
+    batch_size: Annotated[
+        int | None,
+        typer.Option(
+            "--batch-size", min=1, help="hf: rows per generate call \\[default: 32].", rich_help_panel=LOCAL
+        ),
+    ] = None,
+    tensor_parallel_size: Annotated[
+        int | None,
+        typer.Option(
+            "--tensor-parallel-size",
+            "--num-gpus-per-model",
+            min=1,
+            help="vllm: GPUs per model replica \\[default: 1].",
+            rich_help_panel=LOCAL,
+        ),
+    ] = None,
+    num_gpus_total: Annotated[
+        int | None,
+        typer.Option(
+            "--num-gpus-total",
+            min=1,
+            help="vllm: GPUs in all; more than one replica's worth runs data-parallel replicas.",
+            rich_help_panel=LOCAL,
+        ),
+    ] = None,
+    max_model_len: Annotated[
+        int | None,
+        typer.Option("--max-model-len", min=1, help="vllm: context length.", rich_help_panel=LOCAL),
+    ] = None,
+    gpu_memory_utilization: Annotated[
+        float | None,
+        typer.Option(
+            "--gpu-memory-utilization",
+            min=0.01,
+            max=1.0,
+            help="vllm: share of GPU memory to use \\[default: 0.9].",
+            rich_help_panel=LOCAL,
+        ),
+    ] = None,
 ) -> None:
     """Answer every question (both turns) and append to DATA/<bench>/model_answer/ID.jsonl.
 
+    With --model, through an OpenAI-compatible API (or litellm); with --model-path,
+    with a local model (vLLM or transformers) and its own chat template.
     A rerun only answers the questions still missing from the file.
     """
-    from mtb.backends import EndpointConfig
     from mtb.benchmarks import Benchmark
     from mtb.cli.reporting import print_report
     from mtb.data import DataDir, select_questions
-    from mtb.engine import Job, run_on_endpoint
+    from mtb.engine import Job
     from mtb.generation import GenerationSettings, answer_output, generation_tasks
     from mtb.progress import make_progress
     from mtb.retry import RetryPolicy
+
+    local_flags = {
+        "--chat-template": chat_template,
+        "--dtype": dtype,
+        "--revision": revision,
+        "--batch-size": batch_size,
+        "--tensor-parallel-size": tensor_parallel_size,
+        "--num-gpus-total": num_gpus_total,
+        "--max-model-len": max_model_len,
+        "--gpu-memory-utilization": gpu_memory_utilization,
+        "--backend": None if backend == "auto" else backend,
+    }
+    if (model is None) == (model_path is None):
+        raise UsageError(
+            "give exactly one of --model (a model behind an API) and --model-path (a local model)"
+        )
+    if model is not None:
+        given = [flag for flag, value in local_flags.items() if value is not None]
+        if given:
+            raise UsageError(f"{', '.join(given)} only apply to local models (--model-path)")
+    else:
+        given = [flag for flag, value in {"--api-base": api_base, "--api-key": api_key}.items() if value]
+        if provider != "openai":
+            given.append("--provider")
+        if given:
+            raise UsageError(f"{', '.join(given)} only apply to API models (--model)")
 
     console = stderr_console()
     benchmark = Benchmark.load(bench)
     data = DataDir(data_dir, benchmark)
     questions = select_questions(data.questions(), first_n)
+    name = model or model_path or ""
     settings = GenerationSettings(
-        model_id=model_id or model.rstrip("/").split("/")[-1],
+        model_id=model_id or name.rstrip("/").split("/")[-1],
         num_choices=num_choices,
         max_tokens=max_tokens or benchmark.max_tokens,
         force_temperature=force_temperature,
         system_prompt=system_prompt,
     )
-    config = EndpointConfig(
-        provider=provider,
-        model=model,
-        api_base=env_or(api_base, "OPENAI_BASE_URL"),
-        api_key=env_or(api_key, "OPENAI_API_KEY"),
-        key_hint="OPENAI_API_KEY or --api-key",
-        timeout=timeout,
-    )
     spec = answer_output(data, settings.model_id)
+    policy = RetryPolicy(max_attempts=max_attempts)
+    make_progress_sink: Any = lambda: make_progress(console, "generate", enabled=progress)  # noqa: E731
+
+    if model is not None:
+        from mtb.backends import EndpointConfig
+        from mtb.engine import run_on_endpoint
+
+        bases: list[str | None] = [b for b in (api_base or []) if b] or [env_or(None, "OPENAI_BASE_URL")]
+        configs = [
+            EndpointConfig(
+                provider=provider,
+                model=model,
+                api_base=base,
+                api_key=env_or(api_key, "OPENAI_API_KEY"),
+                key_hint="OPENAI_API_KEY or --api-key",
+                timeout=timeout,
+            )
+            for base in bases
+        ]
+        replicas = f" on {len(configs)} replicas" if len(configs) > 1 else ""
+        console.print(
+            f"generate: {model}{replicas} as '{settings.model_id}', {len(questions)} questions × "
+            f"{num_choices} choice(s) → {spec.path}",
+            highlight=False,
+        )
+        report = run_on_endpoint(
+            configs,
+            lambda caller: [
+                Job(spec, lambda done: generation_tasks(questions, done, caller, benchmark, settings))
+            ],
+            output=spec.path,
+            parallel=parallel or 8,
+            policy=policy,
+            progress=make_progress_sink(),
+        )
+        raise typer.Exit(print_report(report, console, "answers"))
+
+    from dataclasses import replace
+
+    from mtb.backends.local import TEMPLATE_FIELD, LocalModelConfig, open_local_backend
+    from mtb.engine import Endpoint, run_on_endpoints
+
+    config = LocalModelConfig(
+        model_path=model_path or "",
+        backend=backend,
+        chat_template=chat_template,
+        dtype=dtype or "auto",
+        revision=revision,
+        seed=0 if seed is None else seed,
+        max_batch_size=batch_size or 32,
+        tensor_parallel_size=tensor_parallel_size or 1,
+        num_gpus_total=num_gpus_total,
+        max_model_len=max_model_len,
+        gpu_memory_utilization=gpu_memory_utilization or 0.9,
+    )
+    console.print(f"loading {config.model_path} (backend: {backend}) ...", highlight=False)
+    kind, local = open_local_backend(config)
+    settings = replace(settings, seed=config.seed, record_extra={TEMPLATE_FIELD: local.template_sha256})
     console.print(
-        f"generate: {model} as '{settings.model_id}', {len(questions)} questions × {num_choices} choice(s)"
-        f" → {spec.path}",
+        f"generate: {config.model_path} with {kind} as '{settings.model_id}', {len(questions)} questions × "
+        f"{num_choices} choice(s), chat template sha256 {local.template_sha256[:12]} → {spec.path}",
         highlight=False,
     )
-    report = run_on_endpoint(
-        config,
+    # Every conversation at once by default: the backend batches what arrives together.
+    workers = parallel or max(1, len(questions) * num_choices)
+    report = run_on_endpoints(
+        lambda: [Endpoint(local, workers, name=config.model_path, key_hint="")],
         lambda caller: [
             Job(spec, lambda done: generation_tasks(questions, done, caller, benchmark, settings))
         ],
         output=spec.path,
-        parallel=parallel,
-        policy=RetryPolicy(max_attempts=max_attempts),
-        progress=make_progress(console, "generate", enabled=progress),
+        workers=workers,
+        policy=policy,
+        progress=make_progress_sink(),
     )
+    stats = local.stats
+    if stats.batches:
+        console.print(
+            f"{kind}: {stats.rows} turns in {stats.batches} batches (largest {stats.largest_batch}), "
+            f"{stats.generated_tokens} tokens generated",
+            highlight=False,
+        )
     raise typer.Exit(print_report(report, console, "answers"))
