@@ -48,13 +48,13 @@ def generate(
         list[str] | None,
         typer.Option(
             "--api-base",
-            help="OpenAI-compatible base URL ending in /v1 [env: OPENAI_BASE_URL]. Repeat it for "
+            help="OpenAI-compatible base URL ending in /v1 \\[env: OPENAI_BASE_URL]. Repeat it for "
             "replicas of one model: requests go to the least busy, --parallel in flight on each.",
         ),
     ] = None,
     api_key: Annotated[
         str | None,
-        typer.Option("--api-key", help="API key [env: OPENAI_API_KEY].", show_default=False),
+        typer.Option("--api-key", help="API key \\[env: OPENAI_API_KEY].", show_default=False),
     ] = None,
     provider: Annotated[
         str, typer.Option("--provider", help="openai (any OpenAI-compatible server) or litellm.")

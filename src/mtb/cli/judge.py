@@ -40,24 +40,26 @@ def judge(
             "--mode",
             help="single: a 1-10 score per answer and turn; pairwise-baseline: each model against "
             "--baseline-model; pairwise-all: every pair of --model-list. Pairs are judged in both orders. "
-            "[default: single; Arena-Hard: pairwise-baseline]",
+            "\\[default: single; Arena-Hard: pairwise-baseline]",
         ),
     ] = None,
     baseline_model: Annotated[
         str | None,
-        typer.Option("--baseline-model", help="The model others are compared with [default: gpt-3.5-turbo]."),
+        typer.Option(
+            "--baseline-model", help="The model others are compared with \\[default: gpt-3.5-turbo]."
+        ),
     ] = None,
     judge_model: Annotated[
         str | None,
-        typer.Option("--judge-model", help="Judge model [default: the benchmark's, gpt-4]."),
+        typer.Option("--judge-model", help="Judge model \\[default: the benchmark's, gpt-4]."),
     ] = None,
     judge_api_base: Annotated[
         str | None,
-        typer.Option("--judge-api-base", help="Judge's base URL [env: OPENAI_BASE_URL]."),
+        typer.Option("--judge-api-base", help="Judge's base URL \\[env: OPENAI_BASE_URL]."),
     ] = None,
     judge_api_key: Annotated[
         str | None,
-        typer.Option("--judge-api-key", help="Judge's API key [env: OPENAI_API_KEY].", show_default=False),
+        typer.Option("--judge-api-key", help="Judge's API key \\[env: OPENAI_API_KEY].", show_default=False),
     ] = None,
     judge_provider: Annotated[
         str,
@@ -65,7 +67,7 @@ def judge(
     ] = "openai",
     reference_model: Annotated[
         str | None,
-        typer.Option("--reference-model", help="Whose reference answers to use [default: gpt-4]."),
+        typer.Option("--reference-model", help="Whose reference answers to use \\[default: gpt-4]."),
     ] = None,
     model_list: ModelListOption = None,
     parallel: ParallelOption = 8,

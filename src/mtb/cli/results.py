@@ -41,14 +41,17 @@ def results(
     ] = ResultsMode.single,
     model_list: ModelListOption = None,
     judge_model: Annotated[
-        str | None, typer.Option("--judge-model", help="Whose judgments [default: the benchmark's judge].")
+        str | None, typer.Option("--judge-model", help="Whose judgments \\[default: the benchmark's judge].")
     ] = None,
     baseline_model: Annotated[
         str | None,
-        typer.Option("--baseline-model", help="pairwise-baseline: the baseline [default: the benchmark's]."),
+        typer.Option(
+            "--baseline-model", help="pairwise-baseline: the baseline \\[default: the benchmark's]."
+        ),
     ] = None,
     input_file: Annotated[
-        Path | None, typer.Option("--input-file", help="A judgment file [default: the judge's file in DATA].")
+        Path | None,
+        typer.Option("--input-file", help="A judgment file \\[default: the judge's file in DATA]."),
     ] = None,
     output_format: Annotated[OutputFormat, typer.Option("--format", help="table, json, csv or markdown.")] = (
         OutputFormat.table
@@ -64,12 +67,12 @@ def results(
     ] = None,
     rounds: Annotated[
         int | None,
-        typer.Option("--rounds", min=10, help="Bootstrap rounds [default: 1000; Arena-Hard: 100]."),
+        typer.Option("--rounds", min=10, help="Bootstrap rounds \\[default: 1000; Arena-Hard: 100]."),
     ] = None,
     seed: Annotated[
         int | None,
         typer.Option(
-            "--seed", help="Bootstrap seed: the same seed, the same intervals [default: 0; Arena-Hard: 42]."
+            "--seed", help="Bootstrap seed: the same seed, the same intervals \\[default: 0; Arena-Hard: 42]."
         ),
     ] = None,
     style_control: Annotated[
