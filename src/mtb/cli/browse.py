@@ -1,0 +1,2 @@
+def browse() -> None:
+    pass
