@@ -49,6 +49,12 @@ def results(
     ),
     bench: BenchOption = "mt_bench",
     data_dir: DataDirOption = DEFAULT_DATA_DIR,
+    plot: Annotated[
+        Path | None,
+        typer.Option(
+            "--plot", help="Also draw the per-category radar chart: .png, .svg or .html (mtb[plot])."
+        ),
+    ] = None,
 ) -> None:
     """Print each model's turn means, average and per-category means, best first.
 
@@ -96,6 +102,12 @@ def results(
             f"{excluded} judgment(s) without a rating were left out (see the 'excluded' column)",
             highlight=False,
         )
+
+    if plot is not None:
+        from mtb.plots import write_radar
+
+        write_radar(plot, scores, benchmark.category_order, f"{benchmark.name} — {path.name}")
+        console.print(f"radar chart written to {plot}", highlight=False)
 
     if output_format is OutputFormat.json:
         typer.echo(scoring.to_json(scores))
