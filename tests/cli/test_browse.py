@@ -275,3 +275,36 @@ def test_the_command_serves_on_loopback(browse_data: Path) -> None:
         process.wait(timeout=10)
         if process.stderr is not None:
             process.stderr.close()
+
+
+def test_export_keeps_only_what_was_asked(runner: CliRunner, browse_data: Path, tmp_path: Path) -> None:
+    out = tmp_path / "small.html"
+    result = runner.invoke(
+        app,
+        [
+            "browse",
+            "--data-dir",
+            str(browse_data),
+            "--export",
+            str(out),
+            "--bench",
+            "mt_bench",
+            "--models",
+            "gpt-4",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    html = out.read_text()
+    # The data sits in a JSON block that no answer can close: '<' is escaped inside it.
+    start = html.index('<script type="application/json" id="mtb-data">') + len(
+        '<script type="application/json" id="mtb-data">'
+    )
+    block = html[start : html.index("</script>", start)]
+    assert "<" not in block
+    data = json.loads(block)
+    assert [b["name"] for b in data["index"]["benchmarks"]] == ["mt_bench"]
+    assert data["index"]["benchmarks"][0]["models"] == ["gpt-4"]
+    assert set(data["question"]["mt_bench"]["81"]["answers"]) == {"gpt-4"}
+    assert "Content-Security-Policy" in html and "http://" not in html.replace(
+        "http://www.w3.org/2000/svg", ""
+    )

@@ -84,7 +84,9 @@ class Catalog:
         return [
             child.name
             for child in sorted(self.root.iterdir())
-            if child.is_dir() and self.inside(child) and (child / "question.jsonl").is_file()
+            if child.is_dir()
+            and (child / "question.jsonl").is_file()
+            and self.inside(child / "question.jsonl")
         ]
 
     def bench(self, name: str) -> BenchData:

@@ -26,7 +26,8 @@ def browse(
         list[str] | None, typer.Option("--bench", help="With --export: only this benchmark (repeatable).")
     ] = None,
     models: Annotated[
-        list[str] | None, typer.Option("--model", help="With --export: only this model (repeatable).")
+        list[str] | None,
+        typer.Option("--models", help="With --export: only these models (list them after the flag)."),
     ] = None,
     data_dir: DataDirOption = DEFAULT_DATA_DIR,
 ) -> None:

@@ -24,7 +24,7 @@ app.command("generate")(generate.generate)
 app.command("judge", cls=MultiValueCommand)(judge.judge)
 app.command("results", cls=MultiValueCommand)(results.results)
 app.command("download-baselines", cls=MultiValueCommand)(download.download_baselines)
-app.command("browse")(browse.browse)
+app.command("browse", cls=MultiValueCommand)(browse.browse)
 
 
 def _version(value: bool) -> None:
