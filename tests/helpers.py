@@ -98,9 +98,11 @@ def write_browse_fixtures(data_dir: Path, shared_data: Path) -> None:
     (arena / "config").mkdir()
     lines = (shared_data / "arena-hard-v0.1/question.jsonl").read_text().splitlines()[:3]
     (arena / "question.jsonl").write_text("\n".join(lines) + "\n")
+    wanted = {json.loads(line)["question_id"] for line in lines}
     for model in ("gpt-4-0314", "gemma-2-9b-it"):
-        rows = (shared_data / f"arena-hard-v0.1/model_answer/{model}.jsonl").read_text().splitlines()[:3]
-        (arena / f"model_answer/{model}.jsonl").write_text("\n".join(rows) + "\n")
+        rows = (shared_data / f"arena-hard-v0.1/model_answer/{model}.jsonl").read_text().splitlines()
+        kept = [row for row in rows if json.loads(row)["question_id"] in wanted]
+        (arena / f"model_answer/{model}.jsonl").write_text("\n".join(kept) + "\n")
     (arena / "config/judge_config.yaml").write_text(
         "judge_model: gpt-4-1106-preview\nbaseline_model: gpt-4-0314\n"
     )

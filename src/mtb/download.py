@@ -278,7 +278,7 @@ def _hf_download(spec: FileSpec, force: bool) -> Path:
         # file is not in the local cache.
         raise NetworkUnavailable(f"{where}: {str(exc).splitlines()[0]}") from None
     except (EntryNotFoundError, RepositoryNotFoundError, RevisionNotFoundError):
-        raise NotFound(f"{where}: not found on the Hub") from None
+        raise NotFound(f"{where}: not found on the Hub (or not readable without HF_TOKEN)") from None
     except OSError as exc:
         raise Corrupt(f"{where}: {exc}") from None
 

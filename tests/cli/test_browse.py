@@ -177,8 +177,12 @@ def test_leaderboard_and_radar(page: Any, served: BrowseServer, tmp_path: Path) 
 
 
 def test_arena_hard_games(page: Any, served: BrowseServer) -> None:
-    page.goto(served.url + "#bench=arena-hard-v0.1&a=gemma-2-9b-it")
+    page.goto(served.url + "#bench=arena-hard-v0.1&mode=pair&a=gemma-2-9b-it&b=gpt-4-0314")
     page.wait_for_selector("#judgments .games")
+    assert (
+        "T: My Meadow Lark" in page.locator(".answer-a[data-turn='1']").inner_text()
+    )  # gemma, in ABC notation
+    assert "N/A" not in page.locator(".answer-b[data-turn='1']").inner_text()
     text = page.locator("#judgments .games").inner_text()
     assert "Game 1. A: gpt-4-0314, B: gemma-2-9b-it" in text and "Verdict: B>A" in text
     assert "Game 2. A: gemma-2-9b-it, B: gpt-4-0314" in text and "Verdict: A=B" in text
@@ -238,6 +242,24 @@ def test_server_answers_only_its_routes(served: BrowseServer) -> None:
         "api/question?bench=mt_bench&id=../../etc/passwd",
     ):
         assert status_of(served.url + path) == 404, path
+
+
+def test_requests_for_other_host_names_are_refused(served: BrowseServer) -> None:
+    """A page on another domain rebound to 127.0.0.1 cannot read the data (DNS rebinding)."""
+    import http.client
+
+    port = served.server_address[1]
+    for host, expected in (
+        (f"evil.example:{port}", 403),
+        (f"localhost:{port}", 200),
+        (f"127.0.0.1:{port}", 200),
+    ):
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        connection.request("GET", "/api/index", headers={"Host": host})
+        response = connection.getresponse()
+        response.read()
+        connection.close()
+        assert response.status == expected, host
 
 
 def test_files_outside_the_data_dir_are_not_read(browse_data: Path, tmp_path: Path) -> None:

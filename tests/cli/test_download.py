@@ -223,6 +223,28 @@ def test_hub_and_github_through_their_endpoints(
     assert "6 already present" in again.stderr
 
 
+def test_hub_transfer_cut_or_corrupt_is_fetched_again(
+    file_server: FileServer, mirror_dir: Path, tmp_path: Path
+) -> None:
+    cut = "/spaces/lmsys/mt-bench/resolve/main/data/mt_bench/model_answer/gpt-4.jsonl"
+    bad = "/spaces/lmsys/mt-bench/resolve/main/data/mt_bench/model_answer/vicuna-7b-v1.3.jsonl"
+    file_server.faults.truncate[cut] = 1
+    file_server.faults.corrupt[bad] = 1
+    env = {
+        "HF_HUB_OFFLINE": "0",
+        "HF_ENDPOINT": file_server.url,
+        "HF_HOME": str(tmp_path / "hf"),
+        "MTB_GITHUB_RAW": file_server.url,
+    }
+    data = tmp_path / "data"
+    result = mtb_subprocess(env, "--models", *MODELS, "--data-dir", str(data))
+    assert result.returncode == 0, result.stderr
+    assert file_server.count("GET", cut) == 2 and file_server.count("GET", bad) == 2
+    for model in MODELS:
+        name = f"mt_bench/model_answer/{model}.jsonl"
+        assert sha(data / name) == sha(mirror_dir / name)
+
+
 @pytest.mark.parametrize("offline_flag", ["1", "0"])
 def test_without_network_it_fails_at_once(offline_flag: str, tmp_path: Path) -> None:
     # Port 9 on 127.0.0.1 refuses connections: as good as no network.

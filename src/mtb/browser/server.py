@@ -26,8 +26,9 @@ STATIC = {
     "/static/app.js": ("app.js", "text/javascript; charset=utf-8"),
     "/static/app.css": ("app.css", "text/css; charset=utf-8"),
 }
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
 SERVER_CSP = (
-    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; "
+    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
     "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 )
 
@@ -95,7 +96,23 @@ class _Handler(BaseHTTPRequestHandler):
     def do_HEAD(self) -> None:
         self.do_GET()
 
+    def _host_allowed(self) -> bool:
+        """On loopback, answer only requests addressed to loopback.
+
+        A web page elsewhere could point its own domain at 127.0.0.1 (DNS
+        rebinding) and read the data through the visitor's browser; its requests
+        carry its own name in Host.
+        """
+        if self.server.server_address[0] not in LOOPBACK:
+            return True
+        host = (self.headers.get("Host") or "").strip()
+        name = host[1:].split("]", 1)[0] if host.startswith("[") else host.rsplit(":", 1)[0]
+        return name.lower() in ("127.0.0.1", "localhost", "::1")
+
     def do_GET(self) -> None:
+        if not self._host_allowed():
+            self._error(403, "this server answers only requests to 127.0.0.1 or localhost")
+            return
         parts = urlsplit(self.path)
         query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
         catalog = self.server.catalog

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from mtb.cli.common import DEFAULT_DATA_DIR, DataDirOption, cli_errors, stderr_console
+from mtb.cli.common import DEFAULT_DATA_DIR, EXIT_INTERRUPTED, DataDirOption, cli_errors, stderr_console
 
 
 @cli_errors
@@ -58,5 +58,8 @@ def browse(
     console.print(f"mtb browse: serving {data_dir} at {server.url} (Ctrl-C to stop)", highlight=False)
     try:
         server.serve_forever()
+    except KeyboardInterrupt:
+        console.print("stopped")
+        raise typer.Exit(EXIT_INTERRUPTED) from None
     finally:
         server.server_close()

@@ -27,7 +27,7 @@ def download_baselines(
     models: Annotated[
         list[str] | None,
         typer.Option(
-            "--models", help="Only these published models' files (list them after the flag) [default: all]."
+            "--models", help="Only these published models' files (list them after the flag); default: all."
         ),
     ] = None,
     data_dir: DataDirOption = DEFAULT_DATA_DIR,
