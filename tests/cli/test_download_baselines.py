@@ -260,3 +260,25 @@ def test_without_network_it_fails_at_once(offline_flag: str, tmp_path: Path) -> 
     assert result.returncode == 1, result.stderr
     assert "--mirror" in result.stderr and "--data-dir" in result.stderr
     assert not any(p.is_file() for p in (tmp_path / "data").rglob("*"))
+
+
+def test_with_progress_bars(
+    runner: CliRunner, file_server: FileServer, mirror_dir: Path, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    file_server.faults.truncate["/mirror/mt_bench/question.jsonl"] = 1  # a retry resets its bar
+    result = runner.invoke(
+        app,
+        [
+            "download-baselines",
+            "--progress",
+            "--models",
+            "gpt-4",
+            "--data-dir",
+            str(data),
+            "--mirror",
+            f"{file_server.url}/mirror",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert sha(data / "mt_bench/question.jsonl") == sha(mirror_dir / "mt_bench/question.jsonl")

@@ -52,14 +52,8 @@ def download_baselines(
 
     Exit codes: 0 ok, 1 a file failed or the network is unreachable, 2 bad usage, 130 interrupted.
     """
-    from rich.progress import (
-        BarColumn,
-        DownloadColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TransferSpeedColumn,
-    )
+    from rich.filesize import decimal
+    from rich.progress import BarColumn, Progress, TextColumn
 
     from mtb import download as dl
 
@@ -73,9 +67,7 @@ def download_baselines(
     bars = Progress(
         TextColumn("{task.description}"),
         BarColumn(),
-        MofNCompleteColumn(),
-        DownloadColumn(),
-        TransferSpeedColumn(),
+        TextColumn("{task.fields[info]}"),
         console=console,
         disable=not progress,
         transient=True,
@@ -85,18 +77,23 @@ def download_baselines(
         def __init__(self) -> None:
             self.lock = threading.Lock()
             self.tasks: dict[str, Any] = {}
-            self.overall = bars.add_task("files", total=len(plan))
+            self.done = 0
+            self.overall = bars.add_task("files", total=len(plan), info=f"0/{len(plan)}")
 
         def file_started(self, spec: FileSpec) -> Advance:
             with self.lock:
                 task = self.tasks.get(spec.path)
                 if task is None:
-                    task = self.tasks[spec.path] = bars.add_task(spec.path.rsplit("/", 1)[-1], total=None)
+                    name = spec.path.rsplit("/", 1)[-1]
+                    task = self.tasks[spec.path] = bars.add_task(name, total=None, info="")
                 else:  # a retry starts the byte count again
-                    bars.reset(task)
+                    bars.reset(task, info="")
+
+            received = [0]
 
             def advance(n: int) -> None:
-                bars.advance(task, n)
+                received[0] += n
+                bars.update(task, advance=n, info=decimal(received[0]))
 
             return advance
 
@@ -105,7 +102,8 @@ def download_baselines(
                 task = self.tasks.pop(spec.path, None)
                 if task is not None:
                     bars.remove_task(task)
-                bars.advance(self.overall, 1)
+                self.done += 1
+                bars.update(self.overall, advance=1, info=f"{self.done}/{len(plan)}")
 
     _silence_hub_bars()
     with bars:
