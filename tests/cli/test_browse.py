@@ -87,7 +87,9 @@ def test_click_category_question_models(
     page.select_option("#category", "math")
     page.select_option("#question", "111")
     page.select_option("#model-a", "gpt-4")
+    # Each change re-renders; wait for the view of this exact selection.
     page.wait_for_selector("h2:has-text('Question 111')")
+    page.wait_for_selector(".answer-a[data-model='gpt-4']")
 
     # Both turns of gpt-4's answer, and the reference solution.
     for turn in (1, 2):
@@ -111,6 +113,7 @@ def test_click_category_question_models(
     page.select_option("#model-b", "vicuna-7b-v1.3")
     page.select_option("#category", "writing")
     page.wait_for_selector("h2:has-text('Question 81')")
+    page.wait_for_selector(".answer-b[data-model='vicuna-7b-v1.3']")
     assert page.locator(".answer-b[data-turn='1']").count() == 1
     assert (
         first_words(answer_text(browse_data, "vicuna-7b-v1.3", 81, 1))
@@ -330,3 +333,17 @@ def test_export_keeps_only_what_was_asked(runner: CliRunner, browse_data: Path, 
     assert "Content-Security-Policy" in html and "http://" not in html.replace(
         "http://www.w3.org/2000/svg", ""
     )
+
+
+def test_an_unreadable_file_is_reported_not_fatal(page: Any, browse_data: Path) -> None:
+    (browse_data / "mt_bench/model_answer/broken.jsonl").write_text('{"question_id": 81, "choices": [\n')
+    server = make_server(browse_data, "127.0.0.1", 0)
+    server.start_background()
+    try:
+        page.goto(server.url + "#bench=mt_bench&q=81&a=gpt-4")
+        page.wait_for_selector(".answer-a[data-turn='1']")
+        assert "broken.jsonl:1: not valid JSON" in page.locator(".problems").inner_text()
+        assert page.errors == []
+    finally:
+        server.shutdown()
+        server.server_close()

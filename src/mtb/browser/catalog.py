@@ -53,6 +53,8 @@ class BenchData:
     games: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
     single_files: list[Path] = field(default_factory=list)
     judges: list[str] = field(default_factory=list)
+    models: list[str] = field(default_factory=list)
+    heavy_loaded: bool = False
     baseline: str | None = None
     published: dict[str, Any] | None = None
     problems: list[str] = field(default_factory=list)
@@ -89,13 +91,17 @@ class Catalog:
             and self.inside(child / "question.jsonl")
         ]
 
-    def bench(self, name: str) -> BenchData:
+    def bench(self, name: str, *, full: bool = True) -> BenchData:
+        """A benchmark's data; `full=False` reads only its questions and file names."""
         if name not in self.benchmarks():
             raise KeyError(name)
         with self._lock:
             if name not in self._loaded:
                 self._loaded[name] = self._load(name)
-            return self._loaded[name]
+            data = self._loaded[name]
+            if full and not data.heavy_loaded:
+                self._load_heavy(data)
+            return data
 
     def _rows(self, path: Path, data: BenchData) -> list[dict[str, Any]]:
         try:
@@ -121,6 +127,27 @@ class Catalog:
             }
             data.questions.append(question)
             data.by_id[str(qid)] = question
+        data.models = [p.stem for p in self._files(folder / "model_answer", "*.jsonl")]
+        judgments = folder / "model_judgment"
+        names = {p.name.removesuffix("_single.jsonl") for p in self._files(judgments, "*_single.jsonl")}
+        names |= {p.name.removesuffix("_pair.jsonl") for p in self._files(judgments, "*_pair.jsonl")}
+        if judgments.is_dir() and self.inside(judgments):
+            names |= {d.name for d in judgments.iterdir() if d.is_dir() and self._files(d, "*.jsonl")}
+        data.judges = sorted(names)
+        config = folder / "config" / "judge_config.yaml"
+        if config.is_file() and self.inside(config):
+            match = re.search(r"^baseline_model:\s*([^\s#]+)", config.read_text(encoding="utf-8"), re.M)
+            data.baseline = match.group(1).strip("'\"") if match else None
+        for path in self._files(folder / "leaderboard", "*.csv")[-1:]:
+            with path.open(encoding="utf-8", newline="") as handle:
+                rows = list(csv.reader(handle))
+            if rows:
+                data.published = {"file": path.name, "header": rows[0], "rows": rows[1:]}
+        return data
+
+    def _load_heavy(self, data: BenchData) -> None:
+        """Answers, references and judgments: the bulk, read on the first question or leaderboard asked."""
+        folder = self.root / data.name
         for kind, target in (("model_answer", data.answers), ("reference_answer", data.references)):
             for path in self._files(folder / kind, "*.jsonl"):
                 by_question: dict[str, list[str]] = {}
@@ -133,10 +160,8 @@ class Catalog:
                     by_question[str(answer.question_id)] = answer.choices[0].turns
                 target[path.stem] = by_question
         judgments = folder / "model_judgment"
-        judges: set[str] = set()
         for path in self._files(judgments, "*_single.jsonl"):
             data.single_files.append(path)
-            judges.add(path.name.removesuffix("_single.jsonl"))
             for obj in self._rows(path, data):
                 judge = obj.get("judge")
                 if "question_id" not in obj or not isinstance(obj.get("model"), str):
@@ -152,7 +177,6 @@ class Catalog:
                     }
                 )
         for path in self._files(judgments, "*_pair.jsonl"):
-            judges.add(path.name.removesuffix("_pair.jsonl"))
             for obj in self._rows(path, data):
                 if "question_id" not in obj or not all(
                     isinstance(obj.get(k), str) for k in ("model_1", "model_2")
@@ -174,7 +198,6 @@ class Catalog:
         if judgments.is_dir() and self.inside(judgments):
             for judge_dir in sorted(p for p in judgments.iterdir() if p.is_dir()):
                 for path in self._files(judge_dir, "*.jsonl"):
-                    judges.add(judge_dir.name)
                     for obj in self._rows(path, data):
                         games = obj.get("games")
                         if "question_id" not in obj or not isinstance(games, list):
@@ -190,24 +213,14 @@ class Catalog:
                                 ],
                             }
                         )
-        data.judges = sorted(judges)
-        config = folder / "config" / "judge_config.yaml"
-        if config.is_file() and self.inside(config):
-            match = re.search(r"^baseline_model:\s*([^\s#]+)", config.read_text(encoding="utf-8"), re.M)
-            data.baseline = match.group(1).strip("'\"") if match else None
-        for path in self._files(folder / "leaderboard", "*.csv")[-1:]:
-            with path.open(encoding="utf-8", newline="") as handle:
-                rows = list(csv.reader(handle))
-            if rows:
-                data.published = {"file": path.name, "header": rows[0], "rows": rows[1:]}
-        return data
+        data.heavy_loaded = True
 
     # -- payloads -------------------------------------------------------------
 
     def index(self) -> dict[str, Any]:
         benches = []
         for name in self.benchmarks():
-            data = self.bench(name)
+            data = self.bench(name, full=False)  # the first page needs no answers yet
             categories = list(dict.fromkeys(q["category"] for q in data.questions))
             benches.append(
                 {
@@ -216,7 +229,7 @@ class Catalog:
                     "questions": [
                         {"id": q["id"], "category": q["category"], "label": _label(q)} for q in data.questions
                     ],
-                    "models": sorted(data.answers),
+                    "models": data.models,
                     "judges": data.judges,
                     "baseline": data.baseline,
                     "problems": data.problems,
@@ -240,6 +253,7 @@ class Catalog:
             "pair": [j for j in data.pair.get(question_id, []) if wanted(j["model_1"], j["model_2"])],
             "games": [j for j in data.games.get(question_id, []) if wanted(j["model"])],
             "baseline": data.baseline,
+            "problems": data.problems,
         }
 
     def leaderboard(self, bench: str, models: list[str] | None = None) -> dict[str, Any]:
@@ -277,7 +291,7 @@ class Catalog:
                     "rows": [s.to_json() for s in scores],
                 }
             )
-        return {"bench": bench, "single": tables, "published": data.published}
+        return {"bench": bench, "single": tables, "published": data.published, "problems": data.problems}
 
 
 def _judge_name(judge: Any, fallback: str) -> str:

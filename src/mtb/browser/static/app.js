@@ -135,6 +135,7 @@
   // ---- state and deep links ------------------------------------------------------
   const state = { view: "question", bench: "", cat: "", q: "", mode: "single", a: "", b: "" };
   let index = null;
+  let problems = []; // files the server could not read, as the last view reported them
 
   function readHash() {
     const params = new URLSearchParams(location.hash.slice(1));
@@ -154,7 +155,7 @@
   function settle() {
     const benches = index.benchmarks;
     if (!benches.length) return false;
-    if (!bench()) state.bench = benches[0].name;
+    if (!bench()) state.bench = (benches.find((b) => b.name === "mt_bench") || benches[0]).name;
     const b = bench();
     if (state.cat && !b.categories.includes(state.cat)) state.cat = "";
     const qs = questionsInCategory();
@@ -193,7 +194,6 @@
     try {
       const content = state.view === "leaderboard" ? await leaderboardView() : await questionView();
       if (token !== render.token) return; // a newer selection has been rendered meanwhile
-      const problems = bench().problems || [];
       view.replaceChildren(content, ...problems.map((p) => el("p", { class: "problems" }, "Skipped: " + p)));
     } catch (error) {
       view.replaceChildren(el("p", { class: "problems" }, String(error)));
@@ -207,8 +207,12 @@
 
   async function questionView() {
     const root = el("div", { id: "question-view" });
-    if (!state.q) return el("p", { class: "muted" }, "No question in this category.");
+    if (!state.q) {
+      problems = [];
+      return el("p", { class: "muted" }, "No question in this category.");
+    }
     const data = await api("question", state.bench, state.q);
+    problems = data.problems || [];
     const question = data.question;
     const models = state.mode === "pair" ? [state.a, state.b] : [state.a];
     root.appendChild(el("h2", null, "Question " + question.id + " · " + question.category));
@@ -328,6 +332,7 @@
 
   async function leaderboardView() {
     const data = await api("leaderboard", state.bench);
+    problems = data.problems || [];
     const root = el("div", { id: "leaderboard-view" }, el("h2", null, "Leaderboard · " + state.bench));
     for (const t of data.single) {
       root.appendChild(el("h3", null, "Single grading by " + t.judge + " (" + t.file + ")"));
