@@ -2,6 +2,7 @@
 
     python bench/baselines_browse.py                # uses ../shared/data
     python bench/baselines_browse.py --data /path/to/shared/data
+    python bench/baselines_browse.py --browser      # also time the page in headless Chromium
 
 Downloads go to the project's file server on 127.0.0.1 (no network), once as a
 plain mirror and once as the Hugging Face Hub through HF_ENDPOINT (the real
@@ -36,6 +37,7 @@ def timed(command: list[str], env: dict[str, str]) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
+    parser.add_argument("--browser", action="store_true", help="time the page in /usr/bin/chromium too")
     args = parser.parse_args()
     shared = args.data.resolve()
     mtb = [sys.executable, "-m", "mtb"]
@@ -84,6 +86,41 @@ def main() -> None:
             [*mtb, "browse", "--data-dir", str(data), "--export", str(out), "--bench", "mt_bench"], base
         )
         print(f"browse --export, MT-bench, 31 models: {seconds:.2f} s, {out.stat().st_size / 1e6:.1f} MB")
+        if args.browser:
+            time_page(data)
+
+
+def time_page(data: Path) -> None:
+    """Click timings in a real browser, server and all (a fresh server: nothing read yet)."""
+    from playwright.sync_api import sync_playwright
+
+    from mtb.browser.server import make_server
+
+    server = make_server(data, "127.0.0.1", 0)
+    server.start_background()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium", args=["--headless", "--no-sandbox", "--disable-gpu"]
+        )
+        page = browser.new_page()
+        page.set_default_timeout(60_000)
+        steps = [
+            ("page: first view (MT-bench, 31 models)", lambda: page.goto(server.url), ".answer-a"),
+            (
+                "page: switch to Arena-Hard (75 models)",
+                lambda: page.select_option("#bench", "arena-hard-v0.1"),
+                "h2:has-text('328c149e')",
+            ),
+            ("page: next question", lambda: page.click("#next"), "h2:has-text('b43c0765')"),
+        ]
+        for label, action, selector in steps:
+            started = time.perf_counter()
+            action()
+            page.wait_for_selector(selector)
+            print(f"{label}: {time.perf_counter() - started:.2f} s")
+        browser.close()
+    server.shutdown()
+    server.server_close()
 
 
 def shared_size(shared: Path) -> float:
