@@ -26,3 +26,98 @@ def model_responder(request: RecordedRequest) -> Reply:
     """A model that says which turn it answers and what it was asked."""
     turn = sum(1 for m in request.messages if m["role"] == "user")
     return Reply(text=f"turn {turn} answer to: {request.last_user_message[:30]}")
+
+
+# An answer that tries every way to run script or load something; the browser must show it as text.
+EVIL_ANSWER = (
+    "Sure! <script>window.__pwned = 'script'</script> and "
+    "<img src=x onerror=\"window.__pwned = 'img'\"> and "
+    "[click me](javascript:window.__pwned='link') and "
+    "<a href=\"javascript:window.__pwned='anchor'\">raw link</a> "
+    '<iframe src="http://example.com/"></iframe> ![remote](http://example.com/x.png) end'
+)
+
+
+def write_browse_fixtures(data_dir: Path, shared_data: Path) -> None:
+    """Judgments of every kind the browser reads, small and predictable, beside the MT-bench copy.
+
+    Single: gpt-4 gets score s = (question_id + turn) % 10 + 1 on every question, vicuna-7b-v1.3 s // 2 + 1.
+    Pairwise: gpt-4 vs vicuna-7b-v1.3 on questions 81-85. An 'evil' model answers question 81.
+    Arena-Hard: 3 questions, 2 answer files, one judgment file with two games.
+    """
+    questions = read_jsonl(data_dir / "mt_bench/question.jsonl")
+    judgments = data_dir / "mt_bench/model_judgment"
+    judgments.mkdir(parents=True, exist_ok=True)
+    with (judgments / "gpt-4_single.jsonl").open("w") as handle:
+        for model in ("gpt-4", "vicuna-7b-v1.3"):
+            for q in questions:
+                for turn in (1, 2):
+                    score = (q["question_id"] + turn) % 10 + 1
+                    if model != "gpt-4":
+                        score = score // 2 + 1
+                    row = {
+                        "question_id": q["question_id"],
+                        "model": model,
+                        "judge": ["gpt-4", "single-v1" if turn == 1 else "single-v1-multi-turn"],
+                        "user_prompt": "prompt",
+                        "judgment": f"Judge says {model} on {q['question_id']} turn {turn}. [[{score}]]",
+                        "score": score,
+                        "turn": turn,
+                        "tstamp": 0,
+                    }
+                    handle.write(json.dumps(row) + "\n")
+    with (judgments / "gpt-4_pair.jsonl").open("w") as handle:
+        for qid in range(81, 86):
+            for turn in (1, 2):
+                row = {
+                    "question_id": qid,
+                    "model_1": "gpt-4",
+                    "model_2": "vicuna-7b-v1.3",
+                    "g1_winner": "model_1",
+                    "g2_winner": "tie",
+                    "judge": ["gpt-4", "pair-v2" if turn == 1 else "pair-v2-multi-turn"],
+                    "g1_user_prompt": "p1",
+                    "g1_judgment": f"Game one reasoning for {qid}/{turn}. [[A]]",
+                    "g2_user_prompt": "p2",
+                    "g2_judgment": f"Game two reasoning for {qid}/{turn}. [[C]]",
+                    "turn": turn,
+                    "tstamp": 0,
+                }
+                handle.write(json.dumps(row) + "\n")
+    evil = {
+        "question_id": 81,
+        "answer_id": "x",
+        "model_id": "evil",
+        "choices": [{"index": 0, "turns": [EVIL_ANSWER, "second turn " + EVIL_ANSWER]}],
+        "tstamp": 0,
+    }
+    (data_dir / "mt_bench/model_answer/evil.jsonl").write_text(json.dumps(evil) + "\n")
+
+    arena = data_dir / "arena-hard-v0.1"
+    (arena / "model_answer").mkdir(parents=True)
+    (arena / "config").mkdir()
+    lines = (shared_data / "arena-hard-v0.1/question.jsonl").read_text().splitlines()[:3]
+    (arena / "question.jsonl").write_text("\n".join(lines) + "\n")
+    wanted = {json.loads(line)["question_id"] for line in lines}
+    for model in ("gpt-4-0314", "gemma-2-9b-it"):
+        rows = (shared_data / f"arena-hard-v0.1/model_answer/{model}.jsonl").read_text().splitlines()
+        kept = [row for row in rows if json.loads(row)["question_id"] in wanted]
+        (arena / f"model_answer/{model}.jsonl").write_text("\n".join(kept) + "\n")
+    (arena / "config/judge_config.yaml").write_text(
+        "judge_model: gpt-4-1106-preview\nbaseline_model: gpt-4-0314\n"
+    )
+    judge_dir = arena / "model_judgment/gpt-4-1106-preview"
+    judge_dir.mkdir(parents=True)
+    with (judge_dir / "gemma-2-9b-it.jsonl").open("w") as handle:
+        for line in lines:
+            qid = json.loads(line)["question_id"]
+            row = {
+                "question_id": qid,
+                "model": "gemma-2-9b-it",
+                "judge": "gpt-4-1106-preview",
+                "games": [
+                    {"user_prompt": "u", "judgment": f"First game on {qid}. [[B>A]]", "score": "B>A"},
+                    {"user_prompt": "u", "judgment": f"Second game on {qid}. [[A=B]]", "score": "A=B"},
+                ],
+            }
+            handle.write(json.dumps(row) + "\n")

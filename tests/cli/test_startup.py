@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-HEAVY = ("torch", "transformers", "vllm", "litellm")
+HEAVY = ("torch", "transformers", "vllm", "litellm", "matplotlib", "playwright", "huggingface_hub")
 
 
 @pytest.fixture
@@ -38,7 +38,14 @@ def run_mtb(stubs: Path, *args: str, code: str | None = None) -> subprocess.Comp
 
 def test_help_imports_nothing_heavy(tripwires: tuple[Path, Path]) -> None:
     stubs, marks = tripwires
-    for args in (["--help"], ["generate", "--help"], ["judge", "--help"], ["results", "--help"]):
+    for args in (
+        ["--help"],
+        ["generate", "--help"],
+        ["judge", "--help"],
+        ["results", "--help"],
+        ["download-baselines", "--help"],
+        ["browse", "--help"],
+    ):
         result = run_mtb(stubs, *args)
         assert result.returncode == 0, result.stderr
     assert sorted(p.name for p in marks.iterdir()) == []

@@ -78,7 +78,7 @@ def run_async(coroutine: Coroutine[Any, Any, T]) -> T:
 
 
 # Options that, as in FastChat's argparse (nargs="+"), take every value up to the next flag.
-MULTI_VALUE_OPTIONS = frozenset({"--model-list"})
+MULTI_VALUE_OPTIONS = frozenset({"--model-list", "--models"})
 
 
 def expand_multi_value_options(args: list[str]) -> list[str]:

@@ -87,6 +87,12 @@ def results(
     ] = False,
     bench: BenchOption = "mt_bench",
     data_dir: DataDirOption = DEFAULT_DATA_DIR,
+    plot: Annotated[
+        Path | None,
+        typer.Option(
+            "--plot", help="Also draw the per-category radar chart: .png, .svg or .html (mtb[plot])."
+        ),
+    ] = None,
 ) -> None:
     """Print each model's scores, best first: tables to stdout, warnings to stderr.
 
@@ -111,6 +117,8 @@ def results(
     ]
     if len(controls) > 1:
         raise UsageError("use at most one of --style-control, --length-control and --markdown-control")
+    if plot is not None and benchmark.protocol == "arena-hard":
+        raise UsageError("--plot draws MT-bench scores by category; Arena-Hard has a single category")
     if controls and benchmark.protocol != "arena-hard":
         raise UsageError(f"--{controls[0]}-control applies to Arena-Hard results (--bench arena-hard-v0.1)")
     if benchmark.protocol == "arena-hard":
@@ -131,8 +139,10 @@ def results(
     if compare and not single:
         raise UsageError("--compare works with --mode single")
 
+    if plot is not None and (not single or compare):
+        raise UsageError("--plot draws single-grading scores by category (--mode single, without --compare)")
     if single:
-        output = _single(data, path, wanted, ci, compare, rounds, seed, console)
+        output = _single(data, path, wanted, ci, compare, rounds, seed, console, plot)
     else:
         pair_baseline = (
             (baseline_model or benchmark.default_baseline) if mode is ResultsMode.pairwise_baseline else None
@@ -150,6 +160,7 @@ def _single(
     rounds: int,
     seed: int,
     console: Console,
+    plot: Path | None = None,
 ) -> dict[str, Any]:
     from mtb import results as scoring
     from mtb.tables import Table
@@ -192,6 +203,11 @@ def _single(
             highlight=False,
         )
     title = f"{data.bench.name} single grading — {path.name}"
+    if plot is not None:
+        from mtb.plots import write_radar
+
+        write_radar(plot, scores, data.bench.category_order, title)
+        console.print(f"radar chart written to {plot}", highlight=False)
     return {
         "records": [s.to_json() for s in scores],
         "tables": [

@@ -1,0 +1,1 @@
+"""`mtb browse`: a local, read-only web page over the data directory."""

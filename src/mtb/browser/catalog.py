@@ -1,0 +1,312 @@
+"""What `mtb browse` shows, read from the data directory and served as JSON.
+
+A benchmark is any folder `DATA/<bench>/` holding `question.jsonl` (FastChat's
+and arena-hard-auto's layout). Everything else is optional and read if present:
+
+    <bench>/model_answer/<model>.jsonl
+    <bench>/reference_answer/<model>.jsonl
+    <bench>/model_judgment/<judge>_single.jsonl     FastChat single grading
+    <bench>/model_judgment/<judge>_pair.jsonl       FastChat pairwise (two games per turn)
+    <bench>/model_judgment/<judge>/<model>.jsonl    Arena-Hard (two games per question)
+    <bench>/config/judge_config.yaml                Arena-Hard's baseline model
+    <bench>/leaderboard/*.csv                       a published leaderboard
+
+Files are read lazily, once per benchmark. A file that cannot be read is
+reported in `problems` and left out; the page still works. No file outside
+the data directory is read, even through a symbolic link.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+import threading
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mtb.errors import MtbError
+from mtb.jsonl import iter_json_lines
+from mtb.records import ModelAnswer, QuestionId
+
+LABEL_CHARS = 128  # FastChat's qa_browser shows the first 128 characters of a question
+
+
+def _turn_text(turn: Any) -> str:
+    if isinstance(turn, str):
+        return turn
+    if isinstance(turn, dict) and isinstance(turn.get("content"), str):
+        return str(turn["content"])
+    return ""
+
+
+@dataclass
+class BenchData:
+    name: str
+    questions: list[dict[str, Any]] = field(default_factory=list)
+    by_id: dict[str, dict[str, Any]] = field(default_factory=dict)
+    answers: dict[str, dict[str, list[str]]] = field(default_factory=dict)  # model -> qid -> turns
+    references: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+    single: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
+    pair: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
+    games: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
+    single_files: list[Path] = field(default_factory=list)
+    judges: list[str] = field(default_factory=list)
+    models: list[str] = field(default_factory=list)
+    heavy_loaded: bool = False
+    baseline: str | None = None
+    published: dict[str, Any] | None = None
+    problems: list[str] = field(default_factory=list)
+
+
+class Catalog:
+    def __init__(self, root: Path) -> None:
+        self.root = root.resolve()
+        self._loaded: dict[str, BenchData] = {}
+        self._lock = threading.Lock()
+
+    # -- files ---------------------------------------------------------------
+
+    def inside(self, path: Path) -> bool:
+        """True when `path`, links followed, lies in the data directory."""
+        try:
+            return path.resolve().is_relative_to(self.root)
+        except OSError:
+            return False
+
+    def _files(self, folder: Path, pattern: str) -> list[Path]:
+        if not folder.is_dir() or not self.inside(folder):
+            return []
+        return sorted(p for p in folder.glob(pattern) if p.is_file() and self.inside(p))
+
+    def benchmarks(self) -> list[str]:
+        if not self.root.is_dir():
+            return []
+        return [
+            child.name
+            for child in sorted(self.root.iterdir())
+            if child.is_dir()
+            and (child / "question.jsonl").is_file()
+            and self.inside(child / "question.jsonl")
+        ]
+
+    def bench(self, name: str, *, full: bool = True) -> BenchData:
+        """A benchmark's data; `full=False` reads only its questions and file names."""
+        if name not in self.benchmarks():
+            raise KeyError(name)
+        with self._lock:
+            if name not in self._loaded:
+                self._loaded[name] = self._load(name)
+            data = self._loaded[name]
+            if full and not data.heavy_loaded:
+                self._load_heavy(data)
+            return data
+
+    def _rows(self, path: Path, data: BenchData) -> list[dict[str, Any]]:
+        try:
+            return [obj for _, obj in iter_json_lines(path)]
+        except MtbError as exc:
+            data.problems.append(str(exc))
+            return []
+
+    def _load(self, name: str) -> BenchData:
+        folder = self.root / name
+        data = BenchData(name)
+        for obj in self._rows(folder / "question.jsonl", data):
+            qid = obj.get("question_id")
+            if isinstance(qid, bool) or not isinstance(qid, (int, str)):
+                continue
+            turns = [_turn_text(t) for t in obj.get("turns") or []]
+            category = obj.get("cluster") or obj.get("category") or "uncategorised"
+            question = {
+                "id": str(qid),
+                "category": str(category),
+                "turns": turns,
+                "reference": [r for r in obj.get("reference") or [] if isinstance(r, str)],
+            }
+            data.questions.append(question)
+            data.by_id[str(qid)] = question
+        data.models = [p.stem for p in self._files(folder / "model_answer", "*.jsonl")]
+        judgments = folder / "model_judgment"
+        names = {p.name.removesuffix("_single.jsonl") for p in self._files(judgments, "*_single.jsonl")}
+        names |= {p.name.removesuffix("_pair.jsonl") for p in self._files(judgments, "*_pair.jsonl")}
+        if judgments.is_dir() and self.inside(judgments):
+            names |= {d.name for d in judgments.iterdir() if d.is_dir() and self._files(d, "*.jsonl")}
+        data.judges = sorted(names)
+        config = folder / "config" / "judge_config.yaml"
+        if config.is_file() and self.inside(config):
+            match = re.search(r"^baseline_model:\s*([^\s#]+)", config.read_text(encoding="utf-8"), re.M)
+            data.baseline = match.group(1).strip("'\"") if match else None
+        for path in self._files(folder / "leaderboard", "*.csv")[-1:]:
+            with path.open(encoding="utf-8", newline="") as handle:
+                rows = list(csv.reader(handle))
+            if rows:
+                data.published = {"file": path.name, "header": rows[0], "rows": rows[1:]}
+        return data
+
+    def _load_heavy(self, data: BenchData) -> None:
+        """Answers, references and judgments: the bulk, read on the first question or leaderboard asked."""
+        folder = self.root / data.name
+        for kind, target in (("model_answer", data.answers), ("reference_answer", data.references)):
+            for path in self._files(folder / kind, "*.jsonl"):
+                by_question: dict[str, list[str]] = {}
+                for obj in self._rows(path, data):
+                    try:
+                        answer = ModelAnswer.from_json(obj)
+                    except ValueError as exc:
+                        data.problems.append(f"{path}: {exc}")
+                        break
+                    by_question[str(answer.question_id)] = answer.choices[0].turns
+                target[path.stem] = by_question
+        judgments = folder / "model_judgment"
+        for path in self._files(judgments, "*_single.jsonl"):
+            data.single_files.append(path)
+            for obj in self._rows(path, data):
+                judge = obj.get("judge")
+                if "question_id" not in obj or not isinstance(obj.get("model"), str):
+                    continue
+                data.single[str(obj["question_id"])].append(
+                    {
+                        "model": obj["model"],
+                        "judge": _judge_name(judge, path.name.removesuffix("_single.jsonl")),
+                        "prompt": _prompt_name(judge),
+                        "turn": obj.get("turn", 1),
+                        "score": obj.get("score"),
+                        "judgment": str(obj.get("judgment", "")),
+                    }
+                )
+        for path in self._files(judgments, "*_pair.jsonl"):
+            for obj in self._rows(path, data):
+                if "question_id" not in obj or not all(
+                    isinstance(obj.get(k), str) for k in ("model_1", "model_2")
+                ):
+                    continue
+                data.pair[str(obj["question_id"])].append(
+                    {
+                        "model_1": obj["model_1"],
+                        "model_2": obj["model_2"],
+                        "judge": _judge_name(obj.get("judge"), path.name.removesuffix("_pair.jsonl")),
+                        "prompt": _prompt_name(obj.get("judge")),
+                        "turn": obj.get("turn", 1),
+                        "g1_winner": str(obj.get("g1_winner", "")),
+                        "g2_winner": str(obj.get("g2_winner", "")),
+                        "g1_judgment": str(obj.get("g1_judgment", "")),
+                        "g2_judgment": str(obj.get("g2_judgment", "")),
+                    }
+                )
+        if judgments.is_dir() and self.inside(judgments):
+            for judge_dir in sorted(p for p in judgments.iterdir() if p.is_dir()):
+                for path in self._files(judge_dir, "*.jsonl"):
+                    for obj in self._rows(path, data):
+                        games = obj.get("games")
+                        if "question_id" not in obj or not isinstance(games, list):
+                            continue
+                        data.games[str(obj["question_id"])].append(
+                            {
+                                "model": str(obj.get("model") or path.stem),
+                                "judge": str(obj.get("judge") or judge_dir.name),
+                                "games": [
+                                    {"score": str(g.get("score")), "judgment": str(g.get("judgment", ""))}
+                                    for g in games
+                                    if isinstance(g, dict)
+                                ],
+                            }
+                        )
+        data.heavy_loaded = True
+
+    # -- payloads -------------------------------------------------------------
+
+    def index(self) -> dict[str, Any]:
+        benches = []
+        for name in self.benchmarks():
+            data = self.bench(name, full=False)  # the first page needs no answers yet
+            categories = list(dict.fromkeys(q["category"] for q in data.questions))
+            benches.append(
+                {
+                    "name": name,
+                    "categories": categories,
+                    "questions": [
+                        {"id": q["id"], "category": q["category"], "label": _label(q)} for q in data.questions
+                    ],
+                    "models": data.models,
+                    "judges": data.judges,
+                    "baseline": data.baseline,
+                    "problems": data.problems,
+                }
+            )
+        return {"benchmarks": benches}
+
+    def question(self, bench: str, question_id: str, models: list[str] | None = None) -> dict[str, Any]:
+        data = self.bench(bench)
+        question = data.by_id[question_id]
+        keep = set(models) if models is not None else None
+
+        def wanted(*names: str) -> bool:
+            return keep is None or all(n in keep for n in names)
+
+        return {
+            "question": question,
+            "answers": {m: a[question_id] for m, a in data.answers.items() if question_id in a and wanted(m)},
+            "references": {m: a[question_id] for m, a in data.references.items() if question_id in a},
+            "single": [j for j in data.single.get(question_id, []) if wanted(j["model"])],
+            "pair": [j for j in data.pair.get(question_id, []) if wanted(j["model_1"], j["model_2"])],
+            "games": [j for j in data.games.get(question_id, []) if wanted(j["model"])],
+            "baseline": data.baseline,
+            "problems": data.problems,
+        }
+
+    def leaderboard(self, bench: str, models: list[str] | None = None) -> dict[str, Any]:
+        from mtb import results as scoring
+        from mtb.benchmarks import Benchmark
+
+        data = self.bench(bench)
+        try:
+            order: tuple[str, ...] = Benchmark.load(bench).category_order
+        except MtbError:
+            order = tuple(dict.fromkeys(q["category"] for q in data.questions))
+        categories: dict[QuestionId, str] = {}
+        for q in data.questions:
+            categories[q["id"]] = q["category"]
+            if q["id"].isdigit():
+                categories[int(q["id"])] = q["category"]
+        turns = max((len(q["turns"]) for q in data.questions), default=1)
+        tables = []
+        for path in data.single_files:
+            try:
+                loaded = scoring.load_single_judgments(path)
+            except MtbError as exc:
+                data.problems.append(str(exc))
+                continue
+            scores = scoring.single_scores(
+                loaded.judgments, categories, turns=turns, category_order=order, model_list=models
+            )
+            axes = [c for c in order if any(c in s.categories for s in scores)]
+            tables.append(
+                {
+                    "judge": path.name.removesuffix("_single.jsonl"),
+                    "file": path.name,
+                    "turns": turns,
+                    "categories": axes,
+                    "rows": [s.to_json() for s in scores],
+                }
+            )
+        return {"bench": bench, "single": tables, "published": data.published, "problems": data.problems}
+
+
+def _judge_name(judge: Any, fallback: str) -> str:
+    if isinstance(judge, list) and judge and isinstance(judge[0], str):
+        return judge[0]
+    return judge if isinstance(judge, str) else fallback
+
+
+def _prompt_name(judge: Any) -> str:
+    if isinstance(judge, list) and len(judge) > 1 and isinstance(judge[1], str):
+        return judge[1]
+    return ""
+
+
+def _label(question: dict[str, Any]) -> str:
+    first = question["turns"][0] if question["turns"] else ""
+    text = " ".join(first.split())
+    return f"{question['id']}: {text[:LABEL_CHARS]}{'...' if len(text) > LABEL_CHARS else ''}"

@@ -1,0 +1,445 @@
+"""Fetch a benchmark's public files (questions, prompts, published answers and judgments).
+
+What to fetch is data: the `[download]` tables of `questions/<bench>.toml` name
+each file's source (a GitHub repository at a pinned commit, or a Hugging Face
+repository) and, where the bytes are known, its sha256.
+
+Every file lands through a temporary file in the same folder and `os.replace`,
+after its hash was checked, so an interrupted or corrupt transfer never leaves
+a wrong file in place. A file already present with the right hash is skipped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import os
+import shutil
+import socket
+import tempfile
+import threading
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from mtb.benchmarks import _load_toml, resource_dir
+from mtb.errors import DataError, MtbError, UsageError
+
+GITHUB_RAW = "https://raw.githubusercontent.com"
+CHUNK = 1 << 16
+ATTEMPTS = 3  # per file, for interrupted transfers and corrupt bytes
+TIMEOUT = 30.0
+
+
+class NetworkUnavailable(MtbError):
+    """No way to reach a source: stop at once rather than fail file after file."""
+
+    exit_code = 1
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(
+            f"cannot download: {detail}. Without network, pass --mirror URL (or MTB_MIRROR) to take the "
+            "files from a local copy, or point --data-dir at a folder that already holds them"
+        )
+
+
+class NotFound(Exception):
+    """The source answered, but has no such file."""
+
+
+class Corrupt(Exception):
+    """The bytes arrived but are not the expected ones (short, or a different hash)."""
+
+
+@dataclass(frozen=True)
+class Source:
+    name: str
+    kind: str  # "github" or "hf"
+    repo: str
+    revision: str
+    root: str = ""
+    repo_type: str = "model"  # for "hf": model, dataset or space
+
+
+@dataclass(frozen=True)
+class FileSpec:
+    path: str  # relative to the data directory
+    source: Source
+    sha256: str | None = None
+    model: str | None = None
+    optional: bool = False
+    source_path: str | None = None
+
+    @property
+    def remote_path(self) -> str:
+        if self.source_path:
+            return self.source_path
+        return f"{self.source.root.strip('/')}/{self.path}" if self.source.root else self.path
+
+
+def _str(table: dict[str, Any], key: str, where: str, path: Path, default: str | None = None) -> str:
+    value = table.get(key, default)
+    if not isinstance(value, str) or not value:
+        raise DataError(path, f"{where}: '{key}' must be a non-empty string")
+    return value
+
+
+def _safe_relative(relative: str, where: str, path: Path) -> str:
+    parts = Path(relative).parts
+    if Path(relative).is_absolute() or ".." in parts or not parts:
+        raise DataError(path, f"{where}: path '{relative}' must stay inside the data directory")
+    return relative
+
+
+def load_plan(bench: str) -> list[FileSpec]:
+    """Every file the benchmark's manifest lists for download."""
+    folder = resource_dir("questions")
+    path = folder / f"{bench}.toml"
+    if not path.exists():
+        known = ", ".join(sorted(p.stem for p in folder.glob("*.toml")))
+        raise UsageError(f"unknown benchmark '{bench}' (known: {known})")
+    table = _load_toml(path).get("download")
+    if not isinstance(table, dict):
+        raise DataError(path, "has no [download] table, so there is nothing to download")
+    sources: dict[str, Source] = {}
+    for name, raw in (table.get("sources") or {}).items():
+        where = f"download.sources.{name}"
+        if not isinstance(raw, dict):
+            raise DataError(path, f"{where} must be a table")
+        kind = _str(raw, "kind", where, path)
+        if kind not in ("github", "hf"):
+            raise DataError(path, f"{where}: kind must be 'github' or 'hf', not '{kind}'")
+        repo_type = _str(raw, "repo_type", where, path, "model")
+        if repo_type not in ("model", "dataset", "space"):
+            raise DataError(path, f"{where}: repo_type must be model, dataset or space")
+        sources[name] = Source(
+            name=name,
+            kind=kind,
+            repo=_str(raw, "repo", where, path),
+            revision=_str(raw, "revision", where, path),
+            root=str(raw.get("root", "")),
+            repo_type=repo_type,
+        )
+    files: list[FileSpec] = []
+    for number, raw in enumerate(table.get("files") or [], start=1):
+        where = f"download.files #{number}"
+        if not isinstance(raw, dict):
+            raise DataError(path, f"{where} must be a table")
+        source_name = _str(raw, "source", where, path)
+        if source_name not in sources:
+            raise DataError(path, f"{where}: unknown source '{source_name}'")
+        sha = raw.get("sha256")
+        if sha is not None and (
+            not isinstance(sha, str) or len(sha) != 64 or set(sha) - set("0123456789abcdef")
+        ):
+            raise DataError(path, f"{where}: sha256 must be 64 lowercase hex digits")
+        model = raw.get("model")
+        source_path = raw.get("source_path")
+        files.append(
+            FileSpec(
+                path=_safe_relative(_str(raw, "path", where, path), where, path),
+                source=sources[source_name],
+                sha256=sha,
+                model=model if isinstance(model, str) else None,
+                optional=bool(raw.get("optional", False)),
+                source_path=source_path if isinstance(source_path, str) else None,
+            )
+        )
+    if not files:
+        raise DataError(path, "its [download] table lists no files")
+    return files
+
+
+def select(files: list[FileSpec], models: list[str] | None) -> list[FileSpec]:
+    """The shared files, plus the per-model files of `models` (all models when None)."""
+    if not models:
+        return files
+    known = {f.model for f in files if f.model}
+    unknown = [m for m in models if m not in known]
+    if unknown:
+        raise UsageError(f"no published files for: {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+    return [f for f in files if f.model is None or f.model in models]
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def is_present(dest: Path, spec: FileSpec) -> bool:
+    """Present and right. Without a known hash, any complete file counts (we cannot know better)."""
+    if not dest.is_file():
+        return False
+    return spec.sha256 is None or sha256_of(dest) == spec.sha256
+
+
+@contextmanager
+def atomic_target(dest: Path) -> Iterator[tuple[BinaryIO, Path]]:
+    """A temp file beside `dest`; moved over it only if the block ends without error."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
+    temp = Path(name)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            yield handle, temp
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, dest)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+
+
+def _check_hash(temp: Path, spec: FileSpec, origin: str) -> None:
+    if spec.sha256 is not None:
+        actual = sha256_of(temp)
+        if actual != spec.sha256:
+            raise Corrupt(f"{origin}: sha256 {actual}, expected {spec.sha256}")
+
+
+Advance = Callable[[int], None]
+
+
+def _truthy(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def fetch_url(url: str, dest: Path, spec: FileSpec, advance: Advance, *, from_mirror: bool = False) -> None:
+    """GET `url` into `dest`, checked for size and hash. Raises NotFound, Corrupt, NetworkUnavailable."""
+    if not from_mirror and _truthy(os.environ.get("HF_HUB_OFFLINE")):
+        # The user said there is no network; honour it for GitHub files too (a mirror is the way out).
+        raise NetworkUnavailable(f"HF_HUB_OFFLINE is set, so {url} is not fetched")
+    request = urllib.request.Request(url, headers={"User-Agent": "mtb", "Accept-Encoding": "identity"})
+    try:
+        response = urllib.request.urlopen(request, timeout=TIMEOUT)
+    except urllib.error.HTTPError as exc:
+        if exc.code == 404:
+            raise NotFound(f"{url}: 404 not found") from None
+        raise Corrupt(f"{url}: HTTP {exc.code}") from None
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        # A file:// mirror that lacks the file is a missing file, not a network failure.
+        if url.startswith("file:") and isinstance(reason, FileNotFoundError | NotADirectoryError):
+            raise NotFound(f"{url}: no such file") from None
+        raise NetworkUnavailable(f"{url}: {reason}") from None
+    with response, atomic_target(dest) as (handle, temp):
+        length = response.headers.get("Content-Length")
+        received = 0
+        try:
+            for block in iter(lambda: response.read(CHUNK), b""):
+                handle.write(block)
+                received += len(block)
+                advance(len(block))
+        except (http.client.IncompleteRead, ConnectionError, TimeoutError) as exc:
+            raise Corrupt(
+                f"{url}: transfer interrupted after {received} bytes ({type(exc).__name__})"
+            ) from None
+        if length is not None and received != int(length):
+            raise Corrupt(f"{url}: transfer interrupted after {received} of {length} bytes")
+        handle.flush()
+        _check_hash(temp, spec, url)
+
+
+def _hf_download(spec: FileSpec, force: bool) -> Path:
+    # Imported here: huggingface_hub reads HF_HOME, HF_ENDPOINT, HF_TOKEN and
+    # HF_HUB_OFFLINE when it is first imported, and `mtb --help` need not pay for it.
+    from huggingface_hub import hf_hub_download
+    from huggingface_hub.errors import (
+        EntryNotFoundError,
+        LocalEntryNotFoundError,
+        OfflineModeIsEnabled,
+        RepositoryNotFoundError,
+        RevisionNotFoundError,
+    )
+
+    source = spec.source
+    where = f"{source.repo_type} {source.repo}@{source.revision}: {spec.remote_path}"
+    try:
+        return Path(
+            hf_hub_download(
+                repo_id=source.repo,
+                filename=spec.remote_path,
+                repo_type=source.repo_type,
+                revision=source.revision,
+                force_download=force,
+            )
+        )
+    except (LocalEntryNotFoundError, OfflineModeIsEnabled) as exc:
+        # Raised when the Hub cannot be reached (or HF_HUB_OFFLINE=1) and the
+        # file is not in the local cache.
+        raise NetworkUnavailable(f"{where}: {str(exc).splitlines()[0]}") from None
+    except (EntryNotFoundError, RepositoryNotFoundError, RevisionNotFoundError):
+        raise NotFound(f"{where}: not found on the Hub (or not readable without HF_TOKEN)") from None
+    except OSError as exc:
+        raise Corrupt(f"{where}: {exc}") from None
+
+
+def fetch_hub(spec: FileSpec, dest: Path, advance: Advance) -> None:
+    """Through huggingface_hub and its cache; the checked bytes are then copied into place."""
+    for force in (False, True):
+        cached = _hf_download(spec, force)
+        if spec.sha256 is None or sha256_of(cached) == spec.sha256:
+            break
+        # The cache holds other bytes (an older revision, or damage): fetch again once.
+    else:
+        raise Corrupt(
+            f"{spec.source.repo}: {spec.remote_path}: sha256 {sha256_of(cached)}, expected {spec.sha256}"
+        )
+    with atomic_target(dest) as (handle, temp), cached.open("rb") as source_handle:
+        shutil.copyfileobj(source_handle, handle, CHUNK)
+        handle.flush()
+        _check_hash(temp, spec, str(cached))
+    advance(dest.stat().st_size)
+
+
+def source_url(spec: FileSpec, mirror: str | None) -> str | None:
+    """Where a plain HTTP fetch takes `spec` from; None when it goes through huggingface_hub."""
+    if mirror:
+        return f"{mirror.rstrip('/')}/{spec.path}"
+    if spec.source.kind == "github":
+        base = os.environ.get("MTB_GITHUB_RAW", GITHUB_RAW).rstrip("/")
+        return f"{base}/{spec.source.repo}/{spec.source.revision}/{spec.remote_path}"
+    return None
+
+
+def mirror_url(mirror: str) -> str:
+    """A mirror may be a URL or a local folder."""
+    if "://" in mirror:
+        return mirror
+    return Path(mirror).resolve().as_uri()
+
+
+def _hub_endpoint() -> str | None:
+    """The Hub's address, or None when huggingface_hub will only read its cache."""
+    if _truthy(os.environ.get("HF_HUB_OFFLINE")):
+        return None
+    return os.environ.get("HF_ENDPOINT") or "https://huggingface.co"
+
+
+def check_reachable(todo: list[FileSpec], mirror: str | None) -> None:
+    """Connect once to each host the remaining files need, so that no network fails in seconds.
+
+    Without this, huggingface_hub retries each file with backoff before giving up.
+    """
+    if urllib.request.getproxies():
+        return  # behind a proxy a direct connection proves nothing
+    urls: set[str] = set()
+    for spec in todo:
+        url = source_url(spec, mirror) if mirror or spec.source.kind == "github" else _hub_endpoint()
+        if url:
+            urls.add(url)
+    seen: set[tuple[str, int]] = set()
+    for url in sorted(urls):
+        parts = urllib.parse.urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            continue
+        address = (parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
+        if address in seen:
+            continue
+        seen.add(address)
+        try:
+            socket.create_connection(address, timeout=10).close()
+        except OSError as exc:
+            raise NetworkUnavailable(f"{address[0]}:{address[1]} cannot be reached ({exc})") from None
+
+
+@dataclass
+class DownloadReport:
+    fetched: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    missing_optional: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    unverified: list[str] = field(default_factory=list)
+
+
+class ProgressHooks:
+    """What the downloader tells its caller; the CLI draws bars from it."""
+
+    def file_started(self, spec: FileSpec) -> Advance:
+        return lambda n: None
+
+    def file_done(self, spec: FileSpec) -> None:
+        pass
+
+
+def download_one(spec: FileSpec, data_dir: Path, mirror: str | None, hooks: ProgressHooks) -> str:
+    """Fetch one file, retrying bad transfers. Returns "fetched", "skipped" or "missing"."""
+    dest = data_dir / spec.path
+    if is_present(dest, spec):
+        hooks.file_done(spec)
+        return "skipped"
+    url = source_url(spec, mirror)
+    last = ""
+    try:
+        for _attempt in range(ATTEMPTS):
+            advance = hooks.file_started(spec)
+            try:
+                if url is None:
+                    fetch_hub(spec, dest, advance)
+                else:
+                    fetch_url(url, dest, spec, advance, from_mirror=mirror is not None)
+                return "fetched"
+            except Corrupt as exc:
+                last = str(exc)
+        raise Corrupt(f"{last} (after {ATTEMPTS} attempts)")
+    except (NotFound, NetworkUnavailable):
+        # An optional file is one we cannot vouch for anyway; offline, it is only a warning.
+        if spec.optional:
+            return "missing"
+        raise
+    finally:
+        hooks.file_done(spec)
+
+
+def download(
+    files: list[FileSpec],
+    data_dir: Path,
+    *,
+    mirror: str | None = None,
+    hooks: ProgressHooks | None = None,
+    parallel: int = 4,
+) -> DownloadReport:
+    hooks = hooks or ProgressHooks()
+    mirror = mirror_url(mirror) if mirror else None
+    report = DownloadReport()
+    todo = [spec for spec in files if not is_present(data_dir / spec.path, spec)]
+    check_reachable(todo, mirror)
+    lock = threading.Lock()
+
+    def work(spec: FileSpec) -> None:
+        try:
+            outcome = download_one(spec, data_dir, mirror, hooks)
+        except (NotFound, Corrupt) as exc:
+            with lock:
+                report.failed[spec.path] = str(exc)
+            return
+        with lock:
+            {"fetched": report.fetched, "skipped": report.skipped, "missing": report.missing_optional}[
+                outcome
+            ].append(spec.path)
+            if outcome == "fetched" and spec.sha256 is None:
+                report.unverified.append(spec.path)
+
+    pool = ThreadPoolExecutor(max_workers=parallel)
+    try:
+        futures = [pool.submit(work, spec) for spec in files]  # present ones are skipped fast
+        done, _pending = wait(futures, return_when=FIRST_EXCEPTION)
+        for future in done:
+            error = future.exception()
+            if error is not None:
+                # NetworkUnavailable: stop everything; files written so far are whole.
+                raise error
+    finally:
+        # On an error or Ctrl-C, files not started are dropped; a running one
+        # ends in place or leaves only its temp file, which it removes.
+        pool.shutdown(wait=True, cancel_futures=True)
+    return report

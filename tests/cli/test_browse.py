@@ -1,0 +1,349 @@
+"""`mtb browse` in a real headless Chromium: clicking through, safety with hostile answers, the export."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from helpers import read_jsonl, write_browse_fixtures
+from mtb.browser.server import BrowseServer, make_server
+from mtb.cli.main import app
+
+SCREENSHOTS = Path(os.environ.get("MTB_SCREENSHOT_DIR", "")) if os.environ.get("MTB_SCREENSHOT_DIR") else None
+
+
+@pytest.fixture
+def browse_data(data_dir: Path, shared_data: Path) -> Path:
+    write_browse_fixtures(data_dir, shared_data)
+    return data_dir
+
+
+@pytest.fixture
+def served(browse_data: Path) -> Iterator[BrowseServer]:
+    server = make_server(browse_data, "127.0.0.1", 0)
+    server.start_background()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def page(chromium: Any) -> Iterator[Any]:
+    context = chromium.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    page.requests = []  # every URL the page asks for
+    page.on("request", lambda request: page.requests.append(request.url))
+    page.errors = []
+    page.on("pageerror", lambda error: page.errors.append(str(error)))
+    yield page
+    context.close()
+
+
+def answer_text(data_dir: Path, model: str, question_id: int, turn: int) -> str:
+    for row in read_jsonl(data_dir / f"mt_bench/model_answer/{model}.jsonl"):
+        if row["question_id"] == question_id:
+            return str(row["choices"][0]["turns"][turn - 1])
+    raise AssertionError("no such answer")
+
+
+def first_words(text: str) -> str:
+    """A plain stretch of an answer as the page shows it (markdown syntax aside)."""
+    line = next(
+        line
+        for line in text.splitlines()
+        if line.strip() and not line.lstrip().startswith(("#", "`", "-", "*", "1"))
+    )
+    return " ".join(line.split()[:4]).strip("*`")
+
+
+def save_screenshot(page: Any, tmp_path: Path, name: str) -> Path:
+    path = tmp_path / name
+    page.screenshot(path=str(path), full_page=False)
+    assert path.read_bytes()[:4] == b"\x89PNG"
+    if SCREENSHOTS:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, SCREENSHOTS / name)
+    return path
+
+
+def test_click_category_question_models(
+    page: Any, served: BrowseServer, browse_data: Path, tmp_path: Path
+) -> None:
+    page.goto(served.url)
+    page.wait_for_selector("#question-view")
+    page.select_option("#bench", "mt_bench")
+    page.select_option("#category", "math")
+    page.select_option("#question", "111")
+    page.select_option("#model-a", "gpt-4")
+    # Each change re-renders; wait for the view of this exact selection.
+    page.wait_for_selector("h2:has-text('Question 111')")
+    page.wait_for_selector(".answer-a[data-model='gpt-4']")
+
+    # Both turns of gpt-4's answer, and the reference solution.
+    for turn in (1, 2):
+        box = page.locator(f".answer-a[data-turn='{turn}']")
+        assert first_words(answer_text(browse_data, "gpt-4", 111, turn)) in box.inner_text()
+    assert page.locator(".ref").count() >= 2  # question 111 is a math question with a GPT-4 reference
+    # The judge's score and explanation, per turn: (111 + turn) % 10 + 1.
+    singles = page.locator("#judgments .single")
+    assert singles.count() == 2
+    assert (
+        "Score: 3" in singles.nth(0).inner_text()
+        and "Judge says gpt-4 on 111 turn 1" in singles.nth(0).inner_text()
+    )
+    assert "Score: 4" in singles.nth(1).inner_text()
+    assert "q=111" in page.url and "a=gpt-4" in page.url
+    save_screenshot(page, tmp_path, "browse-single.png")
+
+    # Pairwise: two columns and both games of each turn.
+    page.check("#mode-pair")
+    page.select_option("#question", "111")
+    page.select_option("#model-b", "vicuna-7b-v1.3")
+    page.select_option("#category", "writing")
+    page.wait_for_selector("h2:has-text('Question 81')")
+    page.wait_for_selector(".answer-b[data-model='vicuna-7b-v1.3']")
+    assert page.locator(".answer-b[data-turn='1']").count() == 1
+    assert (
+        first_words(answer_text(browse_data, "vicuna-7b-v1.3", 81, 1))
+        in page.locator(".answer-b").first.inner_text()
+    )
+    pair = page.locator("#judgments .pair")
+    assert pair.count() == 2
+    text = pair.nth(0).inner_text()
+    assert "Game 1. A: gpt-4, B: vicuna-7b-v1.3" in text and "Winner: gpt-4" in text
+    assert "Game 2. A: vicuna-7b-v1.3, B: gpt-4" in text and "Winner: tie" in text
+    save_screenshot(page, tmp_path, "browse-pair.png")
+
+    # Next / previous stay inside the category.
+    page.click("#next")
+    page.wait_for_selector("h2:has-text('Question 82')")
+    page.click("#prev")
+    page.click("#prev")
+    page.wait_for_selector("h2:has-text('Question 90')")
+    assert page.errors == []
+    assert all(url.startswith(served.url) for url in page.requests), page.requests
+
+
+def test_deep_link_opens_the_same_view(page: Any, served: BrowseServer) -> None:
+    page.goto(served.url + "#bench=mt_bench&q=85&mode=pair&a=vicuna-7b-v1.3&b=gpt-4")
+    page.wait_for_selector("h2:has-text('Question 85')")
+    assert page.locator("#mode-pair").is_checked()
+    assert page.input_value("#model-a") == "vicuna-7b-v1.3" and page.input_value("#model-b") == "gpt-4"
+    assert "Game 1. A: gpt-4, B: vicuna-7b-v1.3" in page.locator("#judgments").inner_text()
+
+
+def test_hostile_answer_runs_nothing(page: Any, served: BrowseServer, tmp_path: Path) -> None:
+    page.goto(served.url + "#bench=mt_bench&q=81&a=evil")
+    page.wait_for_selector(".answer-a[data-turn='1']")
+    box = page.locator(".answer-a[data-turn='1']")
+    text = box.inner_text()
+    # Shown as text, character for character...
+    assert "<script>window.__pwned = 'script'</script>" in text
+    assert "<img src=x onerror=" in text and "click me" in text and "javascript:window.__pwned='link'" in text
+    # ...and never turned into elements.
+    for tag in ("script", "img", "a", "iframe"):
+        assert page.locator(f"#view {tag}").count() == 0, tag
+    page.click("text=click me")
+    page.click("text=raw link", position={"x": 2, "y": 2})
+    page.wait_for_timeout(300)
+    assert page.evaluate("window.__pwned === undefined")
+    assert page.errors == []
+    assert all(url.startswith(served.url) for url in page.requests), page.requests
+    save_screenshot(page, tmp_path, "browse-hostile.png")
+
+
+def test_leaderboard_and_radar(page: Any, served: BrowseServer, tmp_path: Path) -> None:
+    page.goto(served.url + "#bench=mt_bench")
+    page.wait_for_selector("#question-view")
+    page.click("#nav-leaderboard")
+    page.wait_for_selector("#leaderboard-view table")
+    table = page.locator("#leaderboard-view table").first.inner_text()
+    assert "gpt-4" in table and "vicuna-7b-v1.3" in table
+    assert sorted(page.locator("#radar .trace").evaluate_all("els => els.map(e => e.dataset.model)")) == [
+        "gpt-4",
+        "vicuna-7b-v1.3",
+    ]
+    assert "view=leaderboard" in page.url
+    save_screenshot(page, tmp_path, "browse-leaderboard.png")
+
+
+def test_arena_hard_games(page: Any, served: BrowseServer) -> None:
+    page.goto(served.url + "#bench=arena-hard-v0.1&mode=pair&a=gemma-2-9b-it&b=gpt-4-0314")
+    page.wait_for_selector("#judgments .games")
+    assert (
+        "T: My Meadow Lark" in page.locator(".answer-a[data-turn='1']").inner_text()
+    )  # gemma, in ABC notation
+    assert "N/A" not in page.locator(".answer-b[data-turn='1']").inner_text()
+    text = page.locator("#judgments .games").inner_text()
+    assert "Game 1. A: gpt-4-0314, B: gemma-2-9b-it" in text and "Verdict: B>A" in text
+    assert "Game 2. A: gemma-2-9b-it, B: gpt-4-0314" in text and "Verdict: A=B" in text
+
+
+def test_export_works_from_disk(chromium: Any, runner: CliRunner, browse_data: Path, tmp_path: Path) -> None:
+    out = tmp_path / "report.html"
+    result = runner.invoke(app, ["browse", "--data-dir", str(browse_data), "--export", str(out)])
+    assert result.exit_code == 0, result.output
+    context = chromium.new_context()
+    page = context.new_page()
+    requests: list[str] = []
+    page.on("request", lambda request: requests.append(request.url))
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(out.as_uri() + "#bench=mt_bench&q=81&a=evil")
+    page.wait_for_selector(".answer-a[data-turn='1']")
+    assert "<script>window.__pwned" in page.locator(".answer-a").first.inner_text()
+    assert page.evaluate("window.__pwned === undefined")
+    page.select_option("#model-a", "gpt-4")
+    page.wait_for_selector("#judgments .single")
+    assert "Score: 3" in page.locator("#judgments .single").first.inner_text()  # (81 + 1) % 10 + 1
+    page.click("#nav-leaderboard")
+    page.wait_for_selector("#radar .trace")
+    assert errors == []
+    assert requests == [out.as_uri() + "#bench=mt_bench&q=81&a=evil"] or all(
+        r.startswith("file://") for r in requests
+    ), requests
+    context.close()
+
+
+def get_json(url: str) -> Any:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return json.load(response)
+
+
+def status_of(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        exc.close()
+        return exc.code
+
+
+def test_server_answers_only_its_routes(served: BrowseServer) -> None:
+    with urllib.request.urlopen(served.url) as response:
+        assert "default-src 'none'" in response.headers["Content-Security-Policy"]
+    index = get_json(served.url + "api/index")
+    assert [b["name"] for b in index["benchmarks"]] == ["arena-hard-v0.1", "mt_bench"]
+    for path in (
+        "../../../../etc/passwd",
+        "static/../server.py",
+        "%2e%2e/%2e%2e/etc/passwd",
+        "mt_bench/question.jsonl",
+        "api/question?bench=../..&id=81",
+        "api/question?bench=mt_bench&id=../../etc/passwd",
+    ):
+        assert status_of(served.url + path) == 404, path
+
+
+def test_requests_for_other_host_names_are_refused(served: BrowseServer) -> None:
+    """A page on another domain rebound to 127.0.0.1 cannot read the data (DNS rebinding)."""
+    import http.client
+
+    port = served.server_address[1]
+    for host, expected in (
+        (f"evil.example:{port}", 403),
+        (f"localhost:{port}", 200),
+        (f"127.0.0.1:{port}", 200),
+    ):
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        connection.request("GET", "/api/index", headers={"Host": host})
+        response = connection.getresponse()
+        response.read()
+        connection.close()
+        assert response.status == expected, host
+
+
+def test_files_outside_the_data_dir_are_not_read(browse_data: Path, tmp_path: Path) -> None:
+    outside = tmp_path / "secret.jsonl"
+    outside.write_text(json.dumps({"question_id": 81, "choices": [{"turns": ["secret"]}]}) + "\n")
+    (browse_data / "mt_bench/model_answer/leak.jsonl").symlink_to(outside)
+    server = make_server(browse_data, "127.0.0.1", 0)
+    assert "leak" not in server.catalog.index()["benchmarks"][1]["models"]
+    server.server_close()
+
+
+def test_judgments_absent_is_fine(data_dir: Path) -> None:
+    server = make_server(data_dir, "127.0.0.1", 0)
+    payload = server.catalog.question("mt_bench", "81")
+    assert payload["single"] == [] and payload["pair"] == [] and payload["games"] == []
+    assert server.catalog.leaderboard("mt_bench")["single"] == []
+    server.server_close()
+
+
+def test_the_command_serves_on_loopback(browse_data: Path) -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mtb", "browse", "--port", "0", "--data-dir", str(browse_data)],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stderr is not None
+        line = process.stderr.readline()
+        url = line.split(" at ", 1)[1].split()[0]
+        assert url.startswith("http://127.0.0.1:")
+        index = get_json(url + "api/index")
+        assert "mt_bench" in [b["name"] for b in index["benchmarks"]]
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        if process.stderr is not None:
+            process.stderr.close()
+
+
+def test_export_keeps_only_what_was_asked(runner: CliRunner, browse_data: Path, tmp_path: Path) -> None:
+    out = tmp_path / "small.html"
+    result = runner.invoke(
+        app,
+        [
+            "browse",
+            "--data-dir",
+            str(browse_data),
+            "--export",
+            str(out),
+            "--bench",
+            "mt_bench",
+            "--models",
+            "gpt-4",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    html = out.read_text()
+    # The data sits in a JSON block that no answer can close: '<' is escaped inside it.
+    start = html.index('<script type="application/json" id="mtb-data">') + len(
+        '<script type="application/json" id="mtb-data">'
+    )
+    block = html[start : html.index("</script>", start)]
+    assert "<" not in block
+    data = json.loads(block)
+    assert [b["name"] for b in data["index"]["benchmarks"]] == ["mt_bench"]
+    assert data["index"]["benchmarks"][0]["models"] == ["gpt-4"]
+    assert set(data["question"]["mt_bench"]["81"]["answers"]) == {"gpt-4"}
+    assert "Content-Security-Policy" in html and "http://" not in html.replace(
+        "http://www.w3.org/2000/svg", ""
+    )
+
+
+def test_an_unreadable_file_is_reported_not_fatal(page: Any, browse_data: Path) -> None:
+    (browse_data / "mt_bench/model_answer/broken.jsonl").write_text('{"question_id": 81, "choices": [\n')
+    server = make_server(browse_data, "127.0.0.1", 0)
+    server.start_background()
+    try:
+        page.goto(server.url + "#bench=mt_bench&q=81&a=gpt-4")
+        page.wait_for_selector(".answer-a[data-turn='1']")
+        assert "broken.jsonl:1: not valid JSON" in page.locator(".problems").inner_text()
+        assert page.errors == []
+    finally:
+        server.shutdown()
+        server.server_close()

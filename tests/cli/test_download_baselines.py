@@ -1,0 +1,284 @@
+"""`mtb download-baselines` against a real HTTP server on 127.0.0.1 (mirror, GitHub raw, Hub)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from mtb.cli.main import app
+from mtb.testing.file_server import FileServer
+
+MODELS = ("gpt-4", "vicuna-7b-v1.3")
+
+
+def sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture
+def mirror_dir(tmp_path: Path, shared_data: Path) -> Path:
+    """A copy of the published files, laid out as the data directory, plus a small judgment file."""
+    root = tmp_path / "mirror"
+    (root / "mt_bench" / "model_answer").mkdir(parents=True)
+    for name in ("judge_prompts.jsonl", "mt_bench/question.jsonl", "mt_bench/reference_answer/gpt-4.jsonl"):
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(shared_data / name, root / name)
+    for model in MODELS:
+        shutil.copy(shared_data / f"mt_bench/model_answer/{model}.jsonl", root / "mt_bench/model_answer")
+    judgment = root / "mt_bench/model_judgment/gpt-4_single.jsonl"
+    judgment.parent.mkdir(parents=True)
+    judgment.write_text('{"question_id": 81, "model": "gpt-4", "score": 9, "turn": 1}\n')
+    return root
+
+
+@pytest.fixture
+def file_server(mirror_dir: Path) -> Iterator[FileServer]:
+    routes = {
+        "/mirror": mirror_dir,
+        "/lm-sys/FastChat/0e6d3e4beaab66f4d3f93db72541a4abab8af28d/fastchat/llm_judge/data": mirror_dir,
+        "/spaces/lmsys/mt-bench/resolve/main/data": mirror_dir,
+    }
+    with FileServer(routes) as running:
+        yield running
+
+
+def run(runner: CliRunner, *args: str) -> tuple[int, str]:
+    result = runner.invoke(app, ["download-baselines", "--no-progress", *args])
+    return result.exit_code, result.output
+
+
+def expected_files(mirror: Path) -> list[str]:
+    return sorted(
+        str(p.relative_to(mirror)) for p in mirror.rglob("*") if p.is_file() and not p.name.startswith(".")
+    )
+
+
+def test_mirror_downloads_verifies_then_skips(
+    runner: CliRunner, file_server: FileServer, mirror_dir: Path, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    code, output = run(
+        runner, "--models", *MODELS, "--data-dir", str(data), "--mirror", f"{file_server.url}/mirror"
+    )
+    assert code == 0, output
+    assert expected_files(data) == expected_files(mirror_dir)
+    for name in expected_files(mirror_dir):
+        assert sha(data / name) == sha(mirror_dir / name)
+    assert "6 fetched, 0 already present, 1 not published, 0 failed" in output
+    assert "gpt-4_pair.jsonl: not found at its source" in output
+    assert "gpt-4_single.jsonl: no known sha256; fetched unverified" in output
+
+    gets = file_server.count("GET", ".jsonl")
+    code, output = run(
+        runner, "--models", *MODELS, "--data-dir", str(data), "--mirror", f"{file_server.url}/mirror"
+    )
+    assert code == 0, output
+    assert "0 fetched, 6 already present" in output
+    assert file_server.count("GET", ".jsonl") == gets + 1  # only the one that is not published, again
+
+
+def test_a_corrupt_file_in_place_is_fetched_again(
+    runner: CliRunner, file_server: FileServer, mirror_dir: Path, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    questions = data / "mt_bench/question.jsonl"
+    questions.parent.mkdir(parents=True)
+    questions.write_bytes((mirror_dir / "mt_bench/question.jsonl").read_bytes()[:-5] + b"XXXXX")
+    code, output = run(runner, "--models", "gpt-4", "--data-dir", str(data), "--mirror", str(mirror_dir))
+    assert code == 0, output  # a plain folder works as a mirror too
+    assert sha(questions) == sha(mirror_dir / "mt_bench/question.jsonl")
+
+
+def test_corrupt_bytes_are_rejected_and_fetched_again(
+    runner: CliRunner, file_server: FileServer, mirror_dir: Path, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    target = "/mirror/mt_bench/question.jsonl"
+    file_server.faults.corrupt[target] = 1
+    code, output = run(
+        runner, "--models", "gpt-4", "--data-dir", str(data), "--mirror", f"{file_server.url}/mirror"
+    )
+    assert code == 0, output
+    assert file_server.count("GET", target) == 2
+    assert sha(data / "mt_bench/question.jsonl") == sha(mirror_dir / "mt_bench/question.jsonl")
+
+
+def test_bytes_that_stay_corrupt_fail_and_leave_nothing(
+    runner: CliRunner, file_server: FileServer, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    file_server.faults.corrupt["/mirror/mt_bench/question.jsonl"] = 100
+    code, output = run(
+        runner, "--models", "gpt-4", "--data-dir", str(data), "--mirror", f"{file_server.url}/mirror"
+    )
+    assert code == 1, output
+    assert "failed: mt_bench/question.jsonl" in output and "expected 119565ad" in output
+    assert not (data / "mt_bench/question.jsonl").exists()
+    assert [p.name for p in (data / "mt_bench").iterdir() if p.is_file()] == []  # no temp file left
+    assert (data / "judge_prompts.jsonl").exists()  # the others still arrived
+
+
+def test_an_interrupted_transfer_never_leaves_a_truncated_file(
+    runner: CliRunner, file_server: FileServer, mirror_dir: Path, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    answer = "/mirror/mt_bench/model_answer/gpt-4.jsonl"
+    file_server.faults.truncate[answer] = 1
+    code, output = run(
+        runner, "--models", "gpt-4", "--data-dir", str(data), "--mirror", f"{file_server.url}/mirror"
+    )
+    assert code == 0, output
+    assert file_server.count("GET", answer) == 2
+    assert sha(data / "mt_bench/model_answer/gpt-4.jsonl") == sha(
+        mirror_dir / "mt_bench/model_answer/gpt-4.jsonl"
+    )
+
+    fresh = tmp_path / "fresh"
+    file_server.faults.truncate[answer] = 100
+    code, output = run(
+        runner, "--models", "gpt-4", "--data-dir", str(fresh), "--mirror", f"{file_server.url}/mirror"
+    )
+    assert code == 1, output
+    assert "transfer interrupted" in output
+    assert list((fresh / "mt_bench/model_answer").iterdir()) == []
+
+
+def test_unknown_model_is_a_usage_error(runner: CliRunner, tmp_path: Path) -> None:
+    code, output = run(runner, "--models", "no-such-model", "--data-dir", str(tmp_path))
+    assert code == 2
+    assert "no published files for: no-such-model" in output
+
+
+def test_arena_hard_from_a_mirror(runner: CliRunner, shared_data: Path, tmp_path: Path) -> None:
+    # gemma-2-9b-it is one of the answer files whose bytes match LMSYS's published hash.
+    mirror = tmp_path / "mirror"
+    shutil.copytree(shared_data / "arena-hard-v0.1/config", mirror / "arena-hard-v0.1/config")
+    shutil.copytree(shared_data / "arena-hard-v0.1/leaderboard", mirror / "arena-hard-v0.1/leaderboard")
+    shutil.copy(shared_data / "arena-hard-v0.1/question.jsonl", mirror / "arena-hard-v0.1/question.jsonl")
+    (mirror / "arena-hard-v0.1/model_answer").mkdir()
+    shutil.copy(
+        shared_data / "arena-hard-v0.1/model_answer/gemma-2-9b-it.jsonl",
+        mirror / "arena-hard-v0.1/model_answer",
+    )
+    data = tmp_path / "data"
+    code, output = run(
+        runner,
+        "--bench",
+        "arena-hard-v0.1",
+        "--models",
+        "gemma-2-9b-it",
+        "--data-dir",
+        str(data),
+        "--mirror",
+        str(mirror),
+    )
+    assert code == 0, output
+    assert "6 fetched" in output and "1 not published" in output
+    name = "arena-hard-v0.1/model_answer/gemma-2-9b-it.jsonl"
+    assert sha(data / name) == sha(shared_data / name)
+
+
+def mtb_subprocess(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    full = {**os.environ, "COLUMNS": "300", **env}
+    return subprocess.run(
+        [sys.executable, "-m", "mtb", "download-baselines", "--no-progress", *args],
+        capture_output=True,
+        text=True,
+        env=full,
+        timeout=120,
+    )
+
+
+def test_hub_and_github_through_their_endpoints(
+    file_server: FileServer, mirror_dir: Path, tmp_path: Path
+) -> None:
+    """huggingface_hub itself talks to our server through HF_ENDPOINT; GitHub files through MTB_GITHUB_RAW."""
+    data, hf_home = tmp_path / "data", tmp_path / "hf"
+    env = {
+        "HF_HUB_OFFLINE": "0",
+        "HF_ENDPOINT": file_server.url,
+        "HF_HOME": str(hf_home),
+        "MTB_GITHUB_RAW": file_server.url,
+    }
+    result = mtb_subprocess(env, "--models", *MODELS, "--data-dir", str(data))
+    assert result.returncode == 0, result.stderr
+    for name in expected_files(mirror_dir):
+        assert sha(data / name) == sha(mirror_dir / name), name
+    assert file_server.count("HEAD", "/data/mt_bench/model_answer/gpt-4.jsonl") >= 1
+    assert file_server.count("GET", "/fastchat/llm_judge/data/mt_bench/question.jsonl") == 1
+    assert any(hf_home.rglob("vicuna-7b-v1.3.jsonl"))  # in the standard HF cache under HF_HOME
+
+    # Offline now, but every file is present and right: nothing to fetch, success.
+    again = mtb_subprocess({**env, "HF_HUB_OFFLINE": "1"}, "--models", *MODELS, "--data-dir", str(data))
+    assert again.returncode == 0, again.stderr
+    assert "6 already present" in again.stderr
+
+
+def test_hub_transfer_cut_or_corrupt_is_fetched_again(
+    file_server: FileServer, mirror_dir: Path, tmp_path: Path
+) -> None:
+    cut = "/spaces/lmsys/mt-bench/resolve/main/data/mt_bench/model_answer/gpt-4.jsonl"
+    bad = "/spaces/lmsys/mt-bench/resolve/main/data/mt_bench/model_answer/vicuna-7b-v1.3.jsonl"
+    file_server.faults.truncate[cut] = 1
+    file_server.faults.corrupt[bad] = 1
+    env = {
+        "HF_HUB_OFFLINE": "0",
+        "HF_ENDPOINT": file_server.url,
+        "HF_HOME": str(tmp_path / "hf"),
+        "MTB_GITHUB_RAW": file_server.url,
+    }
+    data = tmp_path / "data"
+    result = mtb_subprocess(env, "--models", *MODELS, "--data-dir", str(data))
+    assert result.returncode == 0, result.stderr
+    assert file_server.count("GET", cut) == 2 and file_server.count("GET", bad) == 2
+    for model in MODELS:
+        name = f"mt_bench/model_answer/{model}.jsonl"
+        assert sha(data / name) == sha(mirror_dir / name)
+
+
+@pytest.mark.parametrize("offline_flag", ["1", "0"])
+def test_without_network_it_fails_at_once(offline_flag: str, tmp_path: Path) -> None:
+    # Port 9 on 127.0.0.1 refuses connections: as good as no network.
+    env = {
+        "HF_HUB_OFFLINE": offline_flag,
+        "HF_ENDPOINT": "http://127.0.0.1:9",
+        "HF_HOME": str(tmp_path / "hf"),
+        "MTB_GITHUB_RAW": "http://127.0.0.1:9",
+    }
+    started = time.monotonic()
+    result = mtb_subprocess(env, "--data-dir", str(tmp_path / "data"))
+    assert time.monotonic() - started < 30
+    assert result.returncode == 1, result.stderr
+    assert "--mirror" in result.stderr and "--data-dir" in result.stderr
+    assert not any(p.is_file() for p in (tmp_path / "data").rglob("*"))
+
+
+def test_with_progress_bars(
+    runner: CliRunner, file_server: FileServer, mirror_dir: Path, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    file_server.faults.truncate["/mirror/mt_bench/question.jsonl"] = 1  # a retry resets its bar
+    result = runner.invoke(
+        app,
+        [
+            "download-baselines",
+            "--progress",
+            "--models",
+            "gpt-4",
+            "--data-dir",
+            str(data),
+            "--mirror",
+            f"{file_server.url}/mirror",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert sha(data / "mt_bench/question.jsonl") == sha(mirror_dir / "mt_bench/question.jsonl")
