@@ -3,8 +3,16 @@ PYTHON ?= python
 
 .PHONY: install test check fmt bench
 
+# Everything the test suite uses: Debian's chromium for the browser tests, a
+# CPU build of torch first (an unpinned one pulls a multi-GB CUDA build), then
+# mtb with its extras (vllm aside: it needs CUDA).
 install:
-	$(PYTHON) -m pip install -e '.[dev,litellm]'
+	@command -v chromium >/dev/null || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -q && \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
+	$(PYTHON) -m pip install -q torch==2.13.0
+	$(PYTHON) -m pip install -q -e '.[dev,litellm,local]'
 
 test:
 	$(PYTHON) -m pytest -q
