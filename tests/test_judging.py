@@ -1,5 +1,6 @@
 """Judge prompts must be byte-identical to what FastChat's gen_judgment.py sends."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -7,6 +8,12 @@ import pytest
 from mtb.benchmarks import Benchmark, PromptMap
 from mtb.data import DataDir
 from mtb.judging import find_gaps, render_single, single_matches
+
+
+def raw_records(shared_data: Path, relative: str, key: str) -> dict:
+    """A published file read with nothing but json, keyed by `key`: the independent side of each check."""
+    lines = (shared_data / relative).read_text(encoding="utf-8").splitlines()
+    return {obj[key]: obj for obj in map(json.loads, lines)}
 
 
 @pytest.fixture
@@ -40,22 +47,16 @@ def fastchat_single_messages(prompt: dict, question: dict, answer: dict, ref: di
 
 
 def test_every_match_renders_like_fastchat(data: DataDir, shared_data: Path) -> None:
-    import json
-
     bench = data.bench
     questions = data.questions()
     answers = {"vicuna-7b-v1.3": data.answers("vicuna-7b-v1.3")}
     refs = data.reference_answers("gpt-4")
     prompts = data.judge_prompts()
 
-    def raw(relative: str, key: str) -> dict:
-        lines = (shared_data / relative).read_text(encoding="utf-8").splitlines()
-        return {obj[key]: obj for obj in map(json.loads, lines)}
-
-    raw_prompts = raw("judge_prompts.jsonl", "name")
-    raw_questions = raw("mt_bench/question.jsonl", "question_id")
-    raw_answers = raw("mt_bench/model_answer/vicuna-7b-v1.3.jsonl", "question_id")
-    raw_refs = raw("mt_bench/reference_answer/gpt-4.jsonl", "question_id")
+    raw_prompts = raw_records(shared_data, "judge_prompts.jsonl", "name")
+    raw_questions = raw_records(shared_data, "mt_bench/question.jsonl", "question_id")
+    raw_answers = raw_records(shared_data, "mt_bench/model_answer/vicuna-7b-v1.3.jsonl", "question_id")
+    raw_refs = raw_records(shared_data, "mt_bench/reference_answer/gpt-4.jsonl", "question_id")
 
     matches = single_matches(
         questions, answers, refs, prompts, PromptMap.load("mt_bench"), bench, "judge_prompts.jsonl"
@@ -159,19 +160,13 @@ def fastchat_pair_messages(
 
 
 def test_pair_games_render_like_fastchat_with_positions_swapped(data: DataDir, shared_data: Path) -> None:
-    import json
-
     from mtb.judging import pair_matches, render_pair
 
-    def raw(relative: str, key: str) -> dict:
-        lines = (shared_data / relative).read_text(encoding="utf-8").splitlines()
-        return {obj[key]: obj for obj in map(json.loads, lines)}
-
-    prompts = raw("judge_prompts.jsonl", "name")
-    questions = raw("mt_bench/question.jsonl", "question_id")
-    one = raw("mt_bench/model_answer/vicuna-7b-v1.3.jsonl", "question_id")
-    two = raw("mt_bench/model_answer/gpt-3.5-turbo.jsonl", "question_id")
-    refs = raw("mt_bench/reference_answer/gpt-4.jsonl", "question_id")
+    prompts = raw_records(shared_data, "judge_prompts.jsonl", "name")
+    questions = raw_records(shared_data, "mt_bench/question.jsonl", "question_id")
+    one = raw_records(shared_data, "mt_bench/model_answer/vicuna-7b-v1.3.jsonl", "question_id")
+    two = raw_records(shared_data, "mt_bench/model_answer/gpt-3.5-turbo.jsonl", "question_id")
+    refs = raw_records(shared_data, "mt_bench/reference_answer/gpt-4.jsonl", "question_id")
     answers = {
         "vicuna-7b-v1.3": data.answers("vicuna-7b-v1.3"),
         "gpt-3.5-turbo": data.answers("gpt-3.5-turbo"),
