@@ -29,6 +29,21 @@ def _require(obj: dict[str, Any], key: str, kind: type | tuple[type, ...], what:
     return value
 
 
+def _tstamp(obj: dict[str, Any]) -> float:
+    tstamp = obj.get("tstamp", 0.0)
+    if isinstance(tstamp, bool) or not isinstance(tstamp, (int, float)):
+        raise ValueError("field 'tstamp' must be a number")
+    return float(tstamp)
+
+
+def _judge(obj: dict[str, Any]) -> tuple[str, str]:
+    """FastChat's `judge` field: a JSON list [judge model, prompt name]."""
+    judge = _require(obj, "judge", list, "a list [judge model, prompt name]")
+    if len(judge) != 2 or not all(isinstance(j, str) for j in judge):
+        raise ValueError("field 'judge' must be a list [judge model, prompt name]")
+    return (judge[0], judge[1])
+
+
 def _turn_text(turn: Any, where: str) -> str:
     # MT-bench stores turns as strings, Arena-Hard as {"content": ...} objects.
     if isinstance(turn, str):
@@ -119,12 +134,10 @@ class ModelAnswer:
                 raise ValueError(f"choice {position}: 'index' must be an integer")
             turns = [_turn_text(t, f"choice {position} turns") for t in raw["turns"]]
             choices.append(Choice(index, turns))
-        tstamp = obj.get("tstamp", 0.0)
-        if isinstance(tstamp, bool) or not isinstance(tstamp, (int, float)):
-            raise ValueError("field 'tstamp' must be a number")
+        tstamp = _tstamp(obj)
         known = {"question_id", "answer_id", "model_id", "choices", "tstamp"}
         extra = {k: v for k, v in obj.items() if k not in known}
-        return cls(question_id, answer_id, model_id, choices, float(tstamp), extra)
+        return cls(question_id, answer_id, model_id, choices, tstamp, extra)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -152,16 +165,12 @@ class SingleJudgment:
     def from_json(cls, obj: dict[str, Any]) -> SingleJudgment:
         question_id = _question_id(obj)
         model = _require(obj, "model", str, "a string")
-        judge = _require(obj, "judge", list, "a list [judge model, prompt name]")
-        if len(judge) != 2 or not all(isinstance(j, str) for j in judge):
-            raise ValueError("field 'judge' must be a list [judge model, prompt name]")
+        judge = _judge(obj)
         score = _require(obj, "score", (int, float), "a number")
         turn = _require(obj, "turn", int, "an integer")
         if turn < 1:
             raise ValueError("field 'turn' must be 1 or more")
-        tstamp = obj.get("tstamp", 0.0)
-        if isinstance(tstamp, bool) or not isinstance(tstamp, (int, float)):
-            raise ValueError("field 'tstamp' must be a number")
+        tstamp = _tstamp(obj)
         user_prompt = obj.get("user_prompt", "")
         judgment = obj.get("judgment", "")
         if not isinstance(user_prompt, str) or not isinstance(judgment, str):
@@ -169,12 +178,12 @@ class SingleJudgment:
         return cls(
             question_id,
             model,
-            (judge[0], judge[1]),
+            judge,
             user_prompt,
             judgment,
             score,
             turn,
-            float(tstamp),
+            tstamp,
         )
 
     @property
@@ -225,9 +234,7 @@ class PairJudgment:
             if winner not in PAIR_WINNERS:
                 raise ValueError(f"field '{key}' must be one of {', '.join(PAIR_WINNERS)}, got {winner!r}")
             winners.append(winner)
-        judge = _require(obj, "judge", list, "a list [judge model, prompt name]")
-        if len(judge) != 2 or not all(isinstance(j, str) for j in judge):
-            raise ValueError("field 'judge' must be a list [judge model, prompt name]")
+        judge = _judge(obj)
         turn = _require(obj, "turn", int, "an integer")
         texts = []
         for key in ("g1_user_prompt", "g1_judgment", "g2_user_prompt", "g2_judgment"):
@@ -235,22 +242,20 @@ class PairJudgment:
             if not isinstance(value, str):
                 raise ValueError(f"field '{key}' must be a string")
             texts.append(value)
-        tstamp = obj.get("tstamp", 0.0)
-        if isinstance(tstamp, bool) or not isinstance(tstamp, (int, float)):
-            raise ValueError("field 'tstamp' must be a number")
+        tstamp = _tstamp(obj)
         return cls(
             question_id,
             model_1,
             model_2,
             winners[0],
             winners[1],
-            (judge[0], judge[1]),
+            judge,
             g1_user_prompt=texts[0],
             g1_judgment=texts[1],
             g2_user_prompt=texts[2],
             g2_judgment=texts[3],
             turn=turn,
-            tstamp=float(tstamp),
+            tstamp=tstamp,
         )
 
     @property
