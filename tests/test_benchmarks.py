@@ -2,9 +2,11 @@ from pathlib import Path
 
 import pytest
 
-from mtb.benchmarks import Benchmark, PromptMap
+from mtb.benchmarks import Benchmark
 from mtb.data import DataDir
 from mtb.errors import DataError, UsageError
+from mtb.protocols.mt_bench.judging import judge_prompts, reference_answers
+from mtb.protocols.mt_bench.prompts import PromptMap
 
 
 def test_mt_bench_manifest_has_fastchats_temperature_table() -> None:
@@ -21,8 +23,9 @@ def test_mt_bench_manifest_has_fastchats_temperature_table() -> None:
     }
     assert {c: bench.temperature_for(c) for c in expected} == expected
     assert bench.temperature_for("anything-else") == 0.7
-    assert bench.reference_categories == {"math", "reasoning", "coding"}
-    assert (bench.judge_temperature, bench.judge_max_tokens, bench.max_tokens) == (0.0, 2048, 1024)
+    settings = bench.settings
+    assert settings.reference_categories == {"math", "reasoning", "coding"}
+    assert (settings.judge_temperature, settings.judge_max_tokens, bench.max_tokens) == (0.0, 2048, 1024)
 
 
 def test_prompt_map_matches_fastchat() -> None:
@@ -44,9 +47,9 @@ def test_real_data_loads(data_dir: Path) -> None:
     questions = data.questions()
     assert len(questions) == 80
     assert {q.category for q in questions} == set(Benchmark.load("mt_bench").category_order)
-    assert len(data.judge_prompts()) == 8
+    assert len(judge_prompts(data, data.bench.settings)) == 8
     assert len(data.answer_models()) == 31
-    assert len(data.reference_answers("gpt-4")) == 30
+    assert len(reference_answers(data, data.bench.settings, "gpt-4")) == 30
     # The file name is the model's name, whatever model_id says inside.
     assert data.answers("vicuna-13b-v1.3")[81].model_id == "vicuna-13b-hao-0515"
 

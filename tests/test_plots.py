@@ -60,10 +60,10 @@ def test_radar_has_one_trace_per_model(
 
 def test_radar_png_and_its_traces(data_dir: Path, tmp_path: Path) -> None:
     from mtb.plots import radar_figure
-    from mtb.results import single_scores
+    from mtb.protocols.mt_bench.scoring import single_scores
 
     write_judgments(data_dir, {"model-a": 8, "model-b": 3})
-    from mtb.results import load_single_judgments
+    from mtb.protocols.mt_bench.scoring import load_single_judgments
 
     categories = {
         json.loads(line)["question_id"]: json.loads(line)["category"]

@@ -4,7 +4,8 @@ from pathlib import Path
 import pytest
 
 from mtb.jsonl import read_records
-from mtb.records import ModelAnswer, Question, SingleJudgment, new_answer_id
+from mtb.protocols.mt_bench.records import SingleJudgment
+from mtb.records import ModelAnswer, Question, new_answer_id
 
 
 def test_every_published_answer_file_loads_as_it_is(shared_data: Path) -> None:

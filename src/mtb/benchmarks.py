@@ -1,22 +1,38 @@
-"""Benchmark manifests (`questions/<bench>.toml`) and judge-prompt maps (`prompts/<map>.toml`).
+"""Benchmark manifests: `questions/<bench>.toml`, a folder on MTB_BENCH_PATH, or any path.
 
-A benchmark is data: its files, categories, temperatures and judging rules are
-read from its manifest, so adding one means adding a manifest.
+A benchmark is data: its files, categories and temperatures are read from its
+manifest, and its `protocol` names the family that judges and scores it
+(`mtb.protocols`). Keys every benchmark has are read here; the protocol reads
+its own keys from the same table (`BenchmarkProtocol.load_settings`), so a
+manifest needs only what its protocol uses.
+
+`--bench` takes a name or a path:
+
+    --bench mt_bench                  questions/mt_bench.toml, shipped with mtb
+    --bench my_bench                  my_bench.toml in a folder of MTB_BENCH_PATH
+    --bench ./ja/mt_bench_ja.toml     that file
 """
 
 from __future__ import annotations
 
+import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from mtb import validate
 from mtb.errors import DataError, UsageError
+
+if TYPE_CHECKING:
+    from mtb.protocols.base import BenchmarkProtocol
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
+
+BENCH_PATH_VARIABLE = "MTB_BENCH_PATH"
 
 
 def resource_dir(name: str) -> Path:
@@ -28,152 +44,105 @@ def resource_dir(name: str) -> Path:
     raise DataError(package_dir / name, "mtb's own data folder is missing; reinstall mtb")
 
 
-def _load_toml(path: Path) -> dict[str, Any]:
+def load_toml(path: Path) -> dict[str, Any]:
     try:
         with path.open("rb") as handle:
             return tomllib.load(handle)
     except tomllib.TOMLDecodeError as exc:
         raise DataError(path, f"not valid TOML ({exc})") from None
+    except UnicodeDecodeError:
+        raise DataError(path, "not valid UTF-8") from None
+    except OSError as exc:
+        raise DataError(path, f"cannot be read ({exc.strerror or exc})") from None
 
 
-_REQUIRED: Any = object()
+def manifest_folders() -> list[Path]:
+    """Where benchmark names are looked up: MTB_BENCH_PATH's folders first, then mtb's own."""
+    extra = [Path(p) for p in os.environ.get(BENCH_PATH_VARIABLE, "").split(os.pathsep) if p]
+    return [*extra, resource_dir("questions")]
 
 
-def _get(
-    table: dict[str, Any], dotted: str, kind: type | tuple[type, ...], path: Path, default: Any = _REQUIRED
-) -> Any:
-    value: Any = table
-    for part in dotted.split("."):
-        if not isinstance(value, dict) or part not in value:
-            if default is not _REQUIRED:
-                return default
-            raise DataError(path, f"missing key '{dotted}'")
-        value = value[part]
-    if (isinstance(value, bool) and kind is not bool) or not isinstance(value, kind):
-        raise DataError(path, f"key '{dotted}' has the wrong type ({type(value).__name__})")
-    return value
-
-
-@dataclass(frozen=True)
-class PromptMap:
-    """(mode, category kind, turn) → judge prompt name."""
-
-    names: dict[tuple[str, str, int], str]
-
-    def prompt_name(self, mode: str, reference_based: bool, turn: int) -> str:
-        kind = "reference" if reference_based else "general"
-        try:
-            return self.names[(mode, kind, turn)]
-        except KeyError:
-            raise UsageError(
-                f"no judge prompt is mapped for mode {mode}, {kind} questions, turn {turn}"
-            ) from None
-
-    @classmethod
-    def load(cls, name: str) -> PromptMap:
-        path = resource_dir("prompts") / f"{name}.toml"
-        if not path.exists():
-            raise DataError(path, "prompt map not found")
-        table = _load_toml(path)
-        names: dict[tuple[str, str, int], str] = {}
-        for mode, kinds in table.items():
-            if not isinstance(kinds, dict):
-                raise DataError(path, f"'{mode}' must be a table of category kinds")
-            for kind, turns in kinds.items():
-                if kind not in ("general", "reference") or not isinstance(turns, dict):
-                    raise DataError(path, f"'{mode}.{kind}': expected 'general' or 'reference' tables")
-                for turn_key, prompt in turns.items():
-                    if not turn_key.startswith("turn_") or not turn_key[5:].isdigit():
-                        raise DataError(path, f"'{mode}.{kind}.{turn_key}': keys are turn_1, turn_2, ...")
-                    if not isinstance(prompt, str):
-                        raise DataError(path, f"'{mode}.{kind}.{turn_key}' must be a prompt name")
-                    names[(mode, kind, int(turn_key[5:]))] = prompt
-        return cls(names)
-
-
-# How a benchmark is judged and scored:
-#   mt-bench    FastChat's llm_judge: single grading or pairwise, judge_prompts.jsonl, a prompt map
-#   arena-hard  arena-hard-auto v0.1: five-label pairwise against a baseline, judge_config.yaml,
-#               Bradley-Terry scores
-PROTOCOLS = ("mt-bench", "arena-hard")
+def find_manifest(name_or_path: str) -> Path:
+    """The manifest file that `--bench` names."""
+    given = Path(name_or_path)
+    if name_or_path.endswith(".toml") or given.parent != Path("."):
+        if given.is_file():
+            return given
+        raise UsageError(f"no benchmark manifest at {name_or_path}")
+    for folder in manifest_folders():
+        candidate = folder / f"{name_or_path}.toml"
+        if candidate.is_file():
+            return candidate
+    known = sorted(
+        {p.stem for folder in manifest_folders() if folder.is_dir() for p in folder.glob("*.toml")}
+    )
+    raise UsageError(
+        f"unknown benchmark '{name_or_path}' (known: {', '.join(known)}); pass a manifest path, "
+        f"or add its folder to {BENCH_PATH_VARIABLE}"
+    )
 
 
 @dataclass(frozen=True)
 class Benchmark:
     name: str
-    description: str
-    protocol: str
-    turns: int
-    question_file: str
+    protocol_name: str
+    turns: int  # the turns each question has (the most, where they differ)
+    question_file: str  # paths relative to the data directory (or absolute)
     answer_dir: str
     judgment_dir: str
     max_tokens: int
     default_temperature: float
     temperatures: dict[str, float]
     default_judge: str
-    default_baseline: str
+    default_baseline: str | None
     category_order: tuple[str, ...]
-    # mt-bench protocol
-    judge_prompt_file: str = ""
-    reference_dir: str = ""
-    default_reference_model: str = ""
-    reference_categories: frozenset[str] = frozenset()
-    prompt_map: str = ""
-    judge_temperature: float = 0.0
-    judge_max_tokens: int = 2048
-    # arena-hard protocol
-    judge_config_file: str = ""
-    # Answer records carry token counts and markdown statistics (arena-hard-auto's conv_metadata).
-    answer_metadata: bool = False
+    description: str = ""
+    path: Path = Path()  # the manifest itself
+    # What the protocol read from the manifest (`BenchmarkProtocol.load_settings`).
+    settings: Any = None
+    table: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def temperature_for(self, category: str) -> float:
         return self.temperatures.get(category, self.default_temperature)
 
-    def needs_reference(self, category: str) -> bool:
-        return category in self.reference_categories
+    @property
+    def protocol(self) -> BenchmarkProtocol:
+        from mtb.protocols import get_protocol
+
+        return get_protocol(self.protocol_name)
 
     @classmethod
-    def load(cls, name: str) -> Benchmark:
-        folder = resource_dir("questions")
-        path = folder / f"{name}.toml"
-        if not path.exists():
-            known = ", ".join(sorted(p.stem for p in folder.glob("*.toml")))
-            raise UsageError(f"unknown benchmark '{name}' (known: {known})")
-        table = _load_toml(path)
-        temperatures = _get(table, "generation.temperature", dict, path, {})
-        for category, value in temperatures.items():
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise DataError(path, f"temperature of '{category}' must be a number")
-        protocol = _get(table, "protocol", str, path, "mt-bench")
-        if protocol not in PROTOCOLS:
-            raise DataError(path, f"protocol must be one of {', '.join(PROTOCOLS)}")
-        # Keys every benchmark has, then those of its protocol (required there, absent elsewhere).
-        needed = _REQUIRED if protocol == "mt-bench" else ""
-        return cls(
-            name=_get(table, "name", str, path),
-            description=_get(table, "description", str, path),
-            protocol=protocol,
-            turns=_get(table, "turns", int, path),
-            question_file=_get(table, "files.questions", str, path),
-            answer_dir=_get(table, "files.answers", str, path),
-            judgment_dir=_get(table, "files.judgments", str, path),
-            max_tokens=_get(table, "generation.max_tokens", int, path),
-            default_temperature=float(_get(table, "generation.default_temperature", (int, float), path)),
-            temperatures={k: float(v) for k, v in temperatures.items()},
-            default_judge=_get(table, "judging.default_judge", str, path),
-            default_baseline=_get(table, "judging.default_baseline", str, path),
-            category_order=tuple(_get(table, "categories.order", list, path)),
-            judge_prompt_file=_get(table, "files.judge_prompts", str, path, needed),
-            reference_dir=_get(table, "files.references", str, path, needed),
-            default_reference_model=_get(table, "judging.default_reference_model", str, path, needed),
-            reference_categories=frozenset(
-                _get(table, "judging.reference_categories", list, path, [] if needed == "" else needed)
-            ),
-            prompt_map=_get(table, "judging.prompt_map", str, path, needed),
-            judge_temperature=float(_get(table, "judging.temperature", (int, float), path, 0.0)),
-            judge_max_tokens=_get(table, "judging.max_tokens", int, path, 2048),
-            judge_config_file=_get(
-                table, "files.judge_config", str, path, _REQUIRED if protocol == "arena-hard" else ""
-            ),
-            answer_metadata=_get(table, "generation.answer_metadata", bool, path, False),
-        )
+    def load(cls, name_or_path: str) -> Benchmark:
+        path = find_manifest(name_or_path)
+        table = load_toml(path)
+        with validate.in_file(path):
+            temperatures = validate.field(table, "generation.temperature", dict, default={})
+            for category, value in temperatures.items():
+                if not validate.is_kind(value, (int, float)):
+                    raise ValueError(f"temperature of '{category}' must be a number")
+            protocol_name = validate.field(table, "protocol", str, default="mt-bench")
+            from mtb.protocols import get_protocol, protocol_names
+
+            if protocol_name not in protocol_names():
+                raise ValueError(f"protocol must be one of {', '.join(protocol_names())}")
+            name = validate.field(table, "name", str, non_empty=True)
+            bench = cls(
+                name=name,
+                protocol_name=protocol_name,
+                turns=validate.field(table, "turns", int, default=2),
+                question_file=validate.field(table, "files.questions", str),
+                answer_dir=validate.field(table, "files.answers", str),
+                judgment_dir=validate.field(table, "files.judgments", str),
+                max_tokens=validate.field(table, "generation.max_tokens", int, default=1024),
+                default_temperature=validate.number(table, "generation.default_temperature", 0.7),
+                temperatures={k: float(v) for k, v in temperatures.items()},
+                default_judge=validate.field(table, "judging.default_judge", str, default="gpt-4"),
+                default_baseline=validate.field(table, "judging.default_baseline", str, default=None),
+                category_order=tuple(validate.string_list(table, "categories.order", [])),
+                description=validate.field(table, "description", str, default=""),
+                path=path,
+                table=table,
+            )
+            if bench.turns < 1 or bench.max_tokens < 1:
+                raise ValueError("'turns' and 'generation.max_tokens' must be 1 or more")
+            return replace(bench, settings=get_protocol(protocol_name).load_settings(bench))

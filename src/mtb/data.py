@@ -6,7 +6,8 @@
     DATA/mt_bench/model_answer/<model>.jsonl      one file per model, named after it
     DATA/mt_bench/model_judgment/<judge>_single.jsonl
 
-Which files a benchmark uses comes from its manifest (`questions/<bench>.toml`).
+Which files a benchmark uses comes from its manifest; how they are read, from
+its protocol (`mtb.protocols`).
 """
 
 from __future__ import annotations
@@ -17,8 +18,7 @@ from pathlib import Path
 
 from mtb.benchmarks import Benchmark
 from mtb.errors import DataError
-from mtb.jsonl import read_records
-from mtb.records import JudgePrompt, ModelAnswer, Question, QuestionId
+from mtb.records import ModelAnswer, Question, QuestionId
 
 HOW_TO_PROVIDE = (
     "point --data-dir (or MTB_DATA_DIR) at a folder in FastChat's layout, "
@@ -36,11 +36,17 @@ class DataDir:
     root: Path
     bench: Benchmark
 
-    def _required(self, relative: str) -> Path:
+    def required(self, relative: str) -> Path:
         path = self.root / relative
         if not path.exists():
             raise DataError(path, f"not found; {HOW_TO_PROVIDE}")
+        if path.is_dir():
+            raise DataError(path, "is a folder; expected a file")
         return path
+
+    @property
+    def question_path(self) -> Path:
+        return self.root / self.bench.question_file
 
     @property
     def answer_dir(self) -> Path:
@@ -53,51 +59,29 @@ class DataDir:
     def answer_path(self, model: str) -> Path:
         return self.answer_dir / f"{file_stem_safe(model)}.jsonl"
 
-    def single_judgment_path(self, judge: str) -> Path:
-        return self.judgment_dir / f"{file_stem_safe(judge)}_single.jsonl"
-
-    def pair_judgment_path(self, judge: str) -> Path:
-        return self.judgment_dir / f"{file_stem_safe(judge)}_pair.jsonl"
-
     def questions(self) -> list[Question]:
-        path = self._required(self.bench.question_file)
-        questions = read_records(path, Question.from_json)
-        if not questions:
-            raise DataError(path, "holds no questions")
-        seen: set[QuestionId] = set()
-        for question in questions:
-            if question.question_id in seen:
-                raise DataError(path, f"question_id {question.question_id!r} appears twice")
-            seen.add(question.question_id)
-        return questions
-
-    def judge_prompts(self) -> dict[str, JudgePrompt]:
-        path = self._required(self.bench.judge_prompt_file)
-        return {p.name: p for p in read_records(path, JudgePrompt.from_json)}
+        return self.bench.protocol.read_questions(self)
 
     def answer_models(self) -> list[str]:
         """Every model with an answer file; as in FastChat, the file name is the model's name."""
         if not self.answer_dir.is_dir():
             return []
-        return sorted(p.stem for p in self.answer_dir.glob("*.jsonl"))
+        return sorted(p.stem for p in self.answer_dir.glob("*.jsonl") if p.is_file())
 
     def answers(self, model: str) -> dict[QuestionId, ModelAnswer]:
-        return load_answer_file(self.answer_path(model))
-
-    def reference_answers(self, reference_model: str) -> dict[QuestionId, ModelAnswer]:
-        path = self.root / self.bench.reference_dir / f"{file_stem_safe(reference_model)}.jsonl"
-        if not path.exists():
-            raise DataError(
-                path,
-                f"no reference answers from '{reference_model}'; pass --reference-model "
-                f"with the name of a file in {path.parent}, or {HOW_TO_PROVIDE}",
-            )
-        return load_answer_file(path)
+        return self.bench.protocol.read_answers(self.answer_path(model))
 
 
-def load_answer_file(path: Path) -> dict[QuestionId, ModelAnswer]:
-    """Answers keyed by question id; a later line for the same question wins, as in FastChat."""
-    return {a.question_id: a for a in read_records(path, ModelAnswer.from_json)}
+def unique_questions(path: Path, questions: list[Question]) -> list[Question]:
+    """`questions`, checked: at least one, and no id twice."""
+    if not questions:
+        raise DataError(path, "holds no questions")
+    seen: set[QuestionId] = set()
+    for question in questions:
+        if question.question_id in seen:
+            raise DataError(path, f"question_id {question.question_id!r} appears twice")
+        seen.add(question.question_id)
+    return questions
 
 
 def select_questions(questions: Iterable[Question], first_n: int | None) -> list[Question]:

@@ -28,7 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from mtb.benchmarks import _load_toml, resource_dir
+from mtb import validate
+from mtb.benchmarks import find_manifest, load_toml
 from mtb.errors import DataError, MtbError, UsageError
 
 GITHUB_RAW = "https://raw.githubusercontent.com"
@@ -83,11 +84,9 @@ class FileSpec:
         return f"{self.source.root.strip('/')}/{self.path}" if self.source.root else self.path
 
 
-def _str(table: dict[str, Any], key: str, where: str, path: Path, default: str | None = None) -> str:
-    value = table.get(key, default)
-    if not isinstance(value, str) or not value:
-        raise DataError(path, f"{where}: '{key}' must be a non-empty string")
-    return value
+def _str(table: dict[str, Any], key: str, where: str, path: Path, default: Any = validate.REQUIRED) -> str:
+    with validate.in_file(path, where=where):
+        return validate.field(table, key, str, "a non-empty string", default, non_empty=True)  # type: ignore[no-any-return]
 
 
 def _safe_relative(relative: str, where: str, path: Path) -> str:
@@ -99,12 +98,8 @@ def _safe_relative(relative: str, where: str, path: Path) -> str:
 
 def load_plan(bench: str) -> list[FileSpec]:
     """Every file the benchmark's manifest lists for download."""
-    folder = resource_dir("questions")
-    path = folder / f"{bench}.toml"
-    if not path.exists():
-        known = ", ".join(sorted(p.stem for p in folder.glob("*.toml")))
-        raise UsageError(f"unknown benchmark '{bench}' (known: {known})")
-    table = _load_toml(path).get("download")
+    path = find_manifest(bench)
+    table = load_toml(path).get("download")
     if not isinstance(table, dict):
         raise DataError(path, "has no [download] table, so there is nothing to download")
     sources: dict[str, Source] = {}

@@ -411,16 +411,3 @@ def run_on_endpoints(
     except KeyboardInterrupt:
         report.interrupted = True
     return report
-
-
-@dataclass(frozen=True)
-class PlannedRun:
-    """A judging run worked out before any call, whatever the benchmark's protocol."""
-
-    summary: dict[str, Any]  # the plan printed before the run
-    gaps: list[str]  # missing inputs, listed before any call
-    gaps_are_fatal: bool
-    output: Path  # the output file, or the folder of several
-    params: SamplingParams
-    make_jobs: Callable[[Caller], Sequence[Job]]
-    count_unparsed: Callable[[], int]  # verdicts in the output that name no score or winner

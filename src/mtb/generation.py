@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -11,7 +10,7 @@ from mtb.backends.base import Message, SamplingParams
 from mtb.benchmarks import Benchmark
 from mtb.data import DataDir
 from mtb.engine import Caller, OutputSpec, Task
-from mtb.records import ModelAnswer, Question, new_answer_id, sortable_id
+from mtb.records import Question
 
 
 @dataclass(frozen=True)
@@ -55,6 +54,7 @@ def conversation(
 async def answer_question(
     caller: Caller, question: Question, bench: Benchmark, settings: GenerationSettings
 ) -> dict[str, Any]:
+    """Every choice's replies, turn by turn, as one record in the benchmark's answer schema."""
     temperature = temperature_for(question, bench, settings.force_temperature)
     choices = []
     for index in range(settings.num_choices):
@@ -65,38 +65,11 @@ async def answer_question(
             messages = conversation(settings.system_prompt, question.turns[: turn + 1], replies)
             replies.append((await caller.complete(messages, choice_params)).text)
         choices.append(replies)
-    record: dict[str, Any] = {
-        "question_id": question.question_id,
-        "answer_id": new_answer_id(),
-        "model_id": settings.model_id,
-        "choices": [{"index": i, "turns": _turns(replies, bench)} for i, replies in enumerate(choices)],
-        "tstamp": time.time(),
-        **settings.record_extra,
-    }
-    if bench.answer_metadata and len(choices) == 1 and len(choices[0]) == 1:
-        from mtb.arena import conv_metadata
-
-        # Arena-hard-auto computes this for style control, for one choice of one turn.
-        record["conv_metadata"] = conv_metadata(choices[0][0])
-    return record
-
-
-def _turns(replies: list[str], bench: Benchmark) -> list[Any]:
-    if not bench.answer_metadata:
-        return list(replies)
-    from mtb.arena import answer_turn
-
-    # Arena-hard-auto stores each turn as {"content", "token_len"}.
-    return [answer_turn(text) for text in replies]
+    return bench.protocol.answer_record(bench, question, choices, settings.model_id, settings.record_extra)
 
 
 def answer_output(data: DataDir, model_id: str) -> OutputSpec:
-    return OutputSpec(
-        path=data.answer_path(model_id),
-        parse=ModelAnswer.from_json,
-        key=lambda record: record["question_id"],
-        sort_key=lambda record: sortable_id(record["question_id"]),
-    )
+    return data.bench.protocol.answer_output(data, model_id)
 
 
 def generation_tasks(

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from mtb.errors import MissingExtraError, UsageError
-from mtb.results import ModelScore
+from mtb.protocols.mt_bench.scoring import ModelScore
 
 FORMATS = (".png", ".svg", ".html")
 SCALE = (0.0, 10.0)

@@ -257,8 +257,8 @@ class Catalog:
         }
 
     def leaderboard(self, bench: str, models: list[str] | None = None) -> dict[str, Any]:
-        from mtb import results as scoring
         from mtb.benchmarks import Benchmark
+        from mtb.protocols.mt_bench import scoring
 
         data = self.bench(bench)
         try:

@@ -23,7 +23,20 @@ DataDirOption = Annotated[
     Path,
     typer.Option("--data-dir", envvar="MTB_DATA_DIR", help="Data directory in FastChat's layout."),
 ]
-BenchOption = Annotated[str, typer.Option("--bench", help="Benchmark: a manifest name in questions/.")]
+BenchOption = Annotated[
+    str,
+    typer.Option(
+        "--bench",
+        help="Benchmark: a manifest name (mt_bench, arena-hard-v0.1, arena-hard-v2.0, or one in a folder of "
+        "MTB_BENCH_PATH), or the path of a manifest file.",
+    ),
+]
+CategoryOption = Annotated[
+    str | None,
+    typer.Option(
+        "--category", help="Arena-Hard v2.0: the category to judge or score (hard_prompt, creative_writing)."
+    ),
+]
 ParallelOption = Annotated[
     int, typer.Option("--parallel", min=1, help="Requests in flight at once, per endpoint.")
 ]

@@ -12,6 +12,7 @@ from mtb.cli.common import (
     DEFAULT_DATA_DIR,
     EXIT_USAGE,
     BenchOption,
+    CategoryOption,
     DataDirOption,
     FirstNOption,
     MaxAttemptsOption,
@@ -76,6 +77,7 @@ def judge(
     retry_unparsed: Annotated[
         bool, typer.Option("--retry-unparsed", help="Judge again the verdicts that held no rating.")
     ] = False,
+    category: CategoryOption = None,
     bench: BenchOption = "mt_bench",
     data_dir: DataDirOption = DEFAULT_DATA_DIR,
     timeout: TimeoutOption = 600.0,
@@ -92,47 +94,26 @@ def judge(
     from mtb.cli.reporting import print_report
     from mtb.data import DataDir
     from mtb.engine import run_on_endpoint
-    from mtb.errors import UsageError
     from mtb.progress import make_progress
+    from mtb.protocols.base import JudgeRequest
     from mtb.retry import RetryPolicy
 
     console = stderr_console()
     benchmark = Benchmark.load(bench)
     data = DataDir(data_dir, benchmark)
-    judge = judge_model or benchmark.default_judge
-    baseline = baseline_model or benchmark.default_baseline
-    models = split_model_list(model_list)
-    if benchmark.protocol == "arena-hard":
-        from mtb import arena
-
-        if mode not in (None, JudgeMode.pairwise_baseline):
-            raise UsageError(
-                f"{benchmark.name} is judged pairwise against a baseline (--mode pairwise-baseline)"
-            )
-        config = arena.JudgeConfig.load(data.root / benchmark.judge_config_file)
-        plan = arena.plan_arena(
-            data,
-            judge_model=judge,
-            baseline_model=baseline,
-            models=models,
+    run = benchmark.protocol.plan_judging(
+        data,
+        JudgeRequest(
+            mode=mode.value if mode else None,
+            judge_model=judge_model,
+            baseline_model=baseline_model,
+            reference_model=reference_model,
+            models=split_model_list(model_list),
             first_n=first_n,
             retry_unparsed=retry_unparsed,
-        )
-        run = arena.planned_run(plan, config, benchmark.name)
-    else:
-        from mtb import judging
-
-        plan_mt = judging.plan_judging(
-            data,
-            mode=(mode or JudgeMode.single).value,
-            judge_model=judge,
-            reference_model=reference_model or benchmark.default_reference_model,
-            models=models,
-            baseline_model=baseline,
-            first_n=first_n,
-            retry_unparsed=retry_unparsed,
-        )
-        run = judging.planned_run(plan_mt, benchmark)
+            category=category,
+        ),
+    )
     if run.gaps:
         severity = (
             "[red]error:[/red] cannot judge yet"
@@ -150,7 +131,7 @@ def judge(
 
     endpoint = EndpointConfig(
         provider=judge_provider,
-        model=judge,
+        model=run.judge_model,
         api_base=env_or(judge_api_base, "OPENAI_BASE_URL"),
         api_key=env_or(judge_api_key, "OPENAI_API_KEY"),
         key_hint="OPENAI_API_KEY or --judge-api-key",

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from mtb.records import PairJudgment, SingleJudgment
-from mtb.results import bootstrap_intervals, compare_models, pair_scores, single_scores
+from mtb.protocols.mt_bench.records import PairJudgment, SingleJudgment
+from mtb.protocols.mt_bench.scoring import bootstrap_intervals, compare_models, pair_scores, single_scores
 
 
 def pair(m1: str, m2: str, g1: str, g2: str, qid: int = 81, turn: int = 1) -> PairJudgment:

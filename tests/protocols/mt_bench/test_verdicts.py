@@ -1,6 +1,6 @@
 import pytest
 
-from mtb.verdicts import UNPARSED, parse_rating
+from mtb.protocols.mt_bench.verdicts import UNPARSED, parse_rating
 
 
 @pytest.mark.parametrize(

@@ -10,8 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mtb import arena
 from mtb.errors import DataError
+from mtb.protocols.arena_hard import answers as arena_answers
+from mtb.protocols.arena_hard import config as arena_config
+from mtb.protocols.arena_hard import judging, scanning, scoring
+from mtb.protocols.arena_hard import style as style_control
+from mtb.protocols.arena_hard.records import parse_judgment
 
 PATTERN = re.compile(r"\[\[([AB<>=]+)\]\]")
 
@@ -26,7 +30,7 @@ def test_markdown_counts_equal_the_published_conv_metadata(shared_data: Path) ->
     for model in ("claude-3-haiku-20240307", "gemma-2-27b-it", "llama-3-70b-instruct", "gpt-4o-2024-05-13"):
         for answer in answers(shared_data, model):
             expected = {k: v for k, v in answer["conv_metadata"].items() if k != "token_len"}
-            assert arena.markdown_counts(answer["choices"][0]["turns"][0]["content"]) == expected
+            assert arena_answers.markdown_counts(answer["choices"][0]["turns"][0]["content"]) == expected
             checked += 1
     assert checked == 2000
 
@@ -34,7 +38,7 @@ def test_markdown_counts_equal_the_published_conv_metadata(shared_data: Path) ->
 def test_token_length_equals_upstreams_tiktoken_counts(shared_data: Path) -> None:
     for answer in answers(shared_data, "gpt-4-0314"):
         turn = answer["choices"][0]["turns"][0]
-        assert arena.token_length(turn["content"]) == turn["token_len"]
+        assert arena_answers.token_length(turn["content"]) == turn["token_len"]
 
 
 @pytest.mark.parametrize(
@@ -50,7 +54,7 @@ def test_token_length_equals_upstreams_tiktoken_counts(shared_data: Path) -> Non
     ],
 )
 def test_read_verdict_follows_upstream(text: str, expected: tuple) -> None:
-    assert arena.read_verdict(text, PATTERN) == expected
+    assert judging.read_verdict(text, PATTERN) == expected
 
 
 def test_battles_map_games_and_weights() -> None:
@@ -60,36 +64,36 @@ def test_battles_map_games_and_weights() -> None:
         ("q3", ["A=B", None]),  # a tie, and a game without a label
         ("q4", ["B>A", "A=B"]),
     ]
-    counts = arena.count_battles(iter(games))
+    counts = scoring.count_battles(iter(games))
     assert (counts.model_wins, counts.baseline_wins, counts.ties, counts.unscored_games) == (7, 2, 2, 1)
-    weighted_1 = arena.count_battles(iter(games), weight=1)
+    weighted_1 = scoring.count_battles(iter(games), weight=1)
     assert weighted_1.model_wins == 3
-    first_only = arena.count_battles(iter(games), first_game_only=True)
+    first_only = scoring.count_battles(iter(games), first_game_only=True)
     assert (first_only.model_wins, first_only.baseline_wins, first_only.ties) == (4, 1, 1)
 
 
 def test_score_is_the_weighted_win_rate_against_the_baseline() -> None:
     counts = {
-        "better": arena.BattleCounts(model_wins=60, baseline_wins=30, ties=10),
-        "worse": arena.BattleCounts(model_wins=20, baseline_wins=70, ties=10),
+        "better": scoring.BattleCounts(model_wins=60, baseline_wins=30, ties=10),
+        "worse": scoring.BattleCounts(model_wins=20, baseline_wins=70, ties=10),
     }
-    scores = {s.model: s for s in arena.arena_scores(counts, "base", rounds=200, seed=1)}
+    scores = {s.model: s for s in scoring.arena_scores(counts, "base", rounds=200, seed=1)}
     assert scores["base"].score == 50.0
     assert scores["better"].score == pytest.approx(65.0, abs=1e-4)  # (60 + 10/2) / 100
     assert scores["worse"].score == pytest.approx(25.0, abs=1e-4)
     assert scores["better"].ci_low < 65 < scores["better"].ci_high
-    again = {s.model: s for s in arena.arena_scores(counts, "base", rounds=200, seed=1)}
+    again = {s.model: s for s in scoring.arena_scores(counts, "base", rounds=200, seed=1)}
     assert again == scores
-    other = {s.model: s for s in arena.arena_scores(counts, "base", rounds=200, seed=2)}
+    other = {s.model: s for s in scoring.arena_scores(counts, "base", rounds=200, seed=2)}
     assert other["better"].ci_low != scores["better"].ci_low
 
 
 def test_counts_fit_equals_a_row_by_row_logistic_regression() -> None:
     """Upstream fits one logistic-regression row per battle (each duplicated, ties split); so do we here."""
     counts = {
-        "m1": arena.BattleCounts(7, 4, 3),
-        "m2": arena.BattleCounts(2, 9, 1),
-        "m3": arena.BattleCounts(5, 5, 0),
+        "m1": scoring.BattleCounts(7, 4, 3),
+        "m2": scoring.BattleCounts(2, 9, 1),
+        "m3": scoring.BattleCounts(5, 5, 0),
     }
     models = ["base", "m1", "m2", "m3"]
     rows, labels = [], []
@@ -110,7 +114,7 @@ def test_counts_fit_equals_a_row_by_row_logistic_regression() -> None:
         beta += np.linalg.solve((x.T * (p * (1 - p))) @ x, x.T @ (y - p))
     upstream_elo = 1000 + 400 * beta
     rates = 100 / (1 + 10 ** ((1000 - upstream_elo) / 400))
-    ours = {s.model: s.score for s in arena.arena_scores(counts, "base", rounds=10)}
+    ours = {s.model: s.score for s in scoring.arena_scores(counts, "base", rounds=10)}
     assert [ours[m] for m in ("m1", "m2", "m3")] == pytest.approx(list(rates), abs=1e-4)
 
 
@@ -126,14 +130,14 @@ def test_scan_judgments_reads_upstream_lines_and_falls_back(tmp_path: Path) -> N
         json.dumps({"games": games, "model": "m", "question_id": 7}, indent=None),
     ]
     path.write_text("\n".join(lines) + "\n\n")
-    assert list(arena.scan_judgments(path)) == [
+    assert list(scanning.scan_judgments(path, parse_judgment)) == [
         ("q1", ["B>A", None]),
         ("q2", ["B>A", None]),
         (7, ["B>A", None]),
     ]
     path.write_text(lines[0] + "\n" + '{"question_id": "q2", "games": [}\n')
     with pytest.raises(DataError, match=r"m.jsonl:2"):
-        list(arena.scan_judgments(path))
+        list(scanning.scan_judgments(path, parse_judgment))
 
 
 def test_avg_tokens_equal_the_published_leaderboard(shared_data: Path) -> None:
@@ -143,21 +147,20 @@ def test_avg_tokens_equal_the_published_leaderboard(shared_data: Path) -> None:
     compared = 0
     for path in sorted((folder / "model_answer").glob("*.jsonl")):
         if path.stem in board:
-            lengths = arena.scan_token_lengths(path)
-            assert int(sum(lengths) / len(lengths)) == board[path.stem], path.stem
+            assert scoring.file_avg_tokens(path) == board[path.stem], path.stem
             compared += 1
     assert compared == 59
 
 
 def test_judge_config_is_read_from_the_data_directory(shared_data: Path, tmp_path: Path) -> None:
-    config = arena.JudgeConfig.load(shared_data / "arena-hard-v0.1" / "config" / "judge_config.yaml")
+    config = arena_config.JudgeConfig.load(shared_data / "arena-hard-v0.1" / "config" / "judge_config.yaml")
     assert config.attempts == 2 and config.max_tokens == 4096 and config.temperature == 0
     assert config.system_prompt.startswith("Please act as an impartial judge")
     assert "{question_1}" in config.prompt_templates[0]
     bad = tmp_path / "judge_config.yaml"
     bad.write_text("system_prompt: x\nprompt_template: [a]\nregex_pattern: '(unclosed'\n")
     with pytest.raises(DataError, match="regex_pattern"):
-        arena.JudgeConfig.load(bad)
+        arena_config.JudgeConfig.load(bad)
 
 
 def test_style_control_finds_a_length_bias() -> None:
@@ -175,14 +178,14 @@ def test_style_control_finds_a_length_bias() -> None:
     }
     # A judge that prefers whichever answer is longer, in both games.
     games = [(q, ["A>B", "B>A"] if base_len[q] > model_len[q] else ["B>A", "A>B"]) for q in questions]
-    result = arena.style_controlled_scores({"m": games}, style, "base", "length", rounds=20, seed=0)
+    result = style_control.style_controlled_scores({"m": games}, style, "base", "length", rounds=20, seed=0)
     assert result.coefficients["token_len"] > 1.0  # the baseline wins when its answer is longer
     plain = {
         s.model: s.score
-        for s in arena.arena_scores({"m": arena.count_battles(iter(games))}, "base", rounds=10)
+        for s in scoring.arena_scores({"m": scoring.count_battles(iter(games))}, "base", rounds=10)
     }
     held = {s.model: s.score for s in result.scores}
     assert abs(held["m"] - 50) <= abs(plain["m"] - 50) + 1
     assert set(
-        arena.style_controlled_scores({"m": games}, style, "base", "markdown", rounds=5).coefficients
+        style_control.style_controlled_scores({"m": games}, style, "base", "markdown", rounds=5).coefficients
     ) == {"header_count", "list_count", "bold_count"}

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from mtb import bradley_terry as bt
+from mtb.stats import bradley_terry as bt
 
 
 def counts(pairs: list[tuple[int, int, float, float]]) -> bt.PairCounts:

@@ -5,9 +5,17 @@ from pathlib import Path
 
 import pytest
 
-from mtb.benchmarks import Benchmark, PromptMap
+from mtb.benchmarks import Benchmark
 from mtb.data import DataDir
-from mtb.judging import find_gaps, render_single, single_matches
+from mtb.protocols.mt_bench.judging import (
+    find_gaps,
+    judge_prompts,
+    reference_answers,
+    render_pair_match,
+    render_single_match,
+    single_matches,
+)
+from mtb.protocols.mt_bench.prompts import PromptMap
 
 
 def raw_records(shared_data: Path, relative: str, key: str) -> dict:
@@ -50,8 +58,8 @@ def test_every_match_renders_like_fastchat(data: DataDir, shared_data: Path) -> 
     bench = data.bench
     questions = data.questions()
     answers = {"vicuna-7b-v1.3": data.answers("vicuna-7b-v1.3")}
-    refs = data.reference_answers("gpt-4")
-    prompts = data.judge_prompts()
+    refs = reference_answers(data, data.bench.settings, "gpt-4")
+    prompts = judge_prompts(data, data.bench.settings)
 
     raw_prompts = raw_records(shared_data, "judge_prompts.jsonl", "name")
     raw_questions = raw_records(shared_data, "mt_bench/question.jsonl", "question_id")
@@ -59,7 +67,7 @@ def test_every_match_renders_like_fastchat(data: DataDir, shared_data: Path) -> 
     raw_refs = raw_records(shared_data, "mt_bench/reference_answer/gpt-4.jsonl", "question_id")
 
     matches = single_matches(
-        questions, answers, refs, prompts, PromptMap.load("mt_bench"), bench, "judge_prompts.jsonl"
+        questions, answers, refs, prompts, PromptMap.load("mt_bench"), bench.settings, "judge_prompts.jsonl"
     )
     assert len(matches) == 160
     used = {m.prompt.name for m in matches}
@@ -87,24 +95,24 @@ def test_every_match_renders_like_fastchat(data: DataDir, shared_data: Path) -> 
             raw_refs[qid] if needs_ref else None,
             match.turn == 2,
         )
-        assert render_single(match) == expected
+        assert render_single_match(match) == expected
 
 
 def test_turn_two_shows_both_turns_and_the_reference(data: DataDir) -> None:
     questions = [q for q in data.questions() if q.question_id == 111]
     answers = {"gpt-4": data.answers("gpt-4")}
-    refs = data.reference_answers("gpt-4")
+    refs = reference_answers(data, data.bench.settings, "gpt-4")
     matches = single_matches(
         questions,
         answers,
         refs,
-        data.judge_prompts(),
+        judge_prompts(data, data.bench.settings),
         PromptMap.load("mt_bench"),
-        data.bench,
+        data.bench.settings,
         "judge_prompts.jsonl",
     )
     turn2 = next(m for m in matches if m.turn == 2)
-    system, user = render_single(turn2)
+    system, user = render_single_match(turn2)
     assert system["content"].endswith("\n\n")  # FastChat's multi-turn system prompts end this way
     assert user["content"].startswith(
         "<|The Start of Reference Answer|>\n\n### User:\n" + questions[0].turns[0]
@@ -121,9 +129,9 @@ def test_gaps_are_listed_before_any_call(data: DataDir) -> None:
     questions = data.questions()
     answers = {"gpt-4": data.answers("gpt-4")}
     del answers["gpt-4"][81], answers["gpt-4"][160]
-    refs = data.reference_answers("gpt-4")
+    refs = reference_answers(data, data.bench.settings, "gpt-4")
     del refs[101]
-    gaps = find_gaps(questions, answers, refs, data.bench, "reference_answer/gpt-4.jsonl")
+    gaps = find_gaps(questions, answers, refs, data.bench.settings, "reference_answer/gpt-4.jsonl")
     assert gaps == [
         "gpt-4: no answer to 2 question(s): 81, 160",
         "reference_answer/gpt-4.jsonl: no complete reference answer for question(s): 101",
@@ -160,7 +168,7 @@ def fastchat_pair_messages(
 
 
 def test_pair_games_render_like_fastchat_with_positions_swapped(data: DataDir, shared_data: Path) -> None:
-    from mtb.judging import pair_matches, render_pair
+    from mtb.protocols.mt_bench.judging import pair_matches
 
     prompts = raw_records(shared_data, "judge_prompts.jsonl", "name")
     questions = raw_records(shared_data, "mt_bench/question.jsonl", "question_id")
@@ -175,10 +183,10 @@ def test_pair_games_render_like_fastchat_with_positions_swapped(data: DataDir, s
         data.questions(),
         answers,
         [("vicuna-7b-v1.3", "gpt-3.5-turbo")],
-        data.reference_answers("gpt-4"),
-        data.judge_prompts(),
+        reference_answers(data, data.bench.settings, "gpt-4"),
+        judge_prompts(data, data.bench.settings),
         PromptMap.load("mt_bench"),
-        data.bench,
+        data.bench.settings,
         "judge_prompts.jsonl",
     )
     assert len(matches) == 160
@@ -200,9 +208,9 @@ def test_pair_games_render_like_fastchat_with_positions_swapped(data: DataDir, s
         assert match.prompt.name == name
         ref = refs[qid] if needs_ref else None
         multi = match.turn == 2
-        assert render_pair(match, swapped=False) == fastchat_pair_messages(
+        assert render_pair_match(match, swapped=False) == fastchat_pair_messages(
             prompts[name], questions[qid], one[qid], two[qid], ref, multi
         )
-        assert render_pair(match, swapped=True) == fastchat_pair_messages(
+        assert render_pair_match(match, swapped=True) == fastchat_pair_messages(
             prompts[name], questions[qid], two[qid], one[qid], ref, multi
         )

@@ -18,23 +18,21 @@ import itertools
 import time
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from mtb.backends.base import Message, SamplingParams
-from mtb.benchmarks import Benchmark, PromptMap
-from mtb.data import DataDir, select_questions
-from mtb.engine import Caller, Job, OutputSpec, PlannedRun, Task, done_keys
+from mtb.data import HOW_TO_PROVIDE, DataDir, file_stem_safe, select_questions
+from mtb.engine import Caller, Job, OutputSpec, Task, done_keys
 from mtb.errors import DataError, UsageError
-from mtb.records import (
-    JudgePrompt,
-    ModelAnswer,
-    PairJudgment,
-    Question,
-    QuestionId,
-    SingleJudgment,
-    sortable_id,
-)
-from mtb.verdicts import UNPARSED, parse_pair_verdict, parse_rating
+from mtb.jsonl import read_records
+from mtb.protocols import fastchat
+from mtb.protocols.base import JudgeRequest, PlannedRun
+from mtb.protocols.mt_bench.prompts import PromptMap, Verdicts, render_pair, render_single
+from mtb.protocols.mt_bench.records import JudgePrompt, PairJudgment, SingleJudgment
+from mtb.protocols.mt_bench.settings import MtBenchSettings
+from mtb.protocols.mt_bench.verdicts import UNPARSED, parse_pair_verdict, parse_rating
+from mtb.records import ModelAnswer, Question, QuestionId, sortable_id
 
 MODES = ("single", "pairwise-baseline", "pairwise-all")
 
@@ -85,59 +83,14 @@ class PairMatch:
 Match = SingleMatch | PairMatch
 
 
-def _messages(prompt: JudgePrompt, values: dict[str, str]) -> list[Message]:
-    user_prompt = prompt.prompt_template.format(**values)
-    messages: list[Message] = []
-    # FastChat's chatgpt conversation template drops an empty system message.
-    if prompt.system_prompt:
-        messages.append({"role": "system", "content": prompt.system_prompt})
-    messages.append({"role": "user", "content": user_prompt})
-    return messages
+def render_single_match(match: SingleMatch) -> list[Message]:
+    return render_single(match.prompt, match.question, match.answer, match.turn, match.reference)
 
 
-def _reference_values(reference: ModelAnswer | None, turn: int) -> dict[str, str]:
-    if reference is None:
-        return {}
-    turns = reference.choices[0].turns
-    values = {"ref_answer_1": turns[0]}
-    if turn == 2:
-        values["ref_answer_2"] = turns[1]
-    return values
-
-
-def render_single(match: SingleMatch) -> list[Message]:
-    """The judge's messages, as FastChat's run_judge_single builds them."""
-    answer = match.answer.choices[0].turns
-    question = match.question.turns
-    values = _reference_values(match.reference, match.turn)
-    if match.turn == 1:
-        values.update(question=question[0], answer=answer[0])
-    else:
-        values.update(question_1=question[0], question_2=question[1], answer_1=answer[0], answer_2=answer[1])
-    return _messages(match.prompt, values)
-
-
-def render_pair(match: PairMatch, swapped: bool) -> list[Message]:
-    """The messages of one game, as FastChat's run_judge_pair builds them.
-
-    Game 1 shows model_1 as assistant A; game 2 (`swapped`) shows model_2 as A.
-    """
+def render_pair_match(match: PairMatch, swapped: bool) -> list[Message]:
+    """Game 1 shows model_1 as assistant A; game 2 (`swapped`) shows model_2 as A."""
     first, second = (match.answer_2, match.answer_1) if swapped else (match.answer_1, match.answer_2)
-    a, b = first.choices[0].turns, second.choices[0].turns
-    question = match.question.turns
-    values = _reference_values(match.reference, match.turn)
-    if match.turn == 1:
-        values.update(question=question[0], answer_a=a[0], answer_b=b[0])
-    else:
-        values.update(
-            question_1=question[0],
-            question_2=question[1],
-            answer_a_1=a[0],
-            answer_b_1=b[0],
-            answer_a_2=a[1],
-            answer_b_2=b[1],
-        )
-    return _messages(match.prompt, values)
+    return render_pair(match.prompt, match.question, first, second, match.turn, match.reference)
 
 
 # FastChat maps each game's A/B verdict back to the models it showed in those positions.
@@ -149,7 +102,7 @@ def find_gaps(
     questions: Sequence[Question],
     answers: dict[str, dict[QuestionId, ModelAnswer]],
     references: dict[QuestionId, ModelAnswer] | None,
-    bench: Benchmark,
+    bench: MtBenchSettings,
     reference_path: str,
 ) -> list[str]:
     """Everything missing before judging can start, as readable lines."""
@@ -203,7 +156,7 @@ def single_matches(
     references: dict[QuestionId, ModelAnswer] | None,
     prompts: dict[str, JudgePrompt],
     prompt_map: PromptMap,
-    bench: Benchmark,
+    bench: MtBenchSettings,
     prompt_file: str,
 ) -> list[SingleMatch]:
     matches = []
@@ -231,7 +184,7 @@ def pair_matches(
     references: dict[QuestionId, ModelAnswer] | None,
     prompts: dict[str, JudgePrompt],
     prompt_map: PromptMap,
-    bench: Benchmark,
+    bench: MtBenchSettings,
     prompt_file: str,
 ) -> list[PairMatch]:
     matches = []
@@ -256,9 +209,9 @@ def pair_matches(
 
 
 async def judge_single(
-    caller: Caller, match: SingleMatch, judge_model: str, params: SamplingParams
+    caller: Caller, match: SingleMatch, judge_model: str, params: SamplingParams, verdicts: Verdicts
 ) -> dict[str, Any]:
-    messages = render_single(match)
+    messages = render_single_match(match)
     completion = await caller.complete(messages, params)
     return SingleJudgment(
         question_id=match.question.question_id,
@@ -266,22 +219,22 @@ async def judge_single(
         judge=(judge_model, match.prompt.name),
         user_prompt=messages[-1]["content"],
         judgment=completion.text,
-        score=parse_rating(completion.text),
+        score=parse_rating(completion.text, verdicts),
         turn=match.turn,
         tstamp=time.time(),
     ).to_json()
 
 
 async def judge_pair(
-    caller: Caller, match: PairMatch, judge_model: str, params: SamplingParams
+    caller: Caller, match: PairMatch, judge_model: str, params: SamplingParams, verdicts: Verdicts
 ) -> dict[str, Any]:
-    game_1, game_2 = render_pair(match, swapped=False), render_pair(match, swapped=True)
+    game_1, game_2 = render_pair_match(match, swapped=False), render_pair_match(match, swapped=True)
     # Both games are independent requests; the endpoint's bound still applies to each.
     verdict_1, verdict_2 = await asyncio.gather(
         caller.complete(game_1, params), caller.complete(game_2, params)
     )
-    winner_1 = parse_pair_verdict(verdict_1.text)
-    winner_2 = parse_pair_verdict(verdict_2.text)
+    winner_1 = parse_pair_verdict(verdict_1.text, verdicts)
+    winner_2 = parse_pair_verdict(verdict_2.text, verdicts)
     return PairJudgment(
         question_id=match.question.question_id,
         model_1=match.model_1,
@@ -298,9 +251,17 @@ async def judge_pair(
     ).to_json()
 
 
+def single_judgment_path(data: DataDir, judge: str) -> Path:
+    return data.judgment_dir / f"{file_stem_safe(judge)}_single.jsonl"
+
+
+def pair_judgment_path(data: DataDir, judge: str) -> Path:
+    return data.judgment_dir / f"{file_stem_safe(judge)}_pair.jsonl"
+
+
 def single_output(data: DataDir, judge_model: str, retry_unparsed: bool) -> OutputSpec:
     return OutputSpec(
-        path=data.single_judgment_path(judge_model),
+        path=single_judgment_path(data, judge_model),
         parse=SingleJudgment.from_json,
         key=lambda r: (r["model"], r["question_id"], r["turn"], *r["judge"]),
         sort_key=lambda r: (r["model"], sortable_id(r["question_id"]), r["turn"]),
@@ -313,7 +274,7 @@ def pair_output(data: DataDir, judge_model: str, retry_unparsed: bool) -> Output
         return "error" not in (record["g1_winner"], record["g2_winner"])
 
     return OutputSpec(
-        path=data.pair_judgment_path(judge_model),
+        path=pair_judgment_path(data, judge_model),
         parse=PairJudgment.from_json,
         key=lambda r: (r["model_1"], r["model_2"], r["question_id"], r["turn"], *r["judge"]),
         sort_key=lambda r: (r["model_1"], r["model_2"], sortable_id(r["question_id"]), r["turn"]),
@@ -322,15 +283,24 @@ def pair_output(data: DataDir, judge_model: str, retry_unparsed: bool) -> Output
 
 
 def judge_tasks(
-    matches: Sequence[Match], done: set[Hashable], caller: Caller, judge_model: str, params: SamplingParams
+    matches: Sequence[Match],
+    done: set[Hashable],
+    caller: Caller,
+    judge_model: str,
+    params: SamplingParams,
+    verdicts: Verdicts,
 ) -> list[Task]:
     def make(match: Match) -> Task:
         if isinstance(match, SingleMatch):
             return Task(
-                match.key(judge_model), match.label, lambda: judge_single(caller, match, judge_model, params)
+                match.key(judge_model),
+                match.label,
+                lambda: judge_single(caller, match, judge_model, params, verdicts),
             )
         return Task(
-            match.key(judge_model), match.label, lambda: judge_pair(caller, match, judge_model, params)
+            match.key(judge_model),
+            match.label,
+            lambda: judge_pair(caller, match, judge_model, params, verdicts),
         )
 
     return [make(m) for m in matches if m.key(judge_model) not in done]
@@ -369,22 +339,40 @@ class JudgePlan:
         }
 
 
-def plan_judging(
-    data: DataDir,
-    *,
-    mode: str,
-    judge_model: str,
-    reference_model: str,
-    models: Sequence[str] | None,
-    baseline_model: str | None = None,
-    first_n: int | None = None,
-    retry_unparsed: bool = False,
-) -> JudgePlan:
+def judge_prompts(data: DataDir, settings: MtBenchSettings) -> dict[str, JudgePrompt]:
+    path = data.required(settings.judge_prompt_file)
+    return {p.name: p for p in read_records(path, JudgePrompt.from_json)}
+
+
+def reference_path(data: DataDir, settings: MtBenchSettings, reference_model: str) -> Path:
+    return data.root / (settings.reference_dir or "") / f"{file_stem_safe(reference_model)}.jsonl"
+
+
+def reference_answers(
+    data: DataDir, settings: MtBenchSettings, reference_model: str
+) -> dict[QuestionId, ModelAnswer]:
+    path = reference_path(data, settings, reference_model)
+    if not path.exists():
+        raise DataError(
+            path,
+            f"no reference answers from '{reference_model}'; pass --reference-model "
+            f"with the name of a file in {path.parent}, or {HOW_TO_PROVIDE}",
+        )
+    return fastchat.read_answers(path)
+
+
+def plan_judging(data: DataDir, request: JudgeRequest) -> JudgePlan:
+    settings: MtBenchSettings = data.bench.settings
+    mode = request.mode or "single"
     if mode not in MODES:
         raise UsageError(f"unknown mode '{mode}' (known: {', '.join(MODES)})")
-    bench = data.bench
-    questions = select_questions(data.questions(), first_n)
-    models = list(models or data.answer_models())
+    if request.category is not None:
+        raise UsageError(f"--category applies to Arena-Hard v2.0, not {data.bench.name}")
+    judge_model = request.judge_model or data.bench.default_judge
+    reference_model = request.reference_model or settings.default_reference_model
+    baseline_model = request.baseline_model or data.bench.default_baseline
+    questions = select_questions(data.questions(), request.first_n)
+    models = list(request.models or data.answer_models())
     if mode == "pairwise-baseline":
         if baseline_model is None:
             raise UsageError("pairwise-baseline needs --baseline-model")
@@ -408,22 +396,23 @@ def plan_judging(
         if not path.exists():
             raise UsageError(f"no answers for '{model}': {path} does not exist")
         answers[model] = data.answers(model)
-    needs_reference = any(bench.needs_reference(q.category) for q in questions)
-    references = data.reference_answers(reference_model) if needs_reference else None
-    reference_file = str(data.root / bench.reference_dir / f"{reference_model}.jsonl")
-    gaps = find_gaps(questions, answers, references, bench, reference_file)
+    needs_reference = any(settings.needs_reference(q.category) for q in questions)
+    references = reference_answers(data, settings, reference_model) if needs_reference else None
+    reference_file = str(reference_path(data, settings, reference_model))
+    gaps = find_gaps(questions, answers, references, settings, reference_file)
     matches: Sequence[Match] = []
     if not gaps:
-        prompt_file = str(data.root / bench.judge_prompt_file)
-        prompt_map = PromptMap.load(bench.prompt_map)
-        prompts = data.judge_prompts()
+        prompt_file = str(data.root / settings.judge_prompt_file)
+        prompts = judge_prompts(data, settings)
         if mode == "single":
-            matches = single_matches(questions, answers, references, prompts, prompt_map, bench, prompt_file)
+            matches = single_matches(
+                questions, answers, references, prompts, settings.prompt_map, settings, prompt_file
+            )
         else:
             matches = pair_matches(
-                questions, answers, pairs, references, prompts, prompt_map, bench, prompt_file
+                questions, answers, pairs, references, prompts, settings.prompt_map, settings, prompt_file
             )
-    spec = (single_output if mode == "single" else pair_output)(data, judge_model, retry_unparsed)
+    spec = (single_output if mode == "single" else pair_output)(data, judge_model, request.retry_unparsed)
     done = done_keys(spec)
     return JudgePlan(
         mode=mode,
@@ -439,22 +428,28 @@ def plan_judging(
     )
 
 
-def planned_run(plan: JudgePlan, bench: Benchmark) -> PlannedRun:
-    params = SamplingParams(temperature=bench.judge_temperature, max_tokens=bench.judge_max_tokens)
+def planned_run(plan: JudgePlan, data: DataDir) -> PlannedRun:
+    settings: MtBenchSettings = data.bench.settings
+    params = SamplingParams(temperature=settings.judge_temperature, max_tokens=settings.judge_max_tokens)
+    verdicts = settings.prompt_map.verdicts
 
     def count_unparsed() -> int:
-        from mtb.results import count_unparsed
+        from mtb.protocols.mt_bench.scoring import count_unparsed
 
         return count_unparsed(plan.spec.path, plan.mode) if plan.spec.path.exists() else 0
 
     return PlannedRun(
-        summary=plan.summary(bench.name),
+        summary=plan.summary(data.bench.name),
         gaps=plan.gaps,
         gaps_are_fatal=True,
         output=plan.spec.path,
         params=params,
         make_jobs=lambda caller: [
-            Job(plan.spec, lambda done: judge_tasks(plan.matches, done, caller, plan.judge_model, params))
+            Job(
+                plan.spec,
+                lambda done: judge_tasks(plan.matches, done, caller, plan.judge_model, params, verdicts),
+            )
         ],
         count_unparsed=count_unparsed,
+        judge_model=plan.judge_model,
     )

@@ -15,9 +15,11 @@ from typing import Any, Generic, TypeVar
 
 from mtb.errors import UsageError
 from mtb.jsonl import read_records
-from mtb.records import PairJudgment, QuestionId, SingleJudgment, sortable_id
+from mtb.protocols.mt_bench.records import PairJudgment, SingleJudgment
+from mtb.protocols.mt_bench.verdicts import UNPARSED
+from mtb.records import QuestionId, sortable_id
+from mtb.stats.bootstrap import percentile_interval, seeded_rng
 from mtb.tables import Table
-from mtb.verdicts import UNPARSED
 
 J = TypeVar("J", SingleJudgment, PairJudgment)
 
@@ -122,15 +124,6 @@ def single_scores(
 DEFAULT_ROUNDS = 1000
 
 
-def _rng(seed: int, *names: str) -> Any:
-    import zlib
-
-    import numpy as np
-
-    # One stream per model (or pair), so adding a model changes no one else's interval.
-    return np.random.default_rng([seed, *(zlib.crc32(n.encode()) for n in names)])
-
-
 def _per_question(rows: Sequence[SingleJudgment], turns: int) -> tuple[list[QuestionId], Any, Any]:
     """Per question: score sums and counts, column 0 for all turns, column t for turn t."""
     import numpy as np
@@ -149,13 +142,6 @@ def _per_question(rows: Sequence[SingleJudgment], turns: int) -> tuple[list[Ques
     return order, sums, counts
 
 
-def _percentile_interval(samples: Any) -> tuple[float, float]:
-    import numpy as np
-
-    low, high = np.nanpercentile(samples, [2.5, 97.5])
-    return float(low), float(high)
-
-
 def bootstrap_intervals(
     rows: Sequence[SingleJudgment], turns: int, *, rounds: int, seed: int, model: str
 ) -> dict[str, tuple[float, float]]:
@@ -167,13 +153,13 @@ def bootstrap_intervals(
     import numpy as np
 
     _, sums, counts = _per_question(rows, turns)
-    draws = _rng(seed, model).integers(0, len(sums), size=(rounds, len(sums)))
+    draws = seeded_rng(seed, model).integers(0, len(sums), size=(rounds, len(sums)))
     with np.errstate(invalid="ignore", divide="ignore"):
         means = sums[draws].sum(axis=1) / counts[draws].sum(axis=1)  # rounds × (turns + 1)
-    intervals = {"average": _percentile_interval(means[:, 0])}
+    intervals = {"average": percentile_interval(means[:, 0])}
     for turn in range(1, turns + 1):
         if counts[:, turn].any():
-            intervals[f"turn_{turn}"] = _percentile_interval(means[:, turn])
+            intervals[f"turn_{turn}"] = percentile_interval(means[:, turn])
     return intervals
 
 
@@ -244,11 +230,11 @@ def compare_models(
     s_b, c_b = sums_b[pick_b, 0], counts_b[pick_b, 0]
     difference = s_a.sum() / c_a.sum() - s_b.sum() / c_b.sum()
     # The same questions are drawn for both models: the comparison is paired.
-    draws = _rng(seed, model_a, model_b).integers(0, len(shared), size=(rounds, len(shared)))
+    draws = seeded_rng(seed, model_a, model_b).integers(0, len(shared), size=(rounds, len(shared)))
     samples = s_a[draws].sum(axis=1) / c_a[draws].sum(axis=1) - s_b[draws].sum(axis=1) / c_b[draws].sum(
         axis=1
     )
-    low, high = _percentile_interval(samples)
+    low, high = percentile_interval(samples)
     return Comparison(model_a, model_b, float(difference), low, high, len(shared), rounds)
 
 

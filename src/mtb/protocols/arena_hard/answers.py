@@ -1,0 +1,57 @@
+"""Arena-Hard answer extras: cl100k token counts and markdown statistics (upstream's conv_metadata)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from mtb.errors import MissingExtraError
+
+FENCED_CODE = re.compile(r"```([^`]*)```")
+HEADERS = [re.compile(rf"^#{{{level}}}\s", re.MULTILINE) for level in range(1, 7)]
+ORDERED_ITEM = re.compile(r"^\s*\d+\.\s", re.MULTILINE)
+UNORDERED_ITEM = re.compile(r"^\s*[-*+]\s", re.MULTILINE)
+BOLD_STARS = re.compile(r"\*\*[^*\n]+\*\*")
+BOLD_UNDERSCORES = re.compile(r"__[^_\n]+__")
+
+
+def markdown_counts(text: str) -> dict[str, dict[str, int]]:
+    """Headers, list items and bold spans outside fenced code, as add_markdown_info.py counts them."""
+    for block in FENCED_CODE.findall(text):
+        text = text.replace(block, "")
+    return {
+        "header_count": {f"h{level}": len(p.findall(text)) for level, p in enumerate(HEADERS, start=1)},
+        "list_count": {
+            "ordered": len(ORDERED_ITEM.findall(text)),
+            "unordered": len(UNORDERED_ITEM.findall(text)),
+        },
+        "bold_count": {"**": len(BOLD_STARS.findall(text)), "__": len(BOLD_UNDERSCORES.findall(text))},
+    }
+
+
+_ENCODING: Any = None
+
+
+def token_length(text: str) -> int:
+    """Tokens in `text` under cl100k_base, the encoding arena-hard-auto counts with.
+
+    bpe-openai carries the vocabulary in its wheel, so counting works offline;
+    its counts equal tiktoken's on all 500 published gpt-4-0314 answers
+    (tests/test_arena.py).
+    """
+    global _ENCODING
+    if _ENCODING is None:
+        try:
+            import bpe_openai
+        except ImportError:
+            raise MissingExtraError("bpe-openai", "arena") from None
+        _ENCODING = bpe_openai.get_encoding("cl100k_base")
+    return len(_ENCODING.encode(text, disallowed_special=()))
+
+
+def answer_turn(text: str) -> dict[str, Any]:
+    return {"content": text, "token_len": token_length(text)}
+
+
+def conv_metadata(text: str) -> dict[str, Any]:
+    return {"token_len": token_length(text), **markdown_counts(text)}

@@ -1,0 +1,229 @@
+"""Arena-Hard-Auto v0.1 judging (lm-sys/arena-hard-auto at efc012e).
+
+Each model's answer meets the baseline's in two games. Game 1 shows the
+baseline as assistant A, game 2 shows the model as A. The judge ends with one
+of five labels ([[A>>B]], [[A>B]], [[A=B]], [[B>A]], [[B>>A]]); when its text
+holds none, it is asked once more to finish its verdict (the config's
+number_of_judgment_attempts). Records go to model_judgment/<judge>/<model>.jsonl.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mtb.backends.base import Message, SamplingParams
+from mtb.data import DataDir, file_stem_safe, select_questions
+from mtb.engine import Caller, Job, OutputSpec, Task, done_keys
+from mtb.errors import UsageError
+from mtb.protocols.arena_hard.config import JudgeConfig
+from mtb.protocols.arena_hard.records import parse_judgment
+from mtb.protocols.base import PlannedRun
+from mtb.records import ModelAnswer, Question, sortable_id
+
+CONTINUE_PROMPT = "continue your judgment and finish by outputting a final verdict label"
+
+
+def read_verdict(judgment: str, pattern: re.Pattern[str]) -> tuple[str | None, bool]:
+    """(label, ask again?): no label → ask again; one distinct label → it; several → none, final."""
+    labels = {m.strip("\n") for m in pattern.findall(judgment) if m != ""}
+    if not labels:
+        return None, True
+    if len(labels) == 1:
+        return labels.pop(), False
+    return None, False
+
+
+@dataclass(frozen=True)
+class ArenaMatch:
+    question: Question
+    model: str
+    answer: ModelAnswer
+    baseline: ModelAnswer
+
+    @property
+    def label(self) -> str:
+        return f"{self.model} question {self.question.question_id}"
+
+
+def game_messages(
+    config: JudgeConfig, question: Question, first: ModelAnswer, second: ModelAnswer
+) -> list[Message]:
+    """The judge's opening messages with `first` as assistant A, as upstream's gen_judgment.py."""
+    values = {f"question_{i}": turn for i, turn in enumerate(question.turns, start=1)}
+    a_turns, b_turns = first.choices[0].turns, second.choices[0].turns
+    values.update({f"answer_{i}": turn for i, turn in enumerate(a_turns, start=1)})
+    values.update({f"answer_{i}": turn for i, turn in enumerate(b_turns, start=len(a_turns) + 1)})
+    messages: list[Message] = [{"role": "system", "content": config.system_prompt}]
+    messages += [
+        {"role": "user", "content": template.format(**values)} for template in config.prompt_templates
+    ]
+    return messages
+
+
+async def play_game(
+    caller: Caller, config: JudgeConfig, messages: list[Message], params: SamplingParams
+) -> dict[str, Any]:
+    conversation = list(messages)
+    judgment = ""
+    label: str | None = None
+    for _ in range(config.attempts):
+        reply = (await caller.complete(conversation, params)).text
+        judgment += "\n" + reply  # upstream joins every attempt this way, leading newline included
+        label, ask_again = read_verdict(judgment, config.verdict_pattern)
+        conversation.append({"role": "assistant", "content": reply})
+        if not ask_again:
+            break
+        conversation.append({"role": "user", "content": CONTINUE_PROMPT})
+    return {"user_prompt": messages[1]["content"], "judgment": judgment, "score": label}
+
+
+async def judge_match(
+    caller: Caller, match: ArenaMatch, config: JudgeConfig, judge_model: str, params: SamplingParams
+) -> dict[str, Any]:
+    game_1 = game_messages(config, match.question, match.baseline, match.answer)
+    game_2 = game_messages(config, match.question, match.answer, match.baseline)
+    games = await asyncio.gather(*(play_game(caller, config, g, params) for g in (game_1, game_2)))
+    return {
+        "question_id": match.question.question_id,
+        "model": match.model,
+        "judge": judge_model,
+        "games": list(games),
+        "tstamp": time.time(),
+    }
+
+
+def judgment_path(data: DataDir, judge_model: str, model: str) -> Path:
+    return data.judgment_dir / file_stem_safe(judge_model) / f"{file_stem_safe(model)}.jsonl"
+
+
+def judgment_output(path: Path, retry_unparsed: bool) -> OutputSpec:
+    def scored(record: dict[str, Any]) -> bool:
+        return all(game.get("score") is not None for game in record["games"])
+
+    return OutputSpec(
+        path=path,
+        parse=parse_judgment,
+        key=lambda r: r["question_id"],
+        sort_key=lambda r: sortable_id(r["question_id"]),
+        is_done=scored if retry_unparsed else (lambda r: True),
+    )
+
+
+@dataclass(frozen=True)
+class ArenaPlan:
+    judge_model: str
+    baseline_model: str
+    models: list[str]
+    questions: list[Question]
+    matches: dict[str, list[ArenaMatch]]  # per model
+    specs: dict[str, OutputSpec]
+    gaps: list[str]
+    already_done: int
+
+    def summary(self, bench: str) -> dict[str, Any]:
+        total = sum(len(m) for m in self.matches.values())
+        return {
+            "bench": bench,
+            "mode": "pairwise-baseline",
+            "judge": self.judge_model,
+            "baseline": self.baseline_model,
+            "models": self.models,
+            "questions": len(self.questions),
+            "judgments": total,
+            "already_done": self.already_done,
+            "to_make": total - self.already_done,
+            "judge_calls": 2 * (total - self.already_done),
+            "output": str(next(iter(self.specs.values())).path.parent) if self.specs else "",
+        }
+
+    def jobs(self, caller: Caller, config: JudgeConfig, params: SamplingParams) -> list[Job]:
+        def task(match: ArenaMatch) -> Task:
+            return Task(
+                match.question.question_id,
+                match.label,
+                lambda: judge_match(caller, match, config, self.judge_model, params),
+            )
+
+        def tasks_for(model: str) -> Any:
+            def make(done: set[Hashable]) -> list[Task]:
+                return [task(m) for m in self.matches[model] if m.question.question_id not in done]
+
+            return make
+
+        return [Job(self.specs[model], tasks_for(model)) for model in self.models]
+
+
+def plan_arena(
+    data: DataDir,
+    *,
+    judge_model: str,
+    baseline_model: str,
+    models: Sequence[str] | None,
+    first_n: int | None,
+    retry_unparsed: bool,
+) -> ArenaPlan:
+    questions = select_questions(data.questions(), first_n)
+    chosen = [m for m in (models or data.answer_models()) if m != baseline_model]
+    if not chosen:
+        raise UsageError(f"no models to judge against {baseline_model}; list them with --model-list")
+    answers = {}
+    for model in [*chosen, baseline_model]:
+        path = data.answer_path(model)
+        if not path.exists():
+            raise UsageError(f"no answers for '{model}': {path} does not exist")
+        answers[model] = data.answers(model)
+    gaps = []
+    for model, by_question in answers.items():
+        missing = [q.question_id for q in questions if q.question_id not in by_question]
+        if missing:
+            more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+            gaps.append(
+                f"{model}: no answer to {len(missing)} question(s): {', '.join(map(str, missing[:5]))}{more}"
+            )
+    matches: dict[str, list[ArenaMatch]] = {}
+    specs: dict[str, OutputSpec] = {}
+    already = 0
+    for model in chosen:
+        baseline = answers[baseline_model]
+        matches[model] = [
+            ArenaMatch(q, model, answers[model][q.question_id], baseline[q.question_id])
+            for q in questions
+            if q.question_id in answers[model] and q.question_id in baseline
+        ]
+        specs[model] = judgment_output(judgment_path(data, judge_model, model), retry_unparsed)
+        done = done_keys(specs[model])
+        already += sum(1 for m in matches[model] if m.question.question_id in done)
+    return ArenaPlan(judge_model, baseline_model, chosen, questions, matches, specs, gaps, already)
+
+
+def planned_run(plan: ArenaPlan, config: JudgeConfig, bench: str) -> PlannedRun:
+    params = SamplingParams(temperature=config.temperature, max_tokens=config.max_tokens)
+
+    def count_unparsed() -> int:
+        from mtb.protocols.arena_hard.scanning import scan_judgments
+
+        return sum(
+            1
+            for spec in plan.specs.values()
+            if spec.path.exists()
+            for _, labels in scan_judgments(spec.path, parse_judgment)
+            if None in labels
+        )
+
+    return PlannedRun(
+        summary=plan.summary(bench),
+        gaps=plan.gaps,
+        # Upstream judges what exists; three published answer files are incomplete.
+        gaps_are_fatal=False,
+        output=plan.specs[plan.models[0]].path.parent,
+        params=params,
+        make_jobs=lambda caller: plan.jobs(caller, config, params),
+        count_unparsed=count_unparsed,
+        judge_model=plan.judge_model,
+    )

@@ -1,0 +1,180 @@
+"""Arena-Hard v0.1 scores: battle counts, Bradley–Terry against the baseline, bootstrap intervals.
+
+Each game is a battle of model against baseline; a strong verdict counts
+`weight` (3) times and a tie is half a win. Bradley–Terry strengths are fitted
+anchored at the baseline, 95% intervals come from bootstrap rounds, and a
+model's score is its predicted win rate against the baseline, in percent.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mtb.errors import UsageError
+from mtb.protocols.arena_hard.answers import token_length
+from mtb.protocols.arena_hard.records import parse_judgment
+from mtb.protocols.arena_hard.scanning import Games, map_files, scan_judgments, scan_token_lengths
+from mtb.records import QuestionId
+
+WEIGHT = 3  # how many battles a strong verdict (A>>B, B>>A) counts for, as upstream
+# Game 1 shows the baseline as A; game 2 shows the model as A. For each label:
+# who won ("model", "baseline" or "tie"), and whether the verdict was a strong one.
+GAME_1 = {
+    "A>>B": ("baseline", True),
+    "A>B": ("baseline", False),
+    "A=B": ("tie", False),
+    "B>A": ("model", False),
+    "B>>A": ("model", True),
+}
+GAME_2 = {
+    "A>>B": ("model", True),
+    "A>B": ("model", False),
+    "A=B": ("tie", False),
+    "B>A": ("baseline", False),
+    "B>>A": ("baseline", True),
+}
+
+
+@dataclass
+class BattleCounts:
+    model_wins: float = 0
+    baseline_wins: float = 0
+    ties: float = 0
+    unscored_games: int = 0
+
+
+def count_battles(
+    games: Iterator[tuple[QuestionId, Sequence[str | None]]],
+    weight: int = WEIGHT,
+    first_game_only: bool = False,
+) -> BattleCounts:
+    counts = BattleCounts()
+    for _, labels in games:
+        for table, label in zip((GAME_1, GAME_2), labels[:1] if first_game_only else labels, strict=False):
+            outcome = table.get(label or "")
+            if outcome is None:
+                counts.unscored_games += 1
+                continue
+            side, strong = outcome
+            battles = weight if strong else 1
+            if side == "model":
+                counts.model_wins += battles
+            elif side == "baseline":
+                counts.baseline_wins += battles
+            else:
+                counts.ties += battles
+    return counts
+
+
+@dataclass(frozen=True)
+class ArenaScore:
+    model: str
+    score: float  # predicted win rate against the baseline, in percent
+    ci_low: float
+    ci_high: float
+    avg_tokens: int | None
+    battles: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "score": self.score,
+            "ci_low": self.ci_low,
+            "ci_high": self.ci_high,
+            "avg_tokens": self.avg_tokens,
+        }
+
+
+def arena_scores(
+    counts: dict[str, BattleCounts],
+    baseline: str,
+    *,
+    rounds: int = 100,
+    seed: int = 42,
+    avg_tokens: dict[str, int | None] | None = None,
+) -> list[ArenaScore]:
+    """Bradley–Terry scores against `baseline`, with bootstrap 95% intervals."""
+    import numpy as np
+
+    from mtb.stats import bradley_terry as bt
+
+    models = sorted(m for m in counts if m != baseline)
+    if not models:
+        raise UsageError(f"no judgments against {baseline} to score")
+    names = [baseline, *models]
+    index = np.arange(1, len(names))
+    table = np.array(
+        [[counts[m].model_wins, counts[m].baseline_wins, counts[m].ties] for m in models], dtype=float
+    )
+
+    def strengths(cells: np.ndarray) -> np.ndarray:
+        pairs = bt.PairCounts(
+            first=index,
+            second=np.zeros(len(models), dtype=int),
+            first_wins=cells[:, 0] + cells[:, 2] / 2,
+            second_wins=cells[:, 1] + cells[:, 2] / 2,
+        )
+        return bt.fit(pairs, len(names), anchor=0)
+
+    point = strengths(table)
+    # A bootstrap round redraws every battle of the table with replacement,
+    # as upstream resamples its battle rows: a multinomial over the cells.
+    rng = np.random.default_rng(seed)
+    total = table.sum()
+    cells = rng.multinomial(int(total), (table / total).ravel(), size=rounds).reshape(rounds, *table.shape)
+    samples = np.array([strengths(c) for c in cells])
+    low, high = np.percentile(samples, [2.5, 97.5], axis=0)
+    tokens = avg_tokens or {}
+    scores = [ArenaScore(baseline, 50.0, 50.0, 50.0, tokens.get(baseline), 0.0)]
+    for k, model in enumerate(models, start=1):
+        scores.append(
+            ArenaScore(
+                model=model,
+                score=float(100 * bt.win_rate(point[k])),
+                ci_low=float(100 * bt.win_rate(low[k])),
+                ci_high=float(100 * bt.win_rate(high[k])),
+                avg_tokens=tokens.get(model),
+                battles=float(table[k - 1].sum()),
+            )
+        )
+    scores.sort(key=lambda s: s.score, reverse=True)
+    return scores
+
+
+def file_games(path: Path) -> Games:
+    return list(scan_judgments(path, parse_judgment))
+
+
+def file_battles(path: Path) -> BattleCounts:
+    return count_battles(scan_judgments(path, parse_judgment))
+
+
+def _first_turn_tokens(line: bytes) -> int:
+    """A v0.1 answer line without a token_len field: counted from the first turn's text."""
+    obj = json.loads(line)
+    turn = obj["choices"][0]["turns"][0]
+    return token_length(turn if isinstance(turn, str) else turn["content"])
+
+
+def file_avg_tokens(path: Path) -> int | None:
+    lengths = scan_token_lengths(path, _first_turn_tokens) if path.exists() else []
+    # Upstream prints the mean as an int, truncating.
+    return int(sum(lengths) / len(lengths)) if lengths else None
+
+
+def games_by_model(paths: Sequence[Path]) -> dict[str, Games]:
+    """Every judgment's game labels, per judgment file (for style control, which needs each battle)."""
+    return dict(zip((p.stem for p in paths), map_files(file_games, paths), strict=True))
+
+
+def battles_by_model(paths: Sequence[Path]) -> dict[str, BattleCounts]:
+    """Battle counts per judgment file, named after the file (the model)."""
+    return dict(zip((p.stem for p in paths), map_files(file_battles, paths), strict=True))
+
+
+def avg_tokens_by_model(paths: dict[str, Path]) -> dict[str, int | None]:
+    return dict(zip(paths, map_files(file_avg_tokens, list(paths.values())), strict=True))

@@ -1,0 +1,121 @@
+"""What a benchmark family provides, and the requests the commands hand it.
+
+    generate   questions → (engine) → answer records    read_questions, answer_output, answer_record
+    judge      JudgeRequest → PlannedRun → (engine)      plan_judging
+    results    ResultsRequest → ScoreReport               score
+    browse     questions, answers and judgments as views  read_questions, read_answers
+
+The CLI knows nothing of a family's files, prompts or statistics: it builds a
+request from its flags, asks the benchmark's protocol once, and prints what
+comes back. A family rejects, as a UsageError, the flags that mean nothing to it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from mtb.backends.base import SamplingParams
+from mtb.engine import Caller, Job, OutputSpec
+from mtb.records import ModelAnswer, Question, QuestionId
+from mtb.tables import Table
+
+if TYPE_CHECKING:
+    from mtb.benchmarks import Benchmark
+    from mtb.data import DataDir
+
+
+@dataclass(frozen=True)
+class JudgeRequest:
+    """`mtb judge`'s flags; None means "the benchmark's default"."""
+
+    mode: str | None = None
+    judge_model: str | None = None
+    baseline_model: str | None = None
+    reference_model: str | None = None
+    models: list[str] | None = None
+    first_n: int | None = None
+    retry_unparsed: bool = False
+    category: str | None = None
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    """A judging run worked out before any call."""
+
+    summary: dict[str, Any]  # the plan printed before the run
+    gaps: list[str]  # missing inputs, listed before any call
+    gaps_are_fatal: bool
+    output: Path  # the output file, or the folder of several
+    params: SamplingParams
+    make_jobs: Callable[[Caller], Sequence[Job]]
+    count_unparsed: Callable[[], int]  # verdicts in the output that name no score or winner
+    judge_model: str
+
+
+@dataclass(frozen=True)
+class ResultsRequest:
+    """`mtb results`'s flags; None means "the benchmark's default"."""
+
+    mode: str | None = None
+    models: list[str] | None = None
+    judge_model: str | None = None
+    baseline_model: str | None = None
+    input_file: Path | None = None
+    ci: bool = True
+    compare: tuple[str, str] | None = None
+    rounds: int | None = None
+    seed: int | None = None
+    control: str | None = None  # "style", "length" or "markdown"
+    plot: Path | None = None
+    category: str | None = None
+
+
+@dataclass
+class ScoreReport:
+    """What `mtb results` prints: records for --format json, tables for people, one flat table for files."""
+
+    records: list[dict[str, Any]] | dict[str, Any]
+    tables: list[Table]
+    flat: Table  # --format csv / markdown
+    warnings: list[str] = field(default_factory=list)  # shown as "warning: ..." on stderr
+    notes: list[str] = field(default_factory=list)  # shown as they are on stderr
+
+
+class BenchmarkProtocol(Protocol):
+    """One benchmark family: its record schemas, judging and scoring."""
+
+    name: str
+
+    def load_settings(self, bench: Benchmark) -> Any:
+        """Read (and check) the family's own keys from `bench.table`; raise ValueError on a bad one."""
+        ...
+
+    def read_questions(self, data: DataDir) -> list[Question]: ...
+
+    def read_answers(self, path: Path) -> dict[QuestionId, ModelAnswer]:
+        """One model's answers by question; a later line for the same question wins."""
+        ...
+
+    def answer_output(self, data: DataDir, model_id: str) -> OutputSpec: ...
+
+    def answer_record(
+        self,
+        bench: Benchmark,
+        question: Question,
+        choices: list[list[str]],
+        model_id: str,
+        extra: dict[str, Any],
+    ) -> dict[str, Any]:
+        """One answer record in the family's schema: `choices[i]` holds choice i's replies, turn by turn."""
+        ...
+
+    def check_generation(self, bench: Benchmark) -> None:
+        """Fail before the first request when answers could not be written (a missing extra)."""
+        ...
+
+    def plan_judging(self, data: DataDir, request: JudgeRequest) -> PlannedRun: ...
+
+    def score(self, data: DataDir, request: ResultsRequest) -> ScoreReport: ...

@@ -1,0 +1,68 @@
+"""MT-bench, as FastChat's llm_judge runs it: single grading (1–10) or pairwise, with a
+judge prompt chosen by mode, category and turn, and reference answers for some categories.
+
+    settings.py   the family's manifest keys
+    prompts.py    the prompt map, verdict rules, and the judge's messages
+    records.py    FastChat's judgment and judge-prompt records
+    judging.py    matches, plans, and the judge calls
+    scoring.py    show_result's numbers, intervals, comparisons, pairwise diagnostics
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mtb.engine import OutputSpec
+from mtb.protocols import fastchat
+from mtb.protocols.base import BenchmarkProtocol
+from mtb.records import ModelAnswer, Question, QuestionId
+
+if TYPE_CHECKING:
+    from mtb.benchmarks import Benchmark
+    from mtb.data import DataDir
+    from mtb.protocols.base import JudgeRequest, PlannedRun, ResultsRequest, ScoreReport
+
+
+class MtBench:
+    name = "mt-bench"
+
+    def load_settings(self, bench: Benchmark) -> Any:
+        from mtb.protocols.mt_bench.settings import MtBenchSettings
+
+        return MtBenchSettings.from_manifest(bench)
+
+    def read_questions(self, data: DataDir) -> list[Question]:
+        return fastchat.read_questions(data)
+
+    def read_answers(self, path: Path) -> dict[QuestionId, ModelAnswer]:
+        return fastchat.read_answers(path)
+
+    def answer_output(self, data: DataDir, model_id: str) -> OutputSpec:
+        return fastchat.answer_output(data.answer_path(model_id))
+
+    def answer_record(
+        self,
+        bench: Benchmark,
+        question: Question,
+        choices: list[list[str]],
+        model_id: str,
+        extra: dict[str, Any],
+    ) -> dict[str, Any]:
+        return fastchat.answer_record(question, [list(replies) for replies in choices], model_id, extra)
+
+    def check_generation(self, bench: Benchmark) -> None:
+        return None
+
+    def plan_judging(self, data: DataDir, request: JudgeRequest) -> PlannedRun:
+        from mtb.protocols.mt_bench.judging import plan_judging, planned_run
+
+        return planned_run(plan_judging(data, request), data)
+
+    def score(self, data: DataDir, request: ResultsRequest) -> ScoreReport:
+        from mtb.protocols.mt_bench.report import score
+
+        return score(data, request)
+
+
+PROTOCOL: BenchmarkProtocol = MtBench()

@@ -1,0 +1,1 @@
+"""Statistics any protocol can use: Bradley–Terry fits and bootstrap intervals."""
