@@ -21,23 +21,49 @@ from mtb.errors import DataError, OutputLockedError
 T = TypeVar("T")
 
 
-def iter_json_lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Yield (line number, object) for every non-blank line; bad JSON is a DataError."""
+def _no_constants(name: str) -> Any:
+    # Python's reader accepts NaN and Infinity, which JSON has not; one would poison every mean.
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def decode_line(path: Path, raw: bytes, number: int) -> dict[str, Any] | None:
+    """One JSONL line as an object (None when blank); anything else is a `path:line` DataError."""
     try:
-        handle = path.open(encoding="utf-8")
+        line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+    except UnicodeDecodeError as exc:
+        raise DataError(
+            path, f"not valid UTF-8 (byte 0x{raw[exc.start]:02x} at column {exc.start + 1})", number
+        ) from None
+    if not line.strip():
+        return None
+    try:
+        obj = json.loads(line, parse_constant=_no_constants)
+    except json.JSONDecodeError as exc:
+        raise DataError(path, f"not valid JSON ({exc.msg} at column {exc.colno})", number) from None
+    except ValueError as exc:  # NaN/Infinity, or a number too large to read
+        raise DataError(path, f"not valid JSON ({exc})", number) from None
+    except RecursionError:
+        raise DataError(path, "not valid JSON (nested too deeply)", number) from None
+    if not isinstance(obj, dict):
+        raise DataError(path, f"expected a JSON object, got {type(obj).__name__}", number)
+    return obj
+
+
+def iter_json_lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield (line number, object) for every non-blank line; bad JSON or bytes are a DataError."""
+    try:
+        handle = path.open("rb")
     except FileNotFoundError:
         raise DataError(path, "file not found") from None
+    except IsADirectoryError:
+        raise DataError(path, "is a folder; expected a JSONL file") from None
+    except OSError as exc:
+        raise DataError(path, f"cannot be read ({exc.strerror or exc})") from None
     with handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataError(path, f"not valid JSON ({exc.msg} at column {exc.colno})", number) from None
-            if not isinstance(obj, dict):
-                raise DataError(path, f"expected a JSON object, got {type(obj).__name__}", number)
-            yield number, obj
+        for number, raw in enumerate(handle, start=1):
+            obj = decode_line(path, raw, number)
+            if obj is not None:
+                yield number, obj
 
 
 def read_records(path: Path, parse: Callable[[dict[str, Any]], T]) -> list[T]:

@@ -22,23 +22,20 @@ import csv
 import re
 import threading
 from collections import defaultdict
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from mtb.errors import MtbError
-from mtb.jsonl import iter_json_lines
-from mtb.records import ModelAnswer, QuestionId
+from mtb.browser.records import read_any_answer, read_any_games, read_any_question
+from mtb.errors import DataError, MtbError
+from mtb.jsonl import decode_line
+from mtb.protocols.mt_bench.records import PairJudgment, SingleJudgment
+from mtb.records import QuestionId
+
+T = TypeVar("T")
 
 LABEL_CHARS = 128  # FastChat's qa_browser shows the first 128 characters of a question
-
-
-def _turn_text(turn: Any) -> str:
-    if isinstance(turn, str):
-        return turn
-    if isinstance(turn, dict) and isinstance(turn.get("content"), str):
-        return str(turn["content"])
-    return ""
 
 
 @dataclass
@@ -103,30 +100,30 @@ class Catalog:
                 self._load_heavy(data)
             return data
 
-    def _rows(self, path: Path, data: BenchData) -> list[dict[str, Any]]:
+    def _records(self, path: Path, parse: Callable[[dict[str, Any]], T], data: BenchData) -> Iterator[T]:
+        """Each line of `path` read through the record layer's `parse`; a bad line is listed in
+        `problems` as path:line and left out, and a file that cannot be read at all stops there."""
         try:
-            return [obj for _, obj in iter_json_lines(path)]
+            for number, obj in iter_json_lines_tolerant(path, data.problems):
+                try:
+                    yield parse(obj)
+                except ValueError as exc:
+                    data.problems.append(str(DataError(path, str(exc), number)))
         except MtbError as exc:
             data.problems.append(str(exc))
-            return []
 
     def _load(self, name: str) -> BenchData:
         folder = self.root / name
         data = BenchData(name)
-        for obj in self._rows(folder / "question.jsonl", data):
-            qid = obj.get("question_id")
-            if isinstance(qid, bool) or not isinstance(qid, (int, str)):
-                continue
-            turns = [_turn_text(t) for t in obj.get("turns") or []]
-            category = obj.get("cluster") or obj.get("category") or "uncategorised"
-            question = {
-                "id": str(qid),
-                "category": str(category),
-                "turns": turns,
-                "reference": [r for r in obj.get("reference") or [] if isinstance(r, str)],
+        for parsed in self._records(folder / "question.jsonl", read_any_question, data):
+            question: dict[str, Any] = {
+                "id": str(parsed.question_id),
+                "category": parsed.category or "uncategorised",
+                "turns": parsed.turns,
+                "reference": parsed.reference or [],
             }
             data.questions.append(question)
-            data.by_id[str(qid)] = question
+            data.by_id[question["id"]] = question
         data.models = [p.stem for p in self._files(folder / "model_answer", "*.jsonl")]
         judgments = folder / "model_judgment"
         names = {p.name.removesuffix("_single.jsonl") for p in self._files(judgments, "*_single.jsonl")}
@@ -151,65 +148,48 @@ class Catalog:
         for kind, target in (("model_answer", data.answers), ("reference_answer", data.references)):
             for path in self._files(folder / kind, "*.jsonl"):
                 by_question: dict[str, list[str]] = {}
-                for obj in self._rows(path, data):
-                    try:
-                        answer = ModelAnswer.from_json(obj)
-                    except ValueError as exc:
-                        data.problems.append(f"{path}: {exc}")
-                        break
+                for answer in self._records(path, read_any_answer, data):
                     by_question[str(answer.question_id)] = answer.choices[0].turns
                 target[path.stem] = by_question
         judgments = folder / "model_judgment"
         for path in self._files(judgments, "*_single.jsonl"):
             data.single_files.append(path)
-            for obj in self._rows(path, data):
-                judge = obj.get("judge")
-                if "question_id" not in obj or not isinstance(obj.get("model"), str):
-                    continue
-                data.single[str(obj["question_id"])].append(
+            for single in self._records(path, SingleJudgment.from_json, data):
+                data.single[str(single.question_id)].append(
                     {
-                        "model": obj["model"],
-                        "judge": _judge_name(judge, path.name.removesuffix("_single.jsonl")),
-                        "prompt": _prompt_name(judge),
-                        "turn": obj.get("turn", 1),
-                        "score": obj.get("score"),
-                        "judgment": str(obj.get("judgment", "")),
+                        "model": single.model,
+                        "judge": single.judge[0],
+                        "prompt": single.judge[1],
+                        "turn": single.turn,
+                        "score": single.score,
+                        "judgment": single.judgment,
                     }
                 )
         for path in self._files(judgments, "*_pair.jsonl"):
-            for obj in self._rows(path, data):
-                if "question_id" not in obj or not all(
-                    isinstance(obj.get(k), str) for k in ("model_1", "model_2")
-                ):
-                    continue
-                data.pair[str(obj["question_id"])].append(
+            for pair in self._records(path, PairJudgment.from_json, data):
+                data.pair[str(pair.question_id)].append(
                     {
-                        "model_1": obj["model_1"],
-                        "model_2": obj["model_2"],
-                        "judge": _judge_name(obj.get("judge"), path.name.removesuffix("_pair.jsonl")),
-                        "prompt": _prompt_name(obj.get("judge")),
-                        "turn": obj.get("turn", 1),
-                        "g1_winner": str(obj.get("g1_winner", "")),
-                        "g2_winner": str(obj.get("g2_winner", "")),
-                        "g1_judgment": str(obj.get("g1_judgment", "")),
-                        "g2_judgment": str(obj.get("g2_judgment", "")),
+                        "model_1": pair.model_1,
+                        "model_2": pair.model_2,
+                        "judge": pair.judge[0],
+                        "prompt": pair.judge[1],
+                        "turn": pair.turn,
+                        "g1_winner": pair.g1_winner,
+                        "g2_winner": pair.g2_winner,
+                        "g1_judgment": pair.g1_judgment,
+                        "g2_judgment": pair.g2_judgment,
                     }
                 )
         if judgments.is_dir() and self.inside(judgments):
             for judge_dir in sorted(p for p in judgments.iterdir() if p.is_dir()):
                 for path in self._files(judge_dir, "*.jsonl"):
-                    for obj in self._rows(path, data):
-                        games = obj.get("games")
-                        if "question_id" not in obj or not isinstance(games, list):
-                            continue
-                        data.games[str(obj["question_id"])].append(
+                    for record in self._records(path, read_any_games, data):
+                        data.games[str(record.question_id)].append(
                             {
-                                "model": str(obj.get("model") or path.stem),
-                                "judge": str(obj.get("judge") or judge_dir.name),
+                                "model": record.model or path.stem,
+                                "judge": record.judge or judge_dir.name,
                                 "games": [
-                                    {"score": str(g.get("score")), "judgment": str(g.get("judgment", ""))}
-                                    for g in games
-                                    if isinstance(g, dict)
+                                    {"score": str(g.score), "judgment": g.judgment} for g in record.games
                                 ],
                             }
                         )
@@ -294,19 +274,25 @@ class Catalog:
         return {"bench": bench, "single": tables, "published": data.published, "problems": data.problems}
 
 
-def _judge_name(judge: Any, fallback: str) -> str:
-    if isinstance(judge, list) and judge and isinstance(judge[0], str):
-        return judge[0]
-    return judge if isinstance(judge, str) else fallback
-
-
-def _prompt_name(judge: Any) -> str:
-    if isinstance(judge, list) and len(judge) > 1 and isinstance(judge[1], str):
-        return judge[1]
-    return ""
-
-
 def _label(question: dict[str, Any]) -> str:
     first = question["turns"][0] if question["turns"] else ""
     text = " ".join(first.split())
     return f"{question['id']}: {text[:LABEL_CHARS]}{'...' if len(text) > LABEL_CHARS else ''}"
+
+
+def iter_json_lines_tolerant(path: Path, problems: list[str]) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Like `mtb.jsonl.iter_json_lines`, but a bad line is listed in `problems` and skipped."""
+    try:
+        handle = path.open("rb")
+    except OSError as exc:
+        problems.append(str(DataError(path, f"cannot be read ({exc.strerror or exc})")))
+        return
+    with handle:
+        for number, raw in enumerate(handle, start=1):
+            try:
+                obj = decode_line(path, raw, number)
+            except DataError as exc:
+                problems.append(str(exc))
+                continue
+            if obj is not None:
+                yield number, obj

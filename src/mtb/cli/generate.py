@@ -215,6 +215,7 @@ def generate(
     benchmark = Benchmark.load(bench)
     data = DataDir(data_dir, benchmark)
     questions = select_questions(data.questions(), first_n)
+    benchmark.protocol.check_generation(benchmark)  # e.g. a missing extra: fail before any request
     name = model or model_path or ""
     settings = GenerationSettings(
         model_id=model_id or name.rstrip("/").split("/")[-1],

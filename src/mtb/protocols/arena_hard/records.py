@@ -5,10 +5,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from mtb import validate
-from mtb.records import question_id_of
+from mtb.records import QuestionId, question_id_of
 
 
 def parse_judgment(obj: dict[str, Any]) -> dict[str, Any]:
@@ -21,3 +22,36 @@ def parse_judgment(obj: dict[str, Any]) -> dict[str, Any]:
         ):
             raise ValueError(f"game {i + 1} must be an object whose 'score' is a label or null")
     return obj
+
+
+@dataclass(frozen=True)
+class Game:
+    score: str | None  # the verdict label, None when the judge gave none
+    judgment: str
+
+
+@dataclass(frozen=True)
+class ArenaJudgment:
+    """A judgment record as read for display (the scores are read by `scanning`, faster)."""
+
+    question_id: QuestionId
+    model: str
+    judge: str
+    games: list[Game]
+
+    @classmethod
+    def from_json(cls, obj: dict[str, Any], id_key: str = "question_id") -> ArenaJudgment:
+        if id_key == "question_id":
+            parse_judgment(obj)
+        games = validate.field(obj, "games", list, "a non-empty list", non_empty=True)
+        judge = validate.field(obj, "judge", str, default="")
+        return cls(
+            question_id_of(obj, id_key),
+            validate.field(obj, "model", str),
+            judge,
+            [
+                Game(g.get("score") if isinstance(g.get("score"), str) else None, str(g.get("judgment", "")))
+                for g in games
+                if isinstance(g, dict)
+            ],
+        )

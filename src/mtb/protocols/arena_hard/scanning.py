@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from mtb.errors import DataError
+from mtb.jsonl import decode_line
 from mtb.records import QuestionId
 
 SCORE = re.compile(rb'"score":\s*(?:"([^"\\]*)"|(null))')
@@ -56,27 +57,30 @@ def scan_judgments(
             found = SCORE.match(data, at, end)
             if found is None:
                 break
-            labels.append(None if found.group(1) is None else found.group(1).decode())
+            labels.append(None if found.group(1) is None else found.group(1).decode("utf-8", "replace"))
             position = found.end()
         key = data.find(key_bytes, start, end)
         question = id_pattern.match(data, key, end) if key >= 0 else None
         well_formed = data[start] == 0x7B and data[end - 1] == 0x7D  # { ... }
-        if question is None or not labels or not well_formed or at >= 0:
+        # The fast path trusts only plain ASCII labels and ids; anything else is read in full.
+        plain = all(label is None or "\ufffd" not in label for label in labels)
+        if question is None or not labels or not well_formed or at >= 0 or not plain:
             yield _decode_judgment(path, data[start:end], number, parse, id_key)
             continue
         raw_id = question.group(1)
+        if raw_id is not None and not raw_id.isascii():
+            yield _decode_judgment(path, data[start:end], number, parse, id_key)
+            continue
         yield (raw_id.decode() if raw_id is not None else int(question.group(2))), labels
 
 
 def _decode_judgment(
     path: Path, line: bytes, number: int, parse: Callable[[dict[str, Any]], Any], id_key: str
 ) -> tuple[QuestionId, list[str | None]]:
-    import json
-
+    obj = decode_line(path, line, number)
+    if obj is None:
+        raise DataError(path, "blank line", number)
     try:
-        obj = json.loads(line)
-        if not isinstance(obj, dict):
-            raise ValueError("expected a JSON object")
         parse(obj)
     except ValueError as exc:
         raise DataError(path, str(exc) or "not a judgment record", number) from None

@@ -155,7 +155,7 @@ def file_battles(path: Path) -> BattleCounts:
 
 def _first_turn_tokens(line: bytes) -> int:
     """A v0.1 answer line without a token_len field: counted from the first turn's text."""
-    obj = json.loads(line)
+    obj = json.loads(line.decode("utf-8"), parse_constant=float)
     turn = obj["choices"][0]["turns"][0]
     return token_length(turn if isinstance(turn, str) else turn["content"])
 
