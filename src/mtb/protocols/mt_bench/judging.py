@@ -104,10 +104,12 @@ def find_gaps(
     references: dict[QuestionId, ModelAnswer] | None,
     bench: MtBenchSettings,
     reference_path: str,
+    answer_paths: dict[str, Path] | None = None,
 ) -> list[str]:
-    """Everything missing before judging can start, as readable lines."""
+    """Everything missing before judging can start, as readable lines (naming the file when known)."""
     gaps = []
     for model, by_question in answers.items():
+        where = f"{answer_paths[model]}: " if answer_paths else ""
         missing = [q for q in questions if q.question_id not in by_question]
         short = [
             q
@@ -118,10 +120,10 @@ def find_gaps(
         if missing:
             ids = ", ".join(str(q.question_id) for q in missing[:10])
             more = f" and {len(missing) - 10} more" if len(missing) > 10 else ""
-            gaps.append(f"{model}: no answer to {len(missing)} question(s): {ids}{more}")
+            gaps.append(f"{where}{model}: no answer to {len(missing)} question(s): {ids}{more}")
         if short:
             ids = ", ".join(str(q.question_id) for q in short[:10])
-            gaps.append(f"{model}: answers with too few turns for question(s): {ids}")
+            gaps.append(f"{where}{model}: answers with too few turns for question(s): {ids}")
     needing = [q for q in questions if bench.needs_reference(q.category)]
     if needing and references is not None:
         missing_refs = [
@@ -399,7 +401,9 @@ def plan_judging(data: DataDir, request: JudgeRequest) -> JudgePlan:
     needs_reference = any(settings.needs_reference(q.category) for q in questions)
     references = reference_answers(data, settings, reference_model) if needs_reference else None
     reference_file = str(reference_path(data, settings, reference_model))
-    gaps = find_gaps(questions, answers, references, settings, reference_file)
+    gaps = find_gaps(
+        questions, answers, references, settings, reference_file, {m: data.answer_path(m) for m in answers}
+    )
     matches: Sequence[Match] = []
     if not gaps:
         prompt_file = str(data.root / settings.judge_prompt_file)

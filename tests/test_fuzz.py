@@ -1,0 +1,270 @@
+"""Seeded corruption of every kind of input file, through results, judge --dry-run and browse --export.
+
+Whatever the damage, a command must end by itself, with exit 0, 1 or 2, without a
+traceback, and every error it reports must name the file (and the line, where
+the damage is on one). The data is made here, so this runs without the
+published data; the corruptions are seeded, so a failure reproduces.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import signal
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from mtb.cli.main import app
+
+SEED = 20261129
+MODELS = ("model-a", "model-b")
+CATEGORIES = ("writing", "math", "coding")
+
+
+def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+
+
+def judge_prompts() -> list[dict[str, Any]]:
+    """Prompts under FastChat's names, with the placeholders FastChat's templates use."""
+    one = "[Q]{question}[A]{answer}"
+    two = "{question_1}{answer_1}{question_2}{answer_2}"
+    pair_one = "{question}{answer_a}{answer_b}"
+    pair_two = "{question_1}{answer_a_1}{answer_b_1}{question_2}{answer_a_2}{answer_b_2}"
+    ref_one, ref_two = " ref {ref_answer_1}", " ref {ref_answer_1}{ref_answer_2}"
+    templates = {
+        "single-v1": one,
+        "single-v1-multi-turn": two,
+        "single-math-v1": one + ref_one,
+        "single-math-v1-multi-turn": two + ref_two,
+        "pair-v2": pair_one,
+        "pair-v2-multi-turn": pair_two,
+        "pair-math-v1": pair_one + ref_one,
+        "pair-math-v1-multi-turn": pair_two + ref_two,
+    }
+    return [
+        {
+            "name": name,
+            "type": "pairwise" if name.startswith("pair") else "single",
+            "system_prompt": "Judge.",
+            "prompt_template": template,
+            "description": "",
+            "category": "general",
+            "output_format": "[[rating]]",
+        }
+        for name, template in templates.items()
+    ]
+
+
+def make_data(root: Path) -> dict[str, Path]:
+    bench = root / "mt_bench"
+    questions = [
+        {"question_id": 81 + i, "category": CATEGORIES[i % 3], "turns": [f"q{i} one?", f"q{i} two?"]}
+        for i in range(6)
+    ]
+    write_jsonl(bench / "question.jsonl", questions)
+    write_jsonl(root / "judge_prompts.jsonl", judge_prompts())
+
+    def answer(qid: int, model: str) -> dict[str, Any]:
+        turns = [f"{model} answers {qid} once", f"{model} answers {qid} twice"]
+        return {
+            "question_id": qid,
+            "answer_id": f"{model}{qid}",
+            "model_id": model,
+            "choices": [{"index": 0, "turns": turns}],
+            "tstamp": 1.0,
+        }
+
+    for model in MODELS:
+        write_jsonl(
+            bench / "model_answer" / f"{model}.jsonl", [answer(q["question_id"], model) for q in questions]
+        )
+    write_jsonl(
+        bench / "reference_answer" / "gpt-4.jsonl", [answer(q["question_id"], "gpt-4") for q in questions]
+    )
+    judgments = [
+        {
+            "question_id": q["question_id"],
+            "model": model,
+            "judge": ["gpt-4", "single-v1"],
+            "user_prompt": "p",
+            "judgment": "Rating: [[5]]",
+            "score": (q["question_id"] + turn) % 10 + 1,
+            "turn": turn,
+            "tstamp": 2.0,
+        }
+        for q in questions
+        for model in MODELS
+        for turn in (1, 2)
+    ]
+    write_jsonl(bench / "model_judgment" / "gpt-4_single.jsonl", judgments)
+    return {
+        "questions": bench / "question.jsonl",
+        "answers": bench / "model_answer" / "model-a.jsonl",
+        "judgments": bench / "model_judgment" / "gpt-4_single.jsonl",
+        "prompts": root / "judge_prompts.jsonl",
+    }
+
+
+# ---------------------------------------------------------------- corruptions
+
+
+def _lines(path: Path) -> list[bytes]:
+    return path.read_bytes().splitlines(keepends=True)
+
+
+def flip_bytes(path: Path, rng: random.Random) -> None:
+    data = bytearray(path.read_bytes())
+    for _ in range(3):
+        at = rng.randrange(len(data))
+        data[at] = rng.choice(b'{}[]":,0a\\')
+    path.write_bytes(bytes(data))
+
+
+def non_utf8(path: Path, rng: random.Random) -> None:
+    lines = _lines(path)
+    at = rng.randrange(len(lines))
+    lines[at] = lines[at][:5] + b"\xff\xfe" + lines[at][5:]
+    path.write_bytes(b"".join(lines))
+
+
+def truncate(path: Path, rng: random.Random) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[: rng.randrange(1, len(data) - 1)])
+
+
+def nan_number(path: Path, rng: random.Random) -> None:
+    text = path.read_text(encoding="utf-8")
+    value = rng.choice(["NaN", "Infinity", "-Infinity"])
+    numbers = list(re.finditer(r'(?<=": )-?\d+(\.\d+)?', text))
+    if not numbers:  # a file of strings only (judge prompts): add a number field
+        path.write_text(text.replace("{", '{"weight": ' + value + ", ", 1), encoding="utf-8")
+        return
+    chosen = rng.choice(numbers)
+    path.write_text(text[: chosen.start()] + value + text[chosen.end() :], encoding="utf-8")
+
+
+def deep_nesting(path: Path, rng: random.Random) -> None:
+    lines = _lines(path)
+    lines.insert(rng.randrange(len(lines) + 1), b'{"x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}\n")
+    path.write_bytes(b"".join(lines))
+
+
+def wrong_types(path: Path, rng: random.Random) -> None:
+    lines = _lines(path)
+    at = rng.randrange(len(lines))
+    obj = json.loads(lines[at])
+    key = rng.choice(sorted(obj))
+    obj[key] = rng.choice([True, None, [], {"a": 1}, "text", 3.5, -7])
+    lines[at] = (json.dumps(obj) + "\n").encode()
+    path.write_bytes(b"".join(lines))
+
+
+def unknown_placeholder(path: Path, rng: random.Random) -> None:
+    """A template field no renderer fills (judge prompts); elsewhere, an unknown field in a record."""
+    lines = _lines(path)
+    at = rng.randrange(len(lines))
+    obj = json.loads(lines[at])
+    if "prompt_template" in obj:
+        obj["prompt_template"] += " {answer_z} {0} {"
+    else:
+        obj["{unknown}"] = "{question}"
+    lines[at] = (json.dumps(obj) + "\n").encode()
+    path.write_bytes(b"".join(lines))
+
+
+def huge_line(path: Path, rng: random.Random) -> None:
+    lines = _lines(path)
+    obj = json.loads(lines[0])
+    text_keys = [k for k, v in obj.items() if isinstance(v, str)] or ["padding"]
+    obj[rng.choice(text_keys)] = "x" * 3_000_000
+    lines[0] = (json.dumps(obj) + "\n").encode()
+    path.write_bytes(b"".join(lines))
+
+
+def empty_file(path: Path, rng: random.Random) -> None:
+    path.write_bytes(b"")
+
+
+CORRUPTIONS: dict[str, Callable[[Path, random.Random], None]] = {
+    "byte-flip": flip_bytes,
+    "non-utf8": non_utf8,
+    "truncated": truncate,
+    "nan": nan_number,
+    "deep-nesting": deep_nesting,
+    "wrong-types": wrong_types,
+    "unknown-placeholder": unknown_placeholder,
+    "3mb-line": huge_line,
+    "empty": empty_file,
+}
+TARGETS = ("questions", "answers", "judgments", "prompts")
+
+
+@contextmanager
+def deadline(seconds: int) -> Iterator[None]:
+    def expired(signum: int, frame: Any) -> None:
+        raise TimeoutError(f"no result after {seconds} s: a hang")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def check(runner: CliRunner, args: list[str], damaged: Path) -> None:
+    with deadline(30):
+        result = runner.invoke(app, args)
+    shown = f"mtb {' '.join(args)}\nexit {result.exit_code}\nstderr:\n{result.stderr[-2000:]}"
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise AssertionError(f"traceback ({type(result.exception).__name__}: {result.exception})\n{shown}")
+    assert result.exit_code in (0, 1, 2), shown
+    if result.exit_code == 2 and "error:" in result.stderr:
+        # The error names a file (the damaged one, or the one a gap was found in), with its line
+        # when the damage sits on a line.
+        assert re.search(r"\S+\.(jsonl|toml|yaml|html)(:\d+)?:", result.stderr), shown
+    assert "Traceback" not in result.stderr, shown
+
+
+@pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.parametrize("kind", sorted(CORRUPTIONS))
+def test_corrupted_input_never_gives_a_traceback_or_a_hang(
+    kind: str, target: str, tmp_path: Path, runner: CliRunner
+) -> None:
+    root = tmp_path / "data"
+    files = make_data(root)
+    rng = random.Random(f"{SEED}-{kind}-{target}")
+    CORRUPTIONS[kind](files[target], rng)
+    common = ["--data-dir", str(root)]
+    check(runner, ["results", *common, "--rounds", "20"], files[target])
+    check(runner, ["results", "--format", "json", "--no-ci", *common], files[target])
+    check(runner, ["judge", "--dry-run", "--model-list", *MODELS, *common], files[target])
+    check(
+        runner,
+        ["judge", "--dry-run", "--mode", "pairwise-all", "--model-list", *MODELS, *common],
+        files[target],
+    )
+    check(runner, ["browse", "--export", str(tmp_path / "page.html"), *common], files[target])
+
+
+def test_the_uncorrupted_data_works(tmp_path: Path, runner: CliRunner) -> None:
+    """The fuzz data itself is valid: every command above succeeds on it."""
+    root = tmp_path / "data"
+    make_data(root)
+    common = ["--data-dir", str(root)]
+    shown = runner.invoke(app, ["results", "--format", "json", "--no-ci", *common])
+    assert shown.exit_code == 0, shown.stderr
+    assert {row["model"] for row in json.loads(shown.stdout)} == set(MODELS)
+    planned = runner.invoke(app, ["judge", "--dry-run", "--model-list", *MODELS, *common])
+    assert planned.exit_code == 0, planned.stderr
+    exported = runner.invoke(app, ["browse", "--export", str(tmp_path / "page.html"), *common])
+    assert exported.exit_code == 0, exported.stderr
