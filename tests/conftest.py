@@ -34,17 +34,12 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(autouse=True)
 def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Backoff that waits milliseconds, so fault tests never sleep for real."""
-    import mtb.retry
+    """Backoff that waits milliseconds, through the variables the commands read (RetryPolicy.from_env).
 
-    original = mtb.retry.RetryPolicy
-
-    def quick(**kwargs: Any) -> mtb.retry.RetryPolicy:
-        kwargs.setdefault("base_delay", 0.01)
-        kwargs.setdefault("max_delay", 0.05)
-        return original(**kwargs)
-
-    monkeypatch.setattr(mtb.retry, "RetryPolicy", quick)
+    Set in the environment, they also reach the `mtb` processes some tests start.
+    """
+    monkeypatch.setenv("MTB_RETRY_BASE_DELAY", "0.01")
+    monkeypatch.setenv("MTB_RETRY_MAX_DELAY", "0.05")
 
 
 @pytest.fixture(scope="session")

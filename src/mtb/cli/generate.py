@@ -224,7 +224,7 @@ def generate(
         system_prompt=system_prompt,
     )
     spec = answer_output(data, settings.model_id)
-    policy = RetryPolicy(max_attempts=max_attempts)
+    policy = RetryPolicy.from_env(max_attempts)
     make_progress_sink: Any = lambda: make_progress(console, "generate", enabled=progress)  # noqa: E731
 
     if model is not None:

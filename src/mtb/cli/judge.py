@@ -161,7 +161,7 @@ def judge(
         run.make_jobs,
         output=run.output,
         parallel=parallel,
-        policy=RetryPolicy(max_attempts=max_attempts),
+        policy=RetryPolicy.from_env(max_attempts),
         progress=make_progress(console, "judge", enabled=progress),
     )
     code = print_report(report, console, "judgments")
