@@ -27,8 +27,11 @@ SHARED_DATA = Path(os.environ.get("MTB_SHARED_DATA", REPO_ROOT.parent / "shared"
 
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    # No test may reach a real provider with a developer's real key.
-    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "MTB_DATA_DIR", "ANTHROPIC_API_KEY"):
+    # No test may reach a real provider with a developer's real key, or pick up
+    # a developer's judge settings.
+    from mtb.backends.credentials import every_key_variable
+
+    for name in (*every_key_variable(), "MTB_DATA_DIR", "MTB_JUDGE_API_BASE", "MTB_JUDGE_API_KEY"):
         monkeypatch.delenv(name, raising=False)
 
 
