@@ -1,4 +1,17 @@
-"""Shared fixtures: the benchmark data copied to a temp dir, the HTTP test server, fast retries."""
+"""Shared fixtures: the benchmark data copied to a temp dir, the HTTP test server, fast retries.
+
+Tests that need something this machine may lack skip with the reason shown
+(`-ra`), and carry a marker so that a run can select them or leave them out:
+
+    data      the published benchmark data (../shared/data, or MTB_SHARED_DATA);
+              added to every test that uses shared_data, data_dir or arena_dir
+    browser   Debian's chromium driven by Playwright (the chromium fixture)
+    gpu       a CUDA GPU (vLLM)
+    slow      takes more than a few seconds
+
+Where the suite must be complete (CI=true, or MTB_REQUIRE_DATA=1), missing
+data fails instead of skipping; in CI, so does a missing chromium.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +27,7 @@ import json
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 from typer.testing import CliRunner
@@ -25,32 +38,59 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("MTB_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))
 
 
+def _flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes")
+
+
+# CI must run everything it can; elsewhere a missing prerequisite is a skip with its reason.
+IN_CI = _flag("CI")
+REQUIRE_DATA = IN_CI or _flag("MTB_REQUIRE_DATA")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test by what it needs, judged from the fixtures it uses (directly or not)."""
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if "shared_data" in fixtures:  # data_dir, arena_dir and browse_data request it too
+            item.add_marker(pytest.mark.data)
+        if "chromium" in fixtures:
+            item.add_marker(pytest.mark.browser)
+
+
+def unavailable(reason: str, *, required: bool) -> NoReturn:
+    """Fail where the test must run, skip with the reason elsewhere."""
+    if required:
+        pytest.fail(reason, pytrace=False)
+    pytest.skip(reason)
+
+
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    # No test may reach a real provider with a developer's real key.
-    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "MTB_DATA_DIR", "ANTHROPIC_API_KEY"):
+    # No test may reach a real provider with a developer's real key, or pick up
+    # a developer's judge settings.
+    from mtb.backends.credentials import every_key_variable
+
+    for name in (*every_key_variable(), "MTB_DATA_DIR", "MTB_JUDGE_API_BASE", "MTB_JUDGE_API_KEY"):
         monkeypatch.delenv(name, raising=False)
 
 
 @pytest.fixture(autouse=True)
 def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Backoff that waits milliseconds, so fault tests never sleep for real."""
-    import mtb.retry
+    """Backoff that waits milliseconds, through the variables the commands read (RetryPolicy.from_env).
 
-    original = mtb.retry.RetryPolicy
-
-    def quick(**kwargs: Any) -> mtb.retry.RetryPolicy:
-        kwargs.setdefault("base_delay", 0.01)
-        kwargs.setdefault("max_delay", 0.05)
-        return original(**kwargs)
-
-    monkeypatch.setattr(mtb.retry, "RetryPolicy", quick)
+    Set in the environment, they also reach the `mtb` processes some tests start.
+    """
+    monkeypatch.setenv("MTB_RETRY_BASE_DELAY", "0.01")
+    monkeypatch.setenv("MTB_RETRY_MAX_DELAY", "0.05")
 
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     if not (SHARED_DATA / "mt_bench" / "question.jsonl").exists():
-        pytest.fail(f"benchmark data not found at {SHARED_DATA}; set MTB_SHARED_DATA")
+        unavailable(
+            f"published benchmark data not found at {SHARED_DATA}; set MTB_SHARED_DATA",
+            required=REQUIRE_DATA,
+        )
     return SHARED_DATA
 
 
@@ -137,8 +177,14 @@ def chromium() -> Iterator[Any]:
     while it is open, and later tests call asyncio.run().
     """
     if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} not found: apt-get install chromium (CI does, in .ci/run)")
-    from playwright.sync_api import sync_playwright
+        unavailable(
+            f"{CHROMIUM} not found: apt-get install chromium, or set MTB_CHROMIUM (CI installs it)",
+            required=IN_CI,
+        )
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        unavailable("playwright is not installed: pip install -e '.[dev]'", required=IN_CI)
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)

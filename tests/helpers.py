@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -121,3 +122,67 @@ def write_browse_fixtures(data_dir: Path, shared_data: Path) -> None:
                 ],
             }
             handle.write(json.dumps(row) + "\n")
+
+
+# Judge prompts in the shape of FastChat's (same names, fields and placeholders), written
+# here so that the tests built on them need no published data.
+TINY_JUDGE_PROMPTS = [
+    {
+        "name": "single-v1",
+        "type": "single",
+        "system_prompt": "You are a helpful assistant.",
+        "prompt_template": "[Instruction]\nRate the answer from 1 to 10, strictly in this format: "
+        '"[[rating]]", for example: "Rating: [[5]]".\n\n[Question]\n{question}\n\n'
+        "[The Start of Assistant's Answer]\n{answer}\n[The End of Assistant's Answer]",
+        "output_format": "[[rating]]",
+    },
+    {
+        "name": "single-v1-multi-turn",
+        "type": "single",
+        "system_prompt": 'Rate the second answer from 1 to 10 in this format: "[[rating]]".',
+        "prompt_template": "<|Turn 1|>\n{question_1}\n{answer_1}\n<|Turn 2|>\n{question_2}\n{answer_2}",
+        "output_format": "[[rating]]",
+    },
+    {
+        "name": "pair-v2",
+        "type": "pairwise",
+        "system_prompt": 'Say "[[A]]" if assistant A is better, "[[B]]" if B is, and "[[C]]" for a tie.',
+        "prompt_template": "[User Question]\n{question}\n\n[A]\n{answer_a}\n\n[B]\n{answer_b}",
+        "output_format": "[[A]]",
+    },
+    {
+        "name": "pair-v2-multi-turn",
+        "type": "pairwise",
+        "system_prompt": 'Compare the second turns: "[[A]]", "[[B]]", or "[[C]]" for a tie.',
+        "prompt_template": "{question_1}\n[A] {answer_a_1}\n[B] {answer_b_1}\n"
+        "{question_2}\n[A] {answer_a_2}\n[B] {answer_b_2}",
+        "output_format": "[[A]]",
+    },
+]
+
+TINY_QUESTIONS = [
+    {"question_id": 1, "category": "writing", "turns": ["Write a haiku about rain.", "Now one about snow."]},
+    {"question_id": 2, "category": "roleplay", "turns": ["Pretend to be a pirate.", "Say goodbye."]},
+    {"question_id": 3, "category": "writing", "turns": ["Describe a city.", "Make it shorter."]},
+]
+
+
+def write_tiny_benchmark(root: Path, answer_models: Sequence[str] = ()) -> Path:
+    """A three-question MT-bench data directory, no reference categories, optionally with answers."""
+    bench = root / "mt_bench"
+    (bench / "model_answer").mkdir(parents=True)
+    (root / "judge_prompts.jsonl").write_text("".join(json.dumps(p) + "\n" for p in TINY_JUDGE_PROMPTS))
+    (bench / "question.jsonl").write_text("".join(json.dumps(q) + "\n" for q in TINY_QUESTIONS))
+    for model in answer_models:
+        rows = [
+            {
+                "question_id": q["question_id"],
+                "answer_id": f"{model}-{q['question_id']}",
+                "model_id": model,
+                "choices": [{"index": 0, "turns": [f"{model} answers: {t}" for t in q["turns"]]}],
+                "tstamp": 0,
+            }
+            for q in TINY_QUESTIONS
+        ]
+        (bench / "model_answer" / f"{model}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return root

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,12 +30,23 @@ PARAMS = SamplingParams(temperature=0.0, max_tokens=16)
 HELLO = [{"role": "user", "content": "hello"}]
 
 
+class RecordedWaits:
+    """The engine's sleep, injected: records each backoff and returns at once."""
+
+    def __init__(self) -> None:
+        self.waits: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.waits.append(seconds)
+
+
 def make_caller(
     server: OpenAIServer,
     parallel: int = 4,
     timeout: float = 5.0,
     key: str = "sk-test-key",
     max_attempts: int = 5,
+    sleep: Callable[[float], Awaitable[None]] | None = None,
 ) -> Caller:
     backend = create_backend(
         EndpointConfig("openai", "test-model", server.url, key, "OPENAI_API_KEY", timeout)
@@ -42,8 +54,9 @@ def make_caller(
     endpoint = Endpoint(backend, parallel, name="test-model", key_hint="OPENAI_API_KEY", secrets=[key])
     return Caller(
         endpoint,
-        RetryPolicy(max_attempts=max_attempts, base_delay=0.01, max_delay=0.05),
+        RetryPolicy(max_attempts=max_attempts, base_delay=1.0, max_delay=4.0),
         CallStats(),
+        sleep=sleep or RecordedWaits(),
     )
 
 
@@ -70,10 +83,16 @@ async def call(caller: Caller) -> str:
 )
 def test_transient_faults_are_retried_once_each(server: OpenAIServer, fault: Reply) -> None:
     server.script([fault, fault])
-    caller = make_caller(server)
+    waits = RecordedWaits()
+    caller = make_caller(server, sleep=waits)
     assert asyncio.run(call(caller)) == "echo: hello"
     assert len(server.chat_requests()) == 3
     assert (caller.stats.requests, caller.stats.retries) == (3, 2)
+    if fault.headers.get("Retry-After") == "0":
+        assert waits.waits == [0.0, 0.0]  # the server's word, not the backoff
+    else:
+        # Equal-jitter backoff from base 1 s: attempt n waits between 2**(n-2) and 2**(n-1) s.
+        assert 0.5 <= waits.waits[0] <= 1.0 and 1.0 <= waits.waits[1] <= 2.0
 
 
 def test_timeout_is_retried(server: OpenAIServer) -> None:
@@ -114,7 +133,8 @@ def test_401_stops_at_once_names_the_key_variable_and_hides_the_key(server: Open
 
 def test_retry_after_pauses_every_request_to_the_endpoint(server: OpenAIServer) -> None:
     server.script([Reply(status=429, headers={"Retry-After": "0.4"})])
-    caller = make_caller(server, parallel=4)
+    # Real sleeping: the pause itself, on the wall clock, is what this test measures.
+    caller = make_caller(server, parallel=4, sleep=asyncio.sleep)
 
     async def scenario() -> None:
         first = asyncio.create_task(caller.complete(HELLO, PARAMS))

@@ -3,6 +3,7 @@ import email.utils
 import pytest
 
 from mtb.backends.base import BackendError
+from mtb.errors import UsageError
 from mtb.retry import RetryPolicy, decide, parse_retry_after
 
 POLICY = RetryPolicy(max_attempts=5, base_delay=1.0, max_delay=8.0, max_retry_after=120.0)
@@ -71,3 +72,28 @@ def test_parse_retry_after_forms() -> None:
     assert parse_retry_after({"retry-after": "soon"}) is None
     date = email.utils.formatdate(1_000_030, usegmt=True)
     assert parse_retry_after({"Retry-After": date}, now=lambda: 1_000_000) == pytest.approx(30)
+
+
+def test_policy_from_env_defaults() -> None:
+    policy = RetryPolicy.from_env(3, environ={})
+    assert policy == RetryPolicy(max_attempts=3)
+    assert (policy.base_delay, policy.max_delay) == (0.5, 60.0)
+
+
+def test_policy_from_env_reads_the_delays() -> None:
+    policy = RetryPolicy.from_env(4, environ={"MTB_RETRY_BASE_DELAY": "0.25", "MTB_RETRY_MAX_DELAY": " 2 "})
+    assert (policy.max_attempts, policy.base_delay, policy.max_delay) == (4, 0.25, 2.0)
+    assert RetryPolicy.from_env(1, environ={"MTB_RETRY_BASE_DELAY": "0"}).base_delay == 0.0
+
+
+@pytest.mark.parametrize("value", ["soon", "-1", "nan", "inf", "1e999"])
+@pytest.mark.parametrize("variable", ["MTB_RETRY_BASE_DELAY", "MTB_RETRY_MAX_DELAY"])
+def test_policy_from_env_rejects_bad_values(variable: str, value: str) -> None:
+    with pytest.raises(UsageError, match=f"{variable} must be a number of seconds"):
+        RetryPolicy.from_env(2, environ={variable: value})
+
+
+def test_the_test_suite_sets_fast_waits_through_the_environment() -> None:
+    # conftest's fast_retries: what every command run in these tests uses.
+    policy = RetryPolicy.from_env(8)
+    assert (policy.base_delay, policy.max_delay) == (0.01, 0.05)

@@ -7,12 +7,15 @@ retries off, so every attempt is counted here and shows up in the report.
 from __future__ import annotations
 
 import email.utils
+import math
+import os
 import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from mtb.backends.base import BackendError
+from mtb.errors import UsageError
 
 RETRYABLE_STATUS = frozenset({408, 409, 429})
 # Retrying these cannot help, and every later request would fail the same way.
@@ -31,6 +34,35 @@ class RetryPolicy:
     max_delay: float = 60.0
     # A server asking for a longer pause than this is waited on for this long.
     max_retry_after: float = 120.0
+
+    @classmethod
+    def from_env(cls, max_attempts: int, environ: Mapping[str, str] | None = None) -> RetryPolicy:
+        """The policy the commands use: backoff from MTB_RETRY_BASE_DELAY and MTB_RETRY_MAX_DELAY.
+
+        Both are seconds (defaults 0.5 and 60). They let a test suite, or a user
+        behind a very patient or very impatient server, change the waits without
+        touching code; a value that is not a number >= 0 is a UsageError.
+        """
+        env = os.environ if environ is None else environ
+        defaults = cls()
+        return cls(
+            max_attempts=max_attempts,
+            base_delay=_seconds(env, "MTB_RETRY_BASE_DELAY", defaults.base_delay),
+            max_delay=_seconds(env, "MTB_RETRY_MAX_DELAY", defaults.max_delay),
+        )
+
+
+def _seconds(environ: Mapping[str, str], variable: str, default: float) -> float:
+    raw = environ.get(variable, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < 0:
+        raise UsageError(f"{variable} must be a number of seconds, 0 or more (got {raw!r})")
+    return value
 
 
 @dataclass(frozen=True)

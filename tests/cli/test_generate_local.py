@@ -137,6 +137,7 @@ def test_clear_errors_and_nonzero_exit(
     assert sorted(answers.iterdir()) == before
 
 
+@pytest.mark.gpu
 def test_vllm_end_to_end(runner: CliRunner, tiny_model: Path, few_questions: Path) -> None:
     pytest.importorskip("vllm", reason="vLLM is not installed (pip install 'mtb[vllm]', needs CUDA)")
     import torch

@@ -1,5 +1,14 @@
 """Provider registry. Each factory imports its SDK only when it is used.
 
+Each provider also declares where it finds its credentials (`credentials.py`),
+and `resolve_endpoint` turns the command line and the environment into an
+EndpointConfig with them, before any backend exists:
+
+    openai    any OpenAI-compatible server; OPENAI_API_KEY, OPENAI_BASE_URL
+    litellm   providers that are not OpenAI-compatible; the key variable follows
+              the model's prefix (anthropic/ -> ANTHROPIC_API_KEY, ...)
+    fake      in-process, deterministic replies, no key (`fake.py`)
+
 Models run on this machine (transformers, vLLM) are opened by
 `mtb.backends.local.open_local_backend` instead: they are loaded once, before
 the run, and need no endpoint configuration.
@@ -7,7 +16,10 @@ the run, and need no endpoint configuration.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Literal
 
 from mtb.backends.base import (
     Backend,
@@ -17,32 +29,47 @@ from mtb.backends.base import (
     Message,
     SamplingParams,
 )
+from mtb.backends.credentials import Credentials, litellm_credentials, openai_credentials
 from mtb.errors import MissingExtraError, UsageError
 
 __all__ = [
     "Backend",
     "BackendError",
     "Completion",
+    "Credentials",
     "EndpointConfig",
     "Message",
     "SamplingParams",
     "create_backend",
+    "provider_credentials",
     "provider_names",
+    "resolve_endpoint",
 ]
 
 BackendFactory = Callable[[EndpointConfig], Backend]
-_FACTORIES: dict[str, BackendFactory] = {}
+# From a model name to where its key and base URL come from; raises UsageError
+# for a name the provider cannot serve.
+CredentialRule = Callable[[str], Credentials]
 
 
-def _register(name: str) -> Callable[[BackendFactory], BackendFactory]:
+@dataclass(frozen=True)
+class Provider:
+    create: BackendFactory
+    credentials: CredentialRule
+
+
+_PROVIDERS: dict[str, Provider] = {}
+
+
+def _register(name: str, credentials: CredentialRule) -> Callable[[BackendFactory], BackendFactory]:
     def add(factory: BackendFactory) -> BackendFactory:
-        _FACTORIES[name] = factory
+        _PROVIDERS[name] = Provider(factory, credentials)
         return factory
 
     return add
 
 
-@_register("openai")
+@_register("openai", openai_credentials)
 def _openai(config: EndpointConfig) -> Backend:
     """Any OpenAI-compatible server: OpenAI, vllm serve, SGLang, TGI, Ollama, llama.cpp."""
     from mtb.backends.openai_compat import OpenAICompatBackend
@@ -50,7 +77,7 @@ def _openai(config: EndpointConfig) -> Backend:
     return OpenAICompatBackend(config)
 
 
-@_register("litellm")
+@_register("litellm", litellm_credentials)
 def _litellm(config: EndpointConfig) -> Backend:
     """Providers that are not OpenAI-compatible (Anthropic, Gemini, Bedrock, ...)."""
     try:
@@ -62,15 +89,109 @@ def _litellm(config: EndpointConfig) -> Backend:
     return LiteLLMBackend(config)
 
 
+def _fake_credentials(model: str) -> Credentials:
+    from mtb.backends.fake import parse_fake_model
+
+    parse_fake_model(model)  # an unknown fake model is a usage error now, not at the first call
+    return Credentials()
+
+
+@_register("fake", _fake_credentials)
+def _fake(config: EndpointConfig) -> Backend:
+    """Deterministic replies computed in process: smoke runs and engine tests, no server."""
+    from mtb.backends.fake import FakeBackend
+
+    return FakeBackend(config)
+
+
 def provider_names() -> list[str]:
-    return sorted(_FACTORIES)
+    return sorted(_PROVIDERS)
+
+
+def _provider(name: str) -> Provider:
+    try:
+        return _PROVIDERS[name]
+    except KeyError:
+        raise UsageError(f"unknown provider '{name}' (known: {', '.join(provider_names())})") from None
+
+
+def provider_credentials(provider: str, model: str) -> Credentials:
+    """Where `provider` finds the key and base URL for `model`."""
+    return _provider(provider).credentials(model)
 
 
 def create_backend(config: EndpointConfig) -> Backend:
-    try:
-        factory = _FACTORIES[config.provider]
-    except KeyError:
+    return _provider(config.provider).create(config)
+
+
+Role = Literal["judge", "generate"]
+
+# Variables that belong to one role, read before the provider's own: they let the
+# judge live elsewhere than the model under test (a local generation server and
+# a hosted judge in one shell).
+ROLE_VARIABLES: dict[Role, tuple[str | None, str | None]] = {
+    "judge": ("MTB_JUDGE_API_BASE", "MTB_JUDGE_API_KEY"),
+    "generate": (None, None),
+}
+ROLE_NAMES: dict[Role, str] = {"judge": "judge", "generate": "model"}
+
+
+def _or_list(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
+
+
+def resolve_endpoint(
+    role: Role,
+    provider: str,
+    model: str,
+    api_base: str | None = None,
+    api_key: str | None = None,
+    timeout: float = 600.0,
+    *,
+    key_option: str | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> EndpointConfig:
+    """The endpoint for `model` in `role`, its key and base URL taken from the right places.
+
+    Base URL: `api_base`; else, for the judge, MTB_JUDGE_API_BASE; for
+    generation, the provider's base variable (OPENAI_BASE_URL); else the
+    provider's own endpoint. OPENAI_BASE_URL never moves the judge.
+    Key: `api_key`; else, for the judge, MTB_JUDGE_API_KEY; else the first set
+    of the provider's key variables for this model (OPENAI_API_KEY for openai,
+    ANTHROPIC_API_KEY for litellm's anthropic/ models, ...).
+
+    Raises UsageError, naming the variable to set, when a key is needed and
+    none is found; nothing is imported or called before that. An explicit base
+    URL for the openai provider (a local server) needs no key. `key_option` is
+    how the caller lets the user pass the key (e.g. "--judge-api-key"), named in
+    messages; `environ` defaults to os.environ.
+    """
+    env = os.environ if environ is None else environ
+
+    def read(variable: str | None) -> str | None:
+        return (env.get(variable) or None) if variable else None
+
+    credentials = provider_credentials(provider, model)
+    role_base, role_key = ROLE_VARIABLES[role]
+    # The provider's own base variable serves generation only: set for a local
+    # model server, it must not capture the judge.
+    provider_base = credentials.base_variable if role == "generate" else None
+    base = api_base or read(role_base) or read(provider_base)
+    key = api_key or read(role_key) or next(filter(None, map(read, credentials.key_variables)), None)
+
+    places = [v for v in (*credentials.key_variables[:1], role_key, key_option) if v]
+    key_hint = _or_list(places) if places else f"the credentials {provider} uses for {model}"
+    if not key and credentials.key_variables and not (base and credentials.key_optional_with_base):
+        others = [v for v in (role_key, key_option) if v]
+        also = f" (or {_or_list(others)})" if others else ""
         raise UsageError(
-            f"unknown provider '{config.provider}' (known: {', '.join(provider_names())})"
-        ) from None
-    return factory(config)
+            f"no API key for the {ROLE_NAMES[role]} '{model}': set {credentials.key_variables[0]}{also}"
+        )
+    return EndpointConfig(
+        provider=provider,
+        model=model,
+        api_base=base or credentials.default_base,
+        api_key=key,
+        key_hint=key_hint,
+        timeout=timeout,
+    )

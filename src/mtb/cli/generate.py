@@ -16,7 +16,6 @@ from mtb.cli.common import (
     ProgressOption,
     TimeoutOption,
     cli_errors,
-    env_or,
     stderr_console,
 )
 from mtb.errors import UsageError
@@ -48,16 +47,27 @@ def generate(
         list[str] | None,
         typer.Option(
             "--api-base",
-            help="OpenAI-compatible base URL ending in /v1 \\[env: OPENAI_BASE_URL]. Repeat it for "
-            "replicas of one model: requests go to the least busy, --parallel in flight on each.",
+            help="OpenAI-compatible base URL ending in /v1 \\[env: OPENAI_BASE_URL, for the openai "
+            "provider and litellm's openai/ models]. Repeat it for replicas of one model: requests go to "
+            "the least busy, --parallel in flight on each.",
         ),
     ] = None,
     api_key: Annotated[
         str | None,
-        typer.Option("--api-key", help="API key \\[env: OPENAI_API_KEY].", show_default=False),
+        typer.Option(
+            "--api-key",
+            help="API key \\[env: the provider's variable: OPENAI_API_KEY; litellm: by the model's "
+            "prefix, e.g. ANTHROPIC_API_KEY for anthropic/...].",
+            show_default=False,
+        ),
     ] = None,
     provider: Annotated[
-        str, typer.Option("--provider", help="openai (any OpenAI-compatible server) or litellm.")
+        str,
+        typer.Option(
+            "--provider",
+            help="openai (any OpenAI-compatible server), litellm (provider/model names) or fake "
+            "(in-process, deterministic answers, no key; --model fake).",
+        ),
     ] = "openai",
     parallel: Annotated[
         int | None,
@@ -225,23 +235,17 @@ def generate(
         system_prompt=system_prompt,
     )
     spec = answer_output(data, settings.model_id)
-    policy = RetryPolicy(max_attempts=max_attempts)
+    policy = RetryPolicy.from_env(max_attempts)
     make_progress_sink: Any = lambda: make_progress(console, "generate", enabled=progress)  # noqa: E731
 
     if model is not None:
-        from mtb.backends import EndpointConfig
+        from mtb.backends import resolve_endpoint
         from mtb.engine import run_on_endpoint
 
-        bases: list[str | None] = [b for b in (api_base or []) if b] or [env_or(None, "OPENAI_BASE_URL")]
+        # One endpoint per replica; with no --api-base, the provider's own variables decide.
+        bases: list[str | None] = [b for b in (api_base or []) if b] or [None]
         configs = [
-            EndpointConfig(
-                provider=provider,
-                model=model,
-                api_base=base,
-                api_key=env_or(api_key, "OPENAI_API_KEY"),
-                key_hint="OPENAI_API_KEY or --api-key",
-                timeout=timeout,
-            )
+            resolve_endpoint("generate", provider, model, base, api_key, timeout, key_option="--api-key")
             for base in bases
         ]
         replicas = f" on {len(configs)} replicas" if len(configs) > 1 else ""

@@ -21,7 +21,6 @@ from mtb.cli.common import (
     ProgressOption,
     TimeoutOption,
     cli_errors,
-    env_or,
     split_model_list,
     stderr_console,
 )
@@ -56,15 +55,30 @@ def judge(
     ] = None,
     judge_api_base: Annotated[
         str | None,
-        typer.Option("--judge-api-base", help="Judge's base URL \\[env: OPENAI_BASE_URL]."),
+        typer.Option(
+            "--judge-api-base",
+            envvar="MTB_JUDGE_API_BASE",
+            help="Judge's base URL \\[default: the provider's own endpoint, e.g. api.openai.com]. "
+            "OPENAI_BASE_URL is for generation and never moves the judge.",
+        ),
     ] = None,
     judge_api_key: Annotated[
         str | None,
-        typer.Option("--judge-api-key", help="Judge's API key \\[env: OPENAI_API_KEY].", show_default=False),
+        typer.Option(
+            "--judge-api-key",
+            envvar="MTB_JUDGE_API_KEY",
+            help="Judge's API key \\[default: the provider's variable: OPENAI_API_KEY; litellm: by the "
+            "model's prefix, e.g. ANTHROPIC_API_KEY for anthropic/...].",
+            show_default=False,
+        ),
     ] = None,
     judge_provider: Annotated[
         str,
-        typer.Option("--judge-provider", help="openai (any OpenAI-compatible server) or litellm."),
+        typer.Option(
+            "--judge-provider",
+            help="openai (any OpenAI-compatible server), litellm (provider/model names) or fake "
+            "(in-process, deterministic verdicts, no key; --judge-model fake).",
+        ),
     ] = "openai",
     reference_model: Annotated[
         str | None,
@@ -89,7 +103,7 @@ def judge(
     Checks that every answer and reference exists before the first call, never
     waits for Enter, and on a rerun judges only what is missing.
     """
-    from mtb.backends import EndpointConfig
+    from mtb.backends import resolve_endpoint
     from mtb.benchmarks import Benchmark
     from mtb.cli.reporting import print_report
     from mtb.data import DataDir
@@ -129,20 +143,23 @@ def judge(
     if dry_run:
         return
 
-    endpoint = EndpointConfig(
-        provider=judge_provider,
-        model=run.judge_model,
-        api_base=env_or(judge_api_base, "OPENAI_BASE_URL"),
-        api_key=env_or(judge_api_key, "OPENAI_API_KEY"),
-        key_hint="OPENAI_API_KEY or --judge-api-key",
-        timeout=timeout,
+    # The judge's own key and base URL: never the generation server's OPENAI_BASE_URL,
+    # never the OpenAI key for another provider; a missing key stops here, before any call.
+    endpoint = resolve_endpoint(
+        "judge",
+        judge_provider,
+        run.judge_model,
+        judge_api_base,
+        judge_api_key,
+        timeout,
+        key_option="--judge-api-key",
     )
     report = run_on_endpoint(
         endpoint,
         run.make_jobs,
         output=run.output,
         parallel=parallel,
-        policy=RetryPolicy(max_attempts=max_attempts),
+        policy=RetryPolicy.from_env(max_attempts),
         progress=make_progress(console, "judge", enabled=progress),
     )
     code = print_report(report, console, "judgments")
