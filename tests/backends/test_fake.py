@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from mtb.protocols.mt_bench.verdicts import parse_pair_verdict, parse_rating
 
 from helpers import TINY_JUDGE_PROMPTS
 from mtb.backends import SamplingParams, create_backend, resolve_endpoint
@@ -17,7 +18,6 @@ from mtb.engine import Caller, CallStats, Endpoint, OutputSpec, Task, run_job
 from mtb.errors import UsageError
 from mtb.progress import ProgressSink
 from mtb.retry import RetryPolicy
-from mtb.verdicts import parse_pair_verdict, parse_rating
 
 PARAMS = SamplingParams(temperature=0.7, max_tokens=16)
 ARENA_PATTERN = re.compile(r"\[\[([AB<>=]+)\]\]")  # arena-hard-auto's judge_config regex
