@@ -125,7 +125,8 @@ def test_judge_settings_built_by_code_are_refused_and_never_run(tmp_path: Path) 
         "PROMPT = 'judge well'\n"
         "JUDGE_SETTINGS = {\n"
         "    'hard_prompt': {'baseline': 'b', 'system_prompt': PROMPT},\n"
-        f"    'creative_writing': {{'baseline': pathlib.Path({str(marker)!r}).write_text('x'), 'system_prompt': PROMPT}},\n"
+        f"    'creative_writing': {{'baseline': pathlib.Path({str(marker)!r}).write_text('x'),\n"
+        "        'system_prompt': PROMPT},\n"
         "}\n"
     )
     with pytest.raises(
@@ -204,8 +205,9 @@ def test_style_control_finds_the_length_effect() -> None:
     held = scoring.style_controlled(rows, "length", rounds=20, seed=1)
     assert set(held.coefficients) == {"length"} and held.coefficients["length"] > 0.3
     assert held.scores["long"][0] < 100 * plain["long"] + 1
-    low, high = held.scores["short"][1], held.scores["short"][2]
-    assert low < 50 < high
+    # "short" always matched the baseline's length: holding length equal changes little for it.
+    assert abs(held.scores["short"][0] - 100 * plain["short"]) < 5
+    assert held.scores["short"][1] < held.scores["short"][0] < held.scores["short"][2]
 
 
 def test_judging_without_the_creative_baseline_is_a_gap(arena_v2_dir: Path) -> None:
