@@ -6,8 +6,10 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import sys
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from helpers import read_jsonl
@@ -242,3 +244,30 @@ def test_judging_a_category_without_its_baseline_stops_before_any_call(
     assert result.exit_code == 2
     assert "gemini-2.0-flash-001" in result.stderr and "creative_writing" in result.stderr
     assert server.chat_requests() == []
+
+
+def test_generate_without_the_arena_extra_stops_before_any_request(
+    runner: CliRunner, server: OpenAIServer, arena_v2_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mtb.protocols.arena_hard import answers
+
+    # As if bpe-openai were not installed: importing it fails.
+    monkeypatch.setitem(sys.modules, "bpe_openai", None)
+    monkeypatch.setattr(answers, "_ENCODINGS", {})
+    result = runner.invoke(
+        app,
+        [
+            "generate",
+            *BENCH,
+            "--model",
+            "my-model",
+            "--api-base",
+            server.url,
+            "--data-dir",
+            str(arena_v2_dir),
+        ],
+    )
+    assert result.exit_code != 0
+    assert "bpe-openai" in result.stderr and "mtb[arena]" in result.stderr
+    assert server.chat_requests() == []
+    assert not (arena_v2_dir / "arena-hard-v2.0" / "model_answer" / "my-model.jsonl").exists()
