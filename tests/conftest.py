@@ -190,3 +190,34 @@ def chromium() -> Iterator[Any]:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
+
+
+ARENA_V2_FILES = (
+    "question.jsonl",
+    "config/arena-hard-v2.0.yaml",
+    "utils/judge_utils.py",
+    "model_answer/o3-mini-2025-01-31.jsonl",
+)
+
+
+@pytest.fixture(scope="session")
+def arena_v2_source(shared_data: Path) -> Path:
+    """The published Arena-Hard-Auto v2.0 files (read only)."""
+    source = shared_data / "arena-hard-v2.0"
+    missing = [name for name in ARENA_V2_FILES if not (source / name).exists()]
+    if missing:
+        pytest.skip(f"Arena-Hard-Auto v2.0 data not found under {source}: {', '.join(missing)}")
+    return source
+
+
+@pytest.fixture
+def arena_v2_dir(tmp_path: Path, arena_v2_source: Path) -> Path:
+    """A writable copy of Arena-Hard-Auto v2.0: questions, judge config, JUDGE_SETTINGS, o3-mini's answers."""
+    root = tmp_path / "data"
+    for name in ARENA_V2_FILES:
+        target = root / "arena-hard-v2.0" / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(arena_v2_source / name, target)
+    for path in root.rglob("*"):
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    return root

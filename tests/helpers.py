@@ -11,7 +11,8 @@ from mtb.testing.openai_server import RecordedRequest, Reply
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    # split("\n"), not splitlines(): JSON strings may hold U+2028 and other line breaks Python splits on.
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").split("\n") if line.strip()]
 
 
 def judge_rating_for(prompt: str) -> int:

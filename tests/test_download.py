@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mtb.download import FileSpec, Source, atomic_target, is_present, load_plan, select
+from mtb.download import FileSpec, Source, atomic_target, is_present, load_plan, select, source_url
 from mtb.errors import UsageError
 
 # FastChat's download_mt_bench_pregenerated.py lists these 31 models.
@@ -62,7 +62,7 @@ def test_mt_bench_plan_is_fastchats_list() -> None:
     assert all(f.optional and f.sha256 is None for f in judgments)
 
 
-@pytest.mark.parametrize("bench", ["mt_bench", "arena-hard-v0.1"])
+@pytest.mark.parametrize("bench", ["mt_bench", "arena-hard-v0.1", "arena-hard-v2.0"])
 def test_every_hash_we_can_check_matches_the_files_we_hold(bench: str, shared_data: Path) -> None:
     checked = 0
     for spec in load_plan(bench):
@@ -73,7 +73,7 @@ def test_every_hash_we_can_check_matches_the_files_we_hold(bench: str, shared_da
         if spec.source.kind == "github" or bench == "mt_bench":
             assert digest == spec.sha256, spec.path
             checked += 1
-    assert checked >= (34 if bench == "mt_bench" else 5)
+    assert checked >= {"mt_bench": 34, "arena-hard-v0.1": 5, "arena-hard-v2.0": 4}[bench]
 
 
 def test_arena_hard_sources() -> None:
@@ -137,3 +137,19 @@ def test_bad_download_tables_are_data_errors(
     # A manifest path works like a name (--bench PATH).
     with pytest.raises(DataError, match=message):
         load_plan(str(tmp_path / "bench.toml"))
+
+
+def test_arena_hard_v2_sources() -> None:
+    plan = load_plan("arena-hard-v2.0")
+    urls = sorted(source_url(spec, None) or "" for spec in plan)
+    base = (
+        "https://raw.githubusercontent.com/lmarena/arena-hard-auto/196f6b826783b3da7310e361a805fa36f0be83f3"
+    )
+    assert urls == [
+        f"{base}/config/arena-hard-v2.0.yaml",
+        f"{base}/data/arena-hard-v2.0/model_answer/o3-mini-2025-01-31.jsonl",
+        f"{base}/data/arena-hard-v2.0/question.jsonl",
+        f"{base}/utils/judge_utils.py",
+    ]
+    assert all(spec.sha256 for spec in plan)
+    assert [spec.model for spec in plan if spec.model] == ["o3-mini-2025-01-31"]

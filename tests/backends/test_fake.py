@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from mtb.protocols.mt_bench.verdicts import parse_pair_verdict, parse_rating
 
 from helpers import TINY_JUDGE_PROMPTS
 from mtb.backends import SamplingParams, create_backend, resolve_endpoint
@@ -17,6 +16,7 @@ from mtb.backends.fake import FakeBackend, FakeMode, fake_reply, parse_fake_mode
 from mtb.engine import Caller, CallStats, Endpoint, OutputSpec, Task, run_job
 from mtb.errors import UsageError
 from mtb.progress import ProgressSink
+from mtb.protocols.mt_bench.verdicts import parse_pair_verdict, parse_rating
 from mtb.retry import RetryPolicy
 
 PARAMS = SamplingParams(temperature=0.7, max_tokens=16)

@@ -10,12 +10,12 @@ import json
 from pathlib import Path
 
 import pytest
-from mtb.protocols.mt_bench.verdicts import parse_rating
 from typer.testing import CliRunner, Result
 
 from helpers import TINY_JUDGE_PROMPTS, TINY_QUESTIONS, read_jsonl, write_tiny_benchmark
 from mtb.backends.fake import fake_reply, parse_fake_model
 from mtb.cli.main import app
+from mtb.protocols.mt_bench.verdicts import parse_rating
 
 PROMPTS = {p["name"]: p for p in TINY_JUDGE_PROMPTS}
 

@@ -12,18 +12,18 @@ from mtb.records import ModelAnswer, Question
 
 def read_any_question(obj: dict[str, Any]) -> Question:
     if "question_id" not in obj and "uid" in obj:
-        from mtb.protocols.arena_hard_v2.records import read_question
+        from mtb.protocols.arena_hard_v2.records import parse_question
 
-        question: Question = read_question(obj)
+        question: Question = parse_question(obj)
         return question
     return Question.from_json(obj)
 
 
 def read_any_answer(obj: dict[str, Any]) -> ModelAnswer:
     if "question_id" not in obj and "uid" in obj:
-        from mtb.protocols.arena_hard_v2.records import read_answer
+        from mtb.protocols.arena_hard_v2.records import parse_answer
 
-        answer: ModelAnswer = read_answer(obj)
+        answer: ModelAnswer = parse_answer(obj)
         return answer
     return ModelAnswer.from_json(obj)
 

@@ -223,6 +223,7 @@ def generate(
 
     console = stderr_console()
     benchmark = Benchmark.load(bench)
+    benchmark.protocol.check_generation(benchmark)  # e.g. a missing extra, before any request
     data = DataDir(data_dir, benchmark)
     questions = select_questions(data.questions(), first_n)
     benchmark.protocol.check_generation(benchmark)  # e.g. a missing extra: fail before any request

@@ -138,3 +138,56 @@ def fit_with_features(
         if np.max(np.abs(step)) < tol:
             break
     return params
+
+
+def fit_against_anchor(
+    model: np.ndarray,
+    features: np.ndarray,
+    outcome: np.ndarray,
+    weight: np.ndarray,
+    n_models: int,
+    *,
+    iterations: int = 100,
+    tol: float = 1e-9,
+    ridge: float = RIDGE,
+) -> np.ndarray:
+    """Bradley–Terry with style features, every battle `model[r]` against one anchor fixed at 0.
+
+    The logit of model[r] winning row r is θ[model[r]] + features[r]·γ, fitted
+    by maximum likelihood on fractional outcomes (1 win, 0.5 tie, 0 loss) with
+    no penalty but `ridge` (which only keeps a model that never lost finite):
+    arena-hard-auto v2.0's style-control objective (binary cross-entropy on
+    logits over one-hot model columns, the baseline's left out), fitted by
+    Newton's method. `weight` counts how many times each row occurs.
+    Returns θ (one per model index) then γ.
+    """
+    k = features.shape[1]
+    params = np.zeros(n_models + k)
+    design_models = np.arange(n_models)
+    for _ in range(iterations):
+        theta, gamma = params[:n_models], params[n_models:]
+        eta = theta[model] + features @ gamma
+        p = np.exp(-np.logaddexp(0.0, -eta))  # the logistic function, without overflow
+        r = weight * (p - outcome)
+        s = weight * p * (1.0 - p)
+        gradient = ridge * params
+        gradient[:n_models] += np.bincount(model, weights=r, minlength=n_models)
+        gradient[n_models:] += features.T @ r
+        hessian = ridge * np.eye(n_models + k)
+        hessian[design_models, design_models] += np.bincount(model, weights=s, minlength=n_models)
+        sf = features * s[:, None]
+        cross = np.zeros((n_models, k))
+        for j in range(k):
+            cross[:, j] = np.bincount(model, weights=sf[:, j], minlength=n_models)
+        hessian[:n_models, n_models:] += cross
+        hessian[n_models:, :n_models] += cross.T
+        hessian[n_models:, n_models:] += features.T @ sf
+        step = np.linalg.solve(hessian, gradient)
+        # Damped: far from the optimum (a model that won every battle) a full step overshoots.
+        largest = np.max(np.abs(step)) if step.size else 0.0
+        if largest > 5.0:
+            step *= 5.0 / largest
+        params -= step
+        if largest < tol:
+            break
+    return params

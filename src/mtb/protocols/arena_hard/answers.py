@@ -29,24 +29,26 @@ def markdown_counts(text: str) -> dict[str, dict[str, int]]:
     }
 
 
-_ENCODING: Any = None
+_ENCODINGS: dict[str, Any] = {}
 
 
-def token_length(text: str) -> int:
-    """Tokens in `text` under cl100k_base, the encoding arena-hard-auto counts with.
+def token_length(text: str, encoding: str = "cl100k_base") -> int:
+    """Tokens in `text` under `encoding`: cl100k_base for v0.1 (tiktoken's gpt-3.5-turbo
+    encoding), o200k_base for v2.0 (gpt-4o's).
 
-    bpe-openai carries the vocabulary in its wheel, so counting works offline;
-    its counts equal tiktoken's on all 500 published gpt-4-0314 answers
-    (tests/test_arena.py).
+    bpe-openai carries the vocabularies in its wheel, so counting works offline;
+    its cl100k counts equal tiktoken's on all 500 published gpt-4-0314 answers,
+    and its o200k counts equal the token_len of all 750 published v2.0
+    o3-mini answers (tests/protocols).
     """
-    global _ENCODING
-    if _ENCODING is None:
+    found = _ENCODINGS.get(encoding)
+    if found is None:
         try:
             import bpe_openai
         except ImportError:
             raise MissingExtraError("bpe-openai", "arena") from None
-        _ENCODING = bpe_openai.get_encoding("cl100k_base")
-    return len(_ENCODING.encode(text, disallowed_special=()))
+        found = _ENCODINGS[encoding] = bpe_openai.get_encoding(encoding)
+    return len(found.encode(text, disallowed_special=()))
 
 
 def answer_turn(text: str) -> dict[str, Any]:
