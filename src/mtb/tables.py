@@ -37,12 +37,53 @@ def to_markdown(table: Table) -> str:
     return "\n".join(lines) + "\n"
 
 
-def to_rich(table: Table) -> Any:
+KEY_COLUMNS = ("model", "model_a", "model_b")
+
+
+def column_parts(table: Table, width: int) -> list[list[int]]:
+    """The columns of `table` split into parts that each fit in `width` characters as a boxed table.
+
+    Column 0 (the model) opens every part; the others keep their order and
+    move to the next part when they do not fit, so no name or header is ever
+    cut. A boxed column takes its widest cell, a space each side and a rule.
+    """
+
+    def cost(i: int) -> int:
+        return max([len(table.columns[i]), *(len(cell(row[i])) for row in table.rows)]) + 3
+
+    if len(table.columns) < 2:
+        return [list(range(len(table.columns)))]
+    budget = width - 1 - cost(0)
+    parts: list[list[int]] = []
+    current: list[int] = []
+    used = 0
+    for i in range(1, len(table.columns)):
+        if current and used + cost(i) > budget:
+            parts.append(current)
+            current, used = [], 0
+        current.append(i)
+        used += cost(i)
+    parts.append(current)
+    return [[0, *part] for part in parts]
+
+
+def to_rich(table: Table, width: int | None = None) -> Any:
+    """`table` as rich tables: one, or (given the `width` to fit) several sharing the model column.
+
+    Cells wrap ("fold") rather than end in an ellipsis, should even one column not fit.
+    """
+    from rich.console import Group
     from rich.table import Table as RichTable
 
-    rendered = RichTable(title=table.title or None)
-    for name in table.columns:
-        rendered.add_column(name, justify="left" if name in ("model", "model_a", "model_b") else "right")
-    for row in table.rows:
-        rendered.add_row(*(cell(v) for v in row))
-    return rendered
+    parts = column_parts(table, width) if width else [list(range(len(table.columns)))]
+    rendered = []
+    for n, part in enumerate(parts):
+        title = table.title if n == 0 else f"{table.title} (continued)" if table.title else None
+        piece = RichTable(title=title or None)
+        for i in part:
+            name = table.columns[i]
+            piece.add_column(name, justify="left" if name in KEY_COLUMNS else "right", overflow="fold")
+        for row in table.rows:
+            piece.add_row(*(cell(row[i]) for i in part))
+        rendered.append(piece)
+    return rendered[0] if len(rendered) == 1 else Group(*rendered)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+import math
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -148,16 +149,28 @@ def results(
     _emit(report, output_format)
 
 
+def _finite(value: Any) -> Any:
+    """`value` with every NaN or infinity as null: JSON has neither, and a reader would choke on them."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(item) for item in value]
+    return value
+
+
 def _emit(report: ScoreReport, output_format: OutputFormat) -> None:
     from mtb import tables
 
     if output_format is OutputFormat.json:
-        typer.echo(json.dumps(report.records, indent=2, allow_nan=False))
+        typer.echo(json.dumps(_finite(report.records), indent=2, allow_nan=False))
     elif output_format is OutputFormat.csv:
         typer.echo(tables.to_csv(report.flat), nl=False)
     elif output_format is OutputFormat.markdown:
         typer.echo(tables.to_markdown(report.flat), nl=False)
     else:
+        # Columns that do not fit the width (80 in a pipe or a CI log) move to a second table.
         stdout = Console()
         for table in report.tables:
-            stdout.print(tables.to_rich(table))
+            stdout.print(tables.to_rich(table, stdout.width))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from mtb.data import DataDir, file_stem_safe
 from mtb.errors import DataError, UsageError
 from mtb.protocols.arena_hard import scoring, style
@@ -31,27 +33,62 @@ def score(data: DataDir, request: ResultsRequest) -> ScoreReport:
     if not files:
         raise DataError(folder, f"no judgment files here; run `mtb judge --bench {data.bench.name}` first")
     chosen = [p for p in files if request.models is None or p.stem in request.models]
-    avg_tokens = scoring.avg_tokens_by_model(
-        {m: data.answer_path(m) for m in [*(p.stem for p in chosen), baseline]}
-    )
+    warnings = []
+    if request.models is not None:
+        absent = [m for m in request.models if m not in {p.stem for p in chosen}]
+        if not chosen:
+            raise UsageError(f"no judgment file in {folder} for {', '.join(request.models)}")
+        if absent:
+            warnings.append(f"no judgment file in {folder} for: {', '.join(absent)}")
+    _check_baseline(data, folder, files, baseline, explicit=request.baseline_model is not None)
+    known = frozenset(q.question_id for q in data.questions())
     notes = []
     if control is None:
-        counts = scoring.battles_by_model(chosen)
+        counts = scoring.battles_by_model(chosen, known)
+        read = {m: (c.lines, c.duplicates, c.unknown) for m, c in counts.items()}
         unscored = sum(c.unscored_games for c in counts.values())
-        if unscored:
-            notes.append(f"{unscored} game(s) without a verdict label were left out")
+        without = [m for m, c in counts.items() if c.battles == 0]
+    else:
+        games = scoring.games_by_model(chosen, known)
+        read = {m: (g.lines, g.duplicates, g.unknown) for m, g in games.items()}
+        unscored, without = 0, []
+    warnings += _reading_warnings(folder, read, data.question_path)
+    if unscored:
+        notes.append(f"{unscored} game(s) without a verdict label were left out")
+    if control is None:
+        unscored_only = [m for m in without if counts[m].lines]
+        if unscored_only:
+            warnings.append(f"no scored game against {baseline} for: {', '.join(unscored_only)} (left out)")
+        if len(without) == len(counts):
+            raise DataError(folder, f"no scored game against {baseline} in any judgment file here")
+        scored = [m for m in counts if m not in without]
+        avg_tokens = scoring.avg_tokens_by_model({m: data.answer_path(m) for m in [*scored, baseline]})
         scores = scoring.arena_scores(counts, baseline, rounds=rounds, seed=seed, avg_tokens=avg_tokens)
     else:
-        games = scoring.games_by_model(chosen)
         answer_paths = {m: data.answer_path(m) for m in [*games, baseline]}
         missing = [str(p) for p in answer_paths.values() if not p.exists()]
         if missing:
             raise DataError(missing[0], "style control needs the answers of every model and of the baseline")
         totals = style.style_totals_by_model(answer_paths)
-        result = style.style_controlled_scores(
-            games, totals, baseline, control, rounds=rounds, seed=seed, avg_tokens=avg_tokens
-        )
+        avg_tokens = scoring.avg_tokens_by_model(answer_paths)
+        try:
+            result = style.style_controlled_scores(
+                {m: g.games for m, g in games.items()},
+                totals,
+                baseline,
+                control,
+                rounds=rounds,
+                seed=seed,
+                avg_tokens=avg_tokens,
+            )
+        except UsageError as exc:
+            raise DataError(folder, str(exc)) from None
         scores = result.scores
+        if result.left_out:
+            warnings.append(
+                f"no scored game with style data against {baseline} for: {', '.join(result.left_out)} "
+                "(left out)"
+            )
         coefficients = ", ".join(f"{name} {value:+.3f}" for name, value in result.coefficients.items())
         notes.append(f"style coefficients ({control} control): {coefficients}")
     rows = [
@@ -66,5 +103,38 @@ def score(data: DataDir, request: ResultsRequest) -> ScoreReport:
         records=[s.to_json() for s in scores],
         tables=[table],
         flat=Table(title, ["model", "score", "ci_low", "ci_high", "avg_tokens"], csv_rows),
+        warnings=warnings,
         notes=notes,
     )
+
+
+def _check_baseline(data: DataDir, folder: Path, files: list[Path], baseline: str, *, explicit: bool) -> None:
+    """Judgment records do not name their baseline, so rule out the baselines they cannot have had."""
+    if any(p.stem == file_stem_safe(baseline) for p in files):
+        raise UsageError(
+            f"'{baseline}' cannot be the baseline of the judgments in {folder}: it was judged there "
+            f"itself, against another baseline (this benchmark's is {data.bench.default_baseline})"
+        )
+    answers = data.answer_path(baseline)
+    if explicit and baseline != data.bench.default_baseline and not answers.exists():
+        raise UsageError(
+            f"no judgment in {folder} can be against '{baseline}': it has no answers ({answers} does "
+            f"not exist); the judgments there are against the baseline they were judged with "
+            f"(this benchmark's is {data.bench.default_baseline})"
+        )
+
+
+def _reading_warnings(folder: Path, read: dict[str, tuple[int, int, int]], questions: Path) -> list[str]:
+    """Per judgment file: lines repeated, lines of unknown questions, files with no line at all."""
+    warnings = []
+    for model, (lines, duplicates, unknown) in read.items():
+        path = folder / f"{model}.jsonl"
+        if not lines:
+            warnings.append(f"{path} holds no judgments; {model} is left out")
+        if duplicates:
+            warnings.append(
+                f"{path} repeats {duplicates} judgment(s); each is counted once (the last line wins)"
+            )
+        if unknown:
+            warnings.append(f"{path}: left out {unknown} judgment(s) of questions not in {questions}")
+    return warnings

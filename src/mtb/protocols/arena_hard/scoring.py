@@ -9,8 +9,9 @@ model's score is its predicted win rate against the baseline, in percent.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,44 @@ class BattleCounts:
     baseline_wins: float = 0
     ties: float = 0
     unscored_games: int = 0
+    lines: int = 0  # judgment lines read, before duplicates and unknown questions are left out
+    duplicates: int = 0  # lines repeating an earlier line's question; the last one counts
+    unknown: int = 0  # lines for a question not in the question file
+
+    @property
+    def battles(self) -> float:
+        return self.model_wins + self.baseline_wins + self.ties
+
+
+@dataclass(frozen=True)
+class FileGames:
+    """One judgment file's games, one judgment per question (the last line wins)."""
+
+    games: Games
+    lines: int
+    duplicates: int
+    unknown: int
+    unknown_ids: list[QuestionId] = field(default_factory=list)
+
+
+def once_each(
+    games: Iterable[tuple[QuestionId, list[str | None]]], known: frozenset[QuestionId] | None = None
+) -> FileGames:
+    """Each question's last judgment, in first-seen order; lines for questions not in `known` left out.
+
+    A line repeated in a file (an appended rerun, a concatenation) would
+    otherwise count its battles twice.
+    """
+    latest: dict[QuestionId, list[str | None]] = {}
+    lines, kept, unknown_ids = 0, 0, []
+    for question_id, labels in games:
+        lines += 1
+        if known is not None and question_id not in known:
+            unknown_ids.append(question_id)
+            continue
+        kept += 1
+        latest[question_id] = labels
+    return FileGames(list(latest.items()), lines, kept - len(latest), len(unknown_ids), unknown_ids[:5])
 
 
 def count_battles(
@@ -102,9 +141,10 @@ def arena_scores(
 
     from mtb.stats import bradley_terry as bt
 
-    models = sorted(m for m in counts if m != baseline)
+    # A model without a scored battle has no estimate: it gets no row (never 50.0 from no data).
+    models = sorted(m for m in counts if m != baseline and counts[m].battles > 0)
     if not models:
-        raise UsageError(f"no judgments against {baseline} to score")
+        raise UsageError(f"no scored judgments against {baseline} to score")
     names = [baseline, *models]
     index = np.arange(1, len(names))
     table = np.array(
@@ -145,12 +185,15 @@ def arena_scores(
     return scores
 
 
-def file_games(path: Path) -> Games:
-    return list(scan_judgments(path, parse_judgment))
+def file_games(path: Path, known: frozenset[QuestionId] | None = None) -> FileGames:
+    return once_each(scan_judgments(path, parse_judgment), known)
 
 
-def file_battles(path: Path) -> BattleCounts:
-    return count_battles(scan_judgments(path, parse_judgment))
+def file_battles(path: Path, known: frozenset[QuestionId] | None = None) -> BattleCounts:
+    read = file_games(path, known)
+    counts = count_battles(iter(read.games))
+    counts.lines, counts.duplicates, counts.unknown = read.lines, read.duplicates, read.unknown
+    return counts
 
 
 def _first_turn_tokens(line: bytes) -> int:
@@ -166,14 +209,18 @@ def file_avg_tokens(path: Path) -> int | None:
     return int(sum(lengths) / len(lengths)) if lengths else None
 
 
-def games_by_model(paths: Sequence[Path]) -> dict[str, Games]:
+def games_by_model(paths: Sequence[Path], known: frozenset[QuestionId] | None = None) -> dict[str, FileGames]:
     """Every judgment's game labels, per judgment file (for style control, which needs each battle)."""
-    return dict(zip((p.stem for p in paths), map_files(file_games, paths), strict=True))
+    return dict(zip((p.stem for p in paths), map_files(partial(file_games, known=known), paths), strict=True))
 
 
-def battles_by_model(paths: Sequence[Path]) -> dict[str, BattleCounts]:
-    """Battle counts per judgment file, named after the file (the model)."""
-    return dict(zip((p.stem for p in paths), map_files(file_battles, paths), strict=True))
+def battles_by_model(
+    paths: Sequence[Path], known: frozenset[QuestionId] | None = None
+) -> dict[str, BattleCounts]:
+    """Battle counts per judgment file, named after the file (the model), each question once."""
+    return dict(
+        zip((p.stem for p in paths), map_files(partial(file_battles, known=known), paths), strict=True)
+    )
 
 
 def avg_tokens_by_model(paths: dict[str, Path]) -> dict[str, int | None]:

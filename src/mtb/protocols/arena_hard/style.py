@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +49,7 @@ def load_style_totals(path: Path) -> dict[QuestionId, dict[str, float]]:
 class StyleResult:
     scores: list[ArenaScore]
     coefficients: dict[str, float]  # style coefficient per feature (on the z-scored features)
+    left_out: list[str] = field(default_factory=list)  # models without a scored battle with style data
 
 
 def style_controlled_scores(
@@ -73,7 +74,20 @@ def style_controlled_scores(
     from mtb.stats import bradley_terry as bt
 
     names = STYLE_CONTROLS[control]
-    models = sorted(m for m in battles if m != baseline)
+
+    def usable(model: str) -> bool:
+        return any(
+            (GAME_1 if g == 0 else GAME_2).get(label or "") is not None
+            and question_id in style[model]
+            and question_id in style[baseline]
+            for question_id, labels in battles[model]
+            for g, label in enumerate(labels[:2])
+        )
+
+    candidates = sorted(m for m in battles if m != baseline)
+    # A model without a scored battle has no estimate: it gets no row (never 50.0 from no data).
+    models = [m for m in candidates if usable(m)]
+    left_out = [m for m in candidates if m not in models]
     index = {m: i for i, m in enumerate([baseline, *models], start=0)}
     rows: dict[tuple[int, QuestionId, float], float] = {}
     for model in models:
@@ -129,7 +143,8 @@ def style_controlled_scores(
             )
         )
     scores.sort(key=lambda s: s.score, reverse=True)
-    return StyleResult(scores, {n: float(c) for n, c in zip(names, point[n_models:], strict=True)})
+    coefficients = {n: float(c) for n, c in zip(names, point[n_models:], strict=True)}
+    return StyleResult(scores, coefficients, left_out)
 
 
 def style_totals_by_model(paths: dict[str, Path]) -> dict[str, dict[QuestionId, dict[str, float]]]:

@@ -29,7 +29,7 @@ from mtb.jsonl import read_records
 from mtb.protocols import fastchat
 from mtb.protocols.base import JudgeRequest, PlannedRun
 from mtb.protocols.mt_bench.prompts import PromptMap, Verdicts, render_pair, render_single
-from mtb.protocols.mt_bench.records import JudgePrompt, PairJudgment, SingleJudgment
+from mtb.protocols.mt_bench.records import JudgePrompt, PairJudgment, SingleJudgment, pair_key
 from mtb.protocols.mt_bench.settings import MtBenchSettings
 from mtb.protocols.mt_bench.verdicts import UNPARSED, parse_pair_verdict, parse_rating
 from mtb.records import ModelAnswer, Question, QuestionId, sortable_id
@@ -66,13 +66,8 @@ class PairMatch:
     reference: ModelAnswer | None
 
     def key(self, judge_model: str) -> Hashable:
-        return (
-            self.model_1,
-            self.model_2,
-            self.question.question_id,
-            self.turn,
-            judge_model,
-            self.prompt.name,
+        return pair_key(
+            self.model_1, self.model_2, self.question.question_id, self.turn, judge_model, self.prompt.name
         )
 
     @property
@@ -278,7 +273,7 @@ def pair_output(data: DataDir, judge_model: str, retry_unparsed: bool) -> Output
     return OutputSpec(
         path=pair_judgment_path(data, judge_model),
         parse=PairJudgment.from_json,
-        key=lambda r: (r["model_1"], r["model_2"], r["question_id"], r["turn"], *r["judge"]),
+        key=lambda r: pair_key(r["model_1"], r["model_2"], r["question_id"], r["turn"], *r["judge"]),
         sort_key=lambda r: (r["model_1"], r["model_2"], sortable_id(r["question_id"]), r["turn"]),
         is_done=parsed if retry_unparsed else (lambda r: True),
     )
@@ -382,8 +377,9 @@ def plan_judging(data: DataDir, request: JudgeRequest) -> JudgePlan:
         needed = [*models, baseline_model]
         pairs = [(m, baseline_model) for m in models]
     elif mode == "pairwise-all":
+        # One order per pair, whatever the order of --model-list: `a b` and `b a` plan the same matches.
         needed = models
-        pairs = list(itertools.combinations(models, 2))
+        pairs = list(itertools.combinations(sorted(set(models)), 2))
         if not pairs:
             raise UsageError("pairwise-all needs at least two models in --model-list")
     else:

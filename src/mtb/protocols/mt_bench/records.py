@@ -70,6 +70,15 @@ class SingleJudgment:
         }
 
 
+def pair_key(
+    model_1: str, model_2: str, question_id: QuestionId, turn: int, judge: str, prompt: str
+) -> tuple[str, str, QuestionId, int, str, str]:
+    """A pairwise match's key: (a, b) and (b, a) are one match (both games play either way round),
+    so a match stored in either order counts as done, and is counted once."""
+    first, second = sorted((model_1, model_2))
+    return (first, second, question_id, turn, judge, prompt)
+
+
 PAIR_WINNERS = ("model_1", "model_2", "tie", "error")
 
 
@@ -127,7 +136,7 @@ class PairJudgment:
 
     @property
     def key(self) -> tuple[str, str, QuestionId, int, str, str]:
-        return (self.model_1, self.model_2, self.question_id, self.turn, self.judge[0], self.judge[1])
+        return pair_key(self.model_1, self.model_2, self.question_id, self.turn, *self.judge)
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from mtb.data import DataDir
 from mtb.errors import DataError, UsageError
 from mtb.protocols.base import ResultsRequest, ScoreReport
 from mtb.protocols.mt_bench import scoring
 from mtb.protocols.mt_bench.judging import pair_judgment_path, single_judgment_path
+from mtb.protocols.mt_bench.records import PairJudgment, SingleJudgment
 from mtb.tables import Table
 
 MODES = ("single", "pairwise-baseline", "pairwise-all")
+
+J = TypeVar("J", SingleJudgment, PairJudgment)
 
 
 def score(data: DataDir, request: ResultsRequest) -> ScoreReport:
@@ -36,12 +41,74 @@ def score(data: DataDir, request: ResultsRequest) -> ScoreReport:
         raise UsageError("--plot draws single-grading scores by category (--mode single, without --compare)")
     rounds = request.rounds or scoring.DEFAULT_ROUNDS
     seed = request.seed or 0
+    # The default file is the judge's; an --input-file is read as it is, so its judge is
+    # --judge-model when given, else the one judge it holds.
+    wanted_judge = judge if request.input_file is None or request.judge_model else None
     if single:
-        return _single(data, path, request, rounds, seed)
+        return _single(data, path, request, rounds, seed, wanted_judge)
     baseline = (
         (request.baseline_model or data.bench.default_baseline) if mode == "pairwise-baseline" else None
     )
-    return _pairwise(data, path, request.models, baseline)
+    return _pairwise(data, path, request.models, baseline, wanted_judge)
+
+
+def _examples(values: Sequence[Any], limit: int = 5) -> str:
+    shown = ", ".join(repr(v) for v in values[:limit])
+    return shown + (f" and {len(values) - limit} more" if len(values) > limit else "")
+
+
+def belonging(
+    data: DataDir, path: Path, judgments: list[J], judge: str | None
+) -> tuple[list[J], str, list[str]]:
+    """The judgments that belong in one table: by one judge, of the benchmark's (question, turn)s.
+
+    Judge names that differ only by '/' share a file name, so a file may hold
+    several judges; a line for a question id not in the question file ("81"
+    where ids are numbers) or for a turn the question does not have is left out.
+    What is left out is counted in the warnings. Raises when nothing is left.
+    """
+    if not judgments:
+        raise DataError(path, "holds no judgments; run `mtb judge` first")
+    judges = Counter(j.judge[0] for j in judgments)
+    if judge is None:
+        if len(judges) > 1:
+            found = ", ".join(f"{name} ({count})" for name, count in judges.most_common())
+            raise UsageError(
+                f"{path} holds judgments by several judges: {found}; choose one with --judge-model"
+            )
+        judge = next(iter(judges))
+    turns = {q.question_id: len(q.turns) for q in data.questions()}
+    warnings = []
+    others = {name: n for name, n in judges.items() if name != judge}
+    if others:
+        found = ", ".join(f"{name} ({n})" for name, n in sorted(others.items()))
+        warnings.append(f"{path}: left out {sum(others.values())} judgment(s) by other judges: {found}")
+    by_judge = [j for j in judgments if j.judge[0] == judge]
+    if not by_judge:
+        raise DataError(
+            path,
+            f"holds no judgments by '{judge}' (judges here: {', '.join(sorted(judges))}); pass --judge-model",
+        )
+    unknown = [j for j in by_judge if j.question_id not in turns]
+    beyond = [j for j in by_judge if j.question_id in turns and j.turn > turns[j.question_id]]
+    if unknown:
+        ids = list(dict.fromkeys(j.question_id for j in unknown))
+        warnings.append(
+            f"{path}: left out {len(unknown)} judgment(s) of questions not in "
+            f"{data.question_path}: {_examples(ids)}"
+        )
+    if beyond:
+        where = list(dict.fromkeys((j.question_id, j.turn) for j in beyond))
+        shown = ", ".join(f"question {q} turn {t}" for q, t in where[:5])
+        warnings.append(
+            f"{path}: left out {len(beyond)} judgment(s) of turns the question does not have: {shown}"
+        )
+    kept = [j for j in by_judge if j.question_id in turns and j.turn <= turns[j.question_id]]
+    if not kept:
+        raise DataError(
+            path, f"holds no judgments of {data.bench.name}'s questions and turns (see the warnings)"
+        )
+    return kept, judge, warnings
 
 
 def _duplicates_warning(duplicates: int, path: Path) -> list[str]:
@@ -55,14 +122,16 @@ def _missing_warning(wanted: list[str] | None, found: list[str]) -> list[str]:
     return [f"no usable judgments for: {', '.join(missing)}"] if missing else []
 
 
-def _single(data: DataDir, path: Path, request: ResultsRequest, rounds: int, seed: int) -> ScoreReport:
+def _single(
+    data: DataDir, path: Path, request: ResultsRequest, rounds: int, seed: int, judge: str | None
+) -> ScoreReport:
     loaded = scoring.load_single_judgments(path)
     warnings = _duplicates_warning(loaded.duplicates, path)
+    judgments, judge, left_out = belonging(data, path, loaded.judgments, judge)
+    warnings += left_out
     turns = data.bench.turns
     if request.compare:
-        result = scoring.compare_models(
-            loaded.judgments, *request.compare, turns=turns, rounds=rounds, seed=seed
-        )
+        result = scoring.compare_models(judgments, *request.compare, turns=turns, rounds=rounds, seed=seed)
         verdict = "an interval that excludes 0" if result.significant else "an interval that includes 0: not"
         note = (
             f"{result.model_a} − {result.model_b}: {result.difference:+.3f} "
@@ -83,15 +152,21 @@ def _single(data: DataDir, path: Path, request: ResultsRequest, rounds: int, see
         return ScoreReport(result.to_json(), [table], table, warnings, [note])
     categories = {q.question_id: q.category for q in data.questions()}
     scores = scoring.single_scores(
-        loaded.judgments,
+        judgments,
         categories,
         turns=turns,
         category_order=data.bench.category_order,
         model_list=request.models,
+        include_unrated=True,
     )
+    if not scores:
+        raise UsageError(_none_listed(path, request.models or [], sorted({j.model for j in judgments})))
     if request.ci:
-        scores = scoring.with_intervals(scores, loaded.judgments, turns=turns, rounds=rounds, seed=seed)
+        scores = scoring.with_intervals(scores, judgments, turns=turns, rounds=rounds, seed=seed)
     warnings += _missing_warning(request.models, [s.model for s in scores])
+    unrated = [s.model for s in scores if s.average is None]
+    if unrated:
+        warnings.append(f"no verdict with a rating for: {', '.join(unrated)} (listed with no average)")
     notes = []
     excluded = sum(s.excluded for s in scores)
     if excluded:
@@ -100,7 +175,9 @@ def _single(data: DataDir, path: Path, request: ResultsRequest, rounds: int, see
     if request.plot is not None:
         from mtb.plots import write_radar
 
-        write_radar(request.plot, scores, data.bench.category_order, title)
+        write_radar(
+            request.plot, [s for s in scores if s.average is not None], data.bench.category_order, title
+        )
         notes.append(f"radar chart written to {request.plot}")
     return ScoreReport(
         records=[s.to_json() for s in scores],
@@ -114,9 +191,24 @@ def _single(data: DataDir, path: Path, request: ResultsRequest, rounds: int, see
     )
 
 
-def _pairwise(data: DataDir, path: Path, wanted: list[str] | None, baseline: str | None) -> ScoreReport:
+def _none_listed(path: Path, wanted: list[str], found: list[str]) -> str:
+    return f"no judgments in {path} for {', '.join(wanted)} (models judged there: {_examples(found)})"
+
+
+def _pairwise(
+    data: DataDir, path: Path, wanted: list[str] | None, baseline: str | None, judge: str | None
+) -> ScoreReport:
     loaded = scoring.load_pair_judgments(path)
     warnings = _duplicates_warning(loaded.duplicates, path)
+    judgments, judge, left_out = belonging(data, path, loaded.judgments, judge)
+    warnings += left_out
+    if baseline is not None and not any(baseline in (j.model_1, j.model_2) for j in judgments):
+        models = sorted({m for j in judgments for m in (j.model_1, j.model_2)})
+        raise DataError(
+            path,
+            f"holds no match against the baseline '{baseline}' (models judged here: {_examples(models)}); "
+            "pass --baseline-model, or --mode pairwise-all",
+        )
     lengths: dict[str, dict[Any, Any]] = {}
 
     def answer_length(model: str, qid: Any, turn: int) -> int | None:
@@ -127,10 +219,17 @@ def _pairwise(data: DataDir, path: Path, wanted: list[str] | None, baseline: str
         turns = answer.choices[0].turns if answer else []
         return len(turns[turn - 1]) if len(turns) >= turn else None
 
-    scores = scoring.pair_scores(
-        loaded.judgments, baseline=baseline, model_list=wanted, answer_length=answer_length
-    )
+    scores = scoring.pair_scores(judgments, baseline=baseline, model_list=wanted, answer_length=answer_length)
+    if not scores:
+        raise UsageError(
+            _none_listed(path, wanted or [], sorted({m for j in judgments for m in (j.model_1, j.model_2)}))
+        )
     warnings += _missing_warning(wanted, [s.model for s in scores])
+    unrated = [s.model for s in scores if not s.judgments]
+    if unrated:
+        warnings.append(
+            f"no match with a winner in both games for: {', '.join(unrated)} (listed with no rates)"
+        )
     notes = []
     excluded = sum(s.excluded for s in scores)
     if excluded:

@@ -51,7 +51,7 @@ def load_pair_judgments(path: Path) -> Loaded[PairJudgment]:
 class ModelScore:
     model: str
     turn_means: dict[int, float]
-    average: float
+    average: float | None  # None when every verdict lacked a rating (never NaN)
     judgments: int  # judgments counted in the average
     excluded: int  # judgments left out because their verdict had no rating
     categories: dict[str, float]
@@ -73,6 +73,10 @@ class ModelScore:
         return row
 
 
+def _rate(numerator: float, denominator: float) -> float | None:
+    return numerator / denominator if denominator else None
+
+
 def _mean(values: Sequence[float]) -> float:
     return sum(values) / len(values)
 
@@ -84,7 +88,13 @@ def single_scores(
     turns: int,
     category_order: Sequence[str] = (),
     model_list: Sequence[str] | None = None,
+    include_unrated: bool = False,
 ) -> list[ModelScore]:
+    """One score per model, best first.
+
+    A model whose every verdict lacks a rating is left out, or, with
+    `include_unrated`, kept with 0 judgments, its excluded count and no average.
+    """
     by_model: dict[str, list[SingleJudgment]] = defaultdict(list)
     for judgment in judgments:
         if model_list is None or judgment.model in model_list:
@@ -94,6 +104,8 @@ def single_scores(
     for model, rows in by_model.items():
         kept = [j for j in rows if j.score != UNPARSED]
         if not kept:
+            if include_unrated:
+                scores.append(ModelScore(model, {}, None, 0, len(rows), {}))
             continue
         turn_means = {}
         for turn in range(1, turns + 1):
@@ -115,7 +127,7 @@ def single_scores(
                 categories={c: _mean(per_category[c]) for c in ordered},
             )
         )
-    scores.sort(key=lambda s: s.average, reverse=True)
+    scores.sort(key=lambda s: (s.average is None, -(s.average or 0.0)))
     return scores
 
 
@@ -177,6 +189,8 @@ def with_intervals(
             kept[j.model].append(j)
     return [
         replace(s, ci=bootstrap_intervals(kept[s.model], turns, rounds=rounds, seed=seed, model=s.model))
+        if kept[s.model]
+        else s
         for s in scores
     ]
 
@@ -300,17 +314,21 @@ class PairScore:
     def judgments(self) -> int:
         return self.win + self.loss + self.tie
 
+    # None for a model whose every match named no winner in some game (never NaN).
     @property
-    def win_rate(self) -> float:
-        return self.win / self.judgments
+    def win_rate(self) -> float | None:
+        return _rate(self.win, self.judgments)
 
     @property
-    def loss_rate(self) -> float:
-        return self.loss / self.judgments
+    def loss_rate(self) -> float | None:
+        return _rate(self.loss, self.judgments)
 
     @property
-    def win_rate_adjusted(self) -> float:
-        return (self.win + 0.5 * self.tie) / self.judgments
+    def win_rate_adjusted(self) -> float | None:
+        return self.win_rate_adjusted_or(None)
+
+    def win_rate_adjusted_or(self, default: float | None) -> float | None:
+        return (self.win + 0.5 * self.tie) / self.judgments if self.judgments else default
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -329,10 +347,6 @@ class PairScore:
         }
 
 
-def _rate(numerator: int, denominator: int) -> float | None:
-    return numerator / denominator if denominator else None
-
-
 def pair_scores(
     judgments: Iterable[PairJudgment],
     *,
@@ -344,18 +358,23 @@ def pair_scores(
 
     In pairwise-baseline mode (`baseline` given) only matches involving the
     baseline count and the baseline gets no row. `model_list` keeps matches
-    whose model_1 is listed (FastChat's filter) and, without a baseline, whose
-    model_2 is listed too. `answer_length(model, question_id, turn)` gives the
-    length of an answer, for the longer-answer diagnostic.
+    whose other model is listed (FastChat's filter, whichever order the match
+    was stored in) and, without a baseline, matches whose two models are both
+    listed. A model whose every match has a game naming no winner is kept, with
+    0 judgments and no rates. `answer_length(model, question_id, turn)` gives
+    the length of an answer, for the longer-answer diagnostic.
     """
     counts: dict[str, Counter[str]] = defaultdict(Counter)
     for j in judgments:
         if baseline is not None and baseline not in (j.model_1, j.model_2):
             continue
-        if model_list is not None and (
-            j.model_1 not in model_list or (baseline is None and j.model_2 not in model_list)
-        ):
-            continue
+        if model_list is not None:
+            if baseline is not None:
+                other = j.model_2 if j.model_1 == baseline else j.model_1
+                if other not in model_list:
+                    continue
+            elif j.model_1 not in model_list or j.model_2 not in model_list:
+                continue
         models = (j.model_1, j.model_2)
         if "error" in (j.g1_winner, j.g2_winner):
             for m in models:
@@ -384,7 +403,7 @@ def pair_scores(
 
     scores = []
     for model, c in counts.items():
-        if model == baseline or c["win"] + c["loss"] + c["tie"] == 0:
+        if model == baseline:
             continue
         matches = c["win"] + c["loss"] + c["tie"]
         scores.append(
@@ -399,7 +418,7 @@ def pair_scores(
                 longer_answer_win_rate=_rate(c["longer_won"], c["length_decided"]),
             )
         )
-    scores.sort(key=lambda s: s.win_rate_adjusted, reverse=True)
+    scores.sort(key=lambda s: (not s.judgments, -(s.win_rate_adjusted_or(0.0) or 0.0)))
     return scores
 
 
