@@ -211,9 +211,18 @@ def resolve_endpoint(
     # The provider's own base variable serves generation only: set for a local
     # model server, it must not capture the judge.
     provider_base = credentials.base_variable if role == "generate" else None
-    base_sources = [(api_base, base_option or "the base URL"), (read(role_base), role_base)]
-    base_sources.append((read(provider_base), provider_base))
-    key_sources = [(api_key, key_option or "the API key"), (read(role_key), role_key)]
+
+    # An option may be filled from the role's variable (typer's envvar=): name
+    # the variable then, as that is where the user has to look.
+    def given(value: str | None, option: str | None, variable: str | None, default: str) -> str:
+        return variable if variable and value == read(variable) else option or default
+
+    base_sources = [
+        (api_base, given(api_base, base_option, role_base, "the base URL")),
+        (read(role_base), role_base),
+        (read(provider_base), provider_base),
+    ]
+    key_sources = [(api_key, given(api_key, key_option, role_key, "the API key")), (read(role_key), role_key)]
     key_sources += [(read(v), v) for v in credentials.key_variables]
     base, base_from = next(((v, w) for v, w in base_sources if v), (None, None))
     key, key_from = next(((v, w) for v, w in key_sources if v), (None, None))
