@@ -239,8 +239,10 @@ def test_user_and_password_in_the_base_url_is_a_usage_error(
     base = server.url.replace("http://", "http://user:hunter2@")
     result = runner.invoke(
         app,
-        ["judge", "--judge-api-base", base, "--judge-api-key", "sk-judge", "--data-dir", str(data_dir)]
-        + ["--model-list", *MODELS, "--first-n", "2"],
+        [
+            *("judge", "--judge-api-base", base, "--judge-api-key", "sk-judge"),
+            *("--data-dir", str(data_dir), "--model-list", *MODELS, "--first-n", "2"),
+        ],
     )
     assert result.exit_code == 2
     assert "--judge-api-base must not contain user:pass@" in result.stderr
