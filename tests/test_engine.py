@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -176,7 +177,7 @@ class CountingProgress(ProgressSink):
         else:
             self.done += 1
 
-    def note_retry(self) -> None:
+    def note_retry(self, reason: str = "") -> None:
         pass
 
     def stop(self) -> None:
@@ -278,3 +279,81 @@ def test_a_failed_replica_leaves_rotation_and_comes_back_after_its_time() -> Non
         asyncio.run(run())
     assert len(first.chat_requests()) == 2 and len(second.chat_requests()) == 2
     assert caller.stats.requests == 4 and caller.stats.retries == 1
+
+
+QUOTA_BODY = json.dumps(
+    {
+        "error": {
+            "message": "You exceeded your current quota, please check your plan and billing details.",
+            "type": "insufficient_quota",
+            "param": None,
+            "code": "insufficient_quota",
+        }
+    }
+)
+
+
+def test_insufficient_quota_stops_at_once_with_the_servers_words(server: OpenAIServer) -> None:
+    # OpenAI answers an empty account with a 429: no wait will cure it.
+    server.responder = lambda request: Reply(status=429, body=QUOTA_BODY)
+    with pytest.raises(FatalError, match="HTTP 429: You exceeded your current quota"):
+        asyncio.run(call(make_caller(server)))
+    assert len(server.chat_requests()) == 1
+
+
+def test_a_429_without_retry_after_is_bounded_by_max_attempts(server: OpenAIServer) -> None:
+    server.responder = lambda request: Reply(status=429)
+    caller = make_caller(server, max_attempts=3)
+    with pytest.raises(ItemFailed, match=r"HTTP 429.*after 3 attempts"):
+        asyncio.run(call(caller))
+    assert len(server.chat_requests()) == 3
+
+
+def test_a_429_with_retry_after_still_draws_on_the_rate_limit_budget(server: OpenAIServer) -> None:
+    server.script([Reply(status=429, headers={"Retry-After": "0"})] * 6)
+    caller = make_caller(server, max_attempts=3)
+    assert asyncio.run(call(caller)) == "echo: hello"
+    assert len(server.chat_requests()) == 7
+
+
+def test_retries_tell_the_progress_the_servers_last_words_redacted(server: OpenAIServer) -> None:
+    def echo_key(request: RecordedRequest) -> Reply:
+        message = f"overloaded, key {request.headers['authorization']}"
+        return Reply(status=503, body=json.dumps({"error": {"message": message}}))
+
+    server.script([echo_key(RecordedRequest("", {"authorization": "Bearer sk-secret-123456"}, {}, 0))])
+    reasons: list[str] = []
+    caller = make_caller(server, key="sk-secret-123456")
+    caller.on_retry = reasons.append
+    assert asyncio.run(call(caller)) == "echo: hello"
+    assert reasons == ["HTTP 503: overloaded, key Bearer ***"]
+
+
+def test_the_timeout_bounds_the_whole_request_not_each_read(server: OpenAIServer) -> None:
+    # One byte every 50 ms: each read is quick, the reply (~300 bytes) takes ~15 s.
+    server.script([Reply(drip=0.05)])
+    caller = make_caller(server, timeout=0.5)
+    started = time.monotonic()
+    assert asyncio.run(call(caller)) == "echo: hello"
+    assert time.monotonic() - started < 3
+    assert caller.stats.retry_reasons == {"timeout": 1}
+
+
+@pytest.mark.parametrize(
+    ("key", "base_prefix"),
+    [("sk-test-key\r", ""), ("sk-tést-key", ""), ("sk-test-key", "user:pass@")],
+    ids=["carriage-return", "non-ascii", "userinfo"],
+)
+def test_a_request_the_client_refuses_is_fatal_not_malformed(
+    server: OpenAIServer, key: str, base_prefix: str
+) -> None:
+    """Past resolve_endpoint's checks (a config built by hand), the backend still stops at once."""
+    url = server.url.replace("http://", f"http://{base_prefix}")
+    backend = create_backend(EndpointConfig("openai", "test-model", url, key, "OPENAI_API_KEY", 5.0))
+    caller = Caller(
+        Endpoint(backend, 2, name="test-model", secrets=[key]), RetryPolicy(), sleep=RecordedWaits()
+    )
+    with pytest.raises(FatalError) as info:
+        asyncio.run(call(caller))
+    assert "malformed" not in str(info.value) and key not in str(info.value)
+    assert caller.stats.retries == 0 and not server.requests

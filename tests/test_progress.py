@@ -60,3 +60,17 @@ def test_no_progress_prints_only_the_summary() -> None:
         progress.advance()
     progress.stop()
     assert out.getvalue().count("\n") == 1
+
+
+def test_while_retrying_the_plain_line_shows_the_last_error_on_one_short_line() -> None:
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=False, width=300)
+    clock = Clock()
+    progress = PlainProgress(console, "judge", interval=5.0, clock=clock)
+    progress.start(4)
+    clock.now += 6  # nothing completes; only retries happen
+    progress.note_retry("HTTP 503: the model is\noverloaded " + "x" * 200)
+    line = out.getvalue().splitlines()[-1]
+    assert line.startswith("judge: 0/4 (0 failed, 1 retries)")
+    assert "last error: HTTP 503: the model is overloaded xxx" in line
+    assert line.endswith("…") and len(line.split("last error: ")[1]) == 80

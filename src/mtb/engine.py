@@ -96,7 +96,7 @@ class Caller:
         endpoint: Endpoint | Sequence[Endpoint],
         policy: RetryPolicy,
         stats: CallStats | None = None,
-        on_retry: Callable[[], None] = lambda: None,
+        on_retry: Callable[[str], None] = lambda reason: None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
         out_of_rotation: float = 30.0,
@@ -159,7 +159,8 @@ class Caller:
                 raise ItemFailed(f"{redact(error.message, endpoint.secrets)}{tries}")
             self.stats.retries += 1
             self.stats.retry_reasons[error.kind if error.status is None else f"HTTP {error.status}"] += 1
-            self.on_retry()
+            # The server's last words, for the progress line while the run waits.
+            self.on_retry(redact(error.message, endpoint.secrets))
             if error.retry_after is not None:
                 endpoint.pause(decision.wait, self.clock)
             await self.sleep(decision.wait)

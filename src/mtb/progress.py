@@ -12,8 +12,20 @@ from rich.console import Console
 class ProgressSink(Protocol):
     def start(self, total: int) -> None: ...
     def advance(self, *, failed: bool = False) -> None: ...
-    def note_retry(self) -> None: ...
+    def note_retry(self, reason: str = "") -> None:
+        """One request is retried; `reason` is the error it met (already redacted)."""
+        ...
+
     def stop(self) -> None: ...
+
+
+LAST_ERROR_WIDTH = 80
+
+
+def last_words(reason: str, width: int = LAST_ERROR_WIDTH) -> str:
+    """An error message on one line, cut to `width` characters."""
+    line = " ".join(reason.split())
+    return line if len(line) <= width else line[: width - 1] + "…"
 
 
 def _duration(seconds: float) -> str:
@@ -40,6 +52,7 @@ class PlainProgress:
         self.interval = interval
         self.clock = clock
         self.total = self.done = self.failed = self.retries = 0
+        self.last_error = ""
         self._started = self._last = 0.0
 
     def start(self, total: int) -> None:
@@ -53,9 +66,10 @@ class PlainProgress:
         eta = (
             f", ETA {_duration((self.total - finished) / rate)}" if rate > 0 and finished < self.total else ""
         )
+        last = f"; last error: {self.last_error}" if self.last_error else ""
         return (
             f"{self.label}: {finished}/{self.total} ({self.failed} failed, {self.retries} retries), "
-            f"{rate:.1f}/s{eta}"
+            f"{rate:.1f}/s{eta}{last}"
         )
 
     def advance(self, *, failed: bool = False) -> None:
@@ -68,8 +82,15 @@ class PlainProgress:
             self._last = now
             self.console.print(self.line(), highlight=False)
 
-    def note_retry(self) -> None:
+    def note_retry(self, reason: str = "") -> None:
         self.retries += 1
+        if reason:
+            self.last_error = last_words(reason)
+        # A run that only waits on retries completes nothing; say so anyway.
+        now = self.clock()
+        if now - self._last >= self.interval:
+            self._last = now
+            self.console.print(self.line(), highlight=False)
 
     def stop(self) -> None:
         if self.total:
@@ -91,6 +112,7 @@ class RichProgress:
 
         self.label = label
         self.failed = self.retries = 0
+        self.last_error = ""
         self._progress = Progress(
             TextColumn("[bold]{task.description}"),
             BarColumn(),
@@ -101,10 +123,11 @@ class RichProgress:
             TimeElapsedColumn(),
             TextColumn("ETA"),
             TimeRemainingColumn(),
+            TextColumn("[dim]{task.fields[last_error]}"),
             console=console,
             transient=False,
         )
-        self._task = self._progress.add_task(label, total=None, rate="", failed=0, retries=0)
+        self._task = self._progress.add_task(label, total=None, rate="", failed=0, retries=0, last_error="")
 
     def start(self, total: int) -> None:
         self._progress.update(self._task, total=total)
@@ -118,6 +141,7 @@ class RichProgress:
             rate=f"{speed:.1f}/s" if speed else "",
             failed=self.failed,
             retries=self.retries,
+            last_error=self.last_error,
         )
 
     def advance(self, *, failed: bool = False) -> None:
@@ -126,8 +150,10 @@ class RichProgress:
         self._progress.advance(self._task)
         self._refresh()
 
-    def note_retry(self) -> None:
+    def note_retry(self, reason: str = "") -> None:
         self.retries += 1
+        if reason:
+            self.last_error = last_words(reason, 60)
         self._refresh()
 
     def stop(self) -> None:

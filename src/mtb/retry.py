@@ -20,15 +20,19 @@ from mtb.errors import UsageError
 RETRYABLE_STATUS = frozenset({408, 409, 429})
 # Retrying these cannot help, and every later request would fail the same way.
 FATAL_STATUS = frozenset({401, 403, 404})
+# Error codes (OpenAI's "code" or "type") that no wait will cure: the account is
+# out of credit. OpenAI answers these with a 429, like a rate limit.
+FATAL_CODES = frozenset({"insufficient_quota", "billing_hard_limit_reached", "billing_not_active"})
 
 
 @dataclass(frozen=True)
 class RetryPolicy:
     # Failures (5xx, timeouts, dropped connections, ...) one request may meet.
     max_attempts: int = 8
-    # 429 answers are counted apart: a busy server that says when to come back
-    # is working as intended, and under a tight rate limit an unlucky request
-    # may be turned away many times before its turn comes.
+    # 429 answers that carry Retry-After are counted apart: a busy server that
+    # says when to come back is working as intended, and under a tight rate
+    # limit an unlucky request may be turned away many times before its turn
+    # comes. A 429 without Retry-After counts against max_attempts.
     max_rate_limited: int = 100
     base_delay: float = 0.5
     max_delay: float = 60.0
@@ -80,7 +84,21 @@ def is_retryable(error: BackendError) -> bool:
 
 
 def is_rate_limit(error: BackendError) -> bool:
-    return error.kind == "status" and error.status == 429
+    """A working rate limit: a 429 that says when to come back (Retry-After).
+
+    Only these draw on the large `max_rate_limited` budget; a bare 429 may be a
+    limit that never lifts, and is bounded by `max_attempts` like any failure.
+    """
+    return error.kind == "status" and error.status == 429 and error.retry_after is not None
+
+
+def is_fatal(error: BackendError) -> bool:
+    """A failure every later request would repeat: stop the run."""
+    return (
+        error.kind == "fatal"
+        or (error.kind == "status" and error.status in FATAL_STATUS)
+        or error.code in FATAL_CODES
+    )
 
 
 def decide(
@@ -91,9 +109,10 @@ def decide(
 ) -> RetryDecision:
     """What to do after a request failed with `error` for the `attempt`-th time (1-based).
 
-    `attempt` counts failures of the same class: 429s, or everything else.
+    `attempt` counts failures of the same class: 429s with Retry-After, or
+    everything else.
     """
-    if error.kind == "fatal" or (error.kind == "status" and error.status in FATAL_STATUS):
+    if is_fatal(error):
         return RetryDecision(retry=False, fatal=True)
     budget = policy.max_rate_limited if is_rate_limit(error) else policy.max_attempts
     if not is_retryable(error) or attempt >= budget:

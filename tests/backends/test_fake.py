@@ -102,7 +102,7 @@ class Quiet(ProgressSink):
     def advance(self, *, failed: bool = False) -> None:
         pass
 
-    def note_retry(self) -> None:
+    def note_retry(self, reason: str = "") -> None:
         pass
 
     def stop(self) -> None:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from helpers import judge_rating_for, judge_responder, read_jsonl
@@ -163,3 +165,86 @@ def test_unknown_model_in_list_is_a_usage_error(
     result = runner.invoke(app, ["judge", "--data-dir", str(data_dir), "--model-list", "nope", "--dry-run"])
     assert result.exit_code == 2
     assert "no answers for 'nope'" in result.stderr
+
+
+QUOTA_BODY = json.dumps(
+    {
+        "error": {
+            "message": "You exceeded your current quota, please check your plan and billing details.",
+            "type": "insufficient_quota",
+            "code": "insufficient_quota",
+        }
+    }
+)
+
+
+def test_an_empty_account_stops_the_run_at_once(
+    runner: CliRunner, server: OpenAIServer, data_dir: Path
+) -> None:
+    server.responder = lambda request: Reply(status=429, body=QUOTA_BODY)
+    started = time.monotonic()
+    result = judge(runner, server, data_dir, "--first-n", "5", "--parallel", "2")
+    assert time.monotonic() - started < 20
+    assert result.exit_code == 1
+    assert "You exceeded your current quota" in result.stderr
+    assert len(server.chat_requests()) <= 2
+
+
+def test_a_dripping_server_is_cut_off_by_the_timeout(
+    runner: CliRunner, server: OpenAIServer, data_dir: Path
+) -> None:
+    # A byte every 0.3 s: no single read waits 3 s, yet a reply would take minutes.
+    server.responder = lambda request: Reply(text="[[5]]", drip=0.3)
+    started = time.monotonic()
+    result = judge(runner, server, data_dir, "--first-n", "1", "--timeout", "3", "--max-attempts", "2")
+    assert time.monotonic() - started < 20
+    assert result.exit_code != 0
+    assert "timed out" in result.stderr
+    assert len(server.chat_requests()) == 4 * 2
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "named"),
+    [
+        (["--judge-api-key", "sk-judge-secret\r"], {}, "--judge-api-key contains a control character"),
+        ([], {"MTB_JUDGE_API_KEY": "sk-judge-secret\r"}, "MTB_JUDGE_API_KEY contains a control character"),
+        (["--judge-api-key", "sk-judge-sécret"], {}, "--judge-api-key contains a non-ASCII character"),
+    ],
+    ids=["option-cr", "variable-cr", "non-ascii"],
+)
+def test_a_key_no_header_can_carry_is_a_usage_error_before_any_call(
+    runner: CliRunner,
+    server: OpenAIServer,
+    data_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    args: list[str],
+    env: dict[str, str],
+    named: str,
+) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    command = ["judge", "--mode", "single", "--judge-api-base", server.url, "--data-dir", str(data_dir)]
+    started = time.monotonic()
+    result = runner.invoke(app, [*command, "--model-list", *MODELS, "--first-n", "2", *args])
+    assert time.monotonic() - started < 1
+    assert result.exit_code == 2
+    assert named in result.stderr
+    assert "sk-judge-s" not in result.output + result.stderr
+    assert not server.requests
+
+
+def test_user_and_password_in_the_base_url_is_a_usage_error(
+    runner: CliRunner, server: OpenAIServer, data_dir: Path
+) -> None:
+    base = server.url.replace("http://", "http://user:hunter2@")
+    result = runner.invoke(
+        app,
+        [
+            *("judge", "--judge-api-base", base, "--judge-api-key", "sk-judge"),
+            *("--data-dir", str(data_dir), "--model-list", *MODELS, "--first-n", "2"),
+        ],
+    )
+    assert result.exit_code == 2
+    assert "--judge-api-base must not contain user:pass@" in result.stderr
+    assert "hunter2" not in result.stderr
+    assert not server.requests

@@ -17,6 +17,7 @@ the run, and need no endpoint configuration.
 from __future__ import annotations
 
 import os
+import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Literal
@@ -140,6 +141,35 @@ def _or_list(names: list[str]) -> str:
     return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
 
 
+def _control_character(text: str) -> bool:
+    return any(ord(c) < 32 or ord(c) == 127 for c in text)
+
+
+def _check_key(key: str, source: str) -> None:
+    """Refuse a key no HTTP header can carry; the message names `source`, never the key."""
+    if _control_character(key):
+        hint = " (a line ending? strip the trailing \\r or \\n)" if key != key.strip() else ""
+        raise UsageError(f"{source} contains a control character{hint}")
+    if not key.isascii():
+        raise UsageError(f"{source} contains a non-ASCII character")
+    if key != key.strip():
+        raise UsageError(f"{source} starts or ends with a space")
+
+
+def _check_base(base: str, source: str) -> None:
+    if _control_character(base) or base != base.strip():
+        raise UsageError(f"{source} contains a control character or surrounding space: {base.strip()!r}")
+    try:
+        parts = urllib.parse.urlsplit(base)
+    except ValueError as exc:
+        raise UsageError(f"{source} is not a URL: {exc}") from None
+    if parts.username is not None or parts.password is not None:
+        # Never echo the URL: its password is a secret too.
+        raise UsageError(f"{source} must not contain user:pass@ (pass the key with the API key option)")
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UsageError(f"{source} must be an http:// or https:// URL (got {base!r})")
+
+
 def resolve_endpoint(
     role: Role,
     provider: str,
@@ -149,6 +179,7 @@ def resolve_endpoint(
     timeout: float = 600.0,
     *,
     key_option: str | None = None,
+    base_option: str | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> EndpointConfig:
     """The endpoint for `model` in `role`, its key and base URL taken from the right places.
@@ -163,8 +194,12 @@ def resolve_endpoint(
     Raises UsageError, naming the variable to set, when a key is needed and
     none is found; nothing is imported or called before that. An explicit base
     URL for the openai provider (a local server) needs no key. `key_option` is
-    how the caller lets the user pass the key (e.g. "--judge-api-key"), named in
-    messages; `environ` defaults to os.environ.
+    how the caller lets the user pass the key (e.g. "--judge-api-key"), and
+    `base_option` the base URL, named in messages; `environ` defaults to os.environ.
+
+    A key or base URL the HTTP client would refuse (a control character, such
+    as the "\r" of a file saved on Windows; non-ASCII text; user:pass@ in the
+    URL) is a UsageError naming where it came from, and never showing the key.
     """
     env = os.environ if environ is None else environ
 
@@ -176,8 +211,25 @@ def resolve_endpoint(
     # The provider's own base variable serves generation only: set for a local
     # model server, it must not capture the judge.
     provider_base = credentials.base_variable if role == "generate" else None
-    base = api_base or read(role_base) or read(provider_base)
-    key = api_key or read(role_key) or next(filter(None, map(read, credentials.key_variables)), None)
+
+    # An option may be filled from the role's variable (typer's envvar=): name
+    # the variable then, as that is where the user has to look.
+    def given(value: str | None, option: str | None, variable: str | None, default: str) -> str:
+        return variable if variable and value == read(variable) else option or default
+
+    base_sources = [
+        (api_base, given(api_base, base_option, role_base, "the base URL")),
+        (read(role_base), role_base),
+        (read(provider_base), provider_base),
+    ]
+    key_sources = [(api_key, given(api_key, key_option, role_key, "the API key")), (read(role_key), role_key)]
+    key_sources += [(read(v), v) for v in credentials.key_variables]
+    base, base_from = next(((v, w) for v, w in base_sources if v), (None, None))
+    key, key_from = next(((v, w) for v, w in key_sources if v), (None, None))
+    if key:
+        _check_key(key, key_from or "the API key")
+    if base:
+        _check_base(base, base_from or "the base URL")
 
     places = [v for v in (*credentials.key_variables[:1], role_key, key_option) if v]
     key_hint = _or_list(places) if places else f"the credentials {provider} uses for {model}"

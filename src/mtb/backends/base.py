@@ -39,12 +39,16 @@ class BackendError(Exception):
         message: str,
         status: int | None = None,
         retry_after: float | None = None,
+        code: str | None = None,
     ) -> None:
         super().__init__(message)
         self.kind = kind
         self.message = message
         self.status = status
         self.retry_after = retry_after
+        # The machine-readable reason in an OpenAI-style error body ("code", else
+        # "type"), e.g. "insufficient_quota"; None when the server gave none.
+        self.code = code
 
 
 class Backend(Protocol):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -36,10 +38,14 @@ def backend_error_from(exc: Exception) -> BackendError:
             f"HTTP {exc.status_code}: {_server_message(exc)}",
             exc.status_code,
             retry_after,
+            _error_code(exc),
         )
     if isinstance(exc, openai.APITimeoutError):
         return BackendError("timeout", "request timed out")
     if isinstance(exc, openai.APIConnectionError):
+        local = local_error(exc.__cause__)
+        if local is not None:
+            return local
         return BackendError("connection", f"connection failed: {exc}")
     if isinstance(exc, openai.APIResponseValidationError):
         return BackendError("malformed", f"malformed response: {exc.message}")
@@ -55,6 +61,55 @@ def _server_message(exc: openai.APIStatusError) -> str:
         if isinstance(message, str):
             return message
     return exc.message
+
+
+def _error_code(exc: openai.APIStatusError) -> str | None:
+    """The error body's "code", else its "type" (e.g. "insufficient_quota")."""
+    body = exc.body
+    if not isinstance(body, dict):
+        return None
+    error = body.get("error", body)
+    if not isinstance(error, dict):
+        return None
+    for name in ("code", "type"):
+        value = error.get(name)
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
+def local_error(cause: BaseException | None) -> BackendError | None:
+    """A 'fatal' BackendError if the request failed on this side, before the server saw it.
+
+    A key with a control character or a non-ASCII letter cannot go in a header,
+    and a base URL with user:pass@ clashes with the key's Authorization header:
+    the HTTP client refuses such a request (a ValueError, httpx's
+    LocalProtocolError), and every later one would be refused the same way.
+    Messages name the kind of fault only: the header may hold the key.
+    """
+    if cause is None:
+        return None
+    if isinstance(cause, UnicodeError):
+        return BackendError(
+            "fatal", "the request could not be sent: a header (the API key?) holds non-ASCII text"
+        )
+    try:
+        import httpx
+
+        httpx_local: tuple[type[BaseException], ...] = (
+            httpx.LocalProtocolError,
+            httpx.UnsupportedProtocol,
+            httpx.InvalidURL,
+        )
+    except ImportError:  # pragma: no cover - the openai SDK depends on httpx
+        httpx_local = ()
+    if isinstance(cause, httpx_local) or (isinstance(cause, ValueError) and not isinstance(cause, OSError)):
+        return BackendError(
+            "fatal",
+            f"the HTTP client refused the request before sending it ({type(cause).__name__}); "
+            "check the API key and base URL for control characters or user:pass@",
+        )
+    return None
 
 
 def _field(obj: Any, name: str) -> Any:
@@ -114,10 +169,25 @@ class OpenAICompatBackend:
             # per request, which caps a judge run near 300 requests/s on one core.
             # Our messages are plain JSON already; errors, timeouts and the
             # connection pool are the SDK's all the same.
-            response = await self.client.post("/chat/completions", cast_to=object, body=body)
+            #
+            # The client's timeout bounds each read; a server that drips a byte
+            # at a time would hold the request for ever. `timeout` bounds the
+            # whole request here.
+            response = await asyncio.wait_for(
+                self.client.post("/chat/completions", cast_to=object, body=body),
+                self.config.timeout,
+            )
+        except TimeoutError:
+            raise BackendError(
+                "timeout", f"request timed out: no complete reply within {self.config.timeout:g} s"
+            ) from None
         except openai.OpenAIError as exc:
             raise backend_error_from(exc) from None
-        except ValueError as exc:  # a body that is not JSON at all
+        except json.JSONDecodeError as exc:  # a body that is not JSON at all
+            raise BackendError("malformed", f"malformed response: {exc}") from None
+        except UnicodeError as exc:  # a header (the key) that is not ASCII
+            raise local_error(exc) or BackendError("fatal", str(exc)) from None
+        except ValueError as exc:
             raise BackendError("malformed", f"malformed response: {exc}") from None
         return completion_from(response)
 

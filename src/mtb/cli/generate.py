@@ -246,7 +246,16 @@ def generate(
         # One endpoint per replica; with no --api-base, the provider's own variables decide.
         bases: list[str | None] = [b for b in (api_base or []) if b] or [None]
         configs = [
-            resolve_endpoint("generate", provider, model, base, api_key, timeout, key_option="--api-key")
+            resolve_endpoint(
+                "generate",
+                provider,
+                model,
+                base,
+                api_key,
+                timeout,
+                key_option="--api-key",
+                base_option="--api-base",
+            )
             for base in bases
         ]
         replicas = f" on {len(configs)} replicas" if len(configs) > 1 else ""

@@ -153,6 +153,7 @@ def judge(
         judge_api_key,
         timeout,
         key_option="--judge-api-key",
+        base_option="--judge-api-base",
     )
     report = run_on_endpoint(
         endpoint,

@@ -30,6 +30,9 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0  # seconds before answering
     drop: bool = False  # close the connection without answering
+    # Seconds between the bytes of the body: a server that is slow but never
+    # silent for long, which a per-read timeout alone never ends.
+    drip: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -188,7 +191,9 @@ class OpenAIServer:
             def log_message(self, format: str, *args: Any) -> None:  # quiet
                 return
 
-            def _send(self, status: int, body: str, headers: dict[str, str] | None = None) -> None:
+            def _send(
+                self, status: int, body: str, headers: dict[str, str] | None = None, drip: float = 0.0
+            ) -> None:
                 payload = body.encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
@@ -196,7 +201,14 @@ class OpenAIServer:
                 for name, value in (headers or {}).items():
                     self.send_header(name, value)
                 self.end_headers()
-                self.wfile.write(payload)
+                if not drip:
+                    self.wfile.write(payload)
+                    return
+                for index in range(len(payload)):
+                    if server._stopping.wait(drip):
+                        return
+                    self.wfile.write(payload[index : index + 1])
+                    self.wfile.flush()
 
             def do_GET(self) -> None:
                 self._send(
@@ -226,12 +238,13 @@ class OpenAIServer:
                         self.connection.close()
                         return
                     if reply.body is not None:
-                        self._send(reply.status, reply.body, reply.headers)
+                        self._send(reply.status, reply.body, reply.headers, reply.drip)
                     elif reply.status == 200:
                         self._send(
                             200,
                             completion_body(reply.text, str(body.get("model", ""))),
                             reply.headers,
+                            reply.drip,
                         )
                     else:
                         error = {
