@@ -11,6 +11,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from typer.core import TyperCommand
 
 from mtb.errors import MtbError
@@ -77,7 +78,9 @@ def cli_errors(command: Callable[..., None]) -> Callable[..., None]:
         try:
             command(*args, **kwargs)
         except MtbError as exc:
-            stderr_console().print(f"[red]error:[/red] {exc}", highlight=False, markup=True)
+            # The message holds text mtb did not write (paths, names, server replies) and
+            # install hints like `mtb[arena]`: never read it as markup.
+            stderr_console().print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
             stderr_console().print("[yellow]interrupted[/yellow]; everything completed so far is saved")
