@@ -157,7 +157,8 @@ def check_template(prompt: JudgePrompt, kind: str, needs_ref: bool, turn: int) -
     try:
         prompt.prompt_template.format(**dict.fromkeys(expected, ""))
     except (KeyError, IndexError, ValueError, AttributeError, TypeError) as exc:
-        return f"judge prompt '{prompt.name}' is not a valid template for {used_for} ({type(exc).__name__}: {exc})"
+        reason = f"{type(exc).__name__}: {exc}"
+        return f"judge prompt '{prompt.name}' is not a valid template for {used_for} ({reason})"
     return None
 
 
@@ -184,7 +185,7 @@ def check_prompts(
     kind: str,
     prompt_file: str,
 ) -> None:
-    """Every template the run will fill, filled once with blanks: a bad one is `file:line`, before any call."""
+    """Every template the run will fill, filled once with blanks: a bad one is `file:line` before any call."""
     uses = {
         (bench.needs_reference(q.category), turn) for q in questions for turn in range(1, len(q.turns) + 1)
     }
