@@ -45,15 +45,13 @@ def resource_dir(name: str) -> Path:
 
 
 def load_toml(path: Path) -> dict[str, Any]:
+    from mtb.jsonl import read_text
+
+    text = read_text(path)  # a byte that is not UTF-8 is reported as path:line
     try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise DataError(path, f"not valid TOML ({exc})") from None
-    except UnicodeDecodeError:
-        raise DataError(path, "not valid UTF-8") from None
-    except OSError as exc:
-        raise DataError(path, f"cannot be read ({exc.strerror or exc})") from None
 
 
 def manifest_folders() -> list[Path]:

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import hashlib
 import http.client
+import json
 import os
 import shutil
 import socket
-import tempfile
 import threading
 import urllib.error
 import urllib.parse
@@ -31,6 +31,7 @@ from typing import Any, BinaryIO
 from mtb import validate
 from mtb.benchmarks import find_manifest, load_toml
 from mtb.errors import DataError, MtbError, UsageError
+from mtb.jsonl import temp_beside, unwritable
 
 GITHUB_RAW = "https://raw.githubusercontent.com"
 CHUNK = 1 << 16
@@ -170,18 +171,72 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+def format_problem(path: Path, name: str) -> str | None:
+    """Why `path` (to be stored as `name`) is not a file of its kind, or None when it reads as one.
+
+    What stands in for an unpinned file's hash: a captive portal's HTML page, an
+    error page or a reply cut short is not valid JSONL, JSON, YAML or CSV.
+    """
+    import csv
+    import io
+
+    import yaml
+
+    from mtb.jsonl import iter_json_lines
+
+    suffix = Path(name).suffix.lower()
+    if suffix not in (".jsonl", ".json", ".yaml", ".yml", ".csv"):
+        return None
+    try:
+        if path.stat().st_size == 0:
+            return "is empty"
+        if suffix == ".jsonl":
+            for _ in iter_json_lines(path):
+                pass
+            return None
+        raw = path.read_bytes()
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            return f"not valid UTF-8 (byte {exc.start})"
+        if text.lstrip().startswith("<"):
+            return "an HTML or XML page, not the file"
+        if suffix == ".json":
+            json.loads(text)
+        elif suffix == ".csv":
+            rows = list(csv.reader(io.StringIO(text, newline="")))
+            if len({len(row) for row in rows if row}) > 1:
+                return "not valid CSV (rows of different lengths)"
+        elif not isinstance(yaml.safe_load(text), dict | list):
+            return "not valid YAML (expected a mapping or a list)"
+    except DataError as exc:
+        return exc.message if exc.line is None else f"line {exc.line}: {exc.message}"
+    except (ValueError, yaml.YAMLError, csv.Error, RecursionError) as exc:
+        return (
+            f"not valid {suffix[1:].upper()} ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})"
+        )
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror or exc})"
+    return None
+
+
 def is_present(dest: Path, spec: FileSpec) -> bool:
-    """Present and right. Without a known hash, any complete file counts (we cannot know better)."""
+    """Present and right: the pinned hash, or without one, a file that parses as its kind."""
     if not dest.is_file():
         return False
-    return spec.sha256 is None or sha256_of(dest) == spec.sha256
+    if spec.sha256 is None:
+        return format_problem(dest, spec.path) is None
+    return sha256_of(dest) == spec.sha256
 
 
 @contextmanager
 def atomic_target(dest: Path) -> Iterator[tuple[BinaryIO, Path]]:
     """A temp file beside `dest`; moved over it only if the block ends without error."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = temp_beside(dest, ".part")
+    except OSError as exc:
+        raise unwritable(dest, exc) from None
     temp = Path(name)
     try:
         with os.fdopen(fd, "wb") as handle:
@@ -195,10 +250,15 @@ def atomic_target(dest: Path) -> Iterator[tuple[BinaryIO, Path]]:
 
 
 def _check_hash(temp: Path, spec: FileSpec, origin: str) -> None:
+    """The pinned hash; for an unpinned file, at least that it parses as its kind."""
     if spec.sha256 is not None:
         actual = sha256_of(temp)
         if actual != spec.sha256:
             raise Corrupt(f"{origin}: sha256 {actual}, expected {spec.sha256}")
+        return
+    problem = format_problem(temp, spec.path)
+    if problem is not None:
+        raise Corrupt(f"{origin}: {problem}")
 
 
 Advance = Callable[[int], None]
@@ -280,15 +340,22 @@ def _hf_download(spec: FileSpec, force: bool) -> Path:
 
 def fetch_hub(spec: FileSpec, dest: Path, advance: Advance) -> None:
     """Through huggingface_hub and its cache; the checked bytes are then copied into place."""
+    where = f"{spec.source.repo}: {spec.remote_path}"
     for force in (False, True):
         cached = _hf_download(spec, force)
-        if spec.sha256 is None or sha256_of(cached) == spec.sha256:
+        if spec.sha256 is not None:
+            problem = (
+                None
+                if sha256_of(cached) == spec.sha256
+                else f"sha256 {sha256_of(cached)}, expected {spec.sha256}"
+            )
+        else:
+            problem = format_problem(cached, spec.path)
+        if problem is None:
             break
         # The cache holds other bytes (an older revision, or damage): fetch again once.
     else:
-        raise Corrupt(
-            f"{spec.source.repo}: {spec.remote_path}: sha256 {sha256_of(cached)}, expected {spec.sha256}"
-        )
+        raise Corrupt(f"{where}: {problem}")
     with atomic_target(dest) as (handle, temp), cached.open("rb") as source_handle:
         shutil.copyfileobj(source_handle, handle, CHUNK)
         handle.flush()

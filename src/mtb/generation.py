@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from mtb.backends.base import Message, SamplingParams
@@ -68,8 +68,27 @@ async def answer_question(
     return bench.protocol.answer_record(bench, question, choices, settings.model_id, settings.record_extra)
 
 
-def answer_output(data: DataDir, model_id: str) -> OutputSpec:
-    return data.bench.protocol.answer_output(data, model_id)
+def answer_output(data: DataDir, model_id: str, questions: Sequence[Question] = ()) -> OutputSpec:
+    """The model's answer file; an answer with fewer turns than its question (in `questions`) is not done.
+
+    Judging refuses such an answer, so a rerun of generate must answer it again.
+    """
+    spec = data.bench.protocol.answer_output(data, model_id)
+    turns = {q.question_id: len(q.turns) for q in questions}
+    if not turns:
+        return spec
+
+    def complete(record: dict[str, Any]) -> bool:
+        needed = turns.get(spec.key(record))  # type: ignore[call-overload]
+        if needed is None:
+            return True
+        answer = spec.parse(record)
+        choices = getattr(answer, "choices", None)
+        if choices is None:
+            return True
+        return bool(choices) and all(len(choice.turns) >= needed for choice in choices)
+
+    return replace(spec, is_done=lambda record: spec.is_done(record) and complete(record))
 
 
 def generation_tasks(

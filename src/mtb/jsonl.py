@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import tempfile
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -24,6 +26,31 @@ T = TypeVar("T")
 def _no_constants(name: str) -> Any:
     # Python's reader accepts NaN and Infinity, which JSON has not; one would poison every mean.
     raise ValueError(f"{name} is not a JSON number")
+
+
+def decode_text(path: Path, raw: bytes) -> str:
+    """A whole text file's bytes as str; a byte that is not UTF-8 is a `path:line` DataError."""
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise DataError(
+            path, f"not valid UTF-8 (byte 0x{raw[exc.start]:02x} at column {column})", line
+        ) from None
+
+
+def read_text(path: Path) -> str:
+    """A text file, checked for UTF-8; an unreadable or non-UTF-8 file is a DataError."""
+    try:
+        raw = path.read_bytes()
+    except IsADirectoryError:
+        raise DataError(path, "is a folder; expected a file") from None
+    except FileNotFoundError:
+        raise DataError(path, "file not found") from None
+    except OSError as exc:
+        raise DataError(path, f"cannot be read ({exc.strerror or exc})") from None
+    return decode_text(path, raw)
 
 
 def decode_line(path: Path, raw: bytes, number: int) -> dict[str, Any] | None:
@@ -83,10 +110,55 @@ def dumps(obj: dict[str, Any]) -> str:
     return json.dumps(obj, ensure_ascii=False)
 
 
+_UMASK_LOCK = threading.Lock()
+
+
+def current_umask() -> int:
+    """The process's umask, read without changing it where the system allows."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    with _UMASK_LOCK:  # os.umask can only be read by setting it
+        mask = os.umask(0o022)
+        os.umask(mask)
+    return mask
+
+
+def target_mode(path: Path) -> int:
+    """The permissions `path` should have once replaced: its own if it exists, else what the umask gives."""
+    try:
+        return stat.S_IMODE(path.stat().st_mode)
+    except OSError:
+        return 0o666 & ~current_umask()
+
+
+def temp_beside(path: Path, suffix: str) -> tuple[int, str]:
+    """A temp file in `path`'s folder, with the mode `path` will end up with (mkstemp makes it 0600)."""
+    mode = target_mode(path)
+    fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
+    try:
+        os.fchmod(fd, mode)
+    except BaseException:
+        os.close(fd)
+        Path(temp_name).unlink(missing_ok=True)
+        raise
+    return fd, temp_name
+
+
 def write_atomically(path: Path, lines: Iterable[str]) -> None:
-    """Replace `path` with `lines` so that readers see the old file or the new one, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    """Replace `path` with `lines` so that readers see the old file or the new one, never half.
+
+    A rewritten file keeps its permissions; a new one gets what the umask allows.
+    """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, temp_name = temp_beside(path, ".tmp")
+    except OSError as exc:
+        raise unwritable(path, exc) from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             for line in lines:
@@ -94,6 +166,9 @@ def write_atomically(path: Path, lines: Iterable[str]) -> None:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temp_name, path)
+    except OSError as exc:
+        Path(temp_name).unlink(missing_ok=True)
+        raise unwritable(path, exc) from None
     except BaseException:
         Path(temp_name).unlink(missing_ok=True)
         raise
@@ -121,6 +196,11 @@ def repair_tail(path: Path) -> str | None:
         return None
 
 
+def unwritable(path: Path, exc: OSError) -> DataError:
+    """An output that cannot be written (a read-only data directory, a file where a folder should be)."""
+    return DataError(path, f"cannot be written ({exc.strerror or exc}); check the permissions of --data-dir")
+
+
 class JsonlAppender:
     """The single writer of one output file for the length of a run.
 
@@ -135,7 +215,10 @@ class JsonlAppender:
         self.notes: list[str] = []
 
     def __enter__(self) -> JsonlAppender:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise unwritable(self.path.parent, exc) from None
         try:
             self._lock.acquire(timeout=0)
         except Timeout:
@@ -143,10 +226,16 @@ class JsonlAppender:
                 f"{self.path} is being written by another mtb process "
                 f"(lock file {self.path}.lock); wait for it to finish"
             ) from None
-        note = repair_tail(self.path)
-        if note:
-            self.notes.append(note)
-        self._handle = self.path.open("a", encoding="utf-8")
+        except OSError as exc:
+            raise unwritable(Path(str(self.path) + ".lock"), exc) from None
+        try:
+            note = repair_tail(self.path)
+            if note:
+                self.notes.append(note)
+            self._handle = self.path.open("a", encoding="utf-8")
+        except OSError as exc:
+            self._lock.release()
+            raise unwritable(self.path, exc) from None
         return self
 
     def write(self, obj: dict[str, Any]) -> None:

@@ -19,6 +19,7 @@ the data directory is read, even through a symbolic link.
 from __future__ import annotations
 
 import csv
+import io
 import re
 import threading
 from collections import defaultdict
@@ -29,7 +30,7 @@ from typing import Any, TypeVar
 
 from mtb.browser.records import read_any_answer, read_any_games, read_any_question
 from mtb.errors import DataError, MtbError
-from mtb.jsonl import decode_line
+from mtb.jsonl import decode_line, read_text
 from mtb.protocols.mt_bench.records import PairJudgment, SingleJudgment
 from mtb.records import QuestionId
 
@@ -133,11 +134,21 @@ class Catalog:
         data.judges = sorted(names)
         config = folder / "config" / "judge_config.yaml"
         if config.is_file() and self.inside(config):
-            match = re.search(r"^baseline_model:\s*([^\s#]+)", config.read_text(encoding="utf-8"), re.M)
-            data.baseline = match.group(1).strip("'\"") if match else None
+            try:
+                match = re.search(r"^baseline_model:\s*([^\s#]+)", read_text(config), re.M)
+            except MtbError as exc:
+                data.problems.append(str(exc))
+            else:
+                data.baseline = match.group(1).strip("'\"") if match else None
         for path in self._files(folder / "leaderboard", "*.csv")[-1:]:
-            with path.open(encoding="utf-8", newline="") as handle:
-                rows = list(csv.reader(handle))
+            try:
+                rows = list(csv.reader(io.StringIO(read_text(path), newline="")))
+            except MtbError as exc:
+                data.problems.append(str(exc))
+                continue
+            except csv.Error as exc:
+                data.problems.append(str(DataError(path, f"not valid CSV ({exc})")))
+                continue
             if rows:
                 data.published = {"file": path.name, "header": rows[0], "rows": rows[1:]}
         return data

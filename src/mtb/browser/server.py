@@ -11,8 +11,10 @@ ours and any remote load.
 from __future__ import annotations
 
 import base64
+import errno
 import hashlib
 import json
+import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
@@ -21,6 +23,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from mtb.browser.catalog import Catalog
+from mtb.errors import MtbError, UsageError
 
 STATIC = {
     "/static/app.js": ("app.js", "text/javascript; charset=utf-8"),
@@ -52,6 +55,8 @@ class BrowseServer(ThreadingHTTPServer):
 
     def __init__(self, catalog: Catalog, host: str, port: int) -> None:
         self.catalog = catalog
+        if ":" in host:  # an IPv6 address such as ::1
+            self.address_family = socket.AF_INET6
         super().__init__((host, port), _Handler)
 
     @property
@@ -135,10 +140,30 @@ class _Handler(BaseHTTPRequestHandler):
                 self._error(404, "not found")
         except KeyError:
             self._error(404, "no such benchmark or question")
+        except MtbError as exc:
+            # A file that cannot be read fails this request only; the server goes on.
+            self._error(500, str(exc))
 
 
 def make_server(data_dir: Path, host: str = "127.0.0.1", port: int = 8000) -> BrowseServer:
-    return BrowseServer(Catalog(data_dir), host, port)
+    """The server, listening; an address it cannot listen on is a UsageError that says why."""
+    shown = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    try:
+        return BrowseServer(Catalog(data_dir), host, port)
+    except socket.gaierror as exc:
+        raise UsageError(
+            f"--host {host}: not an address or name this machine knows ({exc.strerror})"
+        ) from None
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise UsageError(
+                f"{shown} is already in use; pick another --port, or --port 0 for any free one"
+            ) from None
+        if exc.errno in (errno.EAFNOSUPPORT, errno.EADDRNOTAVAIL) and ":" in host:
+            raise UsageError(
+                f"cannot listen on {shown}: IPv6 is not available here ({exc.strerror}); use --host 127.0.0.1"
+            ) from None
+        raise UsageError(f"cannot listen on {shown} ({exc.strerror or exc})") from None
 
 
 def _csp_hash(text: str) -> str:

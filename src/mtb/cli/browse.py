@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from mtb.cli.common import DEFAULT_DATA_DIR, EXIT_INTERRUPTED, DataDirOption, cli_errors, stderr_console
 
@@ -48,14 +49,16 @@ def browse(
         from mtb.jsonl import write_atomically
 
         write_atomically(export, [export_html(data_dir, bench, models)])
-        console.print(f"wrote {export} ({export.stat().st_size:,} bytes)", highlight=False)
+        console.print(f"wrote {export} ({export.stat().st_size:,} bytes)", highlight=False, markup=False)
         return
     server = make_server(data_dir, host, port)
     if host not in ("127.0.0.1", "localhost", "::1"):
         console.print(
-            f"[yellow]warning:[/yellow] listening on {host}: others on the network can read the data"
+            f"[yellow]warning:[/yellow] listening on {escape(host)}: others on the network can read the data"
         )
-    console.print(f"mtb browse: serving {data_dir} at {server.url} (Ctrl-C to stop)", highlight=False)
+    console.print(
+        f"mtb browse: serving {data_dir} at {server.url} (Ctrl-C to stop)", highlight=False, markup=False
+    )
     try:
         server.serve_forever()
     except KeyboardInterrupt:

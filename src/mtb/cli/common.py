@@ -78,8 +78,9 @@ def cli_errors(command: Callable[..., None]) -> Callable[..., None]:
         try:
             command(*args, **kwargs)
         except MtbError as exc:
-            # Escaped: messages name extras such as mtb[arena], which rich would take as markup.
-            stderr_console().print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, markup=True)
+            # The message holds text mtb did not write (paths, names, server replies) and
+            # install hints like `mtb[arena]`: never read it as markup.
+            stderr_console().print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
             stderr_console().print("[yellow]interrupted[/yellow]; everything completed so far is saved")

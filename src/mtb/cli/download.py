@@ -6,6 +6,7 @@ import threading
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from mtb.cli.common import (
     DEFAULT_DATA_DIR,
@@ -62,12 +63,13 @@ def download_baselines(
     console.print(
         f"{bench}: {len(plan)} file(s) into {data_dir}" + (f" from mirror {mirror}" if mirror else ""),
         highlight=False,
+        markup=False,
     )
 
     bars = Progress(
-        TextColumn("{task.description}"),
+        TextColumn("{task.description}", markup=False),
         BarColumn(),
-        TextColumn("{task.fields[info]}"),
+        TextColumn("{task.fields[info]}", markup=False),
         console=console,
         disable=not progress,
         transient=True,
@@ -115,11 +117,11 @@ def download_baselines(
         highlight=False,
     )
     for path in report.unverified:
-        console.print(f"  {path}: no known sha256; fetched unverified", highlight=False)
+        console.print(f"  {path}: no known sha256; fetched unverified", highlight=False, markup=False)
     for path in report.missing_optional:
-        console.print(f"  [yellow]warning:[/yellow] {path}: not found at its source", highlight=False)
+        console.print(f"  [yellow]warning:[/yellow] {escape(path)}: not found at its source", highlight=False)
     for path, reason in sorted(report.failed.items()):
-        console.print(f"  [red]failed:[/red] {path}: {reason}", highlight=False)
+        console.print(f"  [red]failed:[/red] {escape(path)}: {escape(reason)}", highlight=False)
     if report.failed:
         raise typer.Exit(EXIT_FAILED)
 

@@ -138,7 +138,7 @@ def generate(
     seed: Annotated[
         int | None,
         typer.Option(
-            "--seed", help="Choice i is sampled with seed + i \\[default: 0].", rich_help_panel=LOCAL
+            "--seed", min=0, help="Choice i is sampled with seed + i \\[default: 0].", rich_help_panel=LOCAL
         ),
     ] = None,
     batch_size: Annotated[
@@ -235,7 +235,7 @@ def generate(
         force_temperature=force_temperature,
         system_prompt=system_prompt,
     )
-    spec = answer_output(data, settings.model_id)
+    spec = answer_output(data, settings.model_id, questions)
     policy = RetryPolicy.from_env(max_attempts)
     make_progress_sink: Any = lambda: make_progress(console, "generate", enabled=progress)  # noqa: E731
 
@@ -263,6 +263,7 @@ def generate(
             f"generate: {model}{replicas} as '{settings.model_id}', {len(questions)} questions × "
             f"{num_choices} choice(s) → {spec.path}",
             highlight=False,
+            markup=False,
         )
         report = run_on_endpoint(
             configs,
@@ -294,13 +295,14 @@ def generate(
         max_model_len=max_model_len,
         gpu_memory_utilization=gpu_memory_utilization or 0.9,
     )
-    console.print(f"loading {config.model_path} (backend: {backend}) ...", highlight=False)
+    console.print(f"loading {config.model_path} (backend: {backend}) ...", highlight=False, markup=False)
     kind, local = open_local_backend(config)
     settings = replace(settings, seed=config.seed, record_extra={TEMPLATE_FIELD: local.template_sha256})
     console.print(
         f"generate: {config.model_path} with {kind} as '{settings.model_id}', {len(questions)} questions × "
         f"{num_choices} choice(s), chat template sha256 {local.template_sha256[:12]} → {spec.path}",
         highlight=False,
+        markup=False,
     )
     # Every conversation at once by default: the backend batches what arrives together.
     workers = parallel or max(1, len(questions) * num_choices)
@@ -320,5 +322,6 @@ def generate(
             f"{kind}: {stats.rows} turns in {stats.batches} batches (largest {stats.largest_batch}), "
             f"{stats.generated_tokens} tokens generated",
             highlight=False,
+            markup=False,
         )
     raise typer.Exit(print_report(report, console, "answers"))

@@ -136,7 +136,7 @@ def judge(
         )
         console.print(f"{severity}; missing:", highlight=False)
         for gap in run.gaps:
-            console.print(f"  - {gap}", highlight=False)
+            console.print(f"  - {gap}", highlight=False, markup=False)
         if run.gaps_are_fatal:
             raise typer.Exit(EXIT_USAGE)
     console.print_json(json.dumps(run.summary))

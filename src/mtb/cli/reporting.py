@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 from rich.console import Console
+from rich.markup import escape
 
 from mtb.cli.common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
 from mtb.engine import RunReport
@@ -13,7 +14,7 @@ from mtb.engine import RunReport
 def print_report(report: RunReport, console: Console, noun: str) -> int:
     """Print what happened and return the exit code."""
     for note in report.notes:
-        console.print(f"[yellow]note:[/yellow] {note}", highlight=False)
+        console.print(f"[yellow]note:[/yellow] {escape(note)}", highlight=False)
     stats = report.stats
     retries = ""
     if stats.retries:
@@ -23,18 +24,19 @@ def print_report(report: RunReport, console: Console, noun: str) -> int:
         f"{noun}: {report.completed} new, {report.already_done} already in {report.output}, "
         f"{len(report.failures)} failed; {stats.requests} requests{retries}",
         highlight=False,
+        markup=False,
     )
     if report.fatal:
-        console.print(f"[red]stopped:[/red] {report.fatal}", highlight=False)
+        console.print(f"[red]stopped:[/red] {escape(report.fatal)}", highlight=False)
     if report.failures:
         console.print(
             f"[red]{len(report.failures)} {noun} failed[/red] and were not written:",
             highlight=False,
         )
         for reason, count in Counter(reason for _, reason in report.failures).most_common(5):
-            console.print(f"  {count}× {reason}", highlight=False)
+            console.print(f"  {count}× {reason}", highlight=False, markup=False)
         for label, reason in report.failures[:10]:
-            console.print(f"  - {label}: {reason}", highlight=False)
+            console.print(f"  - {label}: {reason}", highlight=False, markup=False)
         if len(report.failures) > 10:
             console.print(f"  ... and {len(report.failures) - 10} more", highlight=False)
     if report.interrupted:

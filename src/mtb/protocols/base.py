@@ -55,6 +55,9 @@ class PlannedRun:
     judge_model: str
 
 
+MAX_ROUNDS = 100_000  # bootstrap rounds: beyond this the resampled indices alone take gigabytes
+
+
 @dataclass(frozen=True)
 class ResultsRequest:
     """`mtb results`'s flags; None means "the benchmark's default"."""
@@ -71,6 +74,16 @@ class ResultsRequest:
     control: str | None = None  # "style", "length" or "markdown"
     plot: Path | None = None
     category: str | None = None
+
+    def __post_init__(self) -> None:
+        # Checked here, where every family's scoring starts: a negative seed or a bootstrap
+        # too large for memory would otherwise fail deep inside numpy.
+        from mtb.errors import UsageError
+
+        if self.seed is not None and self.seed < 0:
+            raise UsageError(f"--seed must be 0 or more, not {self.seed}")
+        if self.rounds is not None and not 1 <= self.rounds <= MAX_ROUNDS:
+            raise UsageError(f"--rounds must be between 1 and {MAX_ROUNDS:,}, not {self.rounds:,}")
 
 
 @dataclass

@@ -8,6 +8,32 @@ from pathlib import Path
 
 from mtb import validate
 from mtb.errors import DataError
+from mtb.jsonl import read_text
+
+# game_messages fills question_<turn> and answer_<n>: the first answer's turns, then the second's.
+FILLED = re.compile(r"(question|answer)_[1-9][0-9]*")
+
+
+class _Blanks(dict[str, str]):
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
+def template_problem(template: str) -> str | None:
+    """Why a judge template cannot be filled by game_messages, or None; checked when the config loads."""
+    from mtb.protocols.mt_bench.prompts import placeholders
+
+    unknown = sorted(name for name in placeholders(template) if not FILLED.fullmatch(name))
+    if unknown:
+        return (
+            f"unknown placeholder(s) {', '.join('{' + n + '}' for n in unknown)} "
+            "(known: {question_1}, {answer_1}, {answer_2}, ...; write {{ and }} for literal braces)"
+        )
+    try:
+        template.format_map(_Blanks())
+    except (KeyError, IndexError, ValueError, AttributeError, TypeError) as exc:
+        return f"not a valid template ({type(exc).__name__}: {exc})"
+    return None
 
 
 @dataclass(frozen=True)
@@ -27,8 +53,9 @@ class JudgeConfig:
 
         if not path.exists():
             raise DataError(path, "judge config not found; point --data-dir at arena-hard-auto's data")
+        text = read_text(path)
         try:
-            table = yaml.safe_load(path.read_text(encoding="utf-8"))
+            table = yaml.safe_load(text)
         except yaml.YAMLError as exc:
             line = getattr(getattr(exc, "problem_mark", None), "line", None)
             raise DataError(
@@ -40,6 +67,10 @@ class JudgeConfig:
             templates = validate.string_list(table, "prompt_template")
             if not templates:
                 raise ValueError("'prompt_template' must be a non-empty list of strings")
+            for index, template in enumerate(templates):
+                problem = template_problem(template)
+                if problem:
+                    raise ValueError(f"prompt_template[{index}]: {problem}")
             try:
                 pattern = re.compile(validate.field(table, "regex_pattern", str))
             except re.error as exc:

@@ -25,10 +25,17 @@ from mtb.backends.base import Message, SamplingParams
 from mtb.data import HOW_TO_PROVIDE, DataDir, file_stem_safe, select_questions
 from mtb.engine import Caller, Job, OutputSpec, Task, done_keys
 from mtb.errors import DataError, UsageError
-from mtb.jsonl import read_records
+from mtb.jsonl import iter_json_lines
 from mtb.protocols import fastchat
 from mtb.protocols.base import JudgeRequest, PlannedRun
-from mtb.protocols.mt_bench.prompts import PromptMap, Verdicts, render_pair, render_single
+from mtb.protocols.mt_bench.prompts import (
+    PromptMap,
+    Verdicts,
+    expected_placeholders,
+    placeholders,
+    render_pair,
+    render_single,
+)
 from mtb.protocols.mt_bench.records import JudgePrompt, PairJudgment, SingleJudgment, pair_key
 from mtb.protocols.mt_bench.settings import MtBenchSettings
 from mtb.protocols.mt_bench.verdicts import UNPARSED, parse_pair_verdict, parse_rating
@@ -133,6 +140,25 @@ def find_gaps(
     return gaps
 
 
+def check_template(prompt: JudgePrompt, kind: str, needs_ref: bool, turn: int) -> str | None:
+    """Why `prompt` cannot be rendered for this mode and turn, or None: checked before any call."""
+    expected = expected_placeholders(kind, turn, needs_ref)
+    unknown = sorted(placeholders(prompt.prompt_template) - expected)
+    used_for = f"{kind} judging of turn {turn}{' with a reference' if needs_ref else ''}"
+    if unknown:
+        return (
+            f"judge prompt '{prompt.name}' has unknown placeholder(s) "
+            f"{', '.join('{' + name + '}' for name in unknown)} for {used_for} "
+            f"(known: {', '.join(sorted(expected))}; write {{{{ and }}}} for literal braces)"
+        )
+    try:
+        prompt.prompt_template.format(**dict.fromkeys(expected, ""))
+    except (KeyError, IndexError, ValueError, AttributeError, TypeError) as exc:
+        reason = f"{type(exc).__name__}: {exc}"
+        return f"judge prompt '{prompt.name}' is not a valid template for {used_for} ({reason})"
+    return None
+
+
 def _prompt(
     prompts: dict[str, JudgePrompt],
     prompt_map: PromptMap,
@@ -145,6 +171,26 @@ def _prompt(
     if name not in prompts:
         raise DataError(prompt_file, f"no judge prompt named '{name}'")
     return prompts[name]
+
+
+def check_prompts(
+    questions: Sequence[Question],
+    prompts: dict[str, JudgePrompt],
+    lines: dict[str, int],
+    prompt_map: PromptMap,
+    bench: MtBenchSettings,
+    kind: str,
+    prompt_file: str,
+) -> None:
+    """Every template the run will fill, filled once with blanks: a bad one is `file:line` before any call."""
+    uses = {
+        (bench.needs_reference(q.category), turn) for q in questions for turn in range(1, len(q.turns) + 1)
+    }
+    for needs_ref, turn in sorted(uses):
+        prompt = _prompt(prompts, prompt_map, kind, needs_ref, turn, prompt_file)
+        problem = check_template(prompt, kind, needs_ref, turn)
+        if problem is not None:
+            raise DataError(prompt_file, problem, lines.get(prompt.name))
 
 
 def single_matches(
@@ -337,8 +383,24 @@ class JudgePlan:
 
 
 def judge_prompts(data: DataDir, settings: MtBenchSettings) -> dict[str, JudgePrompt]:
+    return judge_prompts_with_lines(data, settings)[0]
+
+
+def judge_prompts_with_lines(
+    data: DataDir, settings: MtBenchSettings
+) -> tuple[dict[str, JudgePrompt], dict[str, int]]:
+    """The judge prompts by name, and the line each was read from (the later line wins)."""
     path = data.required(settings.judge_prompt_file)
-    return {p.name: p for p in read_records(path, JudgePrompt.from_json)}
+    prompts: dict[str, JudgePrompt] = {}
+    lines: dict[str, int] = {}
+    for number, obj in iter_json_lines(path):
+        try:
+            prompt = JudgePrompt.from_json(obj)
+        except ValueError as exc:
+            raise DataError(path, str(exc), number) from None
+        prompts[prompt.name] = prompt
+        lines[prompt.name] = number
+    return prompts, lines
 
 
 def reference_path(data: DataDir, settings: MtBenchSettings, reference_model: str) -> Path:
@@ -403,7 +465,9 @@ def plan_judging(data: DataDir, request: JudgeRequest) -> JudgePlan:
     matches: Sequence[Match] = []
     if not gaps:
         prompt_file = str(data.root / settings.judge_prompt_file)
-        prompts = judge_prompts(data, settings)
+        prompts, lines = judge_prompts_with_lines(data, settings)
+        kind = "single" if mode == "single" else "pairwise"
+        check_prompts(questions, prompts, lines, settings.prompt_map, settings, kind, prompt_file)
         if mode == "single":
             matches = single_matches(
                 questions, answers, references, prompts, settings.prompt_map, settings, prompt_file
