@@ -268,6 +268,27 @@ def _truthy(value: str | None) -> bool:
     return (value or "").strip().lower() in ("1", "true", "yes", "on")
 
 
+class Cancelled(Exception):
+    """The run was interrupted; a transfer in flight stops at its next block."""
+
+
+# Set by `download` when it is interrupted: every transfer in flight stops, and its socket is
+# shut so that a read waiting on a slow server returns at once.
+_cancel = threading.Event()
+_open_responses: set[Any] = set()
+_open_lock = threading.Lock()
+
+
+def _shut(response: Any) -> None:
+    """Shut a response's socket from another thread, so a blocked read returns now."""
+    sock = getattr(getattr(getattr(response, "fp", None), "raw", None), "_sock", None)
+    if sock is not None:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+
 def fetch_url(url: str, dest: Path, spec: FileSpec, advance: Advance, *, from_mirror: bool = False) -> None:
     """GET `url` into `dest`, checked for size and hash. Raises NotFound, Corrupt, NetworkUnavailable."""
     if not from_mirror and _truthy(os.environ.get("HF_HUB_OFFLINE")):
@@ -286,18 +307,35 @@ def fetch_url(url: str, dest: Path, spec: FileSpec, advance: Advance, *, from_mi
         if url.startswith("file:") and isinstance(reason, FileNotFoundError | NotADirectoryError):
             raise NotFound(f"{url}: no such file") from None
         raise NetworkUnavailable(f"{url}: {reason}") from None
+    with _open_lock:
+        _open_responses.add(response)
+    try:
+        _receive(response, url, dest, spec, advance)
+    finally:
+        with _open_lock:
+            _open_responses.discard(response)
+
+
+def _receive(response: Any, url: str, dest: Path, spec: FileSpec, advance: Advance) -> None:
     with response, atomic_target(dest) as (handle, temp):
         length = response.headers.get("Content-Length")
         received = 0
         try:
-            for block in iter(lambda: response.read(CHUNK), b""):
+            # read1: whatever has arrived, so a slow server cannot hold a block hostage to Ctrl-C.
+            while block := response.read1(CHUNK):
+                if _cancel.is_set():
+                    raise Cancelled(url)
                 handle.write(block)
                 received += len(block)
                 advance(len(block))
-        except (http.client.IncompleteRead, ConnectionError, TimeoutError) as exc:
+        except (http.client.IncompleteRead, ConnectionError, TimeoutError, ValueError, OSError) as exc:
+            if _cancel.is_set():
+                raise Cancelled(url) from None
             raise Corrupt(
                 f"{url}: transfer interrupted after {received} bytes ({type(exc).__name__})"
             ) from None
+        if _cancel.is_set():
+            raise Cancelled(url)
         if length is not None and received != int(length):
             raise Corrupt(f"{url}: transfer interrupted after {received} of {length} bytes")
         handle.flush()
@@ -484,6 +522,8 @@ def download(
             with lock:
                 report.failed[spec.path] = str(exc)
             return
+        except Cancelled:
+            return
         with lock:
             {"fetched": report.fetched, "skipped": report.skipped, "missing": report.missing_optional}[
                 outcome
@@ -491,6 +531,7 @@ def download(
             if outcome == "fetched" and spec.sha256 is None:
                 report.unverified.append(spec.path)
 
+    _cancel.clear()
     pool = ThreadPoolExecutor(max_workers=parallel)
     try:
         futures = [pool.submit(work, spec) for spec in files]  # present ones are skipped fast
@@ -500,8 +541,14 @@ def download(
             if error is not None:
                 # NetworkUnavailable: stop everything; files written so far are whole.
                 raise error
+    except BaseException:
+        # Ctrl-C or a fatal error: transfers in flight stop at once (their sockets are shut),
+        # leaving only their temp files, which they remove; files not started are dropped.
+        _cancel.set()
+        with _open_lock:
+            for response in list(_open_responses):
+                _shut(response)
+        raise
     finally:
-        # On an error or Ctrl-C, files not started are dropped; a running one
-        # ends in place or leaves only its temp file, which it removes.
         pool.shutdown(wait=True, cancel_futures=True)
     return report

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -282,3 +283,51 @@ def test_with_progress_bars(
     )
     assert result.exit_code == 0, result.output
     assert sha(data / "mt_bench/question.jsonl") == sha(mirror_dir / "mt_bench/question.jsonl")
+
+
+def test_ctrl_c_on_a_slow_mirror_exits_130_at_once(tmp_path: Path) -> None:
+    """Transfers in flight are cancelled: no waiting for a mirror that sends a byte at a time."""
+    mirror = tmp_path / "mirror"
+    for name in ("a", "b"):
+        (mirror / "tiny").mkdir(parents=True, exist_ok=True)
+        (mirror / "tiny" / f"{name}.jsonl").write_text('{"question_id": 1}\n' * 500)
+    manifest = tmp_path / "tiny.toml"
+    manifest.write_text(
+        'name = "tiny"\n[download.sources.s]\nkind = "github"\nrepo = "o/r"\nrevision = "c"\n\n'
+        '[[download.files]]\nsource = "s"\npath = "tiny/a.jsonl"\n\n'
+        '[[download.files]]\nsource = "s"\npath = "tiny/b.jsonl"\n'
+    )
+    data = tmp_path / "data"
+    with FileServer({"/mirror": mirror}) as server:
+        server.faults.drip = 0.02  # 10 KB at 50 bytes/s: minutes per file
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "mtb",
+                "download-baselines",
+                "--bench",
+                str(manifest),
+                "--no-progress",
+                "--data-dir",
+                str(data),
+                "--mirror",
+                f"{server.url}/mirror",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        deadline = time.monotonic() + 20
+        while server.count("GET", ".jsonl") < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.3)  # both transfers are under way
+        assert process.poll() is None
+        interrupted = time.monotonic()
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=10)
+        took = time.monotonic() - interrupted
+    assert process.returncode == 130, stderr
+    assert took < 2.0, f"exit took {took:.1f} s"
+    leftovers = [p for p in data.rglob("*") if p.is_file()] if data.exists() else []
+    assert leftovers == [], leftovers  # no partial file, no temp file

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -25,6 +26,8 @@ FAKE_COMMIT = "0123456789abcdef0123456789abcdef01234567"
 class Faults:
     corrupt: Counter[str] = field(default_factory=Counter)  # URL path -> times to serve wrong bytes
     truncate: Counter[str] = field(default_factory=Counter)  # URL path -> times to cut the transfer
+    # Seconds between single bytes of every body: a mirror too slow to wait for.
+    drip: float | None = None
 
 
 class FileServer:
@@ -107,6 +110,15 @@ class FileServer:
                     self.wfile.write(data[: len(data) // 2])
                     self.wfile.flush()
                     self.close_connection = True
+                    return
+                if server.faults.drip is not None:
+                    try:
+                        for at in range(len(data)):
+                            self.wfile.write(data[at : at + 1])
+                            self.wfile.flush()
+                            time.sleep(server.faults.drip)
+                    except OSError:  # the client went away, as it should when interrupted
+                        self.close_connection = True
                     return
                 self.wfile.write(data)
 
