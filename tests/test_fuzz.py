@@ -256,6 +256,117 @@ def test_corrupted_input_never_gives_a_traceback_or_a_hang(
     check(runner, ["browse", "--export", str(tmp_path / "page.html"), *common], files[target])
 
 
+# ---------------------------------------------------------------- Arena-Hard v0.1
+
+ARENA_CONFIG = """judge_model: gpt-4-1106-preview
+baseline_model: base
+system_prompt: "Compare the two answers. End with [[A>B]] or another label."
+prompt_template: ["<|Q|>{question_1}<|A|>{answer_1}<|B|>{answer_2}"]
+regex_pattern: \\[\\[([AB<>=]+)\\]\\]
+number_of_judgment_attempts: 2
+temperature: 0
+max_tokens: 4096
+"""
+LABELS = ("A>>B", "A>B", "A=B", "B>A", "B>>A")
+
+
+def make_arena_data(root: Path) -> dict[str, Path]:
+    bench = root / "arena-hard-v0.1"
+    ids = [f"{i:032x}" for i in range(1, 9)]
+    write_jsonl(
+        bench / "question.jsonl",
+        [
+            {"question_id": q, "category": "arena-hard-v0.1", "turns": [{"content": f"prompt {q[-2:]}"}]}
+            for q in ids
+        ],
+    )
+    (bench / "config").mkdir(parents=True)
+    (bench / "config" / "judge_config.yaml").write_text(ARENA_CONFIG, encoding="utf-8")
+    for model in ("base", "model-a", "model-b"):
+        write_jsonl(
+            bench / "model_answer" / f"{model}.jsonl",
+            [
+                {
+                    "question_id": q,
+                    "answer_id": q[-6:],
+                    "model_id": model,
+                    "tstamp": 1.0,
+                    "choices": [{"index": 0, "turns": [{"content": f"{model} on {q}", "token_len": 3 + i}]}],
+                }
+                for i, q in enumerate(ids)
+            ],
+        )
+    judgments = bench / "model_judgment" / "gpt-4-1106-preview"
+    for n, model in enumerate(("model-a", "model-b")):
+        write_jsonl(
+            judgments / f"{model}.jsonl",
+            [
+                {
+                    "question_id": q,
+                    "model": model,
+                    "judge": "gpt-4-1106-preview",
+                    "tstamp": 2.0,
+                    "games": [
+                        {"user_prompt": "p", "judgment": "j", "score": LABELS[(i + n) % 5]},
+                        {"user_prompt": "p", "judgment": "j", "score": LABELS[(i + 2 * n) % 5]},
+                    ],
+                }
+                for i, q in enumerate(ids)
+            ],
+        )
+    return {
+        "arena-questions": bench / "question.jsonl",
+        "arena-answers": bench / "model_answer" / "model-a.jsonl",
+        "arena-judgments": judgments / "model-a.jsonl",
+        "arena-config": bench / "config" / "judge_config.yaml",
+    }
+
+
+# A YAML file has no JSON lines to retype: only the byte-level damage applies.
+BYTE_LEVEL = ("byte-flip", "non-utf8", "truncated", "empty", "3mb-line")
+
+
+def arena_cases() -> list[tuple[str, str]]:
+    cases = [
+        (kind, target) for kind in sorted(CORRUPTIONS) for target in ("arena-judgments", "arena-answers")
+    ]
+    cases += [(kind, "arena-questions") for kind in ("byte-flip", "non-utf8", "nan", "wrong-types", "empty")]
+    cases += [(kind, "arena-config") for kind in BYTE_LEVEL if kind != "3mb-line"]
+    return cases
+
+
+def corrupt_yaml_line(path: Path, rng: random.Random) -> None:
+    path.write_text(path.read_text(encoding="utf-8") + "max_tokens: [unclosed\n", encoding="utf-8")
+
+
+@pytest.mark.parametrize(("kind", "target"), arena_cases())
+def test_corrupted_arena_input_never_gives_a_traceback_or_a_hang(
+    kind: str, target: str, tmp_path: Path, runner: CliRunner
+) -> None:
+    root = tmp_path / "data"
+    files = make_arena_data(root)
+    rng = random.Random(f"{SEED}-{kind}-{target}")
+    CORRUPTIONS[kind](files[target], rng)
+    common = ["--bench", "arena-hard-v0.1", "--data-dir", str(root)]
+    check(runner, ["results", *common, "--rounds", "20"], files[target])
+    check(
+        runner, ["results", *common, "--rounds", "20", "--style-control", "--format", "json"], files[target]
+    )
+    check(runner, ["judge", "--dry-run", *common, "--baseline-model", "base"], files[target])
+    check(runner, ["browse", "--export", str(tmp_path / "page.html"), "--data-dir", str(root)], files[target])
+
+
+def test_the_uncorrupted_arena_data_works(tmp_path: Path, runner: CliRunner) -> None:
+    root = tmp_path / "data"
+    make_arena_data(root)
+    common = ["--bench", "arena-hard-v0.1", "--data-dir", str(root), "--baseline-model", "base"]
+    shown = runner.invoke(app, ["results", *common, "--format", "json", "--rounds", "20"])
+    assert shown.exit_code == 0, shown.stderr
+    assert {row["model"] for row in json.loads(shown.stdout)} == {"base", "model-a", "model-b"}
+    planned = runner.invoke(app, ["judge", "--dry-run", *common])
+    assert planned.exit_code == 0, planned.stderr
+
+
 def test_the_uncorrupted_data_works(tmp_path: Path, runner: CliRunner) -> None:
     """The fuzz data itself is valid: every command above succeeds on it."""
     root = tmp_path / "data"

@@ -188,7 +188,7 @@ def repair_tail(path: Path) -> str | None:
         tail = data[cut:]
         try:
             json.loads(tail)
-        except ValueError:
+        except (ValueError, RecursionError):
             handle.truncate(cut)
             return f"{path}: removed an incomplete last line ({len(tail)} bytes) left by an interrupted run"
         handle.seek(0, os.SEEK_END)

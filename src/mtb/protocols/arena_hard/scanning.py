@@ -103,7 +103,7 @@ def scan_token_lengths(path: Path, decode: Callable[[bytes], int]) -> list[int]:
             continue
         try:
             lengths.append(decode(data[start:end]))
-        except (ValueError, KeyError, IndexError, TypeError, AttributeError):
+        except (ValueError, KeyError, IndexError, TypeError, AttributeError, RecursionError):
             raise DataError(path, "not an answer record with a first turn", number) from None
     return lengths
 
