@@ -188,7 +188,9 @@ class OpenAICompatBackend:
         except UnicodeError as exc:  # a header (the key) that is not ASCII
             raise local_error(exc) or BackendError("fatal", str(exc)) from None
         except ValueError as exc:
-            raise BackendError("malformed", f"malformed response: {exc}") from None
+            # Bodies that are not JSON were caught above; a plain ValueError is the HTTP client
+            # refusing our own request (openai 3.x raises it unwrapped), which no retry mends.
+            raise local_error(exc) or BackendError("malformed", f"malformed response: {exc}") from None
         return completion_from(response)
 
     async def aclose(self) -> None:
