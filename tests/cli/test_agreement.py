@@ -25,7 +25,9 @@ def conversation(question: int, model: str, turns: int) -> list[dict[str, str]]:
     return messages
 
 
-def vote(rng: random.Random, question: int, a: str, b: str, turn: int, judge: Any, winners: list[str]) -> dict[str, Any]:
+def vote(
+    rng: random.Random, question: int, a: str, b: str, turn: int, judge: Any, winners: list[str]
+) -> dict[str, Any]:
     if rng.random() < 0.5:
         a, b = b, a  # stored either way round
     return {
@@ -54,7 +56,15 @@ def synthetic_votes(seed: int = 7) -> tuple[list[dict[str, Any]], list[dict[str,
                 if rng.random() < 0.8:
                     prompt = "pair-v2" if turn == 1 else "pair-v2-multi-turn"
                     gpt4.append(
-                        vote(rng, question, a, b, turn, ["gpt-4", prompt], ["model_a", "model_b", "tie", "tie (inconsistent)"])
+                        vote(
+                            rng,
+                            question,
+                            a,
+                            b,
+                            turn,
+                            ["gpt-4", prompt],
+                            ["model_a", "model_b", "tie", "tie (inconsistent)"],
+                        )
                     )
     return human, gpt4
 
@@ -72,10 +82,15 @@ def match(record: dict[str, Any]) -> tuple[Any, frozenset[str], int]:
     return (record["question_id"], frozenset((record["model_a"], record["model_b"])), record["turn"])
 
 
-def reference(first: list[dict[str, Any]], second: list[dict[str, Any]] | None, turn: int, ties: bool) -> tuple[int, int]:
+def reference(
+    first: list[dict[str, Any]], second: list[dict[str, Any]] | None, turn: int, ties: bool
+) -> tuple[int, int]:
     if second is None:
         pairs = [
-            (x, y) for i, x in enumerate(first) for y in first[i + 1 :] if match(x) == match(y) and x["turn"] == turn
+            (x, y)
+            for i, x in enumerate(first)
+            for y in first[i + 1 :]
+            if match(x) == match(y) and x["turn"] == turn
         ]
     else:
         pairs = [(x, y) for x in first for y in second if match(x) == match(y) and x["turn"] == turn]
@@ -124,9 +139,11 @@ def test_published_format_gives_fastchats_exact_counts(runner: CliRunner, tmp_pa
             assert got["ratio"] == pytest.approx(judge_vs_human[0] / judge_vs_human[1])
             got = rows[("human", "human", turn, ties)]
             assert (got["agree"], got["total"]) == human_vs_human
-            assert 0 < human_vs_human[1] and human_vs_human[0] < human_vs_human[1]
+            assert human_vs_human[1] > 0 and human_vs_human[0] < human_vs_human[1]
     # Without ties is strictly fewer pairs: the data does hold ties.
-    assert rows[("gpt4-pair", "human", 1, "without")]["total"] < rows[("gpt4-pair", "human", 1, "with")]["total"]
+    assert (
+        rows[("gpt4-pair", "human", 1, "without")]["total"] < rows[("gpt4-pair", "human", 1, "with")]["total"]
+    )
 
 
 def test_jsonl_and_named_judges(runner: CliRunner, tmp_path: Path) -> None:
@@ -141,9 +158,10 @@ def test_jsonl_and_named_judges(runner: CliRunner, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.stderr
     rows = rows_by_key(result.stdout)
     assert {k[:2] for k in rows} == {("human", "human")}
-    assert (rows[("human", "human", 2, "without")]["agree"], rows[("human", "human", 2, "without")]["total"]) == (
-        reference(experts(human), None, 2, False)
-    )
+    assert (
+        rows[("human", "human", 2, "without")]["agree"],
+        rows[("human", "human", 2, "without")]["total"],
+    ) == (reference(experts(human), None, 2, False))
 
 
 def mtb_pair_file(path: Path, gpt4: list[dict[str, Any]], seed: int = 11) -> list[dict[str, Any]]:
@@ -177,7 +195,13 @@ def combined(row: dict[str, Any]) -> dict[str, Any] | None:
         return None
     same = row["g1_winner"] == row["g2_winner"] and row["g1_winner"] != "tie"
     winner = {"model_1": "model_a", "model_2": "model_b"}[row["g1_winner"]] if same else "tie"
-    return {"question_id": row["question_id"], "model_a": row["model_1"], "model_b": row["model_2"], "turn": row["turn"], "winner": winner}
+    return {
+        "question_id": row["question_id"],
+        "model_a": row["model_1"],
+        "model_b": row["model_2"],
+        "turn": row["turn"],
+        "winner": winner,
+    }
 
 
 def test_an_mtb_pair_file_is_one_side(runner: CliRunner, tmp_path: Path) -> None:
@@ -187,7 +211,9 @@ def test_an_mtb_pair_file_is_one_side(runner: CliRunner, tmp_path: Path) -> None
     votes = [v for v in map(combined, mtb_rows) if v is not None]
     assert len(votes) < len(mtb_rows)  # some games named no winner
 
-    result = runner.invoke(app, ["agreement", str(human_path), str(gpt4_path), str(pair_path), "--format", "json"])
+    result = runner.invoke(
+        app, ["agreement", str(human_path), str(gpt4_path), str(pair_path), "--format", "json"]
+    )
     assert result.exit_code == 0, result.stderr
     assert "game naming no winner" in result.stderr
     rows = rows_by_key(result.stdout)

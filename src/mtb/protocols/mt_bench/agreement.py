@@ -163,7 +163,9 @@ def iter_json_array(path: Path, text: str) -> Iterator[tuple[int, dict[str, Any]
             if text[position + 1 :].strip():
                 raise DataError(path, "text after the end of the JSON array", line)
             return
-        raise DataError(path, "expected ',' or ']' after a record", line + text.count("\n", counted, position))
+        raise DataError(
+            path, "expected ',' or ']' after a record", line + text.count("\n", counted, position)
+        )
 
 
 def _first_byte(path: Path) -> bytes:
@@ -232,7 +234,9 @@ def _mtb_pair_votes(path: Path) -> Votes:
             winner = "tie (inconsistent)"
         else:
             winner = {"model_1": "model_a", "model_2": "model_b"}.get(j.g1_winner, "tie")
-        votes.votes.append(sorted_vote(j.judge[0], j.question_id, j.model_1, j.model_2, j.turn, winner, f"{path}:{line}"))
+        votes.votes.append(
+            sorted_vote(j.judge[0], j.question_id, j.model_1, j.model_2, j.turn, winner, f"{path}:{line}")
+        )
     if errors:
         votes.left_out.append(f"{path}: left out {errors} match(es) with a game naming no winner")
     return votes
@@ -372,7 +376,7 @@ def compute(paths: Sequence[Path], judges: tuple[str, str] | None = None) -> Agr
 
 def disagreements(grouped: Grouped, judge_1: str, judge_2: str) -> list[dict[str, Any]]:
     """The matches where the two judges' votes differ (ties equal), with both sides' votes."""
-    found = []
+    found: list[dict[str, Any]] = []
     for turn in sorted(grouped):
         for key, by_judge in grouped[turn].items():
             if judge_1 not in by_judge or judge_2 not in by_judge:
