@@ -379,3 +379,91 @@ def test_the_uncorrupted_data_works(tmp_path: Path, runner: CliRunner) -> None:
     assert planned.exit_code == 0, planned.stderr
     exported = runner.invoke(app, ["browse", "--export", str(tmp_path / "page.html"), *common])
     assert exported.exit_code == 0, exported.stderr
+
+
+# ---------------------------------------------------------------- vote files (mtb agreement)
+
+
+def make_votes(root: Path) -> dict[str, Path]:
+    """Human votes (JSON lines and a JSON array) and an mtb pair file on the same matches."""
+    bench = root / "mt_bench"
+    votes = [
+        {
+            "question_id": 81 + i,
+            "model_a": MODELS[i % 2],
+            "model_b": MODELS[1 - i % 2],
+            "winner": ["model_a", "model_b", "tie"][i % 3],
+            "judge": f"expert_{i % 4}",
+            "turn": 1 + i % 2,
+            "conversation_a": [{"role": "user", "content": "q"}],
+            "conversation_b": [{"role": "user", "content": "q"}],
+        }
+        for i in range(12)
+    ]
+    write_jsonl(bench / "human_votes.jsonl", votes)
+    (bench / "human_judgments.json").write_text(
+        "[\n" + ",\n".join(json.dumps(v) for v in votes) + "\n]\n", encoding="utf-8"
+    )
+    pairs = [
+        {
+            "question_id": 81 + i,
+            "model_1": MODELS[0],
+            "model_2": MODELS[1],
+            "g1_winner": ["model_1", "model_2", "tie"][i % 3],
+            "g2_winner": ["model_1", "tie"][i % 2],
+            "judge": ["gpt-4", "pair-v2"],
+            "g1_user_prompt": "p",
+            "g1_judgment": "[[A]]",
+            "g2_user_prompt": "p",
+            "g2_judgment": "[[B]]",
+            "turn": turn,
+            "tstamp": 1.0,
+        }
+        for i in range(6)
+        for turn in (1, 2)
+    ]
+    write_jsonl(bench / "model_judgment" / "gpt-4_pair.jsonl", pairs)
+    return {
+        "votes-jsonl": bench / "human_votes.jsonl",
+        "votes-array": bench / "human_judgments.json",
+        "pairs": bench / "model_judgment" / "gpt-4_pair.jsonl",
+    }
+
+
+LINE_KINDS = {"wrong-types", "unknown-placeholder", "3mb-line"}  # need one JSON object per line
+
+
+@pytest.mark.parametrize("target", ["votes-jsonl", "votes-array", "pairs"])
+@pytest.mark.parametrize("kind", sorted(CORRUPTIONS))
+def test_corrupted_votes_never_give_a_traceback_or_a_hang(
+    kind: str, target: str, tmp_path: Path, runner: CliRunner
+) -> None:
+    if target == "votes-array" and kind in LINE_KINDS:
+        pytest.skip("a JSON array does not hold one object per line")
+    root = tmp_path / "data"
+    make_data(root)
+    files = make_votes(root)
+    CORRUPTIONS[kind](files[target], random.Random(f"{SEED}-{kind}-{target}"))
+    other = files["votes-jsonl"] if target == "pairs" else files["pairs"]
+    with deadline(30):
+        result = runner.invoke(app, ["agreement", str(files[target]), str(other), "--format", "json"])
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise AssertionError(f"traceback ({type(result.exception).__name__}: {result.exception})")
+    assert result.exit_code in (0, 2), result.stderr
+    if result.exit_code == 2 and "error:" in result.stderr:
+        assert re.search(r"\S+\.jsonl?(:\d+)?:", result.stderr), result.stderr
+    assert "Traceback" not in result.stderr
+    check(runner, ["browse", "--export", str(tmp_path / "page.html"), "--data-dir", str(root)], files[target])
+
+
+def test_the_uncorrupted_votes_work(tmp_path: Path, runner: CliRunner) -> None:
+    root = tmp_path / "data"
+    make_data(root)
+    files = make_votes(root)
+    for votes in ("votes-jsonl", "votes-array"):
+        shown = runner.invoke(app, ["agreement", str(files[votes]), str(files["pairs"]), "--format", "json"])
+        assert shown.exit_code == 0, shown.stderr
+        assert {(r["judge_1"], r["judge_2"]) for r in json.loads(shown.stdout)} == {
+            ("gpt-4", "human"),
+            ("human", "human"),
+        }

@@ -347,3 +347,78 @@ def test_an_unreadable_file_is_reported_not_fatal(page: Any, browse_data: Path) 
     finally:
         server.shutdown()
         server.server_close()
+
+
+def write_human_votes(data_dir: Path) -> None:
+    """Human votes on the fixture's gpt-4 vs vicuna-7b-v1.3 matches. The fixture's judge says
+    model_1 in game 1 and tie in game 2: a tie ("tie (inconsistent)") on every match."""
+
+    def vote(qid: int, turn: int, a: str, b: str, winner: str, judge: str = "expert_1") -> dict[str, Any]:
+        conv = [{"role": "user", "content": "<script>window.__pwned = 1</script>"}]
+        return {
+            "question_id": qid,
+            "model_a": a,
+            "model_b": b,
+            "winner": winner,
+            "judge": judge,
+            "turn": turn,
+            "conversation_a": conv,
+            "conversation_b": conv,
+        }
+
+    votes = [
+        vote(81, 1, "gpt-4", "vicuna-7b-v1.3", "model_a"),  # gpt-4 wins: disagrees with the tie
+        vote(82, 1, "gpt-4", "vicuna-7b-v1.3", "tie"),  # agrees
+        vote(83, 2, "vicuna-7b-v1.3", "gpt-4", "model_b"),  # stored reversed: gpt-4 wins, disagrees
+        vote(84, 2, "vicuna-7b-v1.3", "gpt-4", "tie (bothbad)"),  # any tie equals any tie
+        vote(84, 2, "vicuna-7b-v1.3", "gpt-4", "tie", judge="expert_2"),
+        vote(85, 1, "gpt-4", "vicuna-7b-v1.3", "model_b", judge="author_0"),  # authors are left out
+    ]
+    (data_dir / "mt_bench/human_judgments.json").write_text(json.dumps(votes, indent=1))
+
+
+def test_judge_disagreements_side_by_side(page: Any, browse_data: Path, tmp_path: Path) -> None:
+    write_human_votes(browse_data)
+    server = make_server(browse_data, "127.0.0.1", 0)
+    server.start_background()
+    try:
+        with urllib.request.urlopen(server.url + "api/agreement?bench=mt_bench") as response:
+            payload = json.load(response)
+        assert payload["judges"] == ["gpt-4", "human"]
+        pair = next(p for p in payload["pairs"] if (p["judge_1"], p["judge_2"]) == ("gpt-4", "human"))
+        with_ties = {r["turn"]: (r["agree"], r["total"]) for r in pair["rows"] if r["ties"] == "with"}
+        assert with_ties == {1: (1, 2), 2: (2, 3)}
+        assert [(d["question_id"], d["turn"]) for d in pair["disagreements"]] == [("81", 1), ("83", 2)]
+
+        page.goto(server.url + "#bench=mt_bench")
+        page.wait_for_selector("#question-view")
+        page.click("#nav-agreement")
+        page.wait_for_selector("#agreement-view .disagreement")
+        boxes = page.locator("#agreement-view .disagreement")
+        assert boxes.count() == 2
+        first = boxes.nth(0)
+        assert "Question 81 · turn 1 · gpt-4 vs vicuna-7b-v1.3" in first.inner_text()
+        assert "Winner: tie (inconsistent)" in first.locator(".side-1").inner_text()
+        assert "Winner: gpt-4" in first.locator(".side-2").inner_text()
+        assert "Winner: gpt-4" in boxes.nth(1).locator(".side-2").inner_text()  # flipped back to its name
+        table = page.locator("#agreement-view table").inner_text()
+        assert "human" in table and "without" in table
+        assert "view=agreement" in page.url
+        save_screenshot(page, tmp_path, "browse-agreement.png")
+
+        # A disagreement opens its question with both models side by side.
+        first.click()
+        page.wait_for_selector("h2:has-text('Question 81')")
+        page.wait_for_selector(".answer-b[data-model='vicuna-7b-v1.3']")
+        assert page.evaluate("window.__pwned === undefined")
+        assert page.errors == []
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_agreement_view_without_a_second_judge(data_dir: Path) -> None:
+    from mtb.browser.catalog import Catalog
+
+    payload = Catalog(data_dir).agreement("mt_bench")
+    assert payload["pairs"] == [] and payload["problems"] == []

@@ -167,3 +167,86 @@ def test_unparsed_games_are_rejudged_on_request(
     rows = read_jsonl(data_dir / "mt_bench" / "model_judgment" / "gpt-4_pair.jsonl")
     assert {(r["g1_winner"], r["g2_winner"]) for r in rows} == {("tie", "tie")}
     assert len(rows) == 2
+
+
+def hashed_verdict(request: RecordedRequest) -> Reply:
+    """A judge whose verdict is a pure function of the prompt's hash: A, B, tie or nothing readable."""
+    import hashlib
+
+    digest = hashlib.sha256(request.last_user_message.encode()).digest()[0]
+    return Reply(text=["Verdict: [[A]]", "Verdict: [[B]]", "Even. [[C]]", "I cannot decide."][digest % 4])
+
+
+def test_position_bias_table_matches_a_hand_count(
+    runner: CliRunner, server: OpenAIServer, tmp_path: Path
+) -> None:
+    from helpers import write_tiny_benchmark
+
+    models = ["m-alpha", "m-beta", "m-gamma"]
+    data = write_tiny_benchmark(tmp_path / "data", answer_models=models)
+    server.responder = hashed_verdict
+    judged = runner.invoke(
+        app,
+        [
+            "judge",
+            "--mode",
+            "pairwise-all",
+            "--model-list",
+            *models,
+            "--judge-api-base",
+            server.url,
+            "--judge-api-key",
+            "k",
+            "--data-dir",
+            str(data),
+        ],
+    )
+    assert judged.exit_code in (0, 1), judged.stderr  # unparsed verdicts are kept as "error"
+    rows = read_jsonl(data / "mt_bench" / "model_judgment" / "gpt-4_pair.jsonl")
+    assert len(rows) == 3 * 3 * 2  # 3 pairs, 3 questions, 2 turns
+
+    # By hand: per (judge, prompt), game 1 shows model_1 first and game 2 shows model_2 first.
+    expected: dict[tuple[str, str], dict[str, int]] = {}
+    for r in rows:
+        c = expected.setdefault(tuple(r["judge"]), {"consistent": 0, "first": 0, "second": 0, "error": 0})
+        g1, g2 = r["g1_winner"], r["g2_winner"]
+        if g1 == g2 and g1 != "error":
+            c["consistent"] += 1
+        elif g1 == "model_1" and g2 == "model_2":
+            c["first"] += 1
+        elif g1 == "model_2" and g2 == "model_1":
+            c["second"] += 1
+        else:
+            c["error"] += 1
+    assert len(expected) == 2  # pair-v2 for turn 1, pair-v2-multi-turn for turn 2
+    assert sum(c["error"] for c in expected.values()) and sum(c["consistent"] for c in expected.values())
+
+    shown = runner.invoke(
+        app,
+        ["results", "--mode", "pairwise-all", "--position-bias", "--format", "json", "--data-dir", str(data)],
+    )
+    assert shown.exit_code == 0, shown.stderr
+    got = {tuple(b["judge"]): b for b in json.loads(shown.stdout)}
+    assert set(got) == set(expected)
+    for judge, c in expected.items():
+        pairs = sum(c.values())
+        b = got[judge]
+        assert b["pairs"] == pairs
+        assert (b["consistency"], b["biased_first"], b["biased_second"], b["error"]) == (
+            c["consistent"] / pairs,
+            c["first"] / pairs,
+            c["second"] / pairs,
+            c["error"] / pairs,
+        )
+
+    # Without the flag the pairwise numbers are unchanged; the table shows both.
+    plain = runner.invoke(
+        app, ["results", "--mode", "pairwise-all", "--format", "json", "--data-dir", str(data)]
+    )
+    assert "inconsistent_rate" in json.loads(plain.stdout)[0]
+    table = runner.invoke(
+        app, ["results", "--mode", "pairwise-all", "--position-bias", "--data-dir", str(data)]
+    )
+    assert table.exit_code == 0 and "biased_first" in table.stdout and "inconsistent_rate" in table.stdout
+    single = runner.invoke(app, ["results", "--position-bias", "--data-dir", str(data)])
+    assert single.exit_code == 2 and "pairwise" in single.stderr

@@ -10,6 +10,8 @@ and arena-hard-auto's layout). Everything else is optional and read if present:
     <bench>/model_judgment/<judge>/<model>.jsonl    Arena-Hard (two games per question)
     <bench>/config/judge_config.yaml                Arena-Hard's baseline model
     <bench>/leaderboard/*.csv                       a published leaderboard
+    <bench>/human_judgments.json[l]                 FastChat's published human votes (and
+    <bench>/gpt4_pair_judgments.json[l]             GPT-4's), for the judge-agreement view
 
 Files are read lazily, once per benchmark. A file that cannot be read is
 reported in `problems` and left out; the page still works. No file outside
@@ -56,6 +58,15 @@ class BenchData:
     baseline: str | None = None
     published: dict[str, Any] | None = None
     problems: list[str] = field(default_factory=list)
+    agreement: dict[str, Any] | None = None
+
+
+VOTE_FILES = (
+    "human_judgments.json",
+    "human_judgments.jsonl",
+    "gpt4_pair_judgments.json",
+    "gpt4_pair_judgments.jsonl",
+)
 
 
 class Catalog:
@@ -283,6 +294,63 @@ class Catalog:
                 }
             )
         return {"bench": bench, "single": tables, "published": data.published, "problems": data.problems}
+
+    def agreement(self, bench: str, models: list[str] | None = None) -> dict[str, Any]:
+        """Each pair of judges (mtb pair files, published human and GPT-4 votes): agreement per turn,
+        and the matches where they disagree; with `models`, only matches between those models.
+        Read once per benchmark."""
+        from mtb.protocols.mt_bench import agreement as votes_of
+
+        data = self.bench(bench, full=False)
+        with self._lock:
+            if data.agreement is not None and models is None:
+                return data.agreement
+            folder = self.root / bench
+            paths = [
+                folder / name
+                for name in VOTE_FILES
+                if (folder / name).is_file() and self.inside(folder / name)
+            ]
+            paths += self._files(folder / "model_judgment", "*_pair.jsonl")
+            votes: list[votes_of.Vote] = []
+            problems: list[str] = []
+            for path in paths:
+                try:
+                    read = votes_of.read_votes(path)
+                except MtbError as exc:  # the file is left out; the others are still compared
+                    problems.append(str(exc))
+                    continue
+                votes += [v for v in read.votes if models is None or {v.model_a, v.model_b} <= set(models)]
+                problems += read.left_out
+            try:
+                grouped = votes_of.group(votes)
+            except MtbError as exc:
+                problems.append(str(exc))
+                grouped = {}
+            judges = sorted({v.judge for v in votes} - {votes_of.AUTHOR})
+            pairs = []
+            for judge_1, judge_2 in votes_of.default_pairs(judges):
+                rows = votes_of.agreement(grouped, judge_1, judge_2)
+                pairs.append(
+                    {
+                        "judge_1": judge_1,
+                        "judge_2": judge_2,
+                        "rows": [r.to_json() for r in rows],
+                        "disagreements": []
+                        if judge_1 == judge_2
+                        else votes_of.disagreements(grouped, judge_1, judge_2),
+                    }
+                )
+            result = {
+                "bench": bench,
+                "files": [p.name for p in paths],
+                "judges": judges,
+                "pairs": pairs,
+                "problems": problems,
+            }
+            if models is None:
+                data.agreement = result
+            return result
 
 
 def _label(question: dict[str, Any]) -> str:

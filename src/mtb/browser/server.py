@@ -1,7 +1,7 @@
 """The local web server of `mtb browse`, and its one-file export.
 
 Only fixed routes exist: the page, its own script and style (files shipped in
-this package), and three JSON endpoints. No URL maps to a file path, so nothing
+this package), and four JSON endpoints. No URL maps to a file path, so nothing
 outside the data directory can be asked for. Answers and judgments are
 untrusted text: the page only ever puts them into the DOM as text (see
 static/app.js), and a strict Content-Security-Policy forbids any script but
@@ -136,6 +136,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self._json(catalog.question(query.get("bench", ""), query.get("id", "")))
             elif parts.path == "/api/leaderboard":
                 self._json(catalog.leaderboard(query.get("bench", "")))
+            elif parts.path == "/api/agreement":
+                self._json(catalog.agreement(query.get("bench", "")))
             else:
                 self._error(404, "not found")
         except KeyError:
@@ -178,13 +180,15 @@ def export_html(data_dir: Path, benches: list[str] | None = None, models: list[s
         index["benchmarks"] = [b for b in index["benchmarks"] if b["name"] in benches]
     questions: dict[str, dict[str, Any]] = {}
     leaderboards: dict[str, Any] = {}
+    agreements: dict[str, Any] = {}
     for bench in index["benchmarks"]:
         name = bench["name"]
         if models:
             bench["models"] = [m for m in bench["models"] if m in models]
         questions[name] = {q["id"]: catalog.question(name, q["id"], models) for q in bench["questions"]}
         leaderboards[name] = catalog.leaderboard(name, models)
-    data = {"index": index, "question": questions, "leaderboard": leaderboards}
+        agreements[name] = catalog.agreement(name, models)
+    data = {"index": index, "question": questions, "leaderboard": leaderboards, "agreement": agreements}
     script, style = static_text("app.js"), static_text("app.css")
     # The inline script and style are allowed by hash, nothing else runs or loads.
     csp = (

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from mtb import __version__
-from mtb.cli import browse, download, generate, judge, results
+from mtb.cli import agreement, browse, download, generate, judge, results
 from mtb.cli.common import MultiValueCommand
 
 app = typer.Typer(
@@ -25,6 +25,7 @@ app.command("judge", cls=MultiValueCommand)(judge.judge)
 app.command("results", cls=MultiValueCommand)(results.results)
 app.command("download-baselines", cls=MultiValueCommand)(download.download_baselines)
 app.command("browse", cls=MultiValueCommand)(browse.browse)
+app.command("agreement")(agreement.agreement)
 
 
 def _version(value: bool) -> None:

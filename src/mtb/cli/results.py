@@ -95,6 +95,14 @@ def results(
         typer.Option("--markdown-control", help="Arena-Hard: hold markdown headers, lists and bold equal."),
     ] = False,
     category: CategoryOption = None,
+    position_bias: Annotated[
+        bool,
+        typer.Option(
+            "--position-bias",
+            help="pairwise: per judge and prompt, the fractions of matches consistent in both orders, "
+            "won by the first- or second-shown answer both times, or neither (error).",
+        ),
+    ] = False,
     bench: BenchOption = "mt_bench",
     data_dir: DataDirOption = DEFAULT_DATA_DIR,
     plot: Annotated[
@@ -139,6 +147,7 @@ def results(
             control=controls[0] if controls else None,
             plot=plot,
             category=category,
+            position_bias=position_bias,
         ),
     )
     console = stderr_console()

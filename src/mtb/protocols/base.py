@@ -74,6 +74,7 @@ class ResultsRequest:
     control: str | None = None  # "style", "length" or "markdown"
     plot: Path | None = None
     category: str | None = None
+    position_bias: bool = False  # pairwise: the position-bias table per judge and prompt
 
     def __post_init__(self) -> None:
         # Checked here, where every family's scoring starts: a negative seed or a bootstrap

@@ -19,6 +19,7 @@
     if (EMBED) {
       if (kind === "index") return EMBED.index;
       if (kind === "question") return EMBED.question[bench][id];
+      if (kind === "agreement") return EMBED.agreement[bench];
       return EMBED.leaderboard[bench];
     }
     const params = new URLSearchParams();
@@ -133,7 +134,7 @@
   }
 
   // ---- state and deep links ------------------------------------------------------
-  const state = { view: "question", bench: "", cat: "", q: "", mode: "single", a: "", b: "" };
+  const state = { view: "question", bench: "", cat: "", q: "", mode: "single", a: "", b: "", judges: "" };
   let index = null;
   let problems = []; // files the server could not read, as the last view reported them
 
@@ -163,7 +164,7 @@
     if (!b.models.includes(state.a)) state.a = b.models[0] || "";
     if (!b.models.includes(state.b) || state.b === state.a) state.b = b.models.find((m) => m !== state.a) || "";
     if (state.mode !== "pair") state.mode = "single";
-    if (state.view !== "leaderboard") state.view = "question";
+    if (state.view !== "leaderboard" && state.view !== "agreement") state.view = "question";
     return true;
   }
 
@@ -180,6 +181,7 @@
     $("controls").classList.toggle("hidden", state.view !== "question");
     $("nav-questions").classList.toggle("active", state.view === "question");
     $("nav-leaderboard").classList.toggle("active", state.view === "leaderboard");
+    $("nav-agreement").classList.toggle("active", state.view === "agreement");
   }
 
   async function render() {
@@ -192,7 +194,8 @@
     writeHash();
     const token = (render.token = (render.token || 0) + 1);
     try {
-      const content = state.view === "leaderboard" ? await leaderboardView() : await questionView();
+      const content = state.view === "leaderboard" ? await leaderboardView()
+        : state.view === "agreement" ? await agreementView() : await questionView();
       if (token !== render.token) return; // a newer selection has been rendered meanwhile
       view.replaceChildren(content, ...problems.map((p) => el("p", { class: "problems" }, "Skipped: " + p)));
     } catch (error) {
@@ -351,6 +354,48 @@
     return root;
   }
 
+  // ---- the judge-agreement view: two judges, their agreement, and where they disagree ----------
+  async function agreementView() {
+    const data = await api("agreement", state.bench);
+    problems = data.problems || [];
+    const root = el("div", { id: "agreement-view" }, el("h2", null, "Judge agreement · " + state.bench));
+    const pairs = data.pairs.filter((p) => p.judge_1 !== p.judge_2);
+    if (!pairs.length) {
+      root.appendChild(el("p", { class: "muted" }, "Two judges are needed: pairwise judgments (model_judgment/<judge>_pair.jsonl) of two judges, or one and human_judgments.json in the benchmark folder."));
+      return root;
+    }
+    const name = (p) => p.judge_1 + " vs " + p.judge_2;
+    let chosen = pairs.find((p) => name(p) === state.judges) || pairs[0];
+    state.judges = name(chosen);
+    writeHash();
+    const select = el("select", { id: "judge-pair" });
+    fillSelect(select, pairs.map((p) => [name(p), name(p)]), state.judges);
+    select.addEventListener("change", (e) => { state.judges = e.target.value; render(); });
+    root.appendChild(el("label", null, "Judges ", select));
+    root.appendChild(el("h3", null, "Agreement (with ties: S1; without ties: S2)"));
+    const rows = [...chosen.rows, ...data.pairs.filter((p) => p.judge_1 === p.judge_2 && (p.judge_1 === chosen.judge_1 || p.judge_1 === chosen.judge_2)).flatMap((p) => p.rows)];
+    root.appendChild(table(["judge_1", "judge_2", "turn", "ties", "agree", "total", "ratio"],
+      rows.map((r) => [r.judge_1, r.judge_2, String(r.turn), r.ties, String(r.agree), String(r.total), r.ratio])));
+    root.appendChild(el("h3", null, chosen.disagreements.length + " match(es) where " + chosen.judge_1 + " and " + chosen.judge_2 + " disagree"));
+    const labels = new Map(bench().questions.map((q) => [q.id, q.label]));
+    const verdict = (d, w) => (w === "model_a" ? d.model_a : w === "model_b" ? d.model_b : w);
+    for (const d of chosen.disagreements) {
+      const box = el("div", { class: "block disagreement", "data-question": d.question_id, "data-turn": String(d.turn) },
+        el("h3", null, "Question " + d.question_id + " · turn " + d.turn + " · " + d.model_a + " vs " + d.model_b),
+        el("p", { class: "muted" }, labels.get(d.question_id) || ""));
+      const row = el("div", { class: "row answers" });
+      row.style.setProperty("--cols", "2");
+      [[chosen.judge_1, d.votes_1], [chosen.judge_2, d.votes_2]].forEach(([judge, votes], i) => {
+        row.appendChild(el("div", { class: "block judge side-" + (i + 1) },
+          el("h3", null, judge), ...votes.map((w) => scoreBadge("Winner: " + verdict(d, w)))));
+      });
+      box.appendChild(row);
+      box.addEventListener("click", () => { state.view = "question"; state.q = d.question_id; state.cat = ""; state.mode = "pair"; state.a = d.model_a; state.b = d.model_b; render(); });
+      root.appendChild(box);
+    }
+    return root;
+  }
+
   // ---- wiring -----------------------------------------------------------------------------
   function on(id, event, handler) {
     $(id).addEventListener(event, (e) => { handler(e); render(); });
@@ -364,6 +409,7 @@
   on("mode-pair", "change", () => { state.mode = "pair"; });
   on("nav-questions", "click", () => { state.view = "question"; });
   on("nav-leaderboard", "click", () => { state.view = "leaderboard"; });
+  on("nav-agreement", "click", () => { state.view = "agreement"; });
   const step = (delta) => () => {
     const qs = questionsInCategory();
     const at = qs.findIndex((q) => q.id === state.q);

@@ -21,6 +21,8 @@ def score(data: DataDir, request: ResultsRequest) -> ScoreReport:
         raise UsageError(f"{data.bench.name} is scored against its baseline (--mode pairwise-baseline)")
     if request.compare:
         raise UsageError("--compare works with MT-bench single grading")
+    if request.position_bias:
+        raise UsageError("--position-bias works with MT-bench pairwise judgments")
     if request.category is not None:
         raise UsageError(f"--category applies to Arena-Hard v2.0, not {data.bench.name}")
     judge = request.judge_model or data.bench.default_judge

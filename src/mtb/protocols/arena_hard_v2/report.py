@@ -34,6 +34,8 @@ def score(
         raise UsageError(f"{name} is scored against its baselines (--mode pairwise-baseline)")
     if request.compare:
         raise UsageError("--compare works with MT-bench single grading")
+    if request.position_bias:
+        raise UsageError("--position-bias works with MT-bench pairwise judgments")
     if request.baseline_model is not None:
         raise UsageError(
             f"{name} takes each category's baseline from JUDGE_SETTINGS in utils/judge_utils.py; "

@@ -31,6 +31,8 @@ def score(data: DataDir, request: ResultsRequest) -> ScoreReport:
     if request.category is not None:
         raise UsageError(f"--category applies to Arena-Hard v2.0, not {data.bench.name}")
     single = mode == "single"
+    if request.position_bias and single:
+        raise UsageError("--position-bias works with --mode pairwise-baseline or pairwise-all")
     judge = request.judge_model or data.bench.default_judge
     path = request.input_file or (single_judgment_path if single else pair_judgment_path)(data, judge)
     if not path.exists():
@@ -49,7 +51,7 @@ def score(data: DataDir, request: ResultsRequest) -> ScoreReport:
     baseline = (
         (request.baseline_model or data.bench.default_baseline) if mode == "pairwise-baseline" else None
     )
-    return _pairwise(data, path, request.models, baseline, wanted_judge)
+    return _pairwise(data, path, request.models, baseline, wanted_judge, request.position_bias)
 
 
 def _examples(values: Sequence[Any], limit: int = 5) -> str:
@@ -196,7 +198,12 @@ def _none_listed(path: Path, wanted: list[str], found: list[str]) -> str:
 
 
 def _pairwise(
-    data: DataDir, path: Path, wanted: list[str] | None, baseline: str | None, judge: str | None
+    data: DataDir,
+    path: Path,
+    wanted: list[str] | None,
+    baseline: str | None,
+    judge: str | None,
+    position_bias: bool = False,
 ) -> ScoreReport:
     loaded = scoring.load_pair_judgments(path)
     warnings = _duplicates_warning(loaded.duplicates, path)
@@ -236,4 +243,14 @@ def _pairwise(
         notes.append(f"{excluded} match(es) with a game naming no winner were left out")
     against = f" against {baseline}" if baseline else ""
     table = scoring.pair_table(scores, f"{data.bench.name} pairwise{against} — {path.name}")
+    if position_bias:
+        # The same matches as the table above; the bias rows replace it in --format json/csv/markdown.
+        matches = list(scoring.selected_matches(judgments, baseline=baseline, model_list=wanted))
+        bias = scoring.position_bias(matches)
+        bias_table = scoring.bias_table(bias, f"Position bias{against} — {path.name}")
+        notes.append(
+            "position bias: consistent = the same verdict in both orders; biased_first/second = the "
+            "answer shown first/second won both games; error = anything else"
+        )
+        return ScoreReport([b.to_json() for b in bias], [table, bias_table], bias_table, warnings, notes)
     return ScoreReport([s.to_json() for s in scores], [table], table, warnings, notes)

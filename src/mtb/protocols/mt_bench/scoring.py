@@ -8,7 +8,7 @@ every remaining row pooled (FastChat's "Average"), not the mean of turn means.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -347,6 +347,23 @@ class PairScore:
         }
 
 
+def selected_matches(
+    judgments: Iterable[PairJudgment], *, baseline: str | None, model_list: Sequence[str] | None
+) -> Iterator[PairJudgment]:
+    """The matches a pairwise table counts: against the baseline (when given), of listed models."""
+    for j in judgments:
+        if baseline is not None and baseline not in (j.model_1, j.model_2):
+            continue
+        if model_list is not None:
+            if baseline is not None:
+                other = j.model_2 if j.model_1 == baseline else j.model_1
+                if other not in model_list:
+                    continue
+            elif j.model_1 not in model_list or j.model_2 not in model_list:
+                continue
+        yield j
+
+
 def pair_scores(
     judgments: Iterable[PairJudgment],
     *,
@@ -365,16 +382,7 @@ def pair_scores(
     the length of an answer, for the longer-answer diagnostic.
     """
     counts: dict[str, Counter[str]] = defaultdict(Counter)
-    for j in judgments:
-        if baseline is not None and baseline not in (j.model_1, j.model_2):
-            continue
-        if model_list is not None:
-            if baseline is not None:
-                other = j.model_2 if j.model_1 == baseline else j.model_1
-                if other not in model_list:
-                    continue
-            elif j.model_1 not in model_list or j.model_2 not in model_list:
-                continue
+    for j in selected_matches(judgments, baseline=baseline, model_list=model_list):
         models = (j.model_1, j.model_2)
         if "error" in (j.g1_winner, j.g2_winner):
             for m in models:
@@ -439,3 +447,68 @@ PAIR_COLUMNS = [
 
 def pair_table(scores: Sequence[PairScore], title: str = "") -> Table:
     return Table(title, PAIR_COLUMNS, [[s.to_json()[c] for c in PAIR_COLUMNS] for s in scores])
+
+
+# ---------------------------------------------------------------- position bias
+
+
+@dataclass(frozen=True)
+class PositionBias:
+    """The paper's position-bias table (Table 2) for one judge and prompt, over matches judged in
+    both orders. Game 1 shows model_1 first, game 2 shows model_2 first."""
+
+    judge: tuple[str, str]  # (judge model, prompt name), as in the records
+    consistent: int  # the same verdict in both orders, ties included
+    biased_first: int  # the first-shown answer won both games
+    biased_second: int  # the second-shown answer won both games
+    error: int  # anything else: a tie in one order only, or a game naming no winner
+    pairs: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "judge": list(self.judge),
+            "consistency": _rate(self.consistent, self.pairs),
+            "biased_first": _rate(self.biased_first, self.pairs),
+            "biased_second": _rate(self.biased_second, self.pairs),
+            "error": _rate(self.error, self.pairs),
+            "pairs": self.pairs,
+        }
+
+
+def position_class(g1_winner: str, g2_winner: str) -> str:
+    if g1_winner == g2_winner and g1_winner != "error":
+        return "consistent"
+    if (g1_winner, g2_winner) == ("model_1", "model_2"):
+        return "biased_first"
+    if (g1_winner, g2_winner) == ("model_2", "model_1"):
+        return "biased_second"
+    return "error"
+
+
+def position_bias(judgments: Iterable[PairJudgment]) -> list[PositionBias]:
+    """One row per (judge model, prompt), in the order the judges first appear."""
+    counts: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
+    for j in judgments:
+        counts[j.judge][position_class(j.g1_winner, j.g2_winner)] += 1
+    return [
+        PositionBias(
+            judge,
+            c["consistent"],
+            c["biased_first"],
+            c["biased_second"],
+            c["error"],
+            sum(c.values()),
+        )
+        for judge, c in counts.items()
+    ]
+
+
+BIAS_COLUMNS = ["judge", "prompt", "consistency", "biased_first", "biased_second", "error", "pairs"]
+
+
+def bias_table(rows: Sequence[PositionBias], title: str = "") -> Table:
+    return Table(
+        title,
+        BIAS_COLUMNS,
+        [[b.judge[0], b.judge[1], *(b.to_json()[c] for c in BIAS_COLUMNS[2:])] for b in rows],
+    )
