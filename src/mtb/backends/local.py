@@ -60,16 +60,16 @@ def check_dtype(dtype: str) -> str:
     return dtype
 
 
-def check_model_path(model_path: str) -> None:
+def check_model_path(model_path: str, flag: str = "--model-path") -> None:
     """A path that looks like a folder must exist; anything else is taken for a Hub repo id."""
     path = Path(model_path).expanduser()
     if path.exists():
         if not path.is_dir():
-            raise DataError(path, "--model-path must be a model folder (with config.json) or a Hub repo id")
+            raise DataError(path, f"{flag} must be a model folder (with config.json) or a Hub repo id")
         return
     looks_like_path = model_path.startswith(("/", ".", "~")) or model_path.count("/") > 1
     if looks_like_path:
-        raise DataError(path, "model folder not found (--model-path)")
+        raise DataError(path, f"model folder not found ({flag})")
 
 
 def pick_backend(requested: str) -> str:
