@@ -1,4 +1,4 @@
-"""`mtb judge --judge-model-path`: a local judge (transformers on CPU), the tiny random Llama built in the test.
+"""`mtb judge --judge-model-path`: a local judge (transformers on CPU), a tiny random Llama.
 
 Its verdicts are random text, so most hold no rating: they must be written with
 score -1, counted and reported, as for an API judge. Decoding is greedy, so
