@@ -115,6 +115,15 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def tiny_adapter(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A LoRA adapter with random weights on the tiny model, its config naming the base folder."""
+    pytest.importorskip("peft", reason="needs the local extra: pip install -e '.[local]'")
+    from mtb.testing.tiny_model import build_tiny_adapter
+
+    return build_tiny_adapter(tiny_model, tmp_path_factory.mktemp("adapters") / "tiny-lora")
+
+
+@pytest.fixture(scope="session")
 def tiny_model_without_template(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The same model, its tokenizer without a chat template."""
     folder = tmp_path_factory.mktemp("models") / "no-template"

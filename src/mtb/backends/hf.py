@@ -14,6 +14,7 @@ only when a local model is used (`mtb.backends.local.open_local_backend`).
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Sequence
 from typing import Any
@@ -29,16 +30,18 @@ from transformers import (
 )
 from transformers.utils import logging as transformers_logging
 
+from mtb.backends.adapters import AdapterInfo
 from mtb.backends.base import BackendError, Completion, Message, SamplingParams
 from mtb.backends.local import (
     GREEDY_BELOW,
     BatchingBackend,
     LocalModelConfig,
+    adapter_error,
+    base_load_error,
     end_of_turn_ids,
     generation_error,
     load_error,
-    model_template,
-    read_chat_template,
+    pick_template,
     template_hash,
 )
 from mtb.errors import MtbError, UsageError
@@ -87,6 +90,30 @@ class Abort(StoppingCriteria):
         return done  # type: ignore[return-value]
 
 
+def apply_adapter(model: Any, adapter: AdapterInfo, *, merge: bool) -> Any:
+    """The base with the adapter on it (peft), or merged into its weights with --merge-adapter."""
+    import warnings
+
+    from peft import PeftModel
+
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            wrapped = PeftModel.from_pretrained(model, str(adapter.path), is_trainable=False)
+    except Exception as exc:
+        raise adapter_error(exc, adapter) from None
+    # peft only warns, and goes on with the adapter half applied, when its keys miss the base's modules.
+    for warning in caught:
+        if ADAPTER_MISFIT.search(str(warning.message)):
+            raise adapter_error(Exception(str(warning.message)), adapter)
+    return wrapped.merge_and_unload() if merge else wrapped
+
+
+ADAPTER_MISFIT = re.compile(
+    r"missing adapter keys|unexpected (adapter )?keys|not found in the base model", re.I
+)
+
+
 def _torch_dtype(name: str) -> Any:
     if name == "auto":
         # fp32 on CPU (half precision is slow or missing there); the checkpoint's own on GPU.
@@ -102,6 +129,7 @@ class HFBackend(BatchingBackend):
         self.model = model
         self.template = template
         self.template_sha256 = template_hash(template)
+        self.adapter: AdapterInfo | None = None
         self.max_batch_size = config.max_batch_size
         stops = [tokenizer.eos_token_id, *end_of_turn_ids(tokenizer, template)]
         configured = getattr(model.generation_config, "eos_token_id", None)
@@ -112,26 +140,41 @@ class HFBackend(BatchingBackend):
         self._abort = threading.Event()
 
     @classmethod
-    def load(cls, config: LocalModelConfig) -> HFBackend:
+    def load(cls, config: LocalModelConfig, adapter: AdapterInfo | None = None) -> HFBackend:
         # mtb's own progress display is the one on stderr.
         transformers_logging.disable_progress_bar()
-        try:
-            tokenizer = AutoTokenizer.from_pretrained(config.model_path, revision=config.revision)
-        except (OSError, ValueError) as exc:
-            raise load_error(exc, config) from None
-        if config.chat_template is not None:
-            template = read_chat_template(config.chat_template)
+        # An adapter: the base's weights, the adapter's tokenizer where it has one.
+        weights = config.model_path if adapter is None else adapter.base
+        # --revision names a revision of --model-path: the adapter's base is taken as it is.
+        revision = config.revision if adapter is None else None
+
+        def load_tokenizer(name: str, rev: str | None) -> Any:
+            try:
+                return AutoTokenizer.from_pretrained(name, revision=rev)
+            except (OSError, ValueError) as exc:
+                if adapter is not None and name == adapter.base:
+                    raise base_load_error(exc, config, adapter) from None
+                raise load_error(exc, config) from None
+
+        if adapter is not None and adapter.has_tokenizer:
+            tokenizer = load_tokenizer(str(adapter.path), None)
         else:
-            template = model_template(tokenizer, config.model_path)
-        kwargs: dict[str, Any] = {"revision": config.revision, "dtype": _torch_dtype(config.dtype)}
+            tokenizer = load_tokenizer(weights, revision)
+        template = pick_template(tokenizer, config, adapter, lambda: load_tokenizer(weights, revision))
+        kwargs: dict[str, Any] = {"revision": revision, "dtype": _torch_dtype(config.dtype)}
         if torch.cuda.is_available():
             kwargs["device_map"] = "auto"  # spread over every visible GPU (accelerate)
         try:
-            model = AutoModelForCausalLM.from_pretrained(config.model_path, **kwargs)
+            model = AutoModelForCausalLM.from_pretrained(weights, **kwargs)
         except Exception as exc:
+            if adapter is not None:
+                raise base_load_error(exc, config, adapter) from None
             raise load_error(exc, config) from None
+        if adapter is not None:
+            model = apply_adapter(model, adapter, merge=config.merge_adapter)
         model.eval()
         backend = cls(config, tokenizer, model, template)
+        backend.adapter = adapter
         backend.render([{"role": "user", "content": "hi"}])  # a broken template fails now, not mid-run
         return backend
 

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from mtb.backends.adapters import AdapterInfo, record_fields, resolve_adapter, vllm_lora_rank
 from mtb.backends.base import BackendError, Completion, Message, SamplingParams
 from mtb.errors import DataError, MissingExtraError, MtbError, UsageError
 
@@ -49,6 +50,8 @@ class LocalModelConfig:
     max_model_len: int | None = None  # vllm
     gpu_memory_utilization: float = 0.9  # vllm
     ignore_eos: bool = False  # benchmarks: fixed output lengths
+    base_model: str | None = None  # an adapter's base, over its adapter_config.json
+    merge_adapter: bool = False  # merge the adapter into the base before generating (hf)
 
 
 def check_dtype(dtype: str) -> str:
@@ -57,16 +60,16 @@ def check_dtype(dtype: str) -> str:
     return dtype
 
 
-def check_model_path(model_path: str) -> None:
+def check_model_path(model_path: str, flag: str = "--model-path") -> None:
     """A path that looks like a folder must exist; anything else is taken for a Hub repo id."""
     path = Path(model_path).expanduser()
     if path.exists():
         if not path.is_dir():
-            raise DataError(path, "--model-path must be a model folder (with config.json) or a Hub repo id")
+            raise DataError(path, f"{flag} must be a model folder (with config.json) or a Hub repo id")
         return
     looks_like_path = model_path.startswith(("/", ".", "~")) or model_path.count("/") > 1
     if looks_like_path:
-        raise DataError(path, "model folder not found (--model-path)")
+        raise DataError(path, f"model folder not found ({flag})")
 
 
 def pick_backend(requested: str) -> str:
@@ -281,12 +284,19 @@ class BatchingBackend:
         self._pending = []
 
 
-def vllm_engine_arguments(config: LocalModelConfig) -> dict[str, Any]:
-    """`vllm.LLM(...)` keyword arguments from mtb's flags (here, so the mapping is tested without vLLM)."""
+def vllm_engine_arguments(config: LocalModelConfig, adapter: AdapterInfo | None = None) -> dict[str, Any]:
+    """`vllm.LLM(...)` keyword arguments from mtb's flags (here, so the mapping is tested without vLLM).
+
+    With an adapter, vLLM loads the base once with LoRA enabled, and each request
+    names the adapter (a `LoRARequest`), so several adapters can share one base.
+    """
+    model = config.model_path if adapter is None else adapter.base
+    tokenizer = model if adapter is None or not adapter.has_tokenizer else str(adapter.path)
     arguments: dict[str, Any] = {
-        "model": config.model_path,
-        "tokenizer": config.model_path,
-        "revision": config.revision,
+        "model": model,
+        "tokenizer": tokenizer,
+        # --revision names a revision of --model-path; an adapter's base is taken as it is named.
+        "revision": config.revision if adapter is None else None,
         "dtype": config.dtype,
         "tensor_parallel_size": config.tensor_parallel_size,
         "gpu_memory_utilization": config.gpu_memory_utilization,
@@ -294,6 +304,9 @@ def vllm_engine_arguments(config: LocalModelConfig) -> dict[str, Any]:
     }
     if config.max_model_len is not None:
         arguments["max_model_len"] = config.max_model_len
+    if adapter is not None:
+        arguments["enable_lora"] = True
+        arguments["max_lora_rank"] = vllm_lora_rank(adapter.rank)
     if config.num_gpus_total is not None:
         if config.num_gpus_total % config.tensor_parallel_size:
             raise UsageError(
@@ -312,6 +325,7 @@ class LocalBackend(Protocol):
 
     template_sha256: str
     stats: BatchStats
+    adapter: AdapterInfo | None
 
     async def complete(self, messages: Sequence[Message], params: SamplingParams) -> Completion: ...
 
@@ -322,20 +336,82 @@ def open_local_backend(config: LocalModelConfig) -> tuple[str, LocalBackend]:
     """Load the model with the chosen backend; returns (backend name, backend)."""
     check_dtype(config.dtype)
     check_model_path(config.model_path)
+    # An adapter's config and base are checked before anything heavy is imported.
+    adapter = resolve_adapter(config.model_path, config.base_model)
+    if adapter is None and config.merge_adapter:
+        raise UsageError(f"--merge-adapter applies to adapter folders; '{config.model_path}' is not one")
     if config.chat_template is not None:
         read_chat_template(config.chat_template)  # a missing file fails before the model loads
     try:
         kind = pick_backend(config.backend)
         if kind == "vllm":
+            if config.merge_adapter:
+                raise UsageError(
+                    "--merge-adapter applies to --backend hf; vLLM serves the adapter on the base as it is "
+                    "(enable_lora), which gives the same answers"
+                )
             from mtb.backends.vllm_backend import VLLMBackend
 
-            return kind, VLLMBackend.load(config)
+            return kind, VLLMBackend.load(config, adapter)
+        if adapter is not None:
+            import peft  # noqa: F401  (a missing extra is said before the base model loads)
         from mtb.backends.hf import HFBackend
 
-        return kind, HFBackend.load(config)
+        return kind, HFBackend.load(config, adapter)
     except ImportError as exc:
         if exc.name and exc.name.split(".")[0] == "vllm":
             raise MissingExtraError("vllm", "vllm") from None
-        if exc.name and exc.name.split(".")[0] in ("torch", "transformers", "jinja2", "accelerate"):
+        if exc.name and exc.name.split(".")[0] in ("torch", "transformers", "jinja2", "accelerate", "peft"):
             raise MissingExtraError(exc.name.split(".")[0], "local") from None
         raise
+
+
+def answer_fields(backend: LocalBackend, config: LocalModelConfig) -> dict[str, Any]:
+    """What each answer record notes beside FastChat's fields: the template's hash, the adapter and base."""
+    fields: dict[str, Any] = {TEMPLATE_FIELD: backend.template_sha256}
+    if backend.adapter is not None:
+        fields.update(record_fields(backend.adapter, config.merge_adapter, config.revision))
+    return fields
+
+
+def pick_template(
+    tokenizer: Any, config: LocalModelConfig, adapter: AdapterInfo | None, base_tokenizer: Any
+) -> str:
+    """--chat-template, else the tokenizer's own; an adapter's tokenizer without one falls back to the base's.
+
+    `base_tokenizer` is called only for that fallback (it loads the base's tokenizer).
+    """
+    if config.chat_template is not None:
+        return read_chat_template(config.chat_template)
+    if adapter is not None and adapter.has_tokenizer:
+        own = getattr(tokenizer, "chat_template", None)
+        if not own:
+            return model_template(base_tokenizer(), adapter.base)
+    if adapter is None:
+        return model_template(tokenizer, config.model_path)
+    return model_template(tokenizer, str(adapter.path) if adapter.has_tokenizer else adapter.base)
+
+
+def base_load_error(exc: BaseException, config: LocalModelConfig, adapter: AdapterInfo) -> MtbError:
+    """A base model that cannot be loaded, named with where it came from (exit 2: the input is wrong)."""
+    from dataclasses import replace
+
+    reason = load_error(exc, replace(config, model_path=adapter.base))
+    if "out of GPU memory" in str(reason):
+        return reason
+    where = "--base-model" if adapter.base_from_flag else f"{adapter.path / 'adapter_config.json'}"
+    return DataError(adapter.base, f"the base model of adapter '{adapter.path}' (from {where}): {reason}")
+
+
+def adapter_error(exc: BaseException, adapter: AdapterInfo) -> MtbError:
+    """An adapter that does not fit its base (other shapes, target modules the base lacks)."""
+    text = first_line(str(exc))
+    if "size mismatch" in str(exc):
+        # The first mismatched tensor says enough: the adapter was trained on another base.
+        mismatched = next((line.strip() for line in str(exc).splitlines() if "size mismatch" in line), text)
+        text = f"its weights do not fit the base's shapes ({mismatched})"
+    return DataError(
+        adapter.path,
+        f"the adapter does not fit the base model '{adapter.base}': {text}; "
+        "check the adapter path and --base-model",
+    )

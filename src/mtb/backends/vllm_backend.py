@@ -15,16 +15,17 @@ from typing import Any
 from vllm import LLM
 from vllm import SamplingParams as VLLMSamplingParams
 
+from mtb.backends.adapters import AdapterInfo
 from mtb.backends.base import BackendError, Completion, Message, SamplingParams
 from mtb.backends.local import (
     GREEDY_BELOW,
     BatchingBackend,
     LocalModelConfig,
+    base_load_error,
     end_of_turn_ids,
     generation_error,
     load_error,
-    model_template,
-    read_chat_template,
+    pick_template,
     template_hash,
     vllm_engine_arguments,
 )
@@ -33,10 +34,19 @@ from mtb.backends.local import (
 class VLLMBackend(BatchingBackend):
     max_batch_size = None  # vLLM schedules any number of requests itself
 
-    def __init__(self, config: LocalModelConfig, llm: Any, template: str) -> None:
+    def __init__(
+        self, config: LocalModelConfig, llm: Any, template: str, adapter: AdapterInfo | None = None
+    ) -> None:
         super().__init__()
         self.config = config
         self.llm = llm
+        self.adapter = adapter
+        # The base is loaded once with LoRA enabled; every request names the adapter.
+        self.lora_request: Any = None
+        if adapter is not None:
+            from vllm.lora.request import LoRARequest
+
+            self.lora_request = LoRARequest(adapter.path.name, 1, str(adapter.path))
         self.template = template
         self.template_sha256 = template_hash(template)
         # vLLM stops at EOS and the model's generation_config; the template's
@@ -44,16 +54,21 @@ class VLLMBackend(BatchingBackend):
         self.stop_ids = end_of_turn_ids(llm.get_tokenizer(), template)
 
     @classmethod
-    def load(cls, config: LocalModelConfig) -> VLLMBackend:
+    def load(cls, config: LocalModelConfig, adapter: AdapterInfo | None = None) -> VLLMBackend:
         try:
-            llm = LLM(**vllm_engine_arguments(config))
+            llm = LLM(**vllm_engine_arguments(config, adapter))
         except Exception as exc:
+            if adapter is not None:
+                raise base_load_error(exc, config, adapter) from None
             raise load_error(exc, config) from None
-        if config.chat_template is not None:
-            template = read_chat_template(config.chat_template)
-        else:
-            template = model_template(llm.get_tokenizer(), config.model_path)
-        return cls(config, llm, template)
+
+        def base_tokenizer() -> Any:  # an adapter's tokenizer without a template: the base's
+            from transformers import AutoTokenizer
+
+            return AutoTokenizer.from_pretrained(adapter.base if adapter else config.model_path)
+
+        template = pick_template(llm.get_tokenizer(), config, adapter, base_tokenizer)
+        return cls(config, llm, template, adapter)
 
     def prepare(self, messages: Sequence[Message]) -> list[Message]:
         return list(messages)
@@ -75,7 +90,9 @@ class VLLMBackend(BatchingBackend):
 
     def generate_batch(self, prompts: list[Any], params: list[SamplingParams]) -> list[Completion]:
         sampling = [self._sampling(p, self.config.seed if p.seed is None else p.seed) for p in params]
-        outputs = self.llm.chat(prompts, sampling, chat_template=self.template, use_tqdm=False)
+        outputs = self.llm.chat(
+            prompts, sampling, chat_template=self.template, use_tqdm=False, lora_request=self.lora_request
+        )
         completions = []
         for output in outputs:
             first = output.outputs[0]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -18,9 +17,23 @@ from mtb.cli.common import (
     cli_errors,
     stderr_console,
 )
+from mtb.cli.local_options import (
+    LOCAL,
+    BackendOption,
+    BaseModelOption,
+    BatchSizeOption,
+    ChatTemplateOption,
+    DtypeOption,
+    GpuMemoryOption,
+    MaxModelLenOption,
+    MergeAdapterOption,
+    RevisionOption,
+    TensorParallelOption,
+    describe_model,
+    given_flags,
+    local_config,
+)
 from mtb.errors import UsageError
-
-LOCAL = "Local model (--model-path)"
 
 
 @cli_errors
@@ -106,57 +119,20 @@ def generate(
     timeout: TimeoutOption = 600.0,
     max_attempts: MaxAttemptsOption = 8,
     progress: ProgressOption = True,
-    backend: Annotated[
-        str,
-        typer.Option(
-            "--backend",
-            help="auto (vllm when installed and a GPU is present, else hf), vllm or hf.",
-            rich_help_panel=LOCAL,
-        ),
-    ] = "auto",
-    chat_template: Annotated[
-        Path | None,
-        typer.Option(
-            "--chat-template",
-            help="A Jinja chat template file, used instead of the model's own.",
-            rich_help_panel=LOCAL,
-        ),
-    ] = None,
-    dtype: Annotated[
-        str | None,
-        typer.Option(
-            "--dtype",
-            help="auto, float32, float16 or bfloat16 "
-            "\\[default: auto: float32 on CPU, the checkpoint's own on GPU].",
-            rich_help_panel=LOCAL,
-        ),
-    ] = None,
-    revision: Annotated[
-        str | None,
-        typer.Option("--revision", help="Hub revision (branch, tag or commit).", rich_help_panel=LOCAL),
-    ] = None,
+    backend: BackendOption = "auto",
+    chat_template: ChatTemplateOption = None,
+    dtype: DtypeOption = None,
+    revision: RevisionOption = None,
+    base_model: BaseModelOption = None,
+    merge_adapter: MergeAdapterOption = False,
     seed: Annotated[
         int | None,
         typer.Option(
             "--seed", min=0, help="Choice i is sampled with seed + i \\[default: 0].", rich_help_panel=LOCAL
         ),
     ] = None,
-    batch_size: Annotated[
-        int | None,
-        typer.Option(
-            "--batch-size", min=1, help="hf: rows per generate call \\[default: 32].", rich_help_panel=LOCAL
-        ),
-    ] = None,
-    tensor_parallel_size: Annotated[
-        int | None,
-        typer.Option(
-            "--tensor-parallel-size",
-            "--num-gpus-per-model",
-            min=1,
-            help="vllm: GPUs per model replica \\[default: 1].",
-            rich_help_panel=LOCAL,
-        ),
-    ] = None,
+    batch_size: BatchSizeOption = None,
+    tensor_parallel_size: TensorParallelOption = None,
     num_gpus_total: Annotated[
         int | None,
         typer.Option(
@@ -166,20 +142,8 @@ def generate(
             rich_help_panel=LOCAL,
         ),
     ] = None,
-    max_model_len: Annotated[
-        int | None,
-        typer.Option("--max-model-len", min=1, help="vllm: context length.", rich_help_panel=LOCAL),
-    ] = None,
-    gpu_memory_utilization: Annotated[
-        float | None,
-        typer.Option(
-            "--gpu-memory-utilization",
-            min=0.01,
-            max=1.0,
-            help="vllm: share of GPU memory to use \\[default: 0.9].",
-            rich_help_panel=LOCAL,
-        ),
-    ] = None,
+    max_model_len: MaxModelLenOption = None,
+    gpu_memory_utilization: GpuMemoryOption = None,
 ) -> None:
     """Answer every question (both turns) and append to DATA/<bench>/model_answer/ID.jsonl.
 
@@ -199,19 +163,21 @@ def generate(
         "--chat-template": chat_template,
         "--dtype": dtype,
         "--revision": revision,
+        "--base-model": base_model,
+        "--merge-adapter": merge_adapter,
         "--batch-size": batch_size,
         "--tensor-parallel-size": tensor_parallel_size,
         "--num-gpus-total": num_gpus_total,
         "--max-model-len": max_model_len,
         "--gpu-memory-utilization": gpu_memory_utilization,
-        "--backend": None if backend == "auto" else backend,
+        "--backend": backend,
     }
     if (model is None) == (model_path is None):
         raise UsageError(
             "give exactly one of --model (a model behind an API) and --model-path (a local model)"
         )
     if model is not None:
-        given = [flag for flag, value in local_flags.items() if value is not None]
+        given = given_flags(local_flags)
         if given:
             raise UsageError(f"{', '.join(given)} only apply to local models (--model-path)")
     else:
@@ -279,27 +245,30 @@ def generate(
 
     from dataclasses import replace
 
-    from mtb.backends.local import TEMPLATE_FIELD, LocalModelConfig, open_local_backend
+    from mtb.backends.local import answer_fields, open_local_backend
     from mtb.engine import Endpoint, run_on_endpoints
 
-    config = LocalModelConfig(
-        model_path=model_path or "",
+    config = local_config(
+        model_path or "",
         backend=backend,
         chat_template=chat_template,
-        dtype=dtype or "auto",
+        dtype=dtype,
         revision=revision,
-        seed=0 if seed is None else seed,
-        max_batch_size=batch_size or 32,
-        tensor_parallel_size=tensor_parallel_size or 1,
+        base_model=base_model,
+        merge_adapter=merge_adapter,
+        seed=seed,
+        batch_size=batch_size,
+        tensor_parallel_size=tensor_parallel_size,
         num_gpus_total=num_gpus_total,
         max_model_len=max_model_len,
-        gpu_memory_utilization=gpu_memory_utilization or 0.9,
+        gpu_memory_utilization=gpu_memory_utilization,
     )
     console.print(f"loading {config.model_path} (backend: {backend}) ...", highlight=False, markup=False)
     kind, local = open_local_backend(config)
-    settings = replace(settings, seed=config.seed, record_extra={TEMPLATE_FIELD: local.template_sha256})
+    settings = replace(settings, seed=config.seed, record_extra=answer_fields(local, config))
     console.print(
-        f"generate: {config.model_path} with {kind} as '{settings.model_id}', {len(questions)} questions × "
+        f"generate: {describe_model(config, local)} with {kind} as '{settings.model_id}', "
+        f"{len(questions)} questions × "
         f"{num_choices} choice(s), chat template sha256 {local.template_sha256[:12]} → {spec.path}",
         highlight=False,
         markup=False,

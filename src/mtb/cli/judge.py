@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from enum import Enum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -17,13 +17,37 @@ from mtb.cli.common import (
     FirstNOption,
     MaxAttemptsOption,
     ModelListOption,
-    ParallelOption,
     ProgressOption,
     TimeoutOption,
     cli_errors,
     split_model_list,
     stderr_console,
 )
+from mtb.cli.local_options import (
+    LOCAL_JUDGE,
+    JudgeBackendOption,
+    JudgeBaseModelOption,
+    JudgeBatchSizeOption,
+    JudgeChatTemplateOption,
+    JudgeDtypeOption,
+    JudgeGpuMemoryOption,
+    JudgeMaxModelLenOption,
+    JudgeMergeAdapterOption,
+    JudgeRevisionOption,
+    JudgeTensorParallelOption,
+    describe_model,
+    given_flags,
+    local_config,
+)
+from mtb.errors import UsageError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from mtb.backends.local import LocalModelConfig
+    from mtb.engine import RunReport
+    from mtb.protocols.base import PlannedRun
+    from mtb.retry import RetryPolicy
 
 
 class JudgeMode(str, Enum):
@@ -84,8 +108,34 @@ def judge(
         str | None,
         typer.Option("--reference-model", help="Whose reference answers to use \\[default: gpt-4]."),
     ] = None,
+    judge_model_path: Annotated[
+        str | None,
+        typer.Option(
+            "--judge-model-path",
+            help="A local judge: a model folder, adapter folder or Hugging Face repo id, run here "
+            "(vLLM or transformers). Its name in file names is --judge-model, else the path's last part.",
+            rich_help_panel=LOCAL_JUDGE,
+        ),
+    ] = None,
+    judge_backend: JudgeBackendOption = "auto",
+    judge_chat_template: JudgeChatTemplateOption = None,
+    judge_dtype: JudgeDtypeOption = None,
+    judge_revision: JudgeRevisionOption = None,
+    judge_base_model: JudgeBaseModelOption = None,
+    judge_merge_adapter: JudgeMergeAdapterOption = False,
+    judge_batch_size: JudgeBatchSizeOption = None,
+    judge_tensor_parallel_size: JudgeTensorParallelOption = None,
+    judge_max_model_len: JudgeMaxModelLenOption = None,
+    judge_gpu_memory_utilization: JudgeGpuMemoryOption = None,
     model_list: ModelListOption = None,
-    parallel: ParallelOption = 8,
+    parallel: Annotated[
+        int | None,
+        typer.Option(
+            "--parallel",
+            min=1,
+            help="Requests in flight at once, per endpoint \\[default: 8; a local judge: 256, batched].",
+        ),
+    ] = None,
     first_n: FirstNOption = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan and make no call.")] = False,
     retry_unparsed: Annotated[
@@ -111,6 +161,40 @@ def judge(
     from mtb.progress import make_progress
     from mtb.protocols.base import JudgeRequest
     from mtb.retry import RetryPolicy
+
+    local_flags = {
+        "--judge-backend": judge_backend,
+        "--judge-chat-template": judge_chat_template,
+        "--judge-dtype": judge_dtype,
+        "--judge-revision": judge_revision,
+        "--judge-base-model": judge_base_model,
+        "--judge-merge-adapter": judge_merge_adapter,
+        "--judge-batch-size": judge_batch_size,
+        "--judge-tensor-parallel-size": judge_tensor_parallel_size,
+        "--judge-max-model-len": judge_max_model_len,
+        "--judge-gpu-memory-utilization": judge_gpu_memory_utilization,
+    }
+    if judge_model_path is None:
+        given = given_flags(local_flags)
+        if given:
+            raise UsageError(f"{', '.join(given)} only apply to a local judge (--judge-model-path)")
+    else:
+        api_flags = {"--judge-api-base": judge_api_base, "--judge-api-key": judge_api_key}
+        given = [flag for flag, value in api_flags.items() if value]
+        if judge_provider != "openai":
+            given.append("--judge-provider")
+        if given:
+            raise UsageError(
+                f"{', '.join(given)} only apply to a judge behind an API (not --judge-model-path)"
+            )
+        from mtb.backends.adapters import resolve_adapter
+        from mtb.backends.local import check_model_path
+
+        # A wrong path fails before the plan, even in a dry run; nothing heavy is imported for it.
+        check_model_path(judge_model_path, "--judge-model-path")
+        resolve_adapter(judge_model_path, judge_base_model)
+        # The judge's name in file names and records: the folder's last part unless named.
+        judge_model = judge_model or judge_model_path.rstrip("/").split("/")[-1]
 
     console = stderr_console()
     benchmark = Benchmark.load(bench)
@@ -143,26 +227,43 @@ def judge(
     if dry_run:
         return
 
-    # The judge's own key and base URL: never the generation server's OPENAI_BASE_URL,
-    # never the OpenAI key for another provider; a missing key stops here, before any call.
-    endpoint = resolve_endpoint(
-        "judge",
-        judge_provider,
-        run.judge_model,
-        judge_api_base,
-        judge_api_key,
-        timeout,
-        key_option="--judge-api-key",
-        base_option="--judge-api-base",
-    )
-    report = run_on_endpoint(
-        endpoint,
-        run.make_jobs,
-        output=run.output,
-        parallel=parallel,
-        policy=RetryPolicy.from_env(max_attempts),
-        progress=make_progress(console, "judge", enabled=progress),
-    )
+    policy = RetryPolicy.from_env(max_attempts)
+    if judge_model_path is not None:
+        config = local_config(
+            judge_model_path,
+            backend=judge_backend,
+            chat_template=judge_chat_template,
+            dtype=judge_dtype,
+            revision=judge_revision,
+            base_model=judge_base_model,
+            merge_adapter=judge_merge_adapter,
+            batch_size=judge_batch_size,
+            tensor_parallel_size=judge_tensor_parallel_size,
+            max_model_len=judge_max_model_len,
+            gpu_memory_utilization=judge_gpu_memory_utilization,
+        )
+        report = run_local_judge(config, run, parallel or LOCAL_JUDGE_PARALLEL, policy, console, progress)
+    else:
+        # The judge's own key and base URL: never the generation server's OPENAI_BASE_URL,
+        # never the OpenAI key for another provider; a missing key stops here, before any call.
+        endpoint = resolve_endpoint(
+            "judge",
+            judge_provider,
+            run.judge_model,
+            judge_api_base,
+            judge_api_key,
+            timeout,
+            key_option="--judge-api-key",
+            base_option="--judge-api-base",
+        )
+        report = run_on_endpoint(
+            endpoint,
+            run.make_jobs,
+            output=run.output,
+            parallel=parallel or 8,
+            policy=policy,
+            progress=make_progress(console, "judge", enabled=progress),
+        )
     code = print_report(report, console, "judgments")
     unparsed = run.count_unparsed()
     if unparsed:
@@ -172,3 +273,54 @@ def judge(
             highlight=False,
         )
     raise typer.Exit(code)
+
+
+# A local judge batches what is in flight: every pending judgment goes to the model together.
+LOCAL_JUDGE_PARALLEL = 256
+
+
+def run_local_judge(
+    config: LocalModelConfig,
+    run: PlannedRun,
+    workers: int,
+    policy: RetryPolicy,
+    console: Console,
+    progress: bool,
+) -> RunReport:
+    """Load the judge here (transformers or vLLM) and run the planned judgments through it.
+
+    The protocol's jobs are the same as for an API judge: the same prompts (as
+    messages, rendered by the judge's own chat template), the same verdict
+    parsing and unparsed counting.
+    """
+    from mtb.backends.local import open_local_backend
+    from mtb.engine import Endpoint, run_on_endpoints
+    from mtb.progress import make_progress
+
+    console.print(
+        f"loading judge {config.model_path} (backend: {config.backend}) ...", highlight=False, markup=False
+    )
+    kind, local = open_local_backend(config)
+    console.print(
+        f"judge: {describe_model(config, local)} with {kind} as '{run.judge_model}', "
+        f"chat template sha256 {local.template_sha256[:12]}",
+        highlight=False,
+        markup=False,
+    )
+    report = run_on_endpoints(
+        lambda: [Endpoint(local, workers, name=config.model_path, key_hint="")],
+        run.make_jobs,
+        output=run.output,
+        workers=workers,
+        policy=policy,
+        progress=make_progress(console, "judge", enabled=progress),
+    )
+    stats = local.stats
+    if stats.batches:
+        console.print(
+            f"{kind}: {stats.rows} judgments in {stats.batches} batches (largest {stats.largest_batch}), "
+            f"{stats.generated_tokens} tokens generated",
+            highlight=False,
+            markup=False,
+        )
+    return report

@@ -103,3 +103,42 @@ def build_tiny_model(
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
+
+
+def build_tiny_adapter(
+    base: Path,
+    folder: Path,
+    *,
+    rank: int = 4,
+    seed: int = 1,
+    target_modules: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj", "up_proj", "down_proj"),
+) -> Path:
+    """Save a LoRA adapter for the model in `base` to `folder`, with random (not zero) weights.
+
+    `init_lora_weights=False` draws both LoRA matrices at random, so the adapter
+    changes the model's outputs from the first step; `base_model_name_or_path`
+    points at the base folder, as `save_pretrained` after fine-tuning it would.
+    """
+    import json
+
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32)
+    torch.manual_seed(seed)
+    config = LoraConfig(
+        r=rank,
+        lora_alpha=4 * rank,
+        target_modules=list(target_modules),
+        init_lora_weights=False,
+        task_type="CAUSAL_LM",
+    )
+    peft_model = get_peft_model(model, config)
+    folder.mkdir(parents=True, exist_ok=True)
+    peft_model.save_pretrained(str(folder))
+    settings_path = folder / "adapter_config.json"
+    settings = json.loads(settings_path.read_text())
+    settings["base_model_name_or_path"] = str(base)
+    settings_path.write_text(json.dumps(settings, indent=2))
+    return folder
