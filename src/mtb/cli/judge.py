@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import time
 from enum import Enum
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from mtb.cli.common import (
     DEFAULT_DATA_DIR,
@@ -16,8 +18,11 @@ from mtb.cli.common import (
     DataDirOption,
     FirstNOption,
     MaxAttemptsOption,
+    MaxCostOption,
     ModelListOption,
     ParallelOption,
+    PriceInOption,
+    PriceOutOption,
     ProgressOption,
     TimeoutOption,
     cli_errors,
@@ -96,6 +101,9 @@ def judge(
     data_dir: DataDirOption = DEFAULT_DATA_DIR,
     timeout: TimeoutOption = 600.0,
     max_attempts: MaxAttemptsOption = 8,
+    max_cost: MaxCostOption = None,
+    price_in: PriceInOption = None,
+    price_out: PriceOutOption = None,
     progress: ProgressOption = True,
 ) -> None:
     """Grade answers; append to DATA/<bench>/model_judgment/<judge>_single.jsonl (or _pair.jsonl).
@@ -104,6 +112,7 @@ def judge(
     waits for Enter, and on a rerun judges only what is missing.
     """
     from mtb.backends import resolve_endpoint
+    from mtb import cost
     from mtb.benchmarks import Benchmark
     from mtb.cli.reporting import print_report
     from mtb.data import DataDir
@@ -139,7 +148,27 @@ def judge(
             console.print(f"  - {gap}", highlight=False, markup=False)
         if run.gaps_are_fatal:
             raise typer.Exit(EXIT_USAGE)
-    console.print_json(json.dumps(run.summary))
+    # The cost before any call: the prompts counted, the replies from the judge's history.
+    price = cost.resolve_price(run.judge_model, price_in, price_out)
+    cost.check_cap(max_cost, price, run.judge_model)
+    counter = cost.TokenCounter()
+    estimate, reply_tokens = cost.estimate_judging(
+        run.requests(),
+        run.past_outputs(),
+        run.default_output_tokens,
+        run.params.max_tokens,
+        price,
+        run.judge_model,
+        counter,
+    )
+    console.print_json(json.dumps({**run.summary, **estimate.summary()}))
+    expected = estimate.cost
+    if max_cost is not None and expected is not None and expected > max_cost:
+        console.print(
+            f"[yellow]note:[/yellow] the estimate (${expected:,.2f}) is above --max-cost (${max_cost:,.2f}): "
+            "the run will stop part way",
+            highlight=False,
+        )
     if dry_run:
         return
 
@@ -155,6 +184,8 @@ def judge(
         key_option="--judge-api-key",
         base_option="--judge-api-base",
     )
+    meter = cost.Meter(price, max_cost, counter, reply_tokens)
+    started = time.time()
     report = run_on_endpoint(
         endpoint,
         run.make_jobs,
@@ -162,8 +193,23 @@ def judge(
         parallel=parallel,
         policy=RetryPolicy.from_env(max_attempts),
         progress=make_progress(console, "judge", enabled=progress),
+        meter=meter,
     )
     code = print_report(report, console, "judgments")
+    if report.stats.requests:
+        console.print(meter.line(), highlight=False, markup=False)
+        problem = cost.record_run(
+            data,
+            command="judge",
+            model=run.judge_model,
+            output=run.output,
+            meter=meter,
+            started=started,
+            requests=report.stats.requests,
+            completed=report.completed,
+        )
+        if problem:
+            console.print(f"[yellow]warning:[/yellow] {escape(problem)}", highlight=False)
     unparsed = run.count_unparsed()
     if unparsed:
         console.print(
