@@ -183,7 +183,8 @@ class TokenCounter:
         return found
 
     def messages(self, messages: Sequence[Message]) -> int:
-        return sum(self.text(m.get("content") or "") + TOKENS_PER_MESSAGE for m in messages) + TOKENS_PER_REPLY
+        contents = sum(self.text(m.get("content") or "") + TOKENS_PER_MESSAGE for m in messages)
+        return contents + TOKENS_PER_REPLY
 
 
 def median_tokens(texts: Iterable[str], counter: TokenCounter, limit: int = HISTORY_SAMPLE) -> int | None:
@@ -369,9 +370,8 @@ class Meter:
                 input_tokens, output_tokens = usage.input_tokens, usage.output_tokens
             else:
                 self.without_usage += 1
-                input_tokens = (
-                    ticket.input_tokens if ticket.input_tokens is not None else self.counter.messages(messages)
-                )
+                counted = ticket.input_tokens
+                input_tokens = counted if counted is not None else self.counter.messages(messages)
                 output_tokens = self.counter.text(completion.text)
             self.responses += 1
             self.input_tokens += input_tokens
@@ -504,5 +504,6 @@ def check_cap(max_cost: float | None, price: Price | None, model: str) -> None:
     if not math.isfinite(max_cost) or max_cost <= 0:
         raise UsageError(f"--max-cost must be a number of dollars above 0, not {max_cost}")
     if price is None:
-        raise UsageError(f"--max-cost needs a price for '{model}', which mtb's table lacks: give {PRICE_FLAGS}")
-
+        raise UsageError(
+            f"--max-cost needs a price for '{model}', which mtb's price table lacks: give {PRICE_FLAGS}"
+        )

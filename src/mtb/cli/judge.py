@@ -111,8 +111,8 @@ def judge(
     Checks that every answer and reference exists before the first call, never
     waits for Enter, and on a rerun judges only what is missing.
     """
-    from mtb.backends import resolve_endpoint
     from mtb import cost
+    from mtb.backends import resolve_endpoint
     from mtb.benchmarks import Benchmark
     from mtb.cli.reporting import print_report
     from mtb.data import DataDir
