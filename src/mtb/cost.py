@@ -40,6 +40,7 @@ TOKENS_PER_MESSAGE = 3
 TOKENS_PER_REPLY = 3
 # How many past replies are enough to take a median from; more would only cost time.
 HISTORY_SAMPLE = 2000
+CHUNK = 200_000  # characters bpe-openai is given at once
 
 
 class BudgetExhausted(Exception):
@@ -174,7 +175,12 @@ class TokenCounter:
         found = self._cache.get(text)
         if found is None:
             if self._encoding is not None:
-                found = len(self._encoding.encode(text, disallowed_special=()))
+                # bpe-openai refuses inputs near a million characters; a text that long is
+                # counted in pieces (a token may be split at a seam: off by one per piece).
+                found = sum(
+                    len(self._encoding.encode(text[at : at + CHUNK], disallowed_special=()))
+                    for at in range(0, max(len(text), 1), CHUNK)
+                )
             else:
                 found = math.ceil(len(text) / 4)
             if len(self._cache) > 100_000:  # a long run: keep memory bounded

@@ -13,6 +13,8 @@ from helpers import TINY_JUDGE_PROMPTS, judge_responder, model_responder, read_j
 from mtb.cli.main import app
 from mtb.testing.openai_server import OpenAIServer, Reply
 
+PRICE_FLAGS = ("--price-in", "1", "--price-out", "2")
+CAP = ("--max-cost", "1")
 GPT4 = (30.0, 60.0)  # USD per million input / output tokens, as in prices/prices.toml
 
 
@@ -91,8 +93,7 @@ def test_an_unknown_judge_gets_no_estimate_and_a_note_naming_the_price_flags(
 
     priced = runner.invoke(
         app,
-        ["judge", "--dry-run", "--judge-model", "my-judge", "--data-dir", str(root)]
-        + ["--price-in", "1", "--price-out", "2"],
+        ["judge", "--dry-run", "--judge-model", "my-judge", "--data-dir", str(root), *PRICE_FLAGS],
     )
     plan = plan_json(priced.stderr)
     tokens = plan["estimated_tokens"]
@@ -105,8 +106,7 @@ def test_max_cost_without_a_price_is_a_usage_error_before_any_call(
     root = write_bench(tmp_path / "data", questions=3, models=1)
     result = runner.invoke(
         app,
-        ["judge", "--judge-model", "my-judge", "--judge-api-base", server.url, "--data-dir", str(root)]
-        + ["--max-cost", "1"],
+        ["judge", "--judge-model", "my-judge", "--judge-api-base", server.url, "--data-dir", str(root), *CAP],
     )
     assert result.exit_code == 2
     assert "--price-in" in result.stderr and "my-judge" in result.stderr
@@ -120,6 +120,9 @@ def test_max_cost_without_a_price_is_a_usage_error_before_any_call(
 # -- during: --max-cost --------------------------------------------------------------
 
 PADDING = "The answer goes on with a few plain words of detail so that the prompt has some length. "
+
+
+LONG = PADDING * 3
 
 
 def write_bench(root: Path, *, questions: int = 80, models: int = 8) -> Path:
@@ -138,7 +141,7 @@ def write_bench(root: Path, *, questions: int = 80, models: int = 8) -> Path:
                 "question_id": q,
                 "answer_id": f"{m}-{q}",
                 "model_id": f"model-{m}",
-                "choices": [{"index": 0, "turns": [f"model-{m} on {q}: {PADDING * 3}", f"again {q}: {PADDING * 3}"]}],
+                "choices": [{"index": 0, "turns": [f"model-{m} on {q}: {LONG}", f"again {q}: {LONG}"]}],
                 "tstamp": 0,
             }
             for q in range(1, questions + 1)
@@ -185,7 +188,9 @@ def test_max_cost_stops_gpt4_judging_and_a_rerun_completes_without_duplicates(
     assert f"${total:,.2f}" in shown.stderr
 
 
-def test_a_cap_below_one_request_sends_nothing(runner: CliRunner, server: OpenAIServer, tmp_path: Path) -> None:
+def test_a_cap_below_one_request_sends_nothing(
+    runner: CliRunner, server: OpenAIServer, tmp_path: Path
+) -> None:
     root = write_bench(tmp_path / "data", questions=2, models=1)
     result = runner.invoke(
         app,
