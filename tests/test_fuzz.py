@@ -105,11 +105,29 @@ def make_data(root: Path) -> dict[str, Path]:
         for turn in (1, 2)
     ]
     write_jsonl(bench / "model_judgment" / "gpt-4_single.jsonl", judgments)
+    run = {
+        "command": "judge",
+        "model": "gpt-4",
+        "output": "mt_bench/model_judgment/gpt-4_single.jsonl",
+        "started": 1.0,
+        "finished": 2.0,
+        "requests": 4,
+        "completed": 4,
+        "input_tokens": 4000,
+        "output_tokens": 400,
+        "replies_without_usage": 0,
+        "cost_usd": 0.144,
+        "price": None,
+        "max_cost_usd": None,
+        "stopped_by_max_cost": False,
+    }
+    write_jsonl(bench / "runs" / "cost.jsonl", [run])
     return {
         "questions": bench / "question.jsonl",
         "answers": bench / "model_answer" / "model-a.jsonl",
         "judgments": bench / "model_judgment" / "gpt-4_single.jsonl",
         "prompts": root / "judge_prompts.jsonl",
+        "cost_log": bench / "runs" / "cost.jsonl",
     }
 
 
@@ -204,7 +222,7 @@ CORRUPTIONS: dict[str, Callable[[Path, random.Random], None]] = {
     "3mb-line": huge_line,
     "empty": empty_file,
 }
-TARGETS = ("questions", "answers", "judgments", "prompts")
+TARGETS = ("questions", "answers", "judgments", "prompts", "cost_log")
 
 
 @contextmanager
@@ -375,6 +393,8 @@ def test_the_uncorrupted_data_works(tmp_path: Path, runner: CliRunner) -> None:
     shown = runner.invoke(app, ["results", "--format", "json", "--no-ci", *common])
     assert shown.exit_code == 0, shown.stderr
     assert {row["model"] for row in json.loads(shown.stdout)} == set(MODELS)
+    logged = "cost: 1 logged run(s) made these judgments: 4,000 input + 400 output tokens, $0.14"
+    assert logged in shown.stderr
     planned = runner.invoke(app, ["judge", "--dry-run", "--model-list", *MODELS, *common])
     assert planned.exit_code == 0, planned.stderr
     exported = runner.invoke(app, ["browse", "--export", str(tmp_path / "page.html"), *common])

@@ -23,7 +23,7 @@ from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mtb.backends import create_backend
 from mtb.backends.base import Backend, BackendError, Completion, EndpointConfig, Message, SamplingParams
@@ -31,6 +31,9 @@ from mtb.errors import DataError
 from mtb.jsonl import JsonlAppender, iter_json_lines
 from mtb.progress import ProgressSink
 from mtb.retry import RetryPolicy, decide, is_rate_limit
+
+if TYPE_CHECKING:
+    from mtb.cost import Meter
 
 
 class ItemFailed(Exception):
@@ -100,6 +103,7 @@ class Caller:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
         out_of_rotation: float = 30.0,
+        meter: Meter | None = None,
     ) -> None:
         self.endpoints = [endpoint] if isinstance(endpoint, Endpoint) else list(endpoint)
         if not self.endpoints:
@@ -111,6 +115,9 @@ class Caller:
         self.on_retry = on_retry
         self.sleep = sleep
         self.clock = clock
+        # Counts each response's tokens and cost; with --max-cost, admits each request
+        # (raising mtb.cost.BudgetExhausted when the next one would pass the cap).
+        self.meter = meter
 
     async def _respect_pause(self, endpoint: Endpoint) -> None:
         while (delay := endpoint.paused_until - self.clock()) > 0:
@@ -136,11 +143,17 @@ class Caller:
                 async with endpoint.semaphore:
                     # A pause may have begun while this request waited for a slot.
                     await self._respect_pause(endpoint)
+                    ticket = await self.meter.admit(messages, params.max_tokens) if self.meter else None
                     self.stats.requests += 1
+                    completion: Completion | None = None
                     try:
-                        return await endpoint.backend.complete(messages, params)
+                        completion = await endpoint.backend.complete(messages, params)
+                        return completion
                     except BackendError as exc:
                         error = exc
+                    finally:
+                        if self.meter is not None and ticket is not None:
+                            self.meter.settle(ticket, completion, messages)
             finally:
                 endpoint.assigned -= 1
             if len(self.endpoints) > 1 and _replica_trouble(error):
@@ -181,6 +194,7 @@ class RunReport:
     completed: int = 0
     failures: list[tuple[str, str]] = field(default_factory=list)  # (label, reason)
     fatal: str | None = None
+    cost_stop: str | None = None  # why --max-cost stopped the run
     interrupted: bool = False
     notes: list[str] = field(default_factory=list)
     stats: CallStats = field(default_factory=CallStats)
@@ -191,7 +205,13 @@ class RunReport:
 
     @property
     def ok(self) -> bool:
-        return not self.failures and self.fatal is None and not self.interrupted and self.not_done == 0
+        return (
+            not self.failures
+            and self.fatal is None
+            and self.cost_stop is None
+            and not self.interrupted
+            and self.not_done == 0
+        )
 
 
 @dataclass(frozen=True)
@@ -246,6 +266,8 @@ async def _run_tasks(
     for item in tasks:
         queue.put_nowait(item)
 
+    from mtb.cost import BudgetExhausted
+
     async def worker() -> None:
         while True:
             try:
@@ -258,6 +280,11 @@ async def _run_tasks(
                 report.failures.append((task.label, str(exc)))
                 progress.advance(failed=True)
                 continue
+            except BudgetExhausted as exc:
+                # Not a failure of the item: no new request starts, and the requests in
+                # flight (already paid for) finish and are written by their workers.
+                report.cost_stop = str(exc)
+                return
             write(record)
             report.completed += 1
             progress.advance()
@@ -356,6 +383,7 @@ def run_on_endpoint(
     parallel: int,
     policy: RetryPolicy,
     progress: ProgressSink,
+    meter: Meter | None = None,
 ) -> RunReport:
     """Open the endpoint (or every replica, `parallel` in flight each), run the jobs, close them.
 
@@ -383,6 +411,7 @@ def run_on_endpoint(
         workers=parallel * len(configs),
         policy=policy,
         progress=progress,
+        meter=meter,
     )
 
 
@@ -394,13 +423,14 @@ def run_on_endpoints(
     workers: int,
     policy: RetryPolicy,
     progress: ProgressSink,
+    meter: Meter | None = None,
 ) -> RunReport:
     """Run the jobs through the endpoints `open_endpoints` makes (inside the event loop), then close them."""
     report = RunReport(output)
 
     async def main() -> None:
         endpoints = open_endpoints()
-        caller = Caller(endpoints, policy, report.stats, on_retry=progress.note_retry)
+        caller = Caller(endpoints, policy, report.stats, on_retry=progress.note_retry, meter=meter)
         try:
             await run_jobs(make_jobs(caller), workers=workers, progress=progress, report=report)
         finally:

@@ -21,10 +21,19 @@ class SamplingParams:
 
 
 @dataclass(frozen=True)
+class Usage:
+    """The tokens a server says a request took (OpenAI's `usage`); what --max-cost counts."""
+
+    input_tokens: int
+    output_tokens: int
+
+
+@dataclass(frozen=True)
 class Completion:
     text: str
     model: str | None = None  # the model the server says answered
     finish_reason: str | None = None
+    usage: Usage | None = None  # None when the server reported none (then mtb counts the tokens)
 
 
 class BackendError(Exception):

@@ -9,7 +9,7 @@ from typing import Any
 
 import openai
 
-from mtb.backends.base import BackendError, Completion, EndpointConfig, Message, SamplingParams
+from mtb.backends.base import BackendError, Completion, EndpointConfig, Message, SamplingParams, Usage
 from mtb.retry import parse_retry_after
 
 # Servers such as `vllm serve` accept any key; the SDK insists on one.
@@ -132,7 +132,25 @@ def completion_from(response: Any) -> Completion:
         text,
         model if isinstance(model, str) else None,
         finish_reason if isinstance(finish_reason, str) else None,
+        usage_from(_field(response, "usage")),
     )
+
+
+def usage_from(usage: Any) -> Usage | None:
+    """The reply's token counts; None when absent or not two counts (then mtb counts them itself)."""
+    if usage is None:
+        return None
+    prompt, completion = _field(usage, "prompt_tokens"), _field(usage, "completion_tokens")
+    if (
+        isinstance(prompt, int)
+        and isinstance(completion, int)
+        and not isinstance(prompt, bool)
+        and not isinstance(completion, bool)
+        and prompt >= 0
+        and completion >= 0
+    ):
+        return Usage(prompt, completion)
+    return None
 
 
 class OpenAICompatBackend:

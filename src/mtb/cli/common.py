@@ -56,6 +56,25 @@ MaxAttemptsOption = Annotated[
     int,
     typer.Option("--max-attempts", min=1, help="Attempts per request before the item counts as failed."),
 ]
+MaxCostOption = Annotated[
+    float | None,
+    typer.Option(
+        "--max-cost",
+        help="Stop starting requests once the dollars spent (from each reply's usage) plus those in "
+        "flight would pass this; what is done is kept, and a rerun continues. Needs a price.",
+    ),
+]
+PriceInOption = Annotated[
+    float | None,
+    typer.Option(
+        "--price-in",
+        help="USD per million input tokens, over mtb's price table (prices/prices.toml).",
+    ),
+]
+PriceOutOption = Annotated[
+    float | None,
+    typer.Option("--price-out", help="USD per million output tokens, over mtb's price table."),
+]
 ProgressOption = Annotated[bool, typer.Option("--progress/--no-progress", help="Show progress on stderr.")]
 
 DEFAULT_DATA_DIR = Path("data")

@@ -12,6 +12,9 @@ from mtb.cli.common import (
     DataDirOption,
     FirstNOption,
     MaxAttemptsOption,
+    MaxCostOption,
+    PriceInOption,
+    PriceOutOption,
     ProgressOption,
     TimeoutOption,
     cli_errors,
@@ -118,6 +121,9 @@ def generate(
     data_dir: DataDirOption = DEFAULT_DATA_DIR,
     timeout: TimeoutOption = 600.0,
     max_attempts: MaxAttemptsOption = 8,
+    max_cost: MaxCostOption = None,
+    price_in: PriceInOption = None,
+    price_out: PriceOutOption = None,
     progress: ProgressOption = True,
     backend: BackendOption = "auto",
     chat_template: ChatTemplateOption = None,
@@ -181,7 +187,14 @@ def generate(
         if given:
             raise UsageError(f"{', '.join(given)} only apply to local models (--model-path)")
     else:
-        given = [flag for flag, value in {"--api-base": api_base, "--api-key": api_key}.items() if value]
+        api_only = {
+            "--api-base": api_base,
+            "--api-key": api_key,
+            "--max-cost": max_cost,
+            "--price-in": price_in,
+            "--price-out": price_out,
+        }
+        given = [flag for flag, value in api_only.items() if value is not None and value != []]
         if provider != "openai":
             given.append("--provider")
         if given:
@@ -206,8 +219,14 @@ def generate(
     make_progress_sink: Any = lambda: make_progress(console, "generate", enabled=progress)  # noqa: E731
 
     if model is not None:
+        import time
+
+        from mtb import cost
         from mtb.backends import resolve_endpoint
-        from mtb.engine import run_on_endpoint
+        from mtb.engine import done_keys, run_on_endpoint
+
+        price = cost.resolve_price(model, price_in, price_out)
+        cost.check_cap(max_cost, price, model)
 
         # One endpoint per replica; with no --api-base, the provider's own variables decide.
         bases: list[str | None] = [b for b in (api_base or []) if b] or [None]
@@ -231,6 +250,36 @@ def generate(
             highlight=False,
             markup=False,
         )
+        # The cost before any call: the questions still to answer, the replies from the answers on disk.
+        done = done_keys(spec)
+        counter = cost.TokenCounter()
+        estimate, reply_tokens = cost.estimate_generation(
+            [q.turns for q in questions if q.question_id not in done],
+            system_prompt,
+            num_choices,
+            _past_turns(data),
+            settings.max_tokens,
+            price,
+            model,
+            counter,
+        )
+        expected = estimate.cost
+        money = "no price known" if expected is None else f"about ${expected:,.2f}"
+        console.print(
+            f"estimate: {estimate.input_tokens:,} input + {estimate.output_tokens:,} output tokens, {money}"
+            + "".join(f"\n  {note}" for note in estimate.notes),
+            highlight=False,
+            markup=False,
+        )
+        if max_cost is not None and expected is not None and expected > max_cost:
+            console.print(
+                f"note: the estimate (${expected:,.2f}) is above --max-cost (${max_cost:,.2f}): "
+                "the run will stop part way",
+                highlight=False,
+                markup=False,
+            )
+        meter = cost.Meter(price, max_cost, counter, reply_tokens)
+        started = time.time()
         report = run_on_endpoint(
             configs,
             lambda caller: [
@@ -240,8 +289,24 @@ def generate(
             parallel=parallel or 8,
             policy=policy,
             progress=make_progress_sink(),
+            meter=meter,
         )
-        raise typer.Exit(print_report(report, console, "answers"))
+        code = print_report(report, console, "answers")
+        if report.stats.requests:
+            console.print(meter.line(), highlight=False, markup=False)
+            problem = cost.record_run(
+                data,
+                command="generate",
+                model=model,
+                output=spec.path,
+                meter=meter,
+                started=started,
+                requests=report.stats.requests,
+                completed=report.completed,
+            )
+            if problem:
+                console.print(f"warning: {problem}", highlight=False, markup=False)
+        raise typer.Exit(code)
 
     from dataclasses import replace
 
@@ -294,3 +359,17 @@ def generate(
             markup=False,
         )
     raise typer.Exit(print_report(report, console, "answers"))
+
+
+def _past_turns(data: Any) -> Any:
+    """Every answer turn in the data directory's answer files, for the median reply length."""
+    from mtb.errors import MtbError
+
+    for name in data.answer_models():
+        try:
+            answers = data.answers(name)
+        except MtbError:
+            continue  # a bad file is judge's to report; the estimate does without it
+        for answer in answers.values():
+            for choice in answer.choices:
+                yield from (turn for turn in choice.turns if turn)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import time
 from enum import Enum
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.markup import escape
 
 from mtb.cli.common import (
     DEFAULT_DATA_DIR,
@@ -16,7 +18,10 @@ from mtb.cli.common import (
     DataDirOption,
     FirstNOption,
     MaxAttemptsOption,
+    MaxCostOption,
     ModelListOption,
+    PriceInOption,
+    PriceOutOption,
     ProgressOption,
     TimeoutOption,
     cli_errors,
@@ -146,6 +151,9 @@ def judge(
     data_dir: DataDirOption = DEFAULT_DATA_DIR,
     timeout: TimeoutOption = 600.0,
     max_attempts: MaxAttemptsOption = 8,
+    max_cost: MaxCostOption = None,
+    price_in: PriceInOption = None,
+    price_out: PriceOutOption = None,
     progress: ProgressOption = True,
 ) -> None:
     """Grade answers; append to DATA/<bench>/model_judgment/<judge>_single.jsonl (or _pair.jsonl).
@@ -153,6 +161,7 @@ def judge(
     Checks that every answer and reference exists before the first call, never
     waits for Enter, and on a rerun judges only what is missing.
     """
+    from mtb import cost
     from mtb.backends import resolve_endpoint
     from mtb.benchmarks import Benchmark
     from mtb.cli.reporting import print_report
@@ -223,11 +232,39 @@ def judge(
             console.print(f"  - {gap}", highlight=False, markup=False)
         if run.gaps_are_fatal:
             raise typer.Exit(EXIT_USAGE)
-    console.print_json(json.dumps(run.summary))
+    # The cost before any call: the prompts counted, the replies from the judge's history.
+    price = cost.resolve_price(run.judge_model, price_in, price_out)
+    cost.check_cap(max_cost, price, run.judge_model)
+    # Exact counting costs about a second (loading the tokenizer, then 3M tokens for a full run):
+    # paid where the count matters (a plan to read, a cap to keep), not on every run's critical path.
+    plan_counter = cost.TokenCounter(exact=dry_run or max_cost is not None)
+    estimate, reply_tokens = cost.estimate_judging(
+        run.requests(),
+        run.past_outputs(),
+        run.default_output_tokens,
+        run.params.max_tokens,
+        price,
+        run.judge_model,
+        plan_counter,
+    )
+    console.print_json(json.dumps({**run.summary, **estimate.summary()}))
+    expected = estimate.cost
+    if max_cost is not None and expected is not None and expected > max_cost:
+        console.print(
+            f"[yellow]note:[/yellow] the estimate (${expected:,.2f}) is above --max-cost (${max_cost:,.2f}): "
+            "the run will stop part way",
+            highlight=False,
+        )
     if dry_run:
         return
 
     policy = RetryPolicy.from_env(max_attempts)
+    # Local judges cost no money; API judges are metered (and capped by --max-cost).
+    # Replies without `usage` are counted exactly, the tokenizer loading only if one comes.
+    meter = (
+        cost.Meter(price, max_cost, cost.TokenCounter(), reply_tokens) if judge_model_path is None else None
+    )
+    started = time.time()
     if judge_model_path is not None:
         config = local_config(
             judge_model_path,
@@ -263,8 +300,23 @@ def judge(
             parallel=parallel or 8,
             policy=policy,
             progress=make_progress(console, "judge", enabled=progress),
+            meter=meter,
         )
     code = print_report(report, console, "judgments")
+    if meter is not None and report.stats.requests:
+        console.print(meter.line(), highlight=False, markup=False)
+        problem = cost.record_run(
+            data,
+            command="judge",
+            model=run.judge_model,
+            output=run.output,
+            meter=meter,
+            started=started,
+            requests=report.stats.requests,
+            completed=report.completed,
+        )
+        if problem:
+            console.print(f"[yellow]warning:[/yellow] {escape(problem)}", highlight=False)
     unparsed = run.count_unparsed()
     if unparsed:
         console.print(

@@ -28,6 +28,10 @@ def print_report(report: RunReport, console: Console, noun: str) -> int:
     )
     if report.fatal:
         console.print(f"[red]stopped:[/red] {escape(report.fatal)}", highlight=False)
+    if report.cost_stop:
+        console.print(
+            f"[red]stopped:[/red] {escape(report.cost_stop)} ({report.not_done} left)", highlight=False
+        )
     if report.failures:
         console.print(
             f"[red]{len(report.failures)} {noun} failed[/red] and were not written:",

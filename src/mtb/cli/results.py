@@ -24,6 +24,7 @@ from mtb.cli.common import (
 )
 
 if TYPE_CHECKING:
+    from mtb.data import DataDir
     from mtb.protocols.base import ScoreReport
 
 
@@ -132,8 +133,9 @@ def results(
     if len(controls) > 1:
         raise UsageError("use at most one of --style-control, --length-control and --markdown-control")
     benchmark = Benchmark.load(bench)
+    data = DataDir(data_dir, benchmark)
     report = benchmark.protocol.score(
-        DataDir(data_dir, benchmark),
+        data,
         ResultsRequest(
             mode=mode.value if mode else None,
             models=split_model_list(model_list),
@@ -155,7 +157,22 @@ def results(
         console.print(f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False)
     for note in report.notes:
         console.print(note, highlight=False, markup=False)
+    _print_cost(data, report, console)
     _emit(report, output_format)
+
+
+def _print_cost(data: DataDir, report: ScoreReport, console: Console) -> None:
+    """The logged tokens and cost of the judge runs that wrote the judgments shown."""
+    from mtb import cost
+    from mtb.errors import MtbError
+
+    try:
+        logged = cost.logged_cost(data, report.sources)
+    except MtbError as exc:  # the log is a side record: a bad line does not hide the scores
+        console.print(f"[yellow]warning:[/yellow] {escape(str(exc))}", highlight=False)
+        return
+    if logged is not None:
+        console.print(logged.note(), highlight=False, markup=False)
 
 
 def _finite(value: Any) -> Any:

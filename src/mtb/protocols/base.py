@@ -12,12 +12,12 @@ comes back. A family rejects, as a UsageError, the flags that mean nothing to it
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from mtb.backends.base import SamplingParams
+from mtb.backends.base import Message, SamplingParams
 from mtb.engine import Caller, Job, OutputSpec
 from mtb.records import ModelAnswer, Question, QuestionId
 from mtb.tables import Table
@@ -53,6 +53,13 @@ class PlannedRun:
     make_jobs: Callable[[Caller], Sequence[Job]]
     count_unparsed: Callable[[], int]  # verdicts in the output that name no score or winner
     judge_model: str
+    # What the cost estimate needs (mtb.cost turns it into money; protocols know no prices):
+    # the messages of every request the run will send (first attempts, done work left out),
+    # the judge's replies from earlier runs (their median length estimates the output),
+    # and the reply length to assume when there are none.
+    requests: Callable[[], Iterable[Sequence[Message]]] = lambda: ()
+    past_outputs: Callable[[], Iterable[str]] = lambda: ()
+    default_output_tokens: int = 300
 
 
 MAX_ROUNDS = 100_000  # bootstrap rounds: beyond this the resampled indices alone take gigabytes
@@ -96,6 +103,8 @@ class ScoreReport:
     flat: Table  # --format csv / markdown
     warnings: list[str] = field(default_factory=list)  # shown as "warning: ..." on stderr
     notes: list[str] = field(default_factory=list)  # shown as they are on stderr
+    # The judgment files (or folders) scored: `results` adds the logged cost of the runs that made them.
+    sources: list[Path] = field(default_factory=list)
 
 
 class BenchmarkProtocol(Protocol):

@@ -33,6 +33,14 @@ class Reply:
     # Seconds between the bytes of the body: a server that is slow but never
     # silent for long, which a per-read timeout alone never ends.
     drip: float = 0.0
+    # The reply's `usage` token counts (prompt, completion); None: counted as a server would,
+    # roughly (a token per four characters of the messages and of the reply).
+    usage: tuple[int, int] | None = None
+    no_usage: bool = False  # a server that reports no usage at all
+
+
+def rough_tokens(text: str) -> int:
+    return max(1, math.ceil(len(text) / 4))
 
 
 @dataclass(frozen=True)
@@ -59,23 +67,28 @@ def default_responder(request: RecordedRequest) -> Reply:
     return Reply(text=f"echo: {request.last_user_message[:60]}")
 
 
-def completion_body(text: str, model: str) -> str:
-    return json.dumps(
-        {
-            "id": "chatcmpl-test",
-            "object": "chat.completion",
-            "created": int(time.time()),
-            "model": model,
-            "choices": [
-                {
-                    "index": 0,
-                    "message": {"role": "assistant", "content": text},
-                    "finish_reason": "stop",
-                }
-            ],
-            "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+def completion_body(text: str, model: str, usage: tuple[int, int] | None = (1, 1)) -> str:
+    body: dict[str, Any] = {
+        "id": "chatcmpl-test",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": text},
+                "finish_reason": "stop",
+            }
+        ],
+    }
+    if usage is not None:
+        prompt, completion = usage
+        body["usage"] = {
+            "prompt_tokens": prompt,
+            "completion_tokens": completion,
+            "total_tokens": prompt + completion,
         }
-    )
+    return json.dumps(body)
 
 
 class FixedWindowLimit:
@@ -240,9 +253,15 @@ class OpenAIServer:
                     if reply.body is not None:
                         self._send(reply.status, reply.body, reply.headers, reply.drip)
                     elif reply.status == 200:
+                        usage = reply.usage or (
+                            sum(rough_tokens(str(m.get("content", ""))) for m in request.messages),
+                            rough_tokens(reply.text),
+                        )
                         self._send(
                             200,
-                            completion_body(reply.text, str(body.get("model", ""))),
+                            completion_body(
+                                reply.text, str(body.get("model", "")), None if reply.no_usage else usage
+                            ),
                             reply.headers,
                             reply.drip,
                         )

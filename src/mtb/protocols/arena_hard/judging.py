@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,8 @@ from typing import Any
 from mtb.backends.base import Message, SamplingParams
 from mtb.data import DataDir, file_stem_safe, select_questions
 from mtb.engine import Caller, Job, OutputSpec, Task, done_keys
-from mtb.errors import UsageError
+from mtb.errors import MtbError, UsageError
+from mtb.jsonl import iter_json_lines
 from mtb.protocols.arena_hard.config import JudgeConfig
 from mtb.protocols.arena_hard.records import parse_judgment
 from mtb.protocols.base import PlannedRun
@@ -202,6 +203,36 @@ def plan_arena(
     return ArenaPlan(judge_model, baseline_model, chosen, questions, matches, specs, gaps, already)
 
 
+# The reply length to assume when no judgment holds any yet: upstream's judge answers the
+# question itself before comparing, so its replies are long.
+DEFAULT_OUTPUT_TOKENS = 700
+
+
+def request_messages(plan: ArenaPlan, config: JudgeConfig) -> Iterator[list[Message]]:
+    """Both games' first requests for every match still to judge (a second attempt is not foreseen)."""
+    for model in plan.models:
+        done = done_keys(plan.specs[model])
+        for match in plan.matches[model]:
+            if match.question.question_id in done:
+                continue
+            yield game_messages(config, match.question, match.baseline, match.answer)
+            yield game_messages(config, match.question, match.answer, match.baseline)
+
+
+def past_judgments(folder: Path) -> Iterator[str]:
+    """Every game's judgment text in the judge's folder."""
+    for path in sorted(folder.glob("*.jsonl")) if folder.is_dir() else []:
+        try:
+            for _, obj in iter_json_lines(path):
+                games = obj.get("games")
+                for game in games if isinstance(games, list) else []:
+                    text = game.get("judgment") if isinstance(game, dict) else None
+                    if isinstance(text, str) and text.strip():
+                        yield text
+        except MtbError:
+            continue  # the results command reports a bad file; the estimate does without it
+
+
 def planned_run(plan: ArenaPlan, config: JudgeConfig, bench: str) -> PlannedRun:
     params = SamplingParams(temperature=config.temperature, max_tokens=config.max_tokens)
 
@@ -226,4 +257,7 @@ def planned_run(plan: ArenaPlan, config: JudgeConfig, bench: str) -> PlannedRun:
         make_jobs=lambda caller: plan.jobs(caller, config, params),
         count_unparsed=count_unparsed,
         judge_model=plan.judge_model,
+        requests=lambda: request_messages(plan, config),
+        past_outputs=lambda: past_judgments(plan.specs[plan.models[0]].path.parent),
+        default_output_tokens=DEFAULT_OUTPUT_TOKENS,
     )

@@ -107,6 +107,7 @@ def score(data: DataDir, request: ResultsRequest) -> ScoreReport:
         flat=Table(title, ["model", "score", "ci_low", "ci_high", "avg_tokens"], csv_rows),
         warnings=warnings,
         notes=notes,
+        sources=[folder],
     )
 
 

@@ -11,7 +11,7 @@ upstream). Records go to model_judgment/<judge>/<model>.jsonl.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Hashable
+from collections.abc import Hashable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,8 @@ from typing import Any
 from mtb.backends.base import Message, SamplingParams
 from mtb.data import DataDir, file_stem_safe
 from mtb.engine import Caller, Job, OutputSpec, Task, done_keys
-from mtb.errors import UsageError
+from mtb.errors import MtbError, UsageError
+from mtb.jsonl import iter_json_lines
 from mtb.protocols.arena_hard_v2.records import answer_text, is_scored, parse_judgment
 from mtb.protocols.arena_hard_v2.settings import CategorySetting, JudgeConfig
 from mtb.protocols.base import PlannedRun
@@ -209,6 +210,38 @@ def plan_judging(
     return Plan(judge_model, categories, listed, chosen_questions, matches, specs, gaps, already)
 
 
+# The reply length to assume when no judgment holds any yet (the judge writes its own answer first).
+DEFAULT_OUTPUT_TOKENS = 800
+
+
+def request_messages(plan: Plan, config: JudgeConfig) -> Iterator[list[Message]]:
+    """Both games' requests for every match still to judge."""
+    for model in plan.models:
+        if not plan.matches[model]:
+            continue
+        done = done_keys(plan.specs[model])
+        for match in plan.matches[model]:
+            if match.question.question_id in done:
+                continue
+            yield game_messages(config, match.setting, match.question, match.baseline, match.answer)
+            yield game_messages(config, match.setting, match.question, match.answer, match.baseline)
+
+
+def past_judgments(folder: Path) -> Iterator[str]:
+    """Every game's judgment text (`judgment.answer`) in the judge's folder."""
+    for path in sorted(folder.glob("*.jsonl")) if folder.is_dir() else []:
+        try:
+            for _, obj in iter_json_lines(path):
+                games = obj.get("games")
+                for game in games if isinstance(games, list) else []:
+                    judgment = game.get("judgment") if isinstance(game, dict) else None
+                    text = judgment.get("answer") if isinstance(judgment, dict) else None
+                    if isinstance(text, str) and text.strip():
+                        yield text
+        except MtbError:
+            continue  # the results command reports a bad file; the estimate does without it
+
+
 def planned_run(plan: Plan, config: JudgeConfig, bench: str, data: DataDir) -> PlannedRun:
     params = SamplingParams(temperature=config.temperature, max_tokens=config.max_tokens)
     output = data.judgment_dir / file_stem_safe(plan.judge_model)
@@ -234,4 +267,7 @@ def planned_run(plan: Plan, config: JudgeConfig, bench: str, data: DataDir) -> P
         make_jobs=lambda caller: plan.jobs(caller, config, params),
         count_unparsed=count_unparsed,
         judge_model=plan.judge_model,
+        requests=lambda: request_messages(plan, config),
+        past_outputs=lambda: past_judgments(output),
+        default_output_tokens=DEFAULT_OUTPUT_TOKENS,
     )

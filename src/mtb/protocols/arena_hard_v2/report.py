@@ -212,4 +212,5 @@ def score(
         flat=Table(flat_title, ["category", "model", "score", "ci_low", "ci_high", "avg_tokens"], flat_rows),
         warnings=warnings,
         notes=notes,
+        sources=[folder],
     )

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,7 @@ from typing import Any
 from mtb.backends.base import Message, SamplingParams
 from mtb.data import HOW_TO_PROVIDE, DataDir, file_stem_safe, select_questions
 from mtb.engine import Caller, Job, OutputSpec, Task, done_keys
-from mtb.errors import DataError, UsageError
+from mtb.errors import DataError, MtbError, UsageError
 from mtb.jsonl import iter_json_lines
 from mtb.protocols import fastchat
 from mtb.protocols.base import JudgeRequest, PlannedRun
@@ -363,6 +363,7 @@ class JudgePlan:
     gaps: list[str]
     spec: OutputSpec
     already_done: int
+    done: frozenset[Hashable] = frozenset()  # keys of the matches already in the output
 
     def summary(self, bench: str) -> dict[str, Any]:
         calls_per_match = 1 if self.mode == "single" else 2
@@ -489,7 +490,43 @@ def plan_judging(data: DataDir, request: JudgeRequest) -> JudgePlan:
         gaps=gaps,
         spec=spec,
         already_done=sum(1 for m in matches if m.key(judge_model) in done),
+        done=frozenset(done),
     )
+
+
+# Reply lengths to assume when no judgment file holds any yet: a GPT-4 single-grading verdict is
+# a paragraph or two and the rating; a pairwise one compares both answers first.
+DEFAULT_OUTPUT_TOKENS = {"single": 200, "pairwise": 250}
+
+
+def request_messages(plan: JudgePlan) -> Iterator[list[Message]]:
+    """The messages of every judge request the plan still has to send."""
+    for match in plan.matches:
+        if match.key(plan.judge_model) in plan.done:
+            continue
+        if isinstance(match, SingleMatch):
+            yield render_single_match(match)
+        else:
+            yield render_pair_match(match, swapped=False)
+            yield render_pair_match(match, swapped=True)
+
+
+def past_judgments(plan: JudgePlan) -> Iterator[str]:
+    """Judge replies already on disk: this judge's file first, then other judges' files of the mode."""
+    single = plan.mode == "single"
+    folder = plan.spec.path.parent
+    others = sorted(folder.glob("*_single.jsonl" if single else "*_pair.jsonl")) if folder.is_dir() else []
+    for path in [plan.spec.path, *(p for p in others if p != plan.spec.path)]:
+        if not path.is_file():
+            continue
+        try:
+            for _, obj in iter_json_lines(path):
+                for name in ("judgment",) if single else ("g1_judgment", "g2_judgment"):
+                    text = obj.get(name)
+                    if isinstance(text, str) and text:
+                        yield text
+        except MtbError:
+            continue  # an unreadable file is the results command's to report; the estimate does without it
 
 
 def planned_run(plan: JudgePlan, data: DataDir) -> PlannedRun:
@@ -516,4 +553,7 @@ def planned_run(plan: JudgePlan, data: DataDir) -> PlannedRun:
         ],
         count_unparsed=count_unparsed,
         judge_model=plan.judge_model,
+        requests=lambda: request_messages(plan),
+        past_outputs=lambda: past_judgments(plan),
+        default_output_tokens=DEFAULT_OUTPUT_TOKENS["single" if plan.mode == "single" else "pairwise"],
     )

@@ -47,11 +47,14 @@ def score(data: DataDir, request: ResultsRequest) -> ScoreReport:
     # --judge-model when given, else the one judge it holds.
     wanted_judge = judge if request.input_file is None or request.judge_model else None
     if single:
-        return _single(data, path, request, rounds, seed, wanted_judge)
-    baseline = (
-        (request.baseline_model or data.bench.default_baseline) if mode == "pairwise-baseline" else None
-    )
-    return _pairwise(data, path, request.models, baseline, wanted_judge, request.position_bias)
+        report = _single(data, path, request, rounds, seed, wanted_judge)
+    else:
+        baseline = (
+            (request.baseline_model or data.bench.default_baseline) if mode == "pairwise-baseline" else None
+        )
+        report = _pairwise(data, path, request.models, baseline, wanted_judge, request.position_bias)
+    report.sources = [path]
+    return report
 
 
 def _examples(values: Sequence[Any], limit: int = 5) -> str:

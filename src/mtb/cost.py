@@ -1,0 +1,524 @@
+"""Money: the price table, token counts, the estimate before a run, the cap during it, the log after.
+
+    prices/prices.toml   list prices per million tokens, with date and source (data, ours)
+    find_price           a model name → its entry (exact, provider prefix, snapshot suffix)
+    TokenCounter         cl100k through bpe-openai (offline), else a labelled chars/4 guess
+    estimate             tokens × prices for the requests a plan will send
+    Meter                what a run spends, from each response's `usage`; with --max-cost,
+                         the gate the engine's Caller asks before each request
+    the run log          DATA/<bench>/runs/cost.jsonl: tokens and cost of each run, which
+                         `mtb results` sums for the judgments it shows
+
+Protocols know no prices: they say which messages a run will send and what their judges
+wrote before (`PlannedRun.requests`, `past_outputs`); this module turns that into money.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import re
+import statistics
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mtb import validate
+from mtb.errors import UsageError
+
+if TYPE_CHECKING:
+    from mtb.backends.base import Completion, Message
+    from mtb.data import DataDir
+
+PRICE_FLAGS = "--price-in and --price-out (USD per million tokens)"
+# The chat format's own tokens around each message and before the reply (OpenAI's published
+# accounting for its chat models); small next to the contents, but they add up over 5,000 prompts.
+TOKENS_PER_MESSAGE = 3
+TOKENS_PER_REPLY = 3
+# How many past replies are enough to take a median from; more would only cost time.
+HISTORY_SAMPLE = 2000
+CHUNK = 200_000  # characters bpe-openai is given at once
+
+
+class BudgetExhausted(Exception):
+    """--max-cost would be passed by the next request; the run starts no more."""
+
+
+@dataclass(frozen=True)
+class Price:
+    name: str  # the table entry ("gpt-4"), or the flags that gave it
+    input: float  # USD per million input tokens
+    output: float  # USD per million output tokens
+    date: str | None = None
+    source: str | None = None
+
+    def cost(self, input_tokens: int, output_tokens: int) -> float:
+        return (input_tokens * self.input + output_tokens * self.output) / 1_000_000
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "entry": self.name,
+            "input_per_million": self.input,
+            "output_per_million": self.output,
+            "date": self.date,
+            "source": self.source,
+        }
+
+
+def prices_file() -> Path:
+    from mtb.benchmarks import resource_dir
+
+    return resource_dir("prices") / "prices.toml"
+
+
+def load_prices(path: Path | None = None) -> dict[str, Price]:
+    """Every name and alias in the table → its Price; a bad entry is `path: models.NAME: problem`."""
+    from mtb.benchmarks import load_toml
+
+    path = path or prices_file()
+    table = load_toml(path)
+    with validate.in_file(path):
+        models = validate.field(table, "models", dict)
+    prices: dict[str, Price] = {}
+    for name, entry in models.items():
+        with validate.in_file(path, where=f"models.{name}"):
+            if not isinstance(entry, dict):
+                raise ValueError("must be a table")
+            price = Price(
+                name,
+                _non_negative(entry, "input"),
+                _non_negative(entry, "output"),
+                validate.field(entry, "date", str),
+                validate.field(entry, "source", str),
+            )
+            for key in (name, *validate.string_list(entry, "aliases", default=[])):
+                if key in prices:
+                    raise ValueError(f"'{key}' is priced twice")
+                prices[key] = price
+    return prices
+
+
+def _non_negative(entry: dict[str, Any], key: str) -> float:
+    value = validate.number(entry, key)
+    if value < 0:
+        raise ValueError(f"field '{key}' must be 0 or more, got {value}")
+    return value
+
+
+# A snapshot's suffix: a date (2024-08-06, 20240620, 0613), Gemini's -001, or -latest.
+SNAPSHOT_SUFFIX = re.compile(r"-(?:\d{4}-\d{2}-\d{2}|\d{8}|\d{4}|\d{3}|latest)$")
+
+
+def find_price(model: str, prices: dict[str, Price]) -> Price | None:
+    """The entry for `model`: exact, then without a provider prefix, then without a snapshot suffix."""
+    candidates = [model]
+    if "/" in model:
+        candidates.append(model.rsplit("/", 1)[1])
+    for name in list(candidates):
+        bare = SNAPSHOT_SUFFIX.sub("", name)
+        if bare != name:
+            candidates.append(bare)
+    for name in candidates:
+        if name in prices:
+            return prices[name]
+    return None
+
+
+def resolve_price(model: str, price_in: float | None, price_out: float | None) -> Price | None:
+    """The price to use for `model`: the flags over the table; None when neither knows it."""
+    for flag, value in (("--price-in", price_in), ("--price-out", price_out)):
+        if value is not None and (not math.isfinite(value) or value < 0):
+            raise UsageError(f"{flag} must be a number of dollars, 0 or more, not {value}")
+    listed = find_price(model, load_prices())
+    if price_in is None and price_out is None:
+        return listed
+    if listed is None and (price_in is None or price_out is None):
+        raise UsageError(f"'{model}' is not in mtb's price table; give both {PRICE_FLAGS}")
+    return Price(
+        listed.name if listed else model,
+        price_in if price_in is not None else listed.input,  # type: ignore[union-attr]
+        price_out if price_out is not None else listed.output,  # type: ignore[union-attr]
+        listed.date if listed else None,
+        "--price-in/--price-out" if listed is None else f"{listed.source}, with --price-in/--price-out",
+    )
+
+
+class TokenCounter:
+    """cl100k_base counts through bpe-openai (its vocabulary ships in the wheel: offline), cached
+    per distinct text; without bpe-openai, a labelled estimate of one token per four characters."""
+
+    def __init__(self, exact: bool = True) -> None:
+        self._asked_exact = exact
+        self._loaded = not exact  # the tokenizer loads on first use (about 0.7 s): none paid for nothing
+        self._encoding: Any = None
+        self._cache: dict[str, int] = {}
+
+    def _load(self) -> None:
+        if not self._loaded:
+            self._loaded = True
+            try:
+                import bpe_openai
+
+                self._encoding = bpe_openai.get_encoding("cl100k_base")
+            except ImportError:
+                self._encoding = None
+
+    @property
+    def exact(self) -> bool:
+        self._load()
+        return self._encoding is not None
+
+    @property
+    def method(self) -> str:
+        if self.exact:
+            return "counted with cl100k_base (bpe-openai)"
+        if not self._asked_exact:
+            return "estimated as characters / 4 (counted exactly with --dry-run or --max-cost)"
+        return "estimated as characters / 4: bpe-openai is not installed (pip install 'mtb[arena]')"
+
+    def text(self, text: str) -> int:
+        found = self._cache.get(text)
+        if found is None:
+            self._load()
+            if self._encoding is not None:
+                # bpe-openai refuses inputs near a million characters; a text that long is
+                # counted in pieces (a token may be split at a seam: off by one per piece).
+                found = sum(
+                    len(self._encoding.encode(text[at : at + CHUNK], disallowed_special=()))
+                    for at in range(0, max(len(text), 1), CHUNK)
+                )
+            else:
+                found = math.ceil(len(text) / 4)
+            if len(self._cache) > 100_000:  # a long run: keep memory bounded
+                self._cache.clear()
+            self._cache[text] = found
+        return found
+
+    def messages(self, messages: Sequence[Message]) -> int:
+        contents = sum(self.text(m.get("content") or "") + TOKENS_PER_MESSAGE for m in messages)
+        return contents + TOKENS_PER_REPLY
+
+
+def median_tokens(texts: Iterable[str], counter: TokenCounter, limit: int = HISTORY_SAMPLE) -> int | None:
+    """The median length of up to `limit` of `texts` (None when there are none)."""
+    lengths = []
+    for text in texts:
+        lengths.append(counter.text(text))
+        if len(lengths) >= limit:
+            break
+    return round(statistics.median(lengths)) if lengths else None
+
+
+@dataclass
+class Estimate:
+    requests: int
+    input_tokens: int
+    output_tokens: int
+    price: Price | None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def cost(self) -> float | None:
+        return None if self.price is None else self.price.cost(self.input_tokens, self.output_tokens)
+
+    def summary(self) -> dict[str, Any]:
+        """The keys the plan JSON gains."""
+        cost = self.cost
+        return {
+            "estimated_tokens": {"input": self.input_tokens, "output": self.output_tokens},
+            "estimated_cost_usd": None if cost is None else round(cost, 2),
+            "price": None if self.price is None else self.price.to_json(),
+            "estimate_notes": self.notes,
+        }
+
+
+def no_price_note(model: str) -> str:
+    return f"no price for '{model}' in mtb's price table: no cost estimate; give {PRICE_FLAGS}"
+
+
+def estimate_judging(
+    requests: Iterable[Sequence[Message]],
+    past_outputs: Iterable[str],
+    default_output: int,
+    max_tokens: int,
+    price: Price | None,
+    model: str,
+    counter: TokenCounter,
+) -> tuple[Estimate, int]:
+    """The estimate for a judge run, and the output tokens expected per request (for the Meter)."""
+    count = input_tokens = 0
+    for messages in requests:
+        count += 1
+        input_tokens += counter.messages(messages)
+    history = median_tokens(past_outputs, counter)
+    if history is not None:
+        per_request = min(history, max_tokens)
+        source = f"the median of this judge's past replies in the data directory ({history} tokens)"
+    else:
+        per_request = min(default_output, max_tokens)
+        source = f"the benchmark's default ({per_request} tokens a reply; no past judgments to learn from)"
+    notes = [f"input tokens {counter.method}", f"output tokens: {count} requests × {source}"]
+    if price is None:
+        notes.append(no_price_note(model))
+    return Estimate(count, input_tokens, count * per_request, price, notes), per_request
+
+
+def estimate_generation(
+    turns: Iterable[Sequence[str]],
+    system_prompt: str | None,
+    choices: int,
+    past_turns: Iterable[str],
+    max_tokens: int,
+    price: Price | None,
+    model: str,
+    counter: TokenCounter,
+) -> tuple[Estimate, int]:
+    """Each question's turns sent with the replies before them, the replies `per_turn` tokens long."""
+    history = median_tokens(past_turns, counter)
+    per_turn = max_tokens if history is None else min(history, max_tokens)
+    count = input_tokens = 0
+    for question in turns:
+        sent = TOKENS_PER_REPLY + (counter.text(system_prompt) + TOKENS_PER_MESSAGE if system_prompt else 0)
+        for position, user_turn in enumerate(question):
+            sent += counter.text(user_turn) + TOKENS_PER_MESSAGE
+            if position:
+                sent += per_turn + TOKENS_PER_MESSAGE  # the model's own earlier reply
+            input_tokens += sent * choices
+            count += choices
+    if history is None:
+        source = f"--max-tokens ({max_tokens} a turn, an upper bound: no answers in the data directory yet)"
+    else:
+        source = f"the median turn of the answers in the data directory ({history} tokens)"
+    notes = [
+        f"input tokens {counter.method}; earlier turns' replies counted at the output estimate",
+        f"output tokens: {count} requests × {source}",
+    ]
+    if price is None:
+        notes.append(no_price_note(model))
+    return Estimate(count, input_tokens, count * per_turn, price, notes), per_turn
+
+
+@dataclass
+class _Ticket:
+    input_tokens: int | None  # counted when known; None: count only if the server gives no usage
+    reserved: float
+
+
+class Meter:
+    """What a run spends, and (with `cap`) the gate before each request.
+
+    Spent money is counted from each response's `usage`, or from counted tokens where a server
+    gives none. A request may start only while spent + the estimates of the requests in flight
+    + its own estimate stay within the cap; when it would not fit, it waits for requests in
+    flight to finish (their real cost replaces their estimate), and when nothing is in flight
+    and it still does not fit, the meter closes: no request starts after that.
+    """
+
+    def __init__(
+        self,
+        price: Price | None,
+        cap: float | None = None,
+        counter: TokenCounter | None = None,
+        expected_output: int = 300,
+    ) -> None:
+        if cap is not None and price is None:
+            raise ValueError("a cap needs a price")
+        self.price = price
+        self.cap = cap
+        self.counter = counter or TokenCounter()
+        self.expected_output = expected_output
+        self.input_tokens = 0
+        self.output_tokens = 0
+        self.responses = 0
+        self.without_usage = 0  # responses whose tokens were counted here, not by the server
+        self.spent = 0.0
+        self.reserved = 0.0
+        self.in_flight = 0
+        self.closed: str | None = None
+        self._changed: asyncio.Event | None = None
+
+    @property
+    def gated(self) -> bool:
+        return self.cap is not None and self.price is not None
+
+    def _expected_output(self, max_tokens: int) -> int:
+        # What this run's replies have been so far is the best guess for the next one.
+        expected = self.output_tokens / self.responses if self.responses else self.expected_output
+        return min(max_tokens, max(1, round(expected)))
+
+    async def admit(self, messages: Sequence[Message], max_tokens: int) -> _Ticket:
+        if not self.gated:
+            return _Ticket(None, 0.0)
+        assert self.cap is not None and self.price is not None
+        input_tokens = self.counter.messages(messages)
+        estimate = self.price.cost(input_tokens, self._expected_output(max_tokens))
+        if self._changed is None:
+            self._changed = asyncio.Event()
+        while True:
+            if self.closed is not None:
+                raise BudgetExhausted(self.closed)
+            if self.spent + self.reserved + estimate <= self.cap:
+                break
+            if self.in_flight == 0:
+                self.closed = (
+                    f"--max-cost ${self.cap:.2f} reached: ${self.spent:.4f} spent, and the next request "
+                    f"(about ${estimate:.4f}) would pass it; everything done is kept, and the same "
+                    "command with a higher --max-cost (or none) continues"
+                )
+                self._changed.set()
+                raise BudgetExhausted(self.closed)
+            # No await between the check and the wait: a settle cannot slip in unseen.
+            self._changed.clear()
+            await self._changed.wait()
+        self.reserved += estimate
+        self.in_flight += 1
+        return _Ticket(input_tokens, estimate)
+
+    def settle(self, ticket: _Ticket, completion: Completion | None, messages: Sequence[Message]) -> None:
+        """Count a finished request (None: it failed, and is taken to have cost nothing)."""
+        if completion is not None:
+            usage = completion.usage
+            if usage is not None:
+                input_tokens, output_tokens = usage.input_tokens, usage.output_tokens
+            else:
+                self.without_usage += 1
+                counted = ticket.input_tokens
+                input_tokens = counted if counted is not None else self.counter.messages(messages)
+                output_tokens = self.counter.text(completion.text)
+            self.responses += 1
+            self.input_tokens += input_tokens
+            self.output_tokens += output_tokens
+            if self.price is not None:
+                self.spent += self.price.cost(input_tokens, output_tokens)
+        if self.gated:
+            self.in_flight -= 1
+            self.reserved = max(0.0, self.reserved - ticket.reserved) if self.in_flight else 0.0
+            if self._changed is not None:
+                self._changed.set()
+
+    def cost(self) -> float | None:
+        return None if self.price is None else self.spent
+
+    def line(self) -> str:
+        """One line for the end of a run."""
+        tokens = f"{self.input_tokens:,} input + {self.output_tokens:,} output tokens"
+        if self.without_usage:
+            tokens += f" ({self.without_usage} replies without usage: counted here)"
+        if self.price is None:
+            return f"cost: {tokens}; no price known ({PRICE_FLAGS} give one)"
+        cap = f" of --max-cost ${self.cap:.2f}" if self.cap is not None else ""
+        return f"cost: {tokens}, ${self.spent:.4f}{cap} at {self.price.name} prices"
+
+
+# -- the run log ---------------------------------------------------------------
+
+
+def log_path(data: DataDir) -> Path:
+    return data.question_path.parent / "runs" / "cost.jsonl"
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(root.resolve()))
+    except ValueError:
+        return str(path.resolve())
+
+
+def record_run(
+    data: DataDir,
+    *,
+    command: str,
+    model: str,
+    output: Path,
+    meter: Meter,
+    started: float,
+    requests: int,
+    completed: int,
+) -> str | None:
+    """Append the run's tokens and cost to the run log; a warning if it cannot be written."""
+    path = log_path(data)
+    record = {
+        "command": command,
+        "model": model,
+        "output": _relative(output, data.root),
+        "started": round(started, 3),
+        "finished": round(time.time(), 3),
+        "requests": requests,
+        "completed": completed,
+        "input_tokens": meter.input_tokens,
+        "output_tokens": meter.output_tokens,
+        "replies_without_usage": meter.without_usage,
+        "cost_usd": None if meter.price is None else round(meter.spent, 6),
+        "price": None if meter.price is None else meter.price.to_json(),
+        "max_cost_usd": meter.cap,
+        "stopped_by_max_cost": meter.closed is not None,
+    }
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a", encoding="utf-8") as handle:
+            handle.write(json.dumps(record) + "\n")
+    except OSError as exc:
+        return f"{path}: the run's cost could not be logged ({exc.strerror or exc})"
+    return None
+
+
+@dataclass
+class LoggedCost:
+    runs: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+    unpriced: int = 0  # runs with no price: their tokens are counted, their cost is not
+
+    def note(self) -> str:
+        money = f"${self.cost_usd:,.2f}"
+        if self.unpriced:
+            money += f" (+ {self.unpriced} run(s) without a price)"
+        return (
+            f"cost: {self.runs} logged run(s) made these judgments: {self.input_tokens:,} input + "
+            f"{self.output_tokens:,} output tokens, {money}"
+        )
+
+
+def logged_cost(data: DataDir, sources: Sequence[Path]) -> LoggedCost | None:
+    """The judge runs whose output is (or holds, or lies in) one of `sources`; None when none is logged."""
+    from mtb.jsonl import iter_json_lines
+
+    path = log_path(data)
+    if not sources or not path.is_file():
+        return None
+    wanted = [Path(_relative(source, data.root)) for source in sources]
+    total = LoggedCost()
+    for number, obj in iter_json_lines(path):
+        with validate.in_file(path, number):
+            if validate.field(obj, "command", str) != "judge":
+                continue
+            output = Path(validate.field(obj, "output", str))
+            if not any(output == w or output in w.parents or w in output.parents for w in wanted):
+                continue
+            input_tokens = validate.field(obj, "input_tokens", int)
+            output_tokens = validate.field(obj, "output_tokens", int)
+            cost = validate.number(obj, "cost_usd", default=None)
+        total.runs += 1
+        total.input_tokens += input_tokens
+        total.output_tokens += output_tokens
+        if cost is None:
+            total.unpriced += 1
+        else:
+            total.cost_usd += cost
+    return total if total.runs else None
+
+
+def check_cap(max_cost: float | None, price: Price | None, model: str) -> None:
+    """--max-cost needs a price to count against."""
+    if max_cost is None:
+        return
+    if not math.isfinite(max_cost) or max_cost <= 0:
+        raise UsageError(f"--max-cost must be a number of dollars above 0, not {max_cost}")
+    if price is None:
+        raise UsageError(
+            f"--max-cost needs a price for '{model}', which mtb's price table lacks: give {PRICE_FLAGS}"
+        )

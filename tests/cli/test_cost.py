@@ -1,0 +1,266 @@
+"""Cost before, during and after a run: the plan's estimate, --max-cost, the run log and `results`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import bpe_openai
+from typer.testing import CliRunner
+
+from helpers import TINY_JUDGE_PROMPTS, judge_responder, model_responder, read_jsonl
+from mtb.cli.main import app
+from mtb.testing.openai_server import OpenAIServer, Reply
+
+PRICE_FLAGS = ("--price-in", "1", "--price-out", "2")
+CAP = ("--max-cost", "1")
+GPT4 = (30.0, 60.0)  # USD per million input / output tokens, as in prices/prices.toml
+
+
+def plan_json(stderr: str) -> dict[str, Any]:
+    """The plan JSON printed on stderr before any call."""
+    start = stderr.index("{")
+    plan, _ = json.JSONDecoder().raw_decode(stderr[start:])
+    assert isinstance(plan, dict)
+    return plan
+
+
+def cost_log(data_dir: Path) -> list[dict[str, Any]]:
+    path = data_dir / "mt_bench" / "runs" / "cost.jsonl"
+    return read_jsonl(path) if path.exists() else []
+
+
+# -- before: the estimate ----------------------------------------------------------
+
+
+def test_dry_run_estimates_the_cost_of_judging_all_31_published_models(
+    runner: CliRunner, data_dir: Path
+) -> None:
+    result = runner.invoke(app, ["judge", "--dry-run", "--judge-model", "gpt-4", "--data-dir", str(data_dir)])
+    assert result.exit_code == 0, result.stderr
+    plan = plan_json(result.stderr)
+    assert len(plan["models"]) == 31
+    assert plan["judge_calls"] == 31 * 80 * 2
+    tokens = plan["estimated_tokens"]
+    # Every prompt holds a question and an answer: hundreds of tokens each, not a handful.
+    assert 300 * plan["judge_calls"] < tokens["input"] < 3000 * plan["judge_calls"]
+    assert tokens["output"] > 0
+    assert 100 < plan["estimated_cost_usd"] < 400
+    expected = (tokens["input"] * GPT4[0] + tokens["output"] * GPT4[1]) / 1e6
+    assert abs(plan["estimated_cost_usd"] - expected) < 0.01
+    assert plan["price"]["entry"] == "gpt-4" and plan["price"]["source"].startswith("https://")
+    assert any("cl100k" in note for note in plan["estimate_notes"])
+    assert not (data_dir / "mt_bench" / "model_judgment").exists()  # a dry run writes nothing
+
+
+def test_the_estimate_learns_reply_length_from_past_judgments(runner: CliRunner, tmp_path: Path) -> None:
+    root = write_bench(tmp_path / "data", questions=4, models=1)
+    first = runner.invoke(app, ["judge", "--dry-run", "--data-dir", str(root)])
+    default = plan_json(first.stderr)["estimated_tokens"]["output"]
+    folder = root / "mt_bench" / "model_judgment"
+    folder.mkdir()
+    long_reply = " ".join(["word"] * 600)  # 600 tokens under cl100k
+    rows = [
+        {
+            "question_id": 1,
+            "model": "other",
+            "judge": ["gpt-4", "single-v1"],
+            "user_prompt": "p",
+            "judgment": long_reply,
+            "score": 5,
+            "turn": 1,
+            "tstamp": 0,
+        }
+    ]
+    (folder / "gpt-4_single.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    second = runner.invoke(app, ["judge", "--dry-run", "--data-dir", str(root), "--model-list", "model-0"])
+    plan = plan_json(second.stderr)
+    assert plan["estimated_tokens"]["output"] == plan["judge_calls"] * 600 != default
+    assert any("median of this judge's past replies" in note for note in plan["estimate_notes"])
+
+
+def test_an_unknown_judge_gets_no_estimate_and_a_note_naming_the_price_flags(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    root = write_bench(tmp_path / "data", questions=3, models=1)
+    result = runner.invoke(app, ["judge", "--dry-run", "--judge-model", "my-judge", "--data-dir", str(root)])
+    assert result.exit_code == 0, result.stderr
+    plan = plan_json(result.stderr)
+    assert plan["estimated_cost_usd"] is None
+    assert plan["estimated_tokens"]["input"] > 0
+    assert any("--price-in" in n and "--price-out" in n for n in plan["estimate_notes"])
+
+    priced = runner.invoke(
+        app,
+        ["judge", "--dry-run", "--judge-model", "my-judge", "--data-dir", str(root), *PRICE_FLAGS],
+    )
+    plan = plan_json(priced.stderr)
+    tokens = plan["estimated_tokens"]
+    assert plan["estimated_cost_usd"] == round((tokens["input"] * 1 + tokens["output"] * 2) / 1e6, 2)
+
+
+def test_max_cost_without_a_price_is_a_usage_error_before_any_call(
+    runner: CliRunner, server: OpenAIServer, tmp_path: Path
+) -> None:
+    root = write_bench(tmp_path / "data", questions=3, models=1)
+    result = runner.invoke(
+        app,
+        ["judge", "--judge-model", "my-judge", "--judge-api-base", server.url, "--data-dir", str(root), *CAP],
+    )
+    assert result.exit_code == 2
+    assert "--price-in" in result.stderr and "my-judge" in result.stderr
+    assert server.chat_requests() == []
+    for bad in ("0", "-1", "nan"):
+        result = runner.invoke(app, ["judge", "--data-dir", str(root), "--max-cost", bad])
+        assert result.exit_code == 2, (bad, result.stderr)
+        assert "--max-cost" in result.stderr
+
+
+# -- during: --max-cost --------------------------------------------------------------
+
+PADDING = "The answer goes on with a few plain words of detail so that the prompt has some length. "
+
+
+LONG = PADDING * 3
+
+
+def write_bench(root: Path, *, questions: int = 80, models: int = 8) -> Path:
+    """An MT-bench layout with `questions` two-turn questions and `models` models' answers (no reference)."""
+    bench = root / "mt_bench"
+    (bench / "model_answer").mkdir(parents=True)
+    (root / "judge_prompts.jsonl").write_text("".join(json.dumps(p) + "\n" for p in TINY_JUDGE_PROMPTS))
+    rows = [
+        {"question_id": q, "category": "writing", "turns": [f"Question {q}, turn one?", f"Turn two of {q}?"]}
+        for q in range(1, questions + 1)
+    ]
+    (bench / "question.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    for m in range(models):
+        answers = [
+            {
+                "question_id": q,
+                "answer_id": f"{m}-{q}",
+                "model_id": f"model-{m}",
+                "choices": [{"index": 0, "turns": [f"model-{m} on {q}: {LONG}", f"again {q}: {LONG}"]}],
+                "tstamp": 0,
+            }
+            for q in range(1, questions + 1)
+        ]
+        path = bench / "model_answer" / f"model-{m}.jsonl"
+        path.write_text("".join(json.dumps(a) + "\n" for a in answers))
+    return root
+
+
+def test_max_cost_stops_gpt4_judging_and_a_rerun_completes_without_duplicates(
+    runner: CliRunner, server: OpenAIServer, tmp_path: Path
+) -> None:
+    root = write_bench(tmp_path / "data")  # 8 models × 80 questions × 2 turns = 1,280 judgments
+    server.responder = judge_responder  # the server reports usage in every reply
+    args = ["judge", "--judge-model", "gpt-4", "--judge-api-base", server.url, "--data-dir", str(root)]
+    args += ["--parallel", "64", "--no-progress"]
+    output = root / "mt_bench" / "model_judgment" / "gpt-4_single.jsonl"
+
+    capped = runner.invoke(app, [*args, "--max-cost", "0.50"])
+    assert capped.exit_code == 1, capped.stderr
+    assert "--max-cost" in capped.stderr
+    first = len(server.chat_requests())
+    # 64 in flight at once would overshoot by up to 63 requests if the ones in flight were not counted.
+    assert 50 < first <= 130
+    (run,) = cost_log(root)
+    assert run["stopped_by_max_cost"] and run["max_cost_usd"] == 0.5
+    assert run["requests"] == first and run["replies_without_usage"] == 0
+    assert 0.40 < run["cost_usd"] <= 0.51
+    kept = read_jsonl(output)
+    assert len(kept) == first  # every paid reply was written: none in flight was thrown away
+
+    rerun = runner.invoke(app, args)
+    assert rerun.exit_code == 0, rerun.stderr
+    assert len(server.chat_requests()) == 1280  # the rerun sent only what was missing
+    rows = read_jsonl(output)
+    keys = [(r["model"], r["question_id"], r["turn"]) for r in rows]
+    assert len(rows) == 1280 and len(set(keys)) == 1280
+    assert len(cost_log(root)) == 2
+
+    shown = runner.invoke(app, ["results", "--data-dir", str(root), "--no-ci"])
+    assert shown.exit_code == 0, shown.stderr
+    total = sum(r["cost_usd"] for r in cost_log(root))
+    assert "cost: 2 logged run(s) made these judgments" in shown.stderr
+    assert f"${total:,.2f}" in shown.stderr
+
+
+def test_a_cap_below_one_request_sends_nothing(
+    runner: CliRunner, server: OpenAIServer, tmp_path: Path
+) -> None:
+    root = write_bench(tmp_path / "data", questions=2, models=1)
+    result = runner.invoke(
+        app,
+        ["judge", "--judge-api-base", server.url, "--data-dir", str(root), "--max-cost", "0.0001"],
+    )
+    assert result.exit_code == 1
+    assert "--max-cost $0.00 reached" in result.stderr
+    assert server.chat_requests() == []
+
+
+def test_replies_without_usage_are_counted_here(
+    runner: CliRunner, server: OpenAIServer, tmp_path: Path
+) -> None:
+    root = write_bench(tmp_path / "data", questions=3, models=1)
+    reply = "Fine. Rating: [[6]]"
+    server.responder = lambda request: Reply(text=reply, no_usage=True)
+    result = runner.invoke(app, ["judge", "--judge-api-base", server.url, "--data-dir", str(root)])
+    assert result.exit_code == 0, result.stderr
+    (run,) = cost_log(root)
+    assert run["replies_without_usage"] == run["requests"] == 6
+    assert run["output_tokens"] == 6 * len(bpe_openai.get_encoding("cl100k_base").encode(reply))
+    assert run["input_tokens"] > 6 * 50
+    assert run["cost_usd"] == round((run["input_tokens"] * 30 + run["output_tokens"] * 60) / 1e6, 6)
+    assert "6 replies without usage" in result.stderr
+
+
+def test_server_usage_is_what_is_counted(runner: CliRunner, server: OpenAIServer, tmp_path: Path) -> None:
+    root = write_bench(tmp_path / "data", questions=3, models=1)
+    server.responder = lambda request: Reply(text="Rating: [[6]]", usage=(1000, 100))
+    result = runner.invoke(app, ["judge", "--judge-api-base", server.url, "--data-dir", str(root)])
+    assert result.exit_code == 0, result.stderr
+    (run,) = cost_log(root)
+    assert (run["input_tokens"], run["output_tokens"]) == (6000, 600)
+    assert run["cost_usd"] == 6 * (1000 * 30 + 100 * 60) / 1e6
+    assert "cost: 6,000 input + 600 output tokens, $0.2160" in result.stderr
+
+
+# -- generation through an API ------------------------------------------------------------
+
+
+def test_generate_prints_an_estimate_and_stops_at_max_cost(
+    runner: CliRunner, server: OpenAIServer, tmp_path: Path
+) -> None:
+    root = write_bench(tmp_path / "data", questions=40, models=0)
+    server.responder = model_responder
+    args = ["generate", "--model", "gpt-4", "--api-base", server.url, "--data-dir", str(root)]
+    args += ["--parallel", "8", "--no-progress"]
+
+    capped = runner.invoke(app, [*args, "--max-cost", "0.02", "--max-tokens", "64"])
+    assert capped.exit_code == 1, capped.stderr
+    assert "estimate:" in capped.stderr and "about $" in capped.stderr
+    assert "--max-cost" in capped.stderr
+    sent = len(server.chat_requests())
+    assert 0 < sent < 80
+    (run,) = cost_log(root)
+    assert run["command"] == "generate" and run["model"] == "gpt-4" and run["stopped_by_max_cost"]
+    assert run["cost_usd"] <= 0.021
+    answers = root / "mt_bench" / "model_answer" / "gpt-4.jsonl"
+    done = read_jsonl(answers)
+    assert all(len(a["choices"][0]["turns"]) == 2 for a in done)
+
+    rerun = runner.invoke(app, [*args, "--max-tokens", "64"])
+    assert rerun.exit_code == 0, rerun.stderr
+    rows = read_jsonl(answers)
+    assert sorted(r["question_id"] for r in rows) == list(range(1, 41))
+    # Only the questions not written the first time were asked again (two turns each).
+    assert len(server.chat_requests()) - sent == 2 * (40 - len(done))
+
+
+def test_cost_flags_are_for_api_models(runner: CliRunner, tmp_path: Path) -> None:
+    result = runner.invoke(app, ["generate", "--model-path", str(tmp_path), "--max-cost", "1"])
+    assert result.exit_code == 2
+    assert "--max-cost" in result.stderr and "API models" in result.stderr
