@@ -30,6 +30,7 @@ from mtb.backends.base import Backend, BackendError, Completion, EndpointConfig,
 from mtb.errors import DataError
 from mtb.jsonl import JsonlAppender, iter_json_lines
 from mtb.progress import ProgressSink
+from mtb.provenance import Run
 from mtb.retry import RetryPolicy, decide, is_rate_limit
 
 
@@ -53,6 +54,8 @@ class CallStats:
     requests: int = 0
     retries: int = 0
     retry_reasons: Counter[str] = field(default_factory=Counter)
+    # The model each reply says answered (e.g. gpt-4-0613 for gpt-4): a judge's version, for provenance.
+    served_models: Counter[str] = field(default_factory=Counter)
 
 
 class Endpoint:
@@ -138,9 +141,13 @@ class Caller:
                     await self._respect_pause(endpoint)
                     self.stats.requests += 1
                     try:
-                        return await endpoint.backend.complete(messages, params)
+                        completion = await endpoint.backend.complete(messages, params)
                     except BackendError as exc:
                         error = exc
+                    else:
+                        if completion.model:
+                            self.stats.served_models[completion.model] += 1
+                        return completion
             finally:
                 endpoint.assigned -= 1
             if len(self.endpoints) > 1 and _replica_trouble(error):
@@ -286,9 +293,14 @@ class _OpenJob:
     job: Job
     output: JsonlAppender
     existing: list[dict[str, Any]]
+    run: Run | None = None
     written: list[dict[str, Any]] = field(default_factory=list)
 
     def write(self, record: dict[str, Any]) -> None:
+        if self.run is not None:
+            # The run's line goes to the run file before the first record that points to it.
+            self.run.begin()
+            record = {**record, **self.run.stamp()}
         self.output.write(record)
         self.written.append(record)
 
@@ -299,11 +311,13 @@ async def run_jobs(
     workers: int,
     progress: ProgressSink,
     report: RunReport,
+    run: Run | None = None,
 ) -> RunReport:
     """Run, in one pool of `workers`, every task the jobs return for keys not yet done in their files.
 
     `report` is passed in so that the caller still holds the counts if the run
-    is interrupted (Ctrl-C cancels this coroutine).
+    is interrupted (Ctrl-C cancels this coroutine). With `run`, every record
+    written carries its `run_id` (provenance), whatever the protocol that built it.
     """
     with ExitStack() as stack:
         opened: list[_OpenJob] = []
@@ -311,7 +325,7 @@ async def run_jobs(
         for job in jobs:
             output = stack.enter_context(JsonlAppender(job.spec.path))
             report.notes.extend(output.notes)
-            state = _OpenJob(job, output, read_existing(job.spec))
+            state = _OpenJob(job, output, read_existing(job.spec), run)
             done = done_keys(job.spec, state.existing)
             report.already_done += len(done)
             pending += [(task, state.write) for task in job.make_tasks(done)]
@@ -325,6 +339,13 @@ async def run_jobs(
             raise
         finally:
             progress.stop()
+            if run is not None:
+                run.finish(
+                    completed=report.completed,
+                    failed=len(report.failures),
+                    requests=report.stats.requests,
+                    served_models=dict(report.stats.served_models),
+                )
         # Only a run that ended by itself tidies its files: sorted, one line per key,
         # the latest kept (as FastChat's reorg_answer_file does).
         for state in opened:
@@ -341,10 +362,15 @@ async def run_job(
     workers: int,
     progress: ProgressSink,
     report: RunReport | None = None,
+    run: Run | None = None,
 ) -> RunReport:
     """`run_jobs` for a single output file."""
     return await run_jobs(
-        [Job(spec, make_tasks)], workers=workers, progress=progress, report=report or RunReport(spec.path)
+        [Job(spec, make_tasks)],
+        workers=workers,
+        progress=progress,
+        report=report or RunReport(spec.path),
+        run=run,
     )
 
 
@@ -356,6 +382,7 @@ def run_on_endpoint(
     parallel: int,
     policy: RetryPolicy,
     progress: ProgressSink,
+    run: Run | None = None,
 ) -> RunReport:
     """Open the endpoint (or every replica, `parallel` in flight each), run the jobs, close them.
 
@@ -383,6 +410,7 @@ def run_on_endpoint(
         workers=parallel * len(configs),
         policy=policy,
         progress=progress,
+        run=run,
     )
 
 
@@ -394,6 +422,7 @@ def run_on_endpoints(
     workers: int,
     policy: RetryPolicy,
     progress: ProgressSink,
+    run: Run | None = None,
 ) -> RunReport:
     """Run the jobs through the endpoints `open_endpoints` makes (inside the event loop), then close them."""
     report = RunReport(output)
@@ -402,7 +431,7 @@ def run_on_endpoints(
         endpoints = open_endpoints()
         caller = Caller(endpoints, policy, report.stats, on_retry=progress.note_retry)
         try:
-            await run_jobs(make_jobs(caller), workers=workers, progress=progress, report=report)
+            await run_jobs(make_jobs(caller), workers=workers, progress=progress, report=report, run=run)
         finally:
             for endpoint in endpoints:
                 await endpoint.backend.aclose()

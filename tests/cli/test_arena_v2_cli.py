@@ -64,7 +64,9 @@ def test_generate_judge_and_score_hard_prompt(
     assert made.exit_code == 0, made.stderr
     answers = read_jsonl(folder / "model_answer" / "my-model.jsonl")
     assert len(answers) == 750
-    assert all(list(a) == ["uid", "ans_id", "model", "messages", "tstamp", "metadata"] for a in answers)
+    assert all(
+        list(a) == ["uid", "ans_id", "model", "messages", "tstamp", "metadata", "run_id"] for a in answers
+    )
     assert all(a["model"] == "my-model" for a in answers)
     assert all(
         list(a["metadata"]) == ["token_len", "header_count", "list_count", "bold_count"] for a in answers

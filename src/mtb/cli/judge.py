@@ -91,6 +91,15 @@ def judge(
     retry_unparsed: Annotated[
         bool, typer.Option("--retry-unparsed", help="Judge again the verdicts that held no rating.")
     ] = False,
+    samples: Annotated[
+        int,
+        typer.Option(
+            "--samples",
+            min=1,
+            help="single: K judgments per answer and turn, each recorded; results show their mean and "
+            "the judge's own spread.",
+        ),
+    ] = 1,
     category: CategoryOption = None,
     bench: BenchOption = "mt_bench",
     data_dir: DataDirOption = DEFAULT_DATA_DIR,
@@ -110,6 +119,7 @@ def judge(
     from mtb.engine import run_on_endpoint
     from mtb.progress import make_progress
     from mtb.protocols.base import JudgeRequest
+    from mtb.provenance import Run, endpoint_settings
     from mtb.retry import RetryPolicy
 
     console = stderr_console()
@@ -126,6 +136,7 @@ def judge(
             first_n=first_n,
             retry_unparsed=retry_unparsed,
             category=category,
+            samples=samples,
         ),
     )
     if run.gaps:
@@ -155,6 +166,18 @@ def judge(
         key_option="--judge-api-key",
         base_option="--judge-api-base",
     )
+    # How these judgments are made, in <output>.runs.jsonl; each record points to it by run_id.
+    provenance = Run.for_output(
+        run.output,
+        "judge",
+        {
+            "bench": benchmark.name,
+            **endpoint_settings(judge_provider, run.judge_model, [endpoint.api_base]),
+            "temperature": run.params.temperature,
+            "max_tokens": run.params.max_tokens,
+            **run.provenance,
+        },
+    )
     report = run_on_endpoint(
         endpoint,
         run.make_jobs,
@@ -162,6 +185,7 @@ def judge(
         parallel=parallel,
         policy=RetryPolicy.from_env(max_attempts),
         progress=make_progress(console, "judge", enabled=progress),
+        run=provenance,
     )
     code = print_report(report, console, "judgments")
     unparsed = run.count_unparsed()

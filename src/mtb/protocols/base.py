@@ -39,6 +39,7 @@ class JudgeRequest:
     first_n: int | None = None
     retry_unparsed: bool = False
     category: str | None = None
+    samples: int = 1  # single grading: judgments per item (judge variance)
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,9 @@ class PlannedRun:
     make_jobs: Callable[[Caller], Sequence[Job]]
     count_unparsed: Callable[[], int]  # verdicts in the output that name no score or winner
     judge_model: str
+    # What the run file records beside the endpoint and sampling (mtb.provenance): the
+    # prompts by name with their sha256, the baseline, the reference answers' model, ...
+    provenance: dict[str, Any] = field(default_factory=dict)
 
 
 MAX_ROUNDS = 100_000  # bootstrap rounds: beyond this the resampled indices alone take gigabytes
@@ -74,6 +78,7 @@ class ResultsRequest:
     control: str | None = None  # "style", "length" or "markdown"
     plot: Path | None = None
     category: str | None = None
+    strict: bool = False  # refuse to score judgments made under different settings
 
     def __post_init__(self) -> None:
         # Checked here, where every family's scoring starts: a negative seed or a bootstrap

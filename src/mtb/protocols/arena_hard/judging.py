@@ -24,6 +24,7 @@ from mtb.errors import UsageError
 from mtb.protocols.arena_hard.config import JudgeConfig
 from mtb.protocols.arena_hard.records import parse_judgment
 from mtb.protocols.base import PlannedRun
+from mtb.provenance import sha256_text
 from mtb.records import ModelAnswer, Question, sortable_id
 
 CONTINUE_PROMPT = "continue your judgment and finish by outputting a final verdict label"
@@ -226,4 +227,11 @@ def planned_run(plan: ArenaPlan, config: JudgeConfig, bench: str) -> PlannedRun:
         make_jobs=lambda caller: plan.jobs(caller, config, params),
         count_unparsed=count_unparsed,
         judge_model=plan.judge_model,
+        provenance={
+            "baseline_model": plan.baseline_model,
+            "prompts": {
+                "system_prompt": sha256_text(config.system_prompt),
+                **{f"prompt_template_{i}": sha256_text(t) for i, t in enumerate(config.prompt_templates)},
+            },
+        },
     )

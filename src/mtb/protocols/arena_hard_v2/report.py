@@ -10,6 +10,7 @@ from mtb.protocols.arena_hard.scanning import map_files
 from mtb.protocols.arena_hard_v2 import scoring
 from mtb.protocols.arena_hard_v2.settings import CategorySetting
 from mtb.protocols.base import ResultsRequest, ScoreReport
+from mtb.provenance import is_run_file
 from mtb.records import ModelAnswer, QuestionId
 from mtb.tables import Table
 
@@ -41,7 +42,11 @@ def score(
         )
     judge = request.judge_model or judge_default
     folder = request.input_file or data.judgment_dir / file_stem_safe(judge)
-    files = sorted(p for p in folder.glob("*.jsonl") if p.is_file()) if folder.is_dir() else []
+    files = (
+        sorted(p for p in folder.glob("*.jsonl") if p.is_file() and not is_run_file(p))
+        if folder.is_dir()
+        else []
+    )
     if not files:
         raise DataError(folder, f"no judgment files here; run `mtb judge --bench {name}` first")
     chosen = [p for p in files if request.models is None or p.stem in request.models]
