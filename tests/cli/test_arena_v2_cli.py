@@ -125,7 +125,7 @@ def test_generate_judge_and_score_hard_prompt(
     records = read_jsonl(folder / "model_judgment" / "gpt-4.1" / "my-model.jsonl")
     assert len(records) == 500 and {r["uid"] for r in records} == set(hard)
     for record in records:
-        assert list(record) == ["uid", "category", "judge", "model", "baseline", "games"]
+        assert list(record) == ["uid", "category", "judge", "model", "baseline", "games", "run_id"]
         assert (record["category"], record["judge"], record["model"], record["baseline"]) == (
             "hard_prompt",
             "gpt-4.1",
