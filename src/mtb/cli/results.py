@@ -71,9 +71,19 @@ def results(
     compare: Annotated[
         tuple[str, str] | None,
         typer.Option(
-            "--compare", help="single: the difference of two models' averages, with its 95% interval."
+            "--compare",
+            help="single: the difference of two models' averages, with its 95% interval, overall and "
+            "per category.",
         ),
     ] = None,
+    strict: Annotated[
+        bool,
+        typer.Option(
+            "--strict",
+            help="MT-bench: refuse (exit 2) to score judgments made under different settings (judge "
+            "version, prompt, temperature), as their run files record them.",
+        ),
+    ] = False,
     rounds: Annotated[
         int | None,
         typer.Option("--rounds", min=10, help="Bootstrap rounds \\[default: 1000; Arena-Hard: 100]."),
@@ -139,6 +149,7 @@ def results(
             control=controls[0] if controls else None,
             plot=plot,
             category=category,
+            strict=strict,
         ),
     )
     console = stderr_console()

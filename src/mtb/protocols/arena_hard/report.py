@@ -20,6 +20,9 @@ def score(data: DataDir, request: ResultsRequest) -> ScoreReport:
         raise UsageError("--plot draws MT-bench scores by category; Arena-Hard has a single category")
     if request.mode not in (None, "pairwise-baseline"):
         raise UsageError(f"{data.bench.name} is scored against its baseline (--mode pairwise-baseline)")
+    if request.strict:
+        # Arena-Hard records carry their run_id too, but results do not compare runs' settings yet.
+        raise UsageError("--strict checks MT-bench judgments; Arena-Hard results do not check settings yet")
     if request.compare:
         raise UsageError("--compare works with MT-bench single grading")
     if request.category is not None:

@@ -33,6 +33,9 @@ def score(
         raise UsageError(f"--plot draws MT-bench scores by category; not for {name}")
     if request.mode not in (None, "pairwise-baseline"):
         raise UsageError(f"{name} is scored against its baselines (--mode pairwise-baseline)")
+    if request.strict:
+        # Arena-Hard records carry their run_id too, but results do not compare runs' settings yet.
+        raise UsageError("--strict checks MT-bench judgments; Arena-Hard results do not check settings yet")
     if request.compare:
         raise UsageError("--compare works with MT-bench single grading")
     if request.baseline_model is not None:
