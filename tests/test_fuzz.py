@@ -99,11 +99,14 @@ def make_data(root: Path) -> dict[str, Path]:
             "score": (q["question_id"] + turn) % 10 + 1,
             "turn": turn,
             "tstamp": 2.0,
+            "run_id": f"run-{model}",
         }
         for q in questions
         for model in MODELS
         for turn in (1, 2)
     ]
+    # The first line stays as a published file has it (no run_id): unknown provenance, mixed in.
+    del judgments[0]["run_id"]
     write_jsonl(bench / "model_judgment" / "gpt-4_single.jsonl", judgments)
     run = {
         "command": "judge",
@@ -122,12 +125,20 @@ def make_data(root: Path) -> dict[str, Path]:
         "stopped_by_max_cost": False,
     }
     write_jsonl(bench / "runs" / "cost.jsonl", [run])
+    # How they were made (mtb.provenance): one run per model, with the same settings.
+    runs = []
+    for model in MODELS:
+        settings = {"model": "gpt-4", "provider": "openai", "temperature": 0, "prompts": {"single-v1": "ab"}}
+        runs.append({"run_id": f"run-{model}", "started": "2024-01-01T00:00:00Z", "settings": settings})
+        runs.append({"run_id": f"run-{model}", "finished": "2024-01-01T00:01:00Z", "served_models": {"g": 1}})
+    write_jsonl(bench / "model_judgment" / "gpt-4_single.runs.jsonl", runs)
     return {
         "questions": bench / "question.jsonl",
         "answers": bench / "model_answer" / "model-a.jsonl",
         "judgments": bench / "model_judgment" / "gpt-4_single.jsonl",
         "prompts": root / "judge_prompts.jsonl",
         "cost_log": bench / "runs" / "cost.jsonl",
+        "runs": bench / "model_judgment" / "gpt-4_single.runs.jsonl",
     }
 
 
@@ -222,7 +233,7 @@ CORRUPTIONS: dict[str, Callable[[Path, random.Random], None]] = {
     "3mb-line": huge_line,
     "empty": empty_file,
 }
-TARGETS = ("questions", "answers", "judgments", "prompts", "cost_log")
+TARGETS = ("questions", "answers", "judgments", "prompts", "cost_log", "runs")
 
 
 @contextmanager
@@ -265,6 +276,7 @@ def test_corrupted_input_never_gives_a_traceback_or_a_hang(
     common = ["--data-dir", str(root)]
     check(runner, ["results", *common, "--rounds", "20"], files[target])
     check(runner, ["results", "--format", "json", "--no-ci", *common], files[target])
+    check(runner, ["results", "--strict", "--no-ci", *common], files[target])
     check(runner, ["judge", "--dry-run", "--model-list", *MODELS, *common], files[target])
     check(
         runner,
@@ -395,6 +407,7 @@ def test_the_uncorrupted_data_works(tmp_path: Path, runner: CliRunner) -> None:
     assert {row["model"] for row in json.loads(shown.stdout)} == set(MODELS)
     logged = "cost: 1 logged run(s) made these judgments: 4,000 input + 400 output tokens, $0.14"
     assert logged in shown.stderr
+    assert "different settings" not in shown.stderr and "1 judgment(s) carry no record" in shown.stderr
     planned = runner.invoke(app, ["judge", "--dry-run", "--model-list", *MODELS, *common])
     assert planned.exit_code == 0, planned.stderr
     exported = runner.invoke(app, ["browse", "--export", str(tmp_path / "page.html"), *common])

@@ -66,7 +66,9 @@ class DataDir:
         """Every model with an answer file; as in FastChat, the file name is the model's name."""
         if not self.answer_dir.is_dir():
             return []
-        return sorted(p.stem for p in self.answer_dir.glob("*.jsonl") if p.is_file())
+        from mtb.provenance import is_run_file
+
+        return sorted(p.stem for p in self.answer_dir.glob("*.jsonl") if p.is_file() and not is_run_file(p))
 
     def answers(self, model: str) -> dict[QuestionId, ModelAnswer]:
         return self.bench.protocol.read_answers(self.answer_path(model))

@@ -30,6 +30,7 @@ from mtb.backends.base import Backend, BackendError, Completion, EndpointConfig,
 from mtb.errors import DataError
 from mtb.jsonl import JsonlAppender, iter_json_lines
 from mtb.progress import ProgressSink
+from mtb.provenance import Run
 from mtb.retry import RetryPolicy, decide, is_rate_limit
 
 if TYPE_CHECKING:
@@ -56,6 +57,8 @@ class CallStats:
     requests: int = 0
     retries: int = 0
     retry_reasons: Counter[str] = field(default_factory=Counter)
+    # The model each reply says answered (e.g. gpt-4-0613 for gpt-4): a judge's version, for provenance.
+    served_models: Counter[str] = field(default_factory=Counter)
 
 
 class Endpoint:
@@ -148,6 +151,8 @@ class Caller:
                     completion: Completion | None = None
                     try:
                         completion = await endpoint.backend.complete(messages, params)
+                        if completion.model:
+                            self.stats.served_models[completion.model] += 1
                         return completion
                     except BackendError as exc:
                         error = exc
@@ -313,9 +318,14 @@ class _OpenJob:
     job: Job
     output: JsonlAppender
     existing: list[dict[str, Any]]
+    run: Run | None = None
     written: list[dict[str, Any]] = field(default_factory=list)
 
     def write(self, record: dict[str, Any]) -> None:
+        if self.run is not None:
+            # The run's line goes to the run file before the first record that points to it.
+            self.run.begin()
+            record = {**record, **self.run.stamp()}
         self.output.write(record)
         self.written.append(record)
 
@@ -326,11 +336,13 @@ async def run_jobs(
     workers: int,
     progress: ProgressSink,
     report: RunReport,
+    run: Run | None = None,
 ) -> RunReport:
     """Run, in one pool of `workers`, every task the jobs return for keys not yet done in their files.
 
     `report` is passed in so that the caller still holds the counts if the run
-    is interrupted (Ctrl-C cancels this coroutine).
+    is interrupted (Ctrl-C cancels this coroutine). With `run`, every record
+    written carries its `run_id` (provenance), whatever the protocol that built it.
     """
     with ExitStack() as stack:
         opened: list[_OpenJob] = []
@@ -338,7 +350,7 @@ async def run_jobs(
         for job in jobs:
             output = stack.enter_context(JsonlAppender(job.spec.path))
             report.notes.extend(output.notes)
-            state = _OpenJob(job, output, read_existing(job.spec))
+            state = _OpenJob(job, output, read_existing(job.spec), run)
             done = done_keys(job.spec, state.existing)
             report.already_done += len(done)
             pending += [(task, state.write) for task in job.make_tasks(done)]
@@ -352,6 +364,13 @@ async def run_jobs(
             raise
         finally:
             progress.stop()
+            if run is not None:
+                run.finish(
+                    completed=report.completed,
+                    failed=len(report.failures),
+                    requests=report.stats.requests,
+                    served_models=dict(report.stats.served_models),
+                )
         # Only a run that ended by itself tidies its files: sorted, one line per key,
         # the latest kept (as FastChat's reorg_answer_file does).
         for state in opened:
@@ -368,10 +387,15 @@ async def run_job(
     workers: int,
     progress: ProgressSink,
     report: RunReport | None = None,
+    run: Run | None = None,
 ) -> RunReport:
     """`run_jobs` for a single output file."""
     return await run_jobs(
-        [Job(spec, make_tasks)], workers=workers, progress=progress, report=report or RunReport(spec.path)
+        [Job(spec, make_tasks)],
+        workers=workers,
+        progress=progress,
+        report=report or RunReport(spec.path),
+        run=run,
     )
 
 
@@ -384,6 +408,7 @@ def run_on_endpoint(
     policy: RetryPolicy,
     progress: ProgressSink,
     meter: Meter | None = None,
+    run: Run | None = None,
 ) -> RunReport:
     """Open the endpoint (or every replica, `parallel` in flight each), run the jobs, close them.
 
@@ -412,6 +437,7 @@ def run_on_endpoint(
         policy=policy,
         progress=progress,
         meter=meter,
+        run=run,
     )
 
 
@@ -424,6 +450,7 @@ def run_on_endpoints(
     policy: RetryPolicy,
     progress: ProgressSink,
     meter: Meter | None = None,
+    run: Run | None = None,
 ) -> RunReport:
     """Run the jobs through the endpoints `open_endpoints` makes (inside the event loop), then close them."""
     report = RunReport(output)
@@ -432,7 +459,7 @@ def run_on_endpoints(
         endpoints = open_endpoints()
         caller = Caller(endpoints, policy, report.stats, on_retry=progress.note_retry, meter=meter)
         try:
-            await run_jobs(make_jobs(caller), workers=workers, progress=progress, report=report)
+            await run_jobs(make_jobs(caller), workers=workers, progress=progress, report=report, run=run)
         finally:
             for endpoint in endpoints:
                 await endpoint.backend.aclose()

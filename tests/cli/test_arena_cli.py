@@ -96,7 +96,7 @@ def test_judge_and_results_in_both_directions(
     claude = read_jsonl(folder / "claude-3-haiku-20240307.jsonl")
     gpt35 = read_jsonl(folder / "gpt-3.5-turbo-0125.jsonl")
     assert len(claude) == len(gpt35) == 8
-    assert set(claude[0]) == {"question_id", "model", "judge", "games", "tstamp"}
+    assert set(claude[0]) == {"question_id", "model", "judge", "games", "tstamp", "run_id"}
     assert claude[0]["judge"] == "gpt-4-1106-preview"
     assert {tuple(g["score"] for g in r["games"]) for r in claude} == {("B>>A", "A>>B")}
     assert {tuple(g["score"] for g in r["games"]) for r in gpt35} == {("A>B", "B>A"), ("A=B", "A=B")}

@@ -64,7 +64,9 @@ def test_generate_judge_and_score_hard_prompt(
     assert made.exit_code == 0, made.stderr
     answers = read_jsonl(folder / "model_answer" / "my-model.jsonl")
     assert len(answers) == 750
-    assert all(list(a) == ["uid", "ans_id", "model", "messages", "tstamp", "metadata"] for a in answers)
+    assert all(
+        list(a) == ["uid", "ans_id", "model", "messages", "tstamp", "metadata", "run_id"] for a in answers
+    )
     assert all(a["model"] == "my-model" for a in answers)
     assert all(
         list(a["metadata"]) == ["token_len", "header_count", "list_count", "bold_count"] for a in answers
@@ -123,7 +125,7 @@ def test_generate_judge_and_score_hard_prompt(
     records = read_jsonl(folder / "model_judgment" / "gpt-4.1" / "my-model.jsonl")
     assert len(records) == 500 and {r["uid"] for r in records} == set(hard)
     for record in records:
-        assert list(record) == ["uid", "category", "judge", "model", "baseline", "games"]
+        assert list(record) == ["uid", "category", "judge", "model", "baseline", "games", "run_id"]
         assert (record["category"], record["judge"], record["model"], record["baseline"]) == (
             "hard_prompt",
             "gpt-4.1",

@@ -38,7 +38,7 @@ def test_generates_both_turns_with_turn_two_conditioned_on_turn_one(
     assert result.exit_code == 0, result.stderr
     rows = read_jsonl(data_dir / "mt_bench" / "model_answer" / "test-model.jsonl")
     assert [r["question_id"] for r in rows] == [81, 82, 83]
-    assert set(rows[0]) == {"question_id", "answer_id", "model_id", "choices", "tstamp"}
+    assert set(rows[0]) == {"question_id", "answer_id", "model_id", "choices", "tstamp", "run_id"}
     assert rows[0]["model_id"] == "test-model"
     first_turn, second_turn = rows[0]["choices"][0]["turns"]
     assert first_turn.startswith("turn 1 answer to: Compose an engaging travel")

@@ -49,7 +49,9 @@ def test_judges_every_turn_with_fastchat_settings(
     rows = read_jsonl(judgment_file(data_dir))
     assert len(rows) == 2 * 30 * 2
     assert all(
-        set(r) == {"question_id", "model", "judge", "user_prompt", "judgment", "score", "turn", "tstamp"}
+        # FastChat's fields, and the run that made each (provenance: <file>.runs.jsonl)
+        set(r)
+        == {"question_id", "model", "judge", "user_prompt", "judgment", "score", "turn", "tstamp", "run_id"}
         for r in rows
     )
     for row in rows:

@@ -61,7 +61,10 @@ def test_json_follows_show_result_semantics(runner: CliRunner, judged: Path) -> 
         "excluded",
         "categories",
         "ci",
+        "placement",
     ]
+    # Placed among the file's other models, from their averages: b has 9.0.
+    assert a["placement"] == "below every other model here; next: b (9.00)"
     low, high = a["ci"]["average"]
     assert low <= a["average"] <= high
     assert a["turn_1"] == pytest.approx(7.0)  # (8 + 10 + 3) / 3

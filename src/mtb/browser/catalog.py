@@ -87,7 +87,12 @@ class Catalog:
     def _files(self, folder: Path, pattern: str) -> list[Path]:
         if not folder.is_dir() or not self.inside(folder):
             return []
-        return sorted(p for p in folder.glob(pattern) if p.is_file() and self.inside(p))
+        from mtb.provenance import is_run_file
+
+        # Run files (`x.runs.jsonl`, how each output was made) are neither answers nor judgments.
+        return sorted(
+            p for p in folder.glob(pattern) if p.is_file() and not is_run_file(p) and self.inside(p)
+        )
 
     def benchmarks(self) -> list[str]:
         if not self.root.is_dir():

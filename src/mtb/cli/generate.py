@@ -163,6 +163,7 @@ def generate(
     from mtb.engine import Job
     from mtb.generation import GenerationSettings, answer_output, generation_tasks
     from mtb.progress import make_progress
+    from mtb.provenance import Run, endpoint_settings, sha256_text
     from mtb.retry import RetryPolicy
 
     local_flags = {
@@ -216,6 +217,14 @@ def generate(
     )
     spec = answer_output(data, settings.model_id, questions)
     policy = RetryPolicy.from_env(max_attempts)
+    # How these answers are made, in <answers>.runs.jsonl; each record points to it by run_id.
+    sampling: dict[str, Any] = {
+        "bench": benchmark.name,
+        "temperature": force_temperature if force_temperature is not None else "per category",
+        "max_tokens": settings.max_tokens,
+        "num_choices": num_choices,
+        "system_prompt_sha256": sha256_text(system_prompt) if system_prompt else None,
+    }
     make_progress_sink: Any = lambda: make_progress(console, "generate", enabled=progress)  # noqa: E731
 
     if model is not None:
@@ -280,6 +289,11 @@ def generate(
             )
         meter = cost.Meter(price, max_cost, counter, reply_tokens)
         started = time.time()
+        provenance = Run.for_output(
+            spec.path,
+            "generate",
+            {**endpoint_settings(provider, model, [c.api_base for c in configs]), **sampling},
+        )
         report = run_on_endpoint(
             configs,
             lambda caller: [
@@ -290,6 +304,7 @@ def generate(
             policy=policy,
             progress=make_progress_sink(),
             meter=meter,
+            run=provenance,
         )
         code = print_report(report, console, "answers")
         if report.stats.requests:
@@ -310,7 +325,7 @@ def generate(
 
     from dataclasses import replace
 
-    from mtb.backends.local import answer_fields, open_local_backend
+    from mtb.backends.local import TEMPLATE_FIELD, answer_fields, open_local_backend
     from mtb.engine import Endpoint, run_on_endpoints
 
     config = local_config(
@@ -340,6 +355,20 @@ def generate(
     )
     # Every conversation at once by default: the backend batches what arrives together.
     workers = parallel or max(1, len(questions) * num_choices)
+    provenance = Run.for_output(
+        spec.path,
+        "generate",
+        {
+            "model": config.model_path,
+            "provider": "local",
+            "backend": kind,
+            "dtype": config.dtype,
+            "revision": config.revision,
+            "seed": config.seed,
+            TEMPLATE_FIELD: local.template_sha256,
+            **sampling,
+        },
+    )
     report = run_on_endpoints(
         lambda: [Endpoint(local, workers, name=config.model_path, key_hint="")],
         lambda caller: [
@@ -349,6 +378,7 @@ def generate(
         workers=workers,
         policy=policy,
         progress=make_progress_sink(),
+        run=provenance,
     )
     stats = local.stats
     if stats.batches:

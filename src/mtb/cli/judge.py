@@ -52,6 +52,7 @@ if TYPE_CHECKING:
     from mtb.backends.local import LocalModelConfig
     from mtb.engine import RunReport
     from mtb.protocols.base import PlannedRun
+    from mtb.provenance import Run
     from mtb.retry import RetryPolicy
 
 
@@ -146,6 +147,15 @@ def judge(
     retry_unparsed: Annotated[
         bool, typer.Option("--retry-unparsed", help="Judge again the verdicts that held no rating.")
     ] = False,
+    samples: Annotated[
+        int,
+        typer.Option(
+            "--samples",
+            min=1,
+            help="single: K judgments per answer and turn, each recorded; results show their mean and "
+            "the judge's own spread.",
+        ),
+    ] = 1,
     category: CategoryOption = None,
     bench: BenchOption = "mt_bench",
     data_dir: DataDirOption = DEFAULT_DATA_DIR,
@@ -169,6 +179,7 @@ def judge(
     from mtb.engine import run_on_endpoint
     from mtb.progress import make_progress
     from mtb.protocols.base import JudgeRequest
+    from mtb.provenance import Run, endpoint_settings
     from mtb.retry import RetryPolicy
 
     local_flags = {
@@ -219,6 +230,7 @@ def judge(
             first_n=first_n,
             retry_unparsed=retry_unparsed,
             category=category,
+            samples=samples,
         ),
     )
     if run.gaps:
@@ -264,6 +276,13 @@ def judge(
     meter = (
         cost.Meter(price, max_cost, cost.TokenCounter(), reply_tokens) if judge_model_path is None else None
     )
+    # How these judgments are made, in <output>.runs.jsonl; each record points to it by run_id.
+    made_with = {
+        "bench": benchmark.name,
+        "temperature": run.params.temperature,
+        "max_tokens": run.params.max_tokens,
+        **run.provenance,
+    }
     started = time.time()
     if judge_model_path is not None:
         config = local_config(
@@ -279,7 +298,14 @@ def judge(
             max_model_len=judge_max_model_len,
             gpu_memory_utilization=judge_gpu_memory_utilization,
         )
-        report = run_local_judge(config, run, parallel or LOCAL_JUDGE_PARALLEL, policy, console, progress)
+        provenance = Run.for_output(
+            run.output,
+            "judge",
+            {"model": run.judge_model, "provider": "local", "model_path": judge_model_path, **made_with},
+        )
+        report = run_local_judge(
+            config, run, parallel or LOCAL_JUDGE_PARALLEL, policy, console, progress, provenance
+        )
     else:
         # The judge's own key and base URL: never the generation server's OPENAI_BASE_URL,
         # never the OpenAI key for another provider; a missing key stops here, before any call.
@@ -293,6 +319,11 @@ def judge(
             key_option="--judge-api-key",
             base_option="--judge-api-base",
         )
+        provenance = Run.for_output(
+            run.output,
+            "judge",
+            {**endpoint_settings(judge_provider, run.judge_model, [endpoint.api_base]), **made_with},
+        )
         report = run_on_endpoint(
             endpoint,
             run.make_jobs,
@@ -301,6 +332,7 @@ def judge(
             policy=policy,
             progress=make_progress(console, "judge", enabled=progress),
             meter=meter,
+            run=provenance,
         )
     code = print_report(report, console, "judgments")
     if meter is not None and report.stats.requests:
@@ -338,6 +370,7 @@ def run_local_judge(
     policy: RetryPolicy,
     console: Console,
     progress: bool,
+    provenance: Run | None = None,
 ) -> RunReport:
     """Load the judge here (transformers or vLLM) and run the planned judgments through it.
 
@@ -366,6 +399,7 @@ def run_local_judge(
         workers=workers,
         policy=policy,
         progress=make_progress(console, "judge", enabled=progress),
+        run=provenance,
     )
     stats = local.stats
     if stats.batches:

@@ -72,9 +72,19 @@ def results(
     compare: Annotated[
         tuple[str, str] | None,
         typer.Option(
-            "--compare", help="single: the difference of two models' averages, with its 95% interval."
+            "--compare",
+            help="single: the difference of two models' averages, with its 95% interval, overall and "
+            "per category.",
         ),
     ] = None,
+    strict: Annotated[
+        bool,
+        typer.Option(
+            "--strict",
+            help="MT-bench: refuse (exit 2) to score judgments made under different settings (judge "
+            "version, prompt, temperature), as their run files record them.",
+        ),
+    ] = False,
     rounds: Annotated[
         int | None,
         typer.Option("--rounds", min=10, help="Bootstrap rounds \\[default: 1000; Arena-Hard: 100]."),
@@ -150,6 +160,7 @@ def results(
             plot=plot,
             category=category,
             position_bias=position_bias,
+            strict=strict,
         ),
     )
     console = stderr_console()

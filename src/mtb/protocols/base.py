@@ -39,6 +39,7 @@ class JudgeRequest:
     first_n: int | None = None
     retry_unparsed: bool = False
     category: str | None = None
+    samples: int = 1  # single grading: judgments per item (judge variance)
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,9 @@ class PlannedRun:
     requests: Callable[[], Iterable[Sequence[Message]]] = lambda: ()
     past_outputs: Callable[[], Iterable[str]] = lambda: ()
     default_output_tokens: int = 300
+    # What the run file records beside the endpoint and sampling (mtb.provenance): the
+    # prompts by name with their sha256, the baseline, the reference answers' model, ...
+    provenance: dict[str, Any] = field(default_factory=dict)
 
 
 MAX_ROUNDS = 100_000  # bootstrap rounds: beyond this the resampled indices alone take gigabytes
@@ -82,6 +86,7 @@ class ResultsRequest:
     plot: Path | None = None
     category: str | None = None
     position_bias: bool = False  # pairwise: the position-bias table per judge and prompt
+    strict: bool = False  # refuse to score judgments made under different settings
 
     def __post_init__(self) -> None:
         # Checked here, where every family's scoring starts: a negative seed or a bootstrap

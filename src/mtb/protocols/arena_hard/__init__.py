@@ -83,6 +83,8 @@ class ArenaHard:
         from mtb.protocols.arena_hard import judging
         from mtb.protocols.arena_hard.config import JudgeConfig
 
+        if request.samples != 1:
+            raise UsageError("--samples applies to MT-bench single grading")
         if request.mode not in (None, "pairwise-baseline"):
             raise UsageError(
                 f"{data.bench.name} is judged pairwise against a baseline (--mode pairwise-baseline)"

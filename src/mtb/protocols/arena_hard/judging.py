@@ -25,6 +25,7 @@ from mtb.jsonl import iter_json_lines
 from mtb.protocols.arena_hard.config import JudgeConfig
 from mtb.protocols.arena_hard.records import parse_judgment
 from mtb.protocols.base import PlannedRun
+from mtb.provenance import sha256_text
 from mtb.records import ModelAnswer, Question, sortable_id
 
 CONTINUE_PROMPT = "continue your judgment and finish by outputting a final verdict label"
@@ -260,4 +261,11 @@ def planned_run(plan: ArenaPlan, config: JudgeConfig, bench: str) -> PlannedRun:
         requests=lambda: request_messages(plan, config),
         past_outputs=lambda: past_judgments(plan.specs[plan.models[0]].path.parent),
         default_output_tokens=DEFAULT_OUTPUT_TOKENS,
+        provenance={
+            "baseline_model": plan.baseline_model,
+            "prompts": {
+                "system_prompt": sha256_text(config.system_prompt),
+                **{f"prompt_template_{i}": sha256_text(t) for i, t in enumerate(config.prompt_templates)},
+            },
+        },
     )

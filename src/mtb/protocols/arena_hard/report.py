@@ -8,6 +8,7 @@ from mtb.data import DataDir, file_stem_safe
 from mtb.errors import DataError, UsageError
 from mtb.protocols.arena_hard import scoring, style
 from mtb.protocols.base import ResultsRequest, ScoreReport
+from mtb.provenance import is_run_file
 from mtb.tables import Table
 
 # Upstream's defaults: 100 rounds, numpy seeded with 42.
@@ -19,6 +20,9 @@ def score(data: DataDir, request: ResultsRequest) -> ScoreReport:
         raise UsageError("--plot draws MT-bench scores by category; Arena-Hard has a single category")
     if request.mode not in (None, "pairwise-baseline"):
         raise UsageError(f"{data.bench.name} is scored against its baseline (--mode pairwise-baseline)")
+    if request.strict:
+        # Arena-Hard records carry their run_id too, but results do not compare runs' settings yet.
+        raise UsageError("--strict checks MT-bench judgments; Arena-Hard results do not check settings yet")
     if request.compare:
         raise UsageError("--compare works with MT-bench single grading")
     if request.position_bias:
@@ -31,7 +35,11 @@ def score(data: DataDir, request: ResultsRequest) -> ScoreReport:
     rounds = request.rounds or DEFAULT_ROUNDS
     seed = DEFAULT_SEED if request.seed is None else request.seed
     control = request.control
-    files = sorted(p for p in folder.glob("*.jsonl") if p.is_file()) if folder.is_dir() else []
+    files = (
+        sorted(p for p in folder.glob("*.jsonl") if p.is_file() and not is_run_file(p))
+        if folder.is_dir()
+        else []
+    )
     if not files:
         raise DataError(folder, f"no judgment files here; run `mtb judge --bench {data.bench.name}` first")
     chosen = [p for p in files if request.models is None or p.stem in request.models]

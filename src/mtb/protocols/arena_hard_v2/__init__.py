@@ -113,6 +113,8 @@ class ArenaHardV2:
         from mtb.protocols.arena_hard_v2.settings import JudgeConfig
 
         name = data.bench.name
+        if request.samples != 1:
+            raise UsageError("--samples applies to MT-bench single grading")
         if request.mode not in (None, "pairwise-baseline"):
             raise UsageError(f"{name} is judged pairwise against a baseline (--mode pairwise-baseline)")
         if request.baseline_model is not None:

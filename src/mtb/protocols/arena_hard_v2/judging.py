@@ -24,6 +24,7 @@ from mtb.jsonl import iter_json_lines
 from mtb.protocols.arena_hard_v2.records import answer_text, is_scored, parse_judgment
 from mtb.protocols.arena_hard_v2.settings import CategorySetting, JudgeConfig
 from mtb.protocols.base import PlannedRun
+from mtb.provenance import sha256_text
 from mtb.records import ModelAnswer, Question, QuestionId, sortable_id
 
 
@@ -270,4 +271,14 @@ def planned_run(plan: Plan, config: JudgeConfig, bench: str, data: DataDir) -> P
         requests=lambda: request_messages(plan, config),
         past_outputs=lambda: past_judgments(output),
         default_output_tokens=DEFAULT_OUTPUT_TOKENS,
+        provenance={
+            "baseline_model": {name: c.baseline for name, c in sorted(plan.categories.items())},
+            "prompts": {
+                "prompt_template": sha256_text(config.prompt_template),
+                **{
+                    f"system_prompt_{name}": sha256_text(c.system_prompt)
+                    for name, c in plan.categories.items()
+                },
+            },
+        },
     )

@@ -10,6 +10,7 @@ from mtb.protocols.arena_hard.scanning import map_files
 from mtb.protocols.arena_hard_v2 import scoring
 from mtb.protocols.arena_hard_v2.settings import CategorySetting
 from mtb.protocols.base import ResultsRequest, ScoreReport
+from mtb.provenance import is_run_file
 from mtb.records import ModelAnswer, QuestionId
 from mtb.tables import Table
 
@@ -32,6 +33,9 @@ def score(
         raise UsageError(f"--plot draws MT-bench scores by category; not for {name}")
     if request.mode not in (None, "pairwise-baseline"):
         raise UsageError(f"{name} is scored against its baselines (--mode pairwise-baseline)")
+    if request.strict:
+        # Arena-Hard records carry their run_id too, but results do not compare runs' settings yet.
+        raise UsageError("--strict checks MT-bench judgments; Arena-Hard results do not check settings yet")
     if request.compare:
         raise UsageError("--compare works with MT-bench single grading")
     if request.position_bias:
@@ -43,7 +47,11 @@ def score(
         )
     judge = request.judge_model or judge_default
     folder = request.input_file or data.judgment_dir / file_stem_safe(judge)
-    files = sorted(p for p in folder.glob("*.jsonl") if p.is_file()) if folder.is_dir() else []
+    files = (
+        sorted(p for p in folder.glob("*.jsonl") if p.is_file() and not is_run_file(p))
+        if folder.is_dir()
+        else []
+    )
     if not files:
         raise DataError(folder, f"no judgment files here; run `mtb judge --bench {name}` first")
     chosen = [p for p in files if request.models is None or p.stem in request.models]

@@ -52,13 +52,15 @@ class SingleMatch:
     prompt: JudgePrompt
     turn: int
     reference: ModelAnswer | None
+    sample: int = 0  # which of --samples K judgments of this item
 
     def key(self, judge_model: str) -> Hashable:
-        return (self.model, self.question.question_id, self.turn, judge_model, self.prompt.name)
+        return (self.model, self.question.question_id, self.turn, judge_model, self.prompt.name, self.sample)
 
     @property
     def label(self) -> str:
-        return f"{self.model} question {self.question.question_id} turn {self.turn}"
+        sample = f" sample {self.sample}" if self.sample else ""
+        return f"{self.model} question {self.question.question_id} turn {self.turn}{sample}"
 
 
 @dataclass(frozen=True)
@@ -201,22 +203,25 @@ def single_matches(
     prompt_map: PromptMap,
     bench: MtBenchSettings,
     prompt_file: str,
+    samples: int = 1,
 ) -> list[SingleMatch]:
     matches = []
     for question in questions:
         needs_ref = bench.needs_reference(question.category)
         for model, by_question in answers.items():
             for turn in range(1, len(question.turns) + 1):
-                matches.append(
-                    SingleMatch(
-                        question=question,
-                        model=model,
-                        answer=by_question[question.question_id],
-                        prompt=_prompt(prompts, prompt_map, "single", needs_ref, turn, prompt_file),
-                        turn=turn,
-                        reference=references[question.question_id] if needs_ref and references else None,
+                for sample in range(samples):
+                    matches.append(
+                        SingleMatch(
+                            question=question,
+                            model=model,
+                            answer=by_question[question.question_id],
+                            prompt=_prompt(prompts, prompt_map, "single", needs_ref, turn, prompt_file),
+                            turn=turn,
+                            reference=references[question.question_id] if needs_ref and references else None,
+                            sample=sample,
+                        )
                     )
-                )
     return matches
 
 
@@ -265,6 +270,7 @@ async def judge_single(
         score=parse_rating(completion.text, verdicts),
         turn=match.turn,
         tstamp=time.time(),
+        sample=match.sample,
     ).to_json()
 
 
@@ -306,8 +312,8 @@ def single_output(data: DataDir, judge_model: str, retry_unparsed: bool) -> Outp
     return OutputSpec(
         path=single_judgment_path(data, judge_model),
         parse=SingleJudgment.from_json,
-        key=lambda r: (r["model"], r["question_id"], r["turn"], *r["judge"]),
-        sort_key=lambda r: (r["model"], sortable_id(r["question_id"]), r["turn"]),
+        key=lambda r: (r["model"], r["question_id"], r["turn"], *r["judge"], r.get("sample", 0)),
+        sort_key=lambda r: (r["model"], sortable_id(r["question_id"]), r["turn"], r.get("sample", 0)),
         is_done=(lambda r: r["score"] != UNPARSED) if retry_unparsed else (lambda r: True),
     )
 
@@ -364,9 +370,11 @@ class JudgePlan:
     spec: OutputSpec
     already_done: int
     done: frozenset[Hashable] = frozenset()  # keys of the matches already in the output
+    samples: int = 1
 
     def summary(self, bench: str) -> dict[str, Any]:
         calls_per_match = 1 if self.mode == "single" else 2
+        samples = {"samples": self.samples} if self.samples > 1 else {}
         return {
             "bench": bench,
             "mode": self.mode,
@@ -380,6 +388,17 @@ class JudgePlan:
             "to_make": len(self.matches) - self.already_done,
             "judge_calls": (len(self.matches) - self.already_done) * calls_per_match,
             "output": str(self.spec.path),
+            **samples,
+        }
+
+    def prompt_hashes(self) -> dict[str, str]:
+        """Each judge prompt this plan uses, by name: the sha256 of its system prompt and template."""
+        from mtb.provenance import sha256_text
+
+        used = {m.prompt.name: m.prompt for m in self.matches}
+        return {
+            name: sha256_text(prompt.system_prompt + "\0" + prompt.prompt_template)
+            for name, prompt in sorted(used.items())
         }
 
 
@@ -428,6 +447,10 @@ def plan_judging(data: DataDir, request: JudgeRequest) -> JudgePlan:
         raise UsageError(f"unknown mode '{mode}' (known: {', '.join(MODES)})")
     if request.category is not None:
         raise UsageError(f"--category applies to Arena-Hard v2.0, not {data.bench.name}")
+    if request.samples < 1:
+        raise UsageError(f"--samples must be 1 or more, not {request.samples}")
+    if request.samples > 1 and mode != "single":
+        raise UsageError("--samples applies to single grading (--mode single)")
     judge_model = request.judge_model or data.bench.default_judge
     reference_model = request.reference_model or settings.default_reference_model
     baseline_model = request.baseline_model or data.bench.default_baseline
@@ -471,7 +494,14 @@ def plan_judging(data: DataDir, request: JudgeRequest) -> JudgePlan:
         check_prompts(questions, prompts, lines, settings.prompt_map, settings, kind, prompt_file)
         if mode == "single":
             matches = single_matches(
-                questions, answers, references, prompts, settings.prompt_map, settings, prompt_file
+                questions,
+                answers,
+                references,
+                prompts,
+                settings.prompt_map,
+                settings,
+                prompt_file,
+                request.samples,
             )
         else:
             matches = pair_matches(
@@ -491,6 +521,7 @@ def plan_judging(data: DataDir, request: JudgeRequest) -> JudgePlan:
         spec=spec,
         already_done=sum(1 for m in matches if m.key(judge_model) in done),
         done=frozenset(done),
+        samples=request.samples,
     )
 
 
@@ -556,4 +587,11 @@ def planned_run(plan: JudgePlan, data: DataDir) -> PlannedRun:
         requests=lambda: request_messages(plan),
         past_outputs=lambda: past_judgments(plan),
         default_output_tokens=DEFAULT_OUTPUT_TOKENS["single" if plan.mode == "single" else "pairwise"],
+        provenance={
+            "mode": plan.mode,
+            "prompts": plan.prompt_hashes(),
+            "reference_model": plan.reference_model,
+            "baseline_model": plan.baseline_model,
+            "samples": plan.samples,
+        },
     )

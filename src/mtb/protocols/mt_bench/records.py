@@ -27,6 +27,10 @@ class SingleJudgment:
     score: float  # -1 when the judge's text holds no rating, as in FastChat
     turn: int
     tstamp: float
+    # Which of --samples K judgments of one item this is; 0 (and absent from the
+    # file) for the first, so published files and K=1 runs key as before.
+    sample: int = 0
+    run_id: str | None = None  # the run that made it (mtb.provenance); None in published files
 
     @classmethod
     def from_json(cls, obj: dict[str, Any]) -> SingleJudgment:
@@ -42,6 +46,10 @@ class SingleJudgment:
         judgment = obj.get("judgment", "")
         if not isinstance(user_prompt, str) or not isinstance(judgment, str):
             raise ValueError("fields 'user_prompt' and 'judgment' must be strings")
+        sample = field(obj, "sample", int, "an integer", default=0)
+        if sample < 0:
+            raise ValueError("field 'sample' must be 0 or more")
+        run_id = field(obj, "run_id", str, "a string", default=None)
         return cls(
             question_id,
             model,
@@ -51,14 +59,16 @@ class SingleJudgment:
             score,
             turn,
             tstamp,
+            sample,
+            run_id,
         )
 
     @property
-    def key(self) -> tuple[str, QuestionId, int, str, str]:
-        return (self.model, self.question_id, self.turn, self.judge[0], self.judge[1])
+    def key(self) -> tuple[str, QuestionId, int, str, str, int]:
+        return (self.model, self.question_id, self.turn, self.judge[0], self.judge[1], self.sample)
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        record = {
             "question_id": self.question_id,
             "model": self.model,
             "judge": list(self.judge),
@@ -68,6 +78,12 @@ class SingleJudgment:
             "turn": self.turn,
             "tstamp": self.tstamp,
         }
+        # Extra fields only when they say something: a K=1 record is FastChat's, byte for byte.
+        if self.sample:
+            record["sample"] = self.sample
+        if self.run_id is not None:
+            record["run_id"] = self.run_id
+        return record
 
 
 def pair_key(
@@ -98,6 +114,7 @@ class PairJudgment:
     g2_judgment: str
     turn: int
     tstamp: float
+    run_id: str | None = None  # the run that made it (mtb.provenance); None in published files
 
     @classmethod
     def from_json(cls, obj: dict[str, Any]) -> PairJudgment:
@@ -132,6 +149,7 @@ class PairJudgment:
             g2_judgment=texts[3],
             turn=turn,
             tstamp=tstamp,
+            run_id=field(obj, "run_id", str, "a string", default=None),
         )
 
     @property
@@ -152,6 +170,7 @@ class PairJudgment:
             "g2_judgment": self.g2_judgment,
             "turn": self.turn,
             "tstamp": self.tstamp,
+            **({"run_id": self.run_id} if self.run_id is not None else {}),
         }
 
 

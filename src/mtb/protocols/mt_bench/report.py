@@ -52,7 +52,15 @@ def score(data: DataDir, request: ResultsRequest) -> ScoreReport:
         baseline = (
             (request.baseline_model or data.bench.default_baseline) if mode == "pairwise-baseline" else None
         )
-        report = _pairwise(data, path, request.models, baseline, wanted_judge, request.position_bias)
+        report = _pairwise(
+            data,
+            path,
+            request.models,
+            baseline,
+            wanted_judge,
+            position_bias=request.position_bias,
+            strict=request.strict,
+        )
     report.sources = [path]
     return report
 
@@ -127,6 +135,67 @@ def _missing_warning(wanted: list[str] | None, found: list[str]) -> list[str]:
     return [f"no usable judgments for: {', '.join(missing)}"] if missing else []
 
 
+def provenance_check(
+    path: Path, judgments: Sequence[SingleJudgment] | Sequence[PairJudgment], strict: bool
+) -> tuple[list[str], list[str]]:
+    """Warnings and notes on the settings the judgments scored together were made under.
+
+    With `strict`, judgments made under different settings are a UsageError (exit 2).
+    """
+    from mtb.provenance import check
+
+    result = check(path, (j.run_id for j in judgments))
+    if strict and result.conflicts:
+        raise UsageError(
+            f"--strict: {path} mixes judgments made under different settings: " + "; ".join(result.conflicts)
+        )
+    return result.warnings(path), result.notes()
+
+
+def _compare(
+    data: DataDir, judgments: list[SingleJudgment], request: ResultsRequest, rounds: int, seed: int
+) -> tuple[Any, list[Table], Table, list[str]]:
+    assert request.compare is not None
+    result = scoring.compare_models(
+        judgments,
+        *request.compare,
+        turns=data.bench.turns,
+        rounds=rounds,
+        seed=seed,
+        categories={q.question_id: q.category for q in data.questions()},
+        category_order=data.bench.category_order,
+    )
+    verdict = "an interval that excludes 0" if result.significant else "an interval that includes 0: not"
+    note = (
+        f"{result.model_a} − {result.model_b}: {result.difference:+.3f} "
+        f"over {result.questions} questions, "
+        f"{verdict} a significant difference at 95% ({rounds} paired bootstrap rounds)"
+    )
+    columns = ["model_a", "model_b", "difference", "ci_low", "ci_high", "questions"]
+    row = [result.model_a, result.model_b, result.difference, result.ci_low, result.ci_high, result.questions]
+    table = Table("Paired comparison", columns, [row])
+    by_category = Table(
+        f"By category: {result.model_a} − {result.model_b} (paired bootstrap within each category)",
+        ["category", "difference", "ci_low", "ci_high", "questions", "significant"],
+        [
+            [name, c.difference, c.ci_low, c.ci_high, c.questions, "yes" if c.significant else "no"]
+            for name, c in result.categories.items()
+        ],
+    )
+    flat = Table(
+        "",
+        ["category", *columns[2:]],
+        [
+            ["all", *row[2:]],
+            *(
+                [name, c.difference, c.ci_low, c.ci_high, c.questions]
+                for name, c in result.categories.items()
+            ),
+        ],
+    )
+    return result.to_json(), [table, by_category], flat, [note]
+
+
 def _single(
     data: DataDir, path: Path, request: ResultsRequest, rounds: int, seed: int, judge: str | None
 ) -> ScoreReport:
@@ -135,27 +204,26 @@ def _single(
     judgments, judge, left_out = belonging(data, path, loaded.judgments, judge)
     warnings += left_out
     turns = data.bench.turns
+    scored = [
+        j
+        for j in judgments
+        if (request.compare is not None and j.model in request.compare)
+        or (request.compare is None and (request.models is None or j.model in request.models))
+    ]
+    more_warnings, notes = provenance_check(path, scored, request.strict)
+    warnings += more_warnings
+    # --samples K: each item's samples become their mean; the judge's spread is kept apart.
+    collapsed = scoring.collapse_samples(judgments)
+    judgments = collapsed.items
+    if collapsed.unrated_samples:
+        notes.append(
+            f"{collapsed.unrated_samples} sample(s) without a rating were left out of their item's mean"
+        )
     if request.compare:
-        result = scoring.compare_models(judgments, *request.compare, turns=turns, rounds=rounds, seed=seed)
-        verdict = "an interval that excludes 0" if result.significant else "an interval that includes 0: not"
-        note = (
-            f"{result.model_a} − {result.model_b}: {result.difference:+.3f} "
-            f"over {result.questions} questions, "
-            f"{verdict} a significant difference at 95% ({rounds} paired bootstrap rounds)"
-        )
-        row = [
-            result.model_a,
-            result.model_b,
-            result.difference,
-            result.ci_low,
-            result.ci_high,
-            result.questions,
-        ]
-        table = Table(
-            "Paired comparison", ["model_a", "model_b", "difference", "ci_low", "ci_high", "questions"], [row]
-        )
-        return ScoreReport(result.to_json(), [table], table, warnings, [note])
+        records, tables, flat, compare_notes = _compare(data, judgments, request, rounds, seed)
+        return ScoreReport(records, tables, flat, warnings, notes + compare_notes)
     categories = {q.question_id: q.category for q in data.questions()}
+    everyone = scoring.single_scores(judgments, categories, turns=turns)
     scores = scoring.single_scores(
         judgments,
         categories,
@@ -168,11 +236,23 @@ def _single(
         raise UsageError(_none_listed(path, request.models or [], sorted({j.model for j in judgments})))
     if request.ci:
         scores = scoring.with_intervals(scores, judgments, turns=turns, rounds=rounds, seed=seed)
+    scores = scoring.with_samples(scores, collapsed)
+    # Placed among every other model judged in the same file (the published baselines, when present).
+    scores = scoring.with_placement(scores, {s.model: s.average for s in everyone if s.average is not None})
     warnings += _missing_warning(request.models, [s.model for s in scores])
     unrated = [s.model for s in scores if s.average is None]
     if unrated:
         warnings.append(f"no verdict with a rating for: {', '.join(unrated)} (listed with no average)")
-    notes = []
+    for s in scores:
+        if s.samples is not None and s.judge_sd is not None:
+            interval = s.ci.get("average")
+            over = f"; 95% interval over questions {interval[0]:.2f}–{interval[1]:.2f}" if interval else ""
+            notes.append(
+                f"{s.model}: mean over {s.samples} rated samples {s.average:.2f}; the judge's own spread "
+                f"(per-item standard deviation across samples, averaged) {s.judge_sd:.2f}{over}"
+            )
+    if request.models is not None:
+        notes += [f"{s.model} ({s.average:.2f}): {s.placement}" for s in scores if s.placement and s.average]
     excluded = sum(s.excluded for s in scores)
     if excluded:
         notes.append(f"{excluded} judgment(s) without a rating were left out (see the 'excluded' column)")
@@ -207,11 +287,14 @@ def _pairwise(
     baseline: str | None,
     judge: str | None,
     position_bias: bool = False,
+    strict: bool = False,
 ) -> ScoreReport:
     loaded = scoring.load_pair_judgments(path)
     warnings = _duplicates_warning(loaded.duplicates, path)
     judgments, judge, left_out = belonging(data, path, loaded.judgments, judge)
     warnings += left_out
+    more_warnings, provenance_notes = provenance_check(path, judgments, strict)
+    warnings += more_warnings
     if baseline is not None and not any(baseline in (j.model_1, j.model_2) for j in judgments):
         models = sorted({m for j in judgments for m in (j.model_1, j.model_2)})
         raise DataError(
@@ -240,7 +323,7 @@ def _pairwise(
         warnings.append(
             f"no match with a winner in both games for: {', '.join(unrated)} (listed with no rates)"
         )
-    notes = []
+    notes = provenance_notes
     excluded = sum(s.excluded for s in scores)
     if excluded:
         notes.append(f"{excluded} match(es) with a game naming no winner were left out")

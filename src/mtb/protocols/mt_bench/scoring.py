@@ -57,6 +57,12 @@ class ModelScore:
     categories: dict[str, float]
     # Bootstrap 95% intervals over questions: "average", "turn_1", ... → (low, high).
     ci: dict[str, tuple[float, float]] = field(default_factory=dict)
+    # With --samples K: rated judgments behind the item means, and the judge's own spread
+    # (the standard deviation across an item's samples, averaged over items with two or more).
+    samples: int | None = None
+    judge_sd: float | None = None
+    # Where the average falls among the other models in the same file (published baselines).
+    placement: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         row: dict[str, Any] = {"model": self.model}
@@ -70,6 +76,10 @@ class ModelScore:
         )
         if self.ci:
             row["ci"] = {name: list(bounds) for name, bounds in self.ci.items()}
+        if self.samples is not None:
+            row.update(samples=self.samples, judge_sd=self.judge_sd)
+        if self.placement is not None:
+            row["placement"] = self.placement
         return row
 
 
@@ -129,6 +139,91 @@ def single_scores(
         )
     scores.sort(key=lambda s: (s.average is None, -(s.average or 0.0)))
     return scores
+
+
+@dataclass(frozen=True)
+class Collapsed:
+    """Judgments with the --samples of one item replaced by their mean (one row per item)."""
+
+    items: list[SingleJudgment]
+    samples: dict[str, int]  # rated samples per model, for models with any item judged more than once
+    judge_sd: dict[str, float]  # per model: the mean over items of the samples' standard deviation
+    unrated_samples: int  # samples without a rating, in items that have rated ones (left out)
+
+
+def collapse_samples(judgments: Iterable[SingleJudgment]) -> Collapsed:
+    """One row per (model, question, turn, judge, prompt): the mean of its rated samples.
+
+    With one sample per item (every published file) the rows come back as they are,
+    so FastChat's pooled average is unchanged. An item whose samples all lack a
+    rating stays one unrated row (-1).
+    """
+    import statistics
+
+    groups: dict[tuple[Any, ...], list[SingleJudgment]] = defaultdict(list)
+    for j in judgments:
+        groups[j.key[:-1]].append(j)
+    items: list[SingleJudgment] = []
+    spreads: dict[str, list[float]] = defaultdict(list)
+    samples: Counter[str] = Counter()
+    repeated: set[str] = set()
+    unrated = 0
+    for rows in groups.values():
+        rated = [j.score for j in rows if j.score != UNPARSED]
+        first = min(rows, key=lambda j: j.sample)
+        if len(rows) == 1:
+            items.append(first)
+        else:
+            repeated.add(first.model)
+            unrated += len(rows) - len(rated) if rated else 0
+            items.append(replace(first, score=_mean(rated) if rated else UNPARSED))
+        samples[first.model] += len(rated)
+        if len(rated) >= 2:
+            spreads[first.model].append(statistics.stdev(rated))
+    return Collapsed(
+        items,
+        {m: samples[m] for m in repeated},
+        {m: _mean(v) for m, v in spreads.items()},
+        unrated,
+    )
+
+
+def with_samples(scores: Sequence[ModelScore], collapsed: Collapsed) -> list[ModelScore]:
+    return [
+        replace(s, samples=collapsed.samples[s.model], judge_sd=collapsed.judge_sd.get(s.model))
+        if s.model in collapsed.samples
+        else s
+        for s in scores
+    ]
+
+
+def placement(score: float, others: Sequence[tuple[str, float]]) -> str:
+    """Where `score` falls among other models' averages: "between a (7.94) and b (7.90)"."""
+    above = [(m, v) for m, v in others if v >= score]
+    below = [(m, v) for m, v in others if v < score]
+    nearest_above = min(above, key=lambda mv: mv[1]) if above else None
+    nearest_below = max(below, key=lambda mv: mv[1]) if below else None
+    if nearest_above and nearest_below:
+        (high_name, high), (low_name, low) = nearest_above, nearest_below
+        return f"between {high_name} ({high:.2f}) and {low_name} ({low:.2f})"
+    if nearest_below:
+        return f"above every other model here; next: {nearest_below[0]} ({nearest_below[1]:.2f})"
+    if nearest_above:
+        return f"below every other model here; next: {nearest_above[0]} ({nearest_above[1]:.2f})"
+    return "no other model to compare with"
+
+
+def with_placement(scores: Sequence[ModelScore], averages: dict[str, float]) -> list[ModelScore]:
+    """Each score placed among the other models of the same judgment file (`averages`)."""
+    return [
+        replace(
+            s,
+            placement=placement(s.average, [(m, v) for m, v in averages.items() if m != s.model]),
+        )
+        if s.average is not None
+        else s
+        for s in scores
+    ]
 
 
 # ---------------------------------------------------------------- uncertainty
@@ -204,13 +299,15 @@ class Comparison:
     ci_high: float
     questions: int
     rounds: int
+    # Per category: the same paired bootstrap over the category's shared questions.
+    categories: dict[str, CategoryDifference] = field(default_factory=dict)
 
     @property
     def significant(self) -> bool:
         return self.ci_low > 0 or self.ci_high < 0
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        row: dict[str, Any] = {
             "model_a": self.model_a,
             "model_b": self.model_b,
             "difference": self.difference,
@@ -219,10 +316,52 @@ class Comparison:
             "questions": self.questions,
             "significant": self.significant,
         }
+        if self.categories:
+            row["categories"] = {name: c.to_json() for name, c in self.categories.items()}
+        return row
+
+
+@dataclass(frozen=True)
+class CategoryDifference:
+    difference: float
+    ci_low: float
+    ci_high: float
+    questions: int
+
+    @property
+    def significant(self) -> bool:
+        return self.ci_low > 0 or self.ci_high < 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "difference": self.difference,
+            "ci_low": self.ci_low,
+            "ci_high": self.ci_high,
+            "questions": self.questions,
+            "significant": self.significant,
+        }
+
+
+def _paired(s_a: Any, c_a: Any, s_b: Any, c_b: Any, draws: Any) -> tuple[float, float, float]:
+    """The difference of pooled means and its 95% interval over the drawn question indices."""
+    difference = s_a.sum() / c_a.sum() - s_b.sum() / c_b.sum()
+    samples = s_a[draws].sum(axis=1) / c_a[draws].sum(axis=1) - s_b[draws].sum(axis=1) / c_b[draws].sum(
+        axis=1
+    )
+    low, high = percentile_interval(samples)
+    return float(difference), low, high
 
 
 def compare_models(
-    judgments: Iterable[SingleJudgment], model_a: str, model_b: str, *, turns: int, rounds: int, seed: int
+    judgments: Iterable[SingleJudgment],
+    model_a: str,
+    model_b: str,
+    *,
+    turns: int,
+    rounds: int,
+    seed: int,
+    categories: dict[QuestionId, str] | None = None,
+    category_order: Sequence[str] = (),
 ) -> Comparison:
     """Paired bootstrap of the difference in average score, over the questions both were judged on."""
 
@@ -242,14 +381,26 @@ def compare_models(
     pick_b = [order_b.index(q) for q in shared]
     s_a, c_a = sums_a[pick_a, 0], counts_a[pick_a, 0]
     s_b, c_b = sums_b[pick_b, 0], counts_b[pick_b, 0]
-    difference = s_a.sum() / c_a.sum() - s_b.sum() / c_b.sum()
     # The same questions are drawn for both models: the comparison is paired.
     draws = seeded_rng(seed, model_a, model_b).integers(0, len(shared), size=(rounds, len(shared)))
-    samples = s_a[draws].sum(axis=1) / c_a[draws].sum(axis=1) - s_b[draws].sum(axis=1) / c_b[draws].sum(
-        axis=1
-    )
-    low, high = percentile_interval(samples)
-    return Comparison(model_a, model_b, float(difference), low, high, len(shared), rounds)
+    difference, low, high = _paired(s_a, c_a, s_b, c_b, draws)
+    per_category: dict[str, CategoryDifference] = {}
+    if categories is not None:
+        import numpy as np
+
+        rank = {name: i for i, name in enumerate(category_order)}
+        names = sorted(
+            {categories.get(q, "unknown") for q in shared}, key=lambda c: (rank.get(c, len(rank)), c)
+        )
+        for name in names:
+            inside = np.array([i for i, q in enumerate(shared) if categories.get(q, "unknown") == name])
+            # Each category resamples its own questions, paired as the whole is.
+            picks = seeded_rng(seed, model_a, model_b, name).integers(
+                0, len(inside), size=(rounds, len(inside))
+            )
+            diff, c_low, c_high = _paired(s_a[inside], c_a[inside], s_b[inside], c_b[inside], picks)
+            per_category[name] = CategoryDifference(diff, c_low, c_high, len(inside))
+    return Comparison(model_a, model_b, difference, low, high, len(shared), rounds, per_category)
 
 
 def single_table(scores: Sequence[ModelScore], turns: int, *, categories: bool, title: str = "") -> Table:
