@@ -67,6 +67,17 @@ def column_parts(table: Table, width: int) -> list[list[int]]:
     return [[0, *part] for part in parts]
 
 
+# Past this many characters in one cell (a model name is a few dozen), rich's layout of a
+# wrapped cell takes seconds per megabyte: such a table is printed plainly instead.
+LONG_CELL = 2_000
+
+
+def has_long_cells(table: Table) -> bool:
+    return any(len(cell(value)) > LONG_CELL for row in table.rows for value in row) or any(
+        len(name) > LONG_CELL for name in table.columns
+    )
+
+
 def to_rich(table: Table, width: int | None = None) -> Any:
     """`table` as rich tables: one, or (given the `width` to fit) several sharing the model column.
 

@@ -376,3 +376,24 @@ def test_arena_baseline_never_judged_against_is_an_error(runner: CliRunner, aren
     judged = results(runner, arena_dir, *ARENA, "--baseline-model", "gpt-3.5-turbo-0125")
     assert judged.exit_code == 2
     assert "'gpt-3.5-turbo-0125' cannot be the baseline" in judged.stderr
+
+
+def test_a_megabyte_model_name_prints_plainly_and_fast(runner: CliRunner, tmp_path: Path) -> None:
+    """Rich lays out a wrapped cell in seconds per megabyte: such a table is printed plainly, whole."""
+    import time
+
+    name = "m" * 3_000_000
+    path = tmp_path / "judgments.jsonl"
+    rows = [
+        {"question_id": 81, "model": model, "judge": ["gpt-4", "single-v1"], "score": 5, "turn": 1}
+        for model in (name, "short")
+    ]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (tmp_path / "mt_bench").mkdir()
+    question = {"question_id": 81, "category": "writing", "turns": ["one?", "two?"]}
+    (tmp_path / "mt_bench" / "question.jsonl").write_text(json.dumps(question) + "\n")
+    started = time.monotonic()
+    shown = runner.invoke(app, ["results", "--input-file", str(path), "--no-ci", "--data-dir", str(tmp_path)])
+    assert time.monotonic() - started < 10
+    assert shown.exit_code == 0, shown.stderr
+    assert name in shown.stdout and "short" in shown.stdout

@@ -210,4 +210,11 @@ def _emit(report: ScoreReport, output_format: OutputFormat) -> None:
         # Columns that do not fit the width (80 in a pipe or a CI log) move to a second table.
         stdout = Console()
         for table in report.tables:
-            stdout.print(tables.to_rich(table, stdout.width))
+            if tables.has_long_cells(table):
+                typer.echo(
+                    f"{table.title}\n{tables.to_markdown(table)}"
+                    if table.title
+                    else tables.to_markdown(table)
+                )
+            else:
+                stdout.print(tables.to_rich(table, stdout.width))
