@@ -121,3 +121,27 @@ def test_flags_that_mean_nothing_here_are_usage_errors(runner: CliRunner, battle
         assert result.exit_code == 2 and "has no questions to" in result.stderr, result.output
     missing = runner.invoke(app, ["results", *BENCH, "--data-dir", str(battle_file.parent / "none")])
     assert missing.exit_code == 2 and "download-baselines --bench chatbot-arena" in missing.stderr
+
+
+def test_plot_draws_ratings_and_the_win_fraction_heatmap(runner: CliRunner, battle_file: Path, tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "arena.svg"
+    result = runner.invoke(
+        app, ["results", *BENCH, "--battles", str(battle_file), "--rounds", "10", "--plot", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    svg = out.read_text(encoding="utf-8")
+    assert "rating (95% interval)" in svg and "model-000" in svg
+
+
+def test_win_fractions_follow_fastchat() -> None:
+    import numpy as np
+
+    from mtb.protocols.chatbot_arena.battles import A_WINS, B_WINS, TIE, Battles
+    from mtb.protocols.chatbot_arena.plot import win_fractions
+
+    a = np.array([0, 0, 1, 0], dtype=np.int32)
+    b = np.array([1, 1, 0, 1], dtype=np.int32)
+    outcome = np.array([A_WINS, TIE, A_WINS, B_WINS], dtype=np.int8)
+    fraction = win_fractions(Battles(["x", "y"], a, b, outcome, np.zeros(4)), ["x", "y"])
+    assert fraction[0, 1] == 1 / 4 and fraction[1, 0] == 2 / 4 and np.isnan(fraction[0, 0])
