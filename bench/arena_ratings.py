@@ -70,11 +70,16 @@ def check(path: Path, records: list[dict[str, object]], rounds: int) -> None:
     battles_equal = all(r["battles"] == counts[str(r["model"])] for r in records)
     diffs = [abs(float(r["ci_low"]) - bounds[str(r["model"])][0]) for r in records]  # type: ignore[arg-type]
     diffs += [abs(float(r["ci_high"]) - bounds[str(r["model"])][1]) for r in records]  # type: ignore[arg-type]
-    print(f"  reference (FastChat 0.2.36's method, sklearn): fit {fitted:.1f} s, with {rounds} rounds {total:.1f} s")
+    print(
+        f"  reference (FastChat 0.2.36's method, sklearn): fit {fitted:.1f} s, "
+        f"with {rounds} rounds {total:.1f} s"
+    )
     print(f"  max |rating diff| {d_rating:.4f} (≤ 1.0)   max |online_elo diff| {d_online:.2e} (≤ 0.01)")
     print(f"  battles equal: {battles_equal}")
     print(f"  bounds: mean |diff| {np.mean(diffs):.2f} (≤ 2.0), max {max(diffs):.2f} (≤ 8.0)")
-    ok = d_rating <= 1.0 and d_online <= 0.01 and battles_equal and np.mean(diffs) <= 2.0 and max(diffs) <= 8.0
+    ok = (
+        d_rating <= 1.0 and d_online <= 0.01 and battles_equal and np.mean(diffs) <= 2.0 and max(diffs) <= 8.0
+    )
     print("  CHECK", "PASSED" if ok else "FAILED")
     if not ok:
         raise SystemExit(1)
@@ -85,7 +90,9 @@ def generate_apart(path: Path, n_battles: int, n_models: int) -> None:
     code = "import sys; from pathlib import Path; from mtb.testing.arena_battles import generate; "
     code += "generate(Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), seed=0)"
     env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
-    subprocess.run([sys.executable, "-c", code, str(path), str(n_battles), str(n_models)], env=env, check=True)
+    subprocess.run(
+        [sys.executable, "-c", code, str(path), str(n_battles), str(n_models)], env=env, check=True
+    )
 
 
 def main() -> None:
@@ -106,8 +113,11 @@ def main() -> None:
             for _ in range(args.runs):
                 seconds, peak, records = run_command(path, args.rounds)
                 times.append(seconds)
-            print(f"  mtb results (whole command, {args.rounds} rounds): {', '.join(f'{t:.2f}' for t in times)} s; "
-                  f"peak RSS {peak / 1024:.0f} MiB")
+            print(
+                f"  mtb results (whole command, {args.rounds} rounds): "
+                f"{', '.join(f'{t:.2f}' for t in times)} s; "
+                f"peak RSS {peak / 1024:.0f} MiB"
+            )
             if not args.skip_check and n_battles <= 200_000:
                 check(path, records, args.rounds)
             path.unlink()

@@ -97,7 +97,6 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
 
 
-
 def check_json_file(path: Path) -> None:
     """Read every value of a JSON (array) or JSONL file; a problem is a `path:line` DataError."""
     with path.open(encoding="utf-8-sig", newline="") as stream:

@@ -43,12 +43,16 @@ def test_filters_change_what_is_counted(runner: CliRunner, battle_file: Path) ->
     rows = load_rows(battle_file)
 
     def total(*flags: str) -> int:
-        return sum(r["battles"] for r in _json(runner, "--battles", str(battle_file), "--rounds", "10", *flags))  # type: ignore[misc]
+        return sum(
+            r["battles"] for r in _json(runner, "--battles", str(battle_file), "--rounds", "10", *flags)
+        )  # type: ignore[misc]
 
     ties = ("tie", "tie (bothbad)")
     assert total("--include-non-anonymous") == 2 * len(rows)
     assert total("--exclude-ties") == 2 * sum(1 for r in rows if r["anony"] and r["winner"] not in ties)
-    assert total("--language", "English") == 2 * sum(1 for r in rows if r["anony"] and r["language"] == "English")
+    assert total("--language", "English") == 2 * sum(
+        1 for r in rows if r["anony"] and r["language"] == "English"
+    )
     assert total("--dedup") == 2 * sum(1 for r in rows if r["anony"] and r["dedup_tag"]["sampled"])
 
 
@@ -73,23 +77,37 @@ def test_style_control_and_elo_run(runner: CliRunner, battle_file: Path) -> None
 @pytest.mark.parametrize(
     ("content", "expected"),
     [
-        ('[\n  {"model_a": "x", "model_b": "y", "winner": "model_a", "anony": true, "tstamp": 1},\n'
-         '  {"model_a": "x",\n   "model_b": "y", "winner": "bad", "anony": true, "tstamp": 2}\n]\n',
-         "b.json:3: winner must be one of model_a, model_b, tie, tie (bothbad); got 'bad'"),
-        ('{"model_a": "x", "model_b": "y", "winner": "tie", "anony": true, "tstamp": 1}\n'
-         '{"model_a": "x", "model_b": "y", "winner": "tie", "anony": true}\n',
-         "b.json:2: missing field 'tstamp'"),
-        ('[{"model_a": "x", "model_b": "y", "winner": "tie", "anony": true, "tstamp": 1},\n',
-         "b.json:2: the JSON array is not closed"),
-        ('{"model_a": "x", "model_b": "y", "winner": "tie", "anony": true, "tstamp": NaN}\n',
-         "b.json:1: NaN is not a JSON number"),
-        ('{"model_a": "x", "model_b": "y", "winner": "tie", "anony": true, "tstamp": 1}\n{oops\n',
-         "b.json:2: not valid JSON"),
-        ('{"model_a": "x", "model_b": "y", "winner": "tie", "anony": "yes", "tstamp": 1}\n',
-         "b.json:1: field 'anony' must be true or false"),
-        ('{"model_a": "x", "model_b": "y", "winner": "tie", "anony": false, "tstamp": 1}\n',
-         "b.json: no battle left to rate after the filters"),
-        ('[]', "b.json: has no battle"),
+        (
+            '[\n  {"model_a": "x", "model_b": "y", "winner": "model_a", "anony": true, "tstamp": 1},\n'
+            '  {"model_a": "x",\n   "model_b": "y", "winner": "bad", "anony": true, "tstamp": 2}\n]\n',
+            "b.json:3: winner must be one of model_a, model_b, tie, tie (bothbad); got 'bad'",
+        ),
+        (
+            '{"model_a": "x", "model_b": "y", "winner": "tie", "anony": true, "tstamp": 1}\n'
+            '{"model_a": "x", "model_b": "y", "winner": "tie", "anony": true}\n',
+            "b.json:2: missing field 'tstamp'",
+        ),
+        (
+            '[{"model_a": "x", "model_b": "y", "winner": "tie", "anony": true, "tstamp": 1},\n',
+            "b.json:2: the JSON array is not closed",
+        ),
+        (
+            '{"model_a": "x", "model_b": "y", "winner": "tie", "anony": true, "tstamp": NaN}\n',
+            "b.json:1: NaN is not a JSON number",
+        ),
+        (
+            '{"model_a": "x", "model_b": "y", "winner": "tie", "anony": true, "tstamp": 1}\n{oops\n',
+            "b.json:2: not valid JSON",
+        ),
+        (
+            '{"model_a": "x", "model_b": "y", "winner": "tie", "anony": "yes", "tstamp": 1}\n',
+            "b.json:1: field 'anony' must be true or false",
+        ),
+        (
+            '{"model_a": "x", "model_b": "y", "winner": "tie", "anony": false, "tstamp": 1}\n',
+            "b.json: no battle left to rate after the filters",
+        ),
+        ("[]", "b.json: has no battle"),
     ],
 )
 def test_bad_battle_files_are_path_line_exit_2(
@@ -123,7 +141,9 @@ def test_flags_that_mean_nothing_here_are_usage_errors(runner: CliRunner, battle
     assert missing.exit_code == 2 and "download-baselines --bench chatbot-arena" in missing.stderr
 
 
-def test_plot_draws_ratings_and_the_win_fraction_heatmap(runner: CliRunner, battle_file: Path, tmp_path: Path) -> None:
+def test_plot_draws_ratings_and_the_win_fraction_heatmap(
+    runner: CliRunner, battle_file: Path, tmp_path: Path
+) -> None:
     pytest.importorskip("matplotlib")
     out = tmp_path / "arena.svg"
     result = runner.invoke(

@@ -116,11 +116,15 @@ def results(
     ] = None,
     rating: Annotated[
         Rating | None,
-        typer.Option("--rating", help="chatbot-arena: bt (Bradley–Terry) or elo (bootstrap median) \\[default: bt]."),
+        typer.Option(
+            "--rating", help="chatbot-arena: bt (Bradley–Terry) or elo (bootstrap median) \\[default: bt]."
+        ),
     ] = None,
     anchor: Annotated[
         str | None,
-        typer.Option("--anchor", help="chatbot-arena: pin MODEL=RATING \\[default: llama-13b=800 when present]."),
+        typer.Option(
+            "--anchor", help="chatbot-arena: pin MODEL=RATING \\[default: llama-13b=800 when present]."
+        ),
     ] = None,
     language: Annotated[
         list[str] | None,
@@ -138,7 +142,9 @@ def results(
     ] = False,
     include_non_anonymous: Annotated[
         bool,
-        typer.Option("--include-non-anonymous", help="chatbot-arena: count battles where the models were shown."),
+        typer.Option(
+            "--include-non-anonymous", help="chatbot-arena: count battles where the models were shown."
+        ),
     ] = False,
 ) -> None:
     """Print each model's scores, best first: tables to stdout, warnings to stderr.

@@ -52,10 +52,11 @@ def generate(
     tie = rng.random(n_battles) < tie_rate
     a_wins = rng.random(n_battles) < p_a
     bothbad = rng.random(n_battles) < 0.4
-    winner = np.where(tie, np.where(bothbad, "tie (bothbad)", "tie"), np.where(a_wins, "model_a", "model_b"))
+    decided = np.where(a_wins, "model_a", "model_b")
+    winner = np.where(tie, np.where(bothbad, "tie (bothbad)", "tie"), decided)
     anony = rng.random(n_battles) >= non_anonymous_rate
     language = rng.choice(len(LANGUAGES), n_battles, p=[0.6, 0.15, 0.1, 0.1, 0.05])
-    # Distinct, increasing time stamps (FastChat sorts with an unstable sort; equal stamps would be ambiguous).
+    # Distinct, increasing time stamps: FastChat sorts with an unstable sort, so equal ones are ambiguous.
     tstamp = 1_682_000_000.0 + np.cumsum(rng.uniform(0.5, 40.0, n_battles)).round(4)
     turn = rng.integers(1, 4, n_battles)
     sampled = rng.random(n_battles) < 0.8
@@ -69,13 +70,16 @@ def generate(
             c = counts[i]
             meta = (
                 f'"conv_metadata": {{"sum_user_tokens": {int(turn[i]) * 30}, '
-                f'"sum_assistant_a_tokens": {int(tokens_a[i])}, "sum_assistant_b_tokens": {int(tokens_b[i])}, '
+                f'"sum_assistant_a_tokens": {int(tokens_a[i])}, '
+                f'"sum_assistant_b_tokens": {int(tokens_b[i])}, '
                 f'"context_a_tokens": {int(turn[i]) * 30}, "context_b_tokens": {int(turn[i]) * 30}, '
                 f'"turns": {int(turn[i])}, '
-                f'"header_count_a": {{"h1": {c[0][0]}, "h2": {c[0][1]}, "h3": 0, "h4": 0, "h5": 0, "h6": 0}}, '
+                f'"header_count_a": {{"h1": {c[0][0]}, "h2": {c[0][1]}, "h3": 0, "h4": 0, '
+                f'"h5": 0, "h6": 0}}, '
                 f'"list_count_a": {{"ordered": {c[1][0]}, "unordered": {c[1][1]}}}, '
                 f'"bold_count_a": {{"**": {c[2][0]}, "__": {c[2][1]}}}, '
-                f'"header_count_b": {{"h1": {c[3][0]}, "h2": {c[3][1]}, "h3": 0, "h4": 0, "h5": 0, "h6": 0}}, '
+                f'"header_count_b": {{"h1": {c[3][0]}, "h2": {c[3][1]}, "h3": 0, "h4": 0, '
+                f'"h5": 0, "h6": 0}}, '
                 f'"list_count_b": {{"ordered": {c[4][0]}, "unordered": {c[4][1]}}}, '
                 f'"bold_count_b": {{"**": {c[5][0]}, "__": {c[5][1]}}}}}'
             )

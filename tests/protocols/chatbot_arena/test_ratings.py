@@ -44,7 +44,8 @@ def test_bounds_agree_with_fastchats_row_bootstrap(battle_file: Path) -> None:
     theirs = reference.bootstrap_bounds(rows, rounds=100, seed=1)
     ours, _ = compute(read_battles(battle_file, Filters()), rounds=100, seed=0)
     diffs = [abs(r.ci_low - theirs[r.model][0]) for r in ours] + [  # type: ignore[operator]
-        abs(r.ci_high - theirs[r.model][1]) for r in ours  # type: ignore[operator]
+        abs(r.ci_high - theirs[r.model][1])
+        for r in ours  # type: ignore[operator]
     ]
     width = np.mean([r.ci_high - r.ci_low for r in ours])  # type: ignore[operator]
     # Two independent 100-round bootstraps differ by about a tenth of the interval's width per
@@ -60,7 +61,11 @@ def _row_bootstrap(battles: Battles, rounds: int, rng: np.random.Generator) -> n
     for r in range(rounds):
         idx = rng.integers(0, len(battles), len(battles))
         picked = Battles(
-            battles.models, battles.model_a[idx], battles.model_b[idx], battles.outcome[idx], battles.tstamp[idx]
+            battles.models,
+            battles.model_a[idx],
+            battles.model_b[idx],
+            battles.outcome[idx],
+            battles.tstamp[idx],
         )
         cells = ratings.cells_of(picked)
         y, n = cells.score_and_weight()

@@ -18,7 +18,7 @@ from __future__ import annotations
 from array import array
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 import numpy as np
 
@@ -82,7 +82,7 @@ def _style_totals(meta: Any, side: str) -> tuple[float, float, float, float]:
     return out[0], out[1], out[2], out[3]
 
 
-def _is_number(value: Any) -> bool:
+def _is_number(value: Any) -> TypeGuard[int | float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
@@ -109,7 +109,9 @@ def read_battles(path: Path, filters: Filters) -> Battles:
             for line, record in iter_values(stream, path):
                 read += 1
                 if not isinstance(record, dict):
-                    raise DataError(path, f"a battle must be a JSON object, not {type(record).__name__}", line)
+                    raise DataError(
+                        path, f"a battle must be a JSON object, not {type(record).__name__}", line
+                    )
                 try:
                     model_a, model_b = record["model_a"], record["model_b"]
                     winner, anony, stamp = record["winner"], record["anony"], record["tstamp"]

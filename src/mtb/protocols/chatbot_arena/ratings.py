@@ -98,7 +98,8 @@ def fit(
             hf = features * h[:, None]
             cross = np.stack(
                 [
-                    np.bincount(a, hf[:, j], minlength=n_models) - np.bincount(b, hf[:, j], minlength=n_models)
+                    np.bincount(a, hf[:, j], minlength=n_models)
+                    - np.bincount(b, hf[:, j], minlength=n_models)
                     for j in range(k)
                 ],
                 axis=1,
@@ -145,7 +146,9 @@ def bt_bootstrap(
     for r, counts in enumerate(bootstrap_counts(cells, rounds, rng)):
         y, n = cells.score_and_weight(counts)
         beta = fit(cells.a, cells.b, y, n, n_models, start=start)[:n_models]
-        present = (np.bincount(cells.a, n, minlength=n_models) + np.bincount(cells.b, n, minlength=n_models)) > 0
+        present = (
+            np.bincount(cells.a, n, minlength=n_models) + np.bincount(cells.b, n, minlength=n_models)
+        ) > 0
         out[r, present] = to_ratings(beta[present])
     return out
 
@@ -176,7 +179,12 @@ def online_elo(model_a: np.ndarray, model_b: np.ndarray, outcome: np.ndarray, n_
 
 
 def elo_bootstrap(
-    model_a: np.ndarray, model_b: np.ndarray, outcome: np.ndarray, n_models: int, rounds: int, rng: np.random.Generator
+    model_a: np.ndarray,
+    model_b: np.ndarray,
+    outcome: np.ndarray,
+    n_models: int,
+    rounds: int,
+    rng: np.random.Generator,
 ) -> np.ndarray:
     """(rounds, models) online Elo over resampled battles in resampled order, as FastChat's
     `battles.sample(frac=1, replace=True)`; every round advances one battle per numpy step."""

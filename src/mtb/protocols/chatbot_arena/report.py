@@ -52,7 +52,9 @@ def _check_request(data: DataDir, request: ResultsRequest) -> None:
         ("--model-list", request.models is not None),
     ):
         if given:
-            raise UsageError(f"{flag} does not apply to {name}, which rates models from a battle log (--battles)")
+            raise UsageError(
+                f"{flag} does not apply to {name}, which rates models from a battle log (--battles)"
+            )
     if request.control not in (None, "style"):
         raise UsageError(f"--{request.control}-control is not Arena's; {name} has --style-control")
     if request.rating not in (None, "bt", "elo"):
@@ -121,9 +123,10 @@ def compute(
             coefficients = params[m:]
             if ci:
                 samples = np.full((rounds, m), np.nan)
-                n = len(battles)
+                size = len(battles)
                 for r in range(rounds):
-                    weight = np.bincount(rng.integers(0, n, n), minlength=n).astype(np.float64)
+                    # Row resampling, as weights: features differ per battle, so there are no cells.
+                    weight = np.bincount(rng.integers(0, size, size), minlength=size).astype(np.float64)
                     beta = ratings.fit(
                         battles.model_a, battles.model_b, y, weight, m, features, start=params
                     )[:m]
@@ -207,20 +210,26 @@ def score(data: DataDir, request: ResultsRequest) -> ScoreReport:
     if coefficients is not None:
         names = ("length", "headers", "lists", "bold")
         notes.append(
-            "style coefficients: " + ", ".join(f"{n} {v:+.3f}" for n, v in zip(names, coefficients, strict=True))
+            "style coefficients: "
+            + ", ".join(f"{n} {v:+.3f}" for n, v in zip(names, coefficients, strict=True))
         )
     if request.plot is not None:
         from mtb.protocols.chatbot_arena.plot import write_ratings_plot
 
         write_ratings_plot(request.plot, results, battles, f"{data.bench.name}: {_kind(rating, style)}")
-    title = f"{data.bench.name}: {_kind(rating, style)}, 95% CI from {rounds} bootstrap rounds, {len(battles):,} battles"
+    title = (
+        f"{data.bench.name}: {_kind(rating, style)}, 95% CI from {rounds} bootstrap rounds, "
+        f"{len(battles):,} battles"
+    )
 
     def bounds(r: ModelRating) -> str:
         if r.ci_low is None or r.ci_high is None:
             return "-"
         return f"({r.ci_low - r.rating:+.1f}, {r.ci_high - r.rating:+.1f})"
 
-    rows = [[r.model, r.rank, round(r.rating, 1), bounds(r), r.battles, round(r.online_elo, 1)] for r in results]
+    rows = [
+        [r.model, r.rank, round(r.rating, 1), bounds(r), r.battles, round(r.online_elo, 1)] for r in results
+    ]
     table = Table(title, ["model", "rank", "rating", "95% CI", "battles", "online_elo"], rows)
     flat_rows = [[r.model, r.rank, r.rating, r.ci_low, r.ci_high, r.battles, r.online_elo] for r in results]
     flat = Table(title, ["model", "rank", "rating", "ci_low", "ci_high", "battles", "online_elo"], flat_rows)
