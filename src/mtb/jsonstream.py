@@ -85,6 +85,8 @@ def iter_values(stream: TextIO, path: Path) -> Iterator[tuple[int, Any]]:
                 eof = not fill()
             except ValueError as exc:  # NaN / Infinity
                 raise DataError(path, str(exc), line) from None
+            except RecursionError:
+                raise DataError(path, "a value nested too deeply to read", line) from None
         yield line, value
         line += buffer.count("\n", pos, end)
         pos = end
