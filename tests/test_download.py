@@ -163,11 +163,14 @@ def test_chatbot_arena_sources_are_the_public_bucket_and_the_hub_dataset() -> No
         "https://storage.googleapis.com/arena_external_data/public/clean_battle_20240814_public.json"
     )
     conversations = next(s for p, s in files.items() if p.endswith(".parquet"))
-    assert conversations.source.kind == "hf" and conversations.source.repo == "lmsys/chatbot_arena_conversations"
+    assert conversations.source.kind == "hf"
+    assert conversations.source.repo == "lmsys/chatbot_arena_conversations"
     assert conversations.source.repo_type == "dataset" and source_url(conversations, None) is None
 
 
-def test_a_large_unpinned_json_is_checked_as_a_stream(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_large_unpinned_json_is_checked_as_a_stream(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import mtb.download as download
 
     monkeypatch.setattr(download, "LARGE_JSON", 10)

@@ -289,7 +289,8 @@ def test_corrupted_battle_logs_never_give_a_traceback_or_a_hang(
             result = runner.invoke(app, args)
         shown = f"mtb {' '.join(args)}\nexit {result.exit_code}\nstderr:\n{result.stderr[-2000:]}"
         if result.exception is not None and not isinstance(result.exception, SystemExit):
-            raise AssertionError(f"traceback ({type(result.exception).__name__}: {result.exception})\n{shown}")
+            name = type(result.exception).__name__
+            raise AssertionError(f"traceback ({name}: {result.exception})\n{shown}")
         assert result.exit_code in (0, 2), shown
         if result.exit_code == 2:
             assert re.search(rf"battles\.{layout}(:\d+)?:", " ".join(result.stderr.split())), shown
