@@ -153,3 +153,33 @@ def test_arena_hard_v2_sources() -> None:
     ]
     assert all(spec.sha256 for spec in plan)
     assert [spec.model for spec in plan if spec.model] == ["o3-mini-2025-01-31"]
+
+
+def test_chatbot_arena_sources_are_the_public_bucket_and_the_hub_dataset() -> None:
+    files = {spec.path: spec for spec in load_plan("chatbot-arena")}
+    log = files["chatbot-arena/clean_battle_20240814_public.json"]
+    assert log.source.kind == "url" and log.sha256 is None  # no published hash: checked by parsing
+    assert source_url(log, None) == (
+        "https://storage.googleapis.com/arena_external_data/public/clean_battle_20240814_public.json"
+    )
+    conversations = next(s for p, s in files.items() if p.endswith(".parquet"))
+    assert conversations.source.kind == "hf"
+    assert conversations.source.repo == "lmsys/chatbot_arena_conversations"
+    assert conversations.source.repo_type == "dataset" and source_url(conversations, None) is None
+
+
+def test_a_large_unpinned_json_is_checked_as_a_stream(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import mtb.download as download
+
+    monkeypatch.setattr(download, "LARGE_JSON", 10)
+    good = tmp_path / "good.json"
+    good.write_text('[\n  {"a": 1},\n  {"b": 2}\n]\n', encoding="utf-8")
+    assert download.format_problem(good, "x.json") is None
+    cut = tmp_path / "cut.json"
+    cut.write_text('[\n  {"a": 1},\n  {"b": ', encoding="utf-8")
+    assert "line 3" in (download.format_problem(cut, "x.json") or "")
+    page = tmp_path / "page.json"
+    page.write_text("<html><body>sign in</body></html>" * 3, encoding="utf-8")
+    assert "HTML" in (download.format_problem(page, "x.json") or "")

@@ -500,3 +500,29 @@ def test_the_uncorrupted_votes_work(tmp_path: Path, runner: CliRunner) -> None:
             ("gpt-4", "human"),
             ("human", "human"),
         }
+
+
+@pytest.mark.parametrize("layout", ["jsonl", "json"])
+@pytest.mark.parametrize("kind", sorted(CORRUPTIONS))
+def test_corrupted_battle_logs_never_give_a_traceback_or_a_hang(
+    kind: str, layout: str, tmp_path: Path, runner: CliRunner
+) -> None:
+    """Chatbot Arena battle logs, as JSONL and as an indented JSON array, under every corruption."""
+    from mtb.testing.arena_battles import generate
+
+    if layout == "json" and kind in ("wrong-types", "unknown-placeholder", "3mb-line"):
+        pytest.skip("this corruption rewrites one JSONL record per line; the array's lines end in commas")
+    path = tmp_path / f"battles.{layout}"
+    generate(path, 200, 4, seed=1, layout=layout)
+    CORRUPTIONS[kind](path, random.Random(f"{SEED}-{kind}-battles-{layout}"))
+    for extra in ([], ["--style-control", "--format", "json"], ["--rating", "elo", "--dedup"]):
+        args = ["results", "--bench", "chatbot-arena", "--battles", str(path), "--rounds", "10", *extra]
+        with deadline(30):
+            result = runner.invoke(app, args)
+        shown = f"mtb {' '.join(args)}\nexit {result.exit_code}\nstderr:\n{result.stderr[-2000:]}"
+        if result.exception is not None and not isinstance(result.exception, SystemExit):
+            name = type(result.exception).__name__
+            raise AssertionError(f"traceback ({name}: {result.exception})\n{shown}")
+        assert result.exit_code in (0, 2), shown
+        if result.exit_code == 2:
+            assert re.search(rf"battles\.{layout}(:\d+)?:", " ".join(result.stderr.split())), shown

@@ -62,7 +62,7 @@ class Corrupt(Exception):
 @dataclass(frozen=True)
 class Source:
     name: str
-    kind: str  # "github" or "hf"
+    kind: str  # "github", "hf", or "url" (repo is then a base URL)
     repo: str
     revision: str
     root: str = ""
@@ -109,15 +109,16 @@ def load_plan(bench: str) -> list[FileSpec]:
         if not isinstance(raw, dict):
             raise DataError(path, f"{where} must be a table")
         kind = _str(raw, "kind", where, path)
-        if kind not in ("github", "hf"):
-            raise DataError(path, f"{where}: kind must be 'github' or 'hf', not '{kind}'")
+        if kind not in ("github", "hf", "url"):
+            raise DataError(path, f"{where}: kind must be 'github', 'hf' or 'url', not '{kind}'")
         repo_type = _str(raw, "repo_type", where, path, "model")
         if repo_type not in ("model", "dataset", "space"):
             raise DataError(path, f"{where}: repo_type must be model, dataset or space")
         sources[name] = Source(
             name=name,
             kind=kind,
-            repo=_str(raw, "repo", where, path),
+            # A plain web source names its base URL; the others a repository.
+            repo=_str(raw, "base" if kind == "url" else "repo", where, path),
             revision=_str(raw, "revision", where, path),
             root=str(raw.get("root", "")),
             repo_type=repo_type,
@@ -171,6 +172,9 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+LARGE_JSON = 64 << 20  # bytes: beyond this a .json file is checked as a stream
+
+
 def format_problem(path: Path, name: str) -> str | None:
     """Why `path` (to be stored as `name`) is not a file of its kind, or None when it reads as one.
 
@@ -193,6 +197,18 @@ def format_problem(path: Path, name: str) -> str | None:
         if suffix == ".jsonl":
             for _ in iter_json_lines(path):
                 pass
+            return None
+        if suffix == ".json" and path.stat().st_size > LARGE_JSON:
+            # The Arena's 2 GB battle log: read value by value, never as one object tree.
+            from mtb.jsonstream import check_json_file
+
+            with path.open("rb") as handle:
+                if handle.read(4096).lstrip().startswith(b"<"):
+                    return "an HTML or XML page, not the file"
+            try:
+                check_json_file(path)
+            except UnicodeDecodeError as exc:
+                return f"not valid UTF-8 ({exc.reason})"
             return None
         raw = path.read_bytes()
         try:
@@ -406,6 +422,8 @@ def source_url(spec: FileSpec, mirror: str | None) -> str | None:
     if spec.source.kind == "github":
         base = os.environ.get("MTB_GITHUB_RAW", GITHUB_RAW).rstrip("/")
         return f"{base}/{spec.source.repo}/{spec.source.revision}/{spec.remote_path}"
+    if spec.source.kind == "url":
+        return f"{spec.source.repo.rstrip('/')}/{spec.remote_path}"
     return None
 
 
@@ -432,7 +450,7 @@ def check_reachable(todo: list[FileSpec], mirror: str | None) -> None:
         return  # behind a proxy a direct connection proves nothing
     urls: set[str] = set()
     for spec in todo:
-        url = source_url(spec, mirror) if mirror or spec.source.kind == "github" else _hub_endpoint()
+        url = source_url(spec, mirror) if mirror or spec.source.kind != "hf" else _hub_endpoint()
         if url:
             urls.add(url)
     seen: set[tuple[str, int]] = set()

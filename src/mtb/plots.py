@@ -77,9 +77,31 @@ def write_radar(path: Path, scores: Sequence[ModelScore], category_order: Sequen
         raise UsageError(f"--plot: {path} must end in .png, .svg or .html")
     if not scores:
         raise UsageError("--plot: no scores to draw")
-    figure = radar_figure(scores, category_order, title)
+    save_figure(path, radar_figure(scores, category_order, title), title)
+
+
+def check_path(path: Path) -> None:
+    if path.suffix.lower() not in FORMATS:
+        raise UsageError(f"--plot: {path} must end in .png, .svg or .html")
+
+
+def pyplot() -> Any:
+    """matplotlib's pyplot on the file-only backend, or the extra to install."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")  # files only; never a window
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise MissingExtraError("matplotlib", "plot") from None
+    return plt
+
+
+def save_figure(path: Path, figure: Any, title: str) -> None:
+    """PNG or SVG as matplotlib writes them; HTML: the SVG inside a page that needs no script or network."""
     import matplotlib.pyplot as plt
 
+    suffix = path.suffix.lower()
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         if suffix == ".html":

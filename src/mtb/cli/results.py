@@ -34,6 +34,11 @@ class ResultsMode(str, Enum):
     pairwise_all = "pairwise-all"
 
 
+class Rating(str, Enum):
+    bt = "bt"
+    elo = "elo"
+
+
 class OutputFormat(str, Enum):
     table = "table"
     json = "json"
@@ -119,11 +124,52 @@ def results(
     plot: Annotated[
         Path | None,
         typer.Option(
-            "--plot", help="Also draw the per-category radar chart: .png, .svg or .html (mtb[plot])."
+            "--plot",
+            help="Also draw the per-category radar chart (chatbot-arena: ratings and win fractions): "
+            ".png, .svg or .html (mtb[plot]).",
         ),
     ] = None,
+    battles: Annotated[
+        Path | None,
+        typer.Option("--battles", help="chatbot-arena: a battle log (clean_battle JSON array or JSONL)."),
+    ] = None,
+    rating: Annotated[
+        Rating | None,
+        typer.Option(
+            "--rating", help="chatbot-arena: bt (Bradley–Terry) or elo (bootstrap median) \\[default: bt]."
+        ),
+    ] = None,
+    anchor: Annotated[
+        str | None,
+        typer.Option(
+            "--anchor", help="chatbot-arena: pin MODEL=RATING \\[default: llama-13b=800 when present]."
+        ),
+    ] = None,
+    language: Annotated[
+        list[str] | None,
+        typer.Option("--language", help="chatbot-arena: only battles in this language (repeatable)."),
+    ] = None,
+    exclude_ties: Annotated[
+        bool, typer.Option("--exclude-ties", help="chatbot-arena: leave out tied battles.")
+    ] = False,
+    min_battles: Annotated[
+        int | None,
+        typer.Option("--min-battles", min=0, help="chatbot-arena: leave out models with fewer battles."),
+    ] = None,
+    dedup: Annotated[
+        bool, typer.Option("--dedup", help="chatbot-arena: keep only battles whose dedup_tag is sampled.")
+    ] = False,
+    include_non_anonymous: Annotated[
+        bool,
+        typer.Option(
+            "--include-non-anonymous", help="chatbot-arena: count battles where the models were shown."
+        ),
+    ] = False,
 ) -> None:
     """Print each model's scores, best first: tables to stdout, warnings to stderr.
+
+    chatbot-arena (--battles FILE): Bradley–Terry ratings from human votes with
+    bootstrap intervals, ranks and online Elo, as FastChat's elo_analysis.
 
     single: turn means, the average (FastChat's pooled mean) and per-category
     means, with bootstrap intervals. pairwise: FastChat's win/loss/tie numbers,
@@ -161,6 +207,14 @@ def results(
             category=category,
             position_bias=position_bias,
             strict=strict,
+            battles=battles,
+            rating=rating.value if rating else None,
+            anchor=_anchor(anchor) if anchor is not None else None,
+            languages=language or None,
+            exclude_ties=exclude_ties,
+            min_battles=min_battles,
+            dedup=dedup,
+            include_non_anonymous=include_non_anonymous,
         ),
     )
     console = stderr_console()
@@ -184,6 +238,20 @@ def _print_cost(data: DataDir, report: ScoreReport, console: Console) -> None:
         return
     if logged is not None:
         console.print(logged.note(), highlight=False, markup=False)
+
+
+def _anchor(text: str) -> tuple[str, float]:
+    """`MODEL=RATING`; the last '=' splits, so a model's name may hold one."""
+    from mtb.errors import UsageError
+
+    model, sep, value = text.rpartition("=")
+    try:
+        number = float(value)
+    except ValueError:
+        number = math.nan
+    if not sep or not model or not math.isfinite(number):
+        raise UsageError(f"--anchor takes MODEL=RATING, e.g. mixtral-8x7b-instruct-v0.1=1114; got {text!r}")
+    return model, number
 
 
 def _finite(value: Any) -> Any:

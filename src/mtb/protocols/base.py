@@ -87,6 +87,39 @@ class ResultsRequest:
     category: str | None = None
     position_bias: bool = False  # pairwise: the position-bias table per judge and prompt
     strict: bool = False  # refuse to score judgments made under different settings
+    # Chatbot Arena ratings from battle logs (protocol chatbot-arena).
+    battles: Path | None = None
+    rating: str | None = None  # "bt" or "elo"
+    anchor: tuple[str, float] | None = None
+    languages: list[str] | None = None
+    exclude_ties: bool = False
+    min_battles: int | None = None
+    dedup: bool = False
+    include_non_anonymous: bool = False
+
+    def battle_flags(self) -> list[str]:
+        """The battle-log flags given, as typed: families that score judgments reject them."""
+        given = [
+            ("--battles", self.battles is not None),
+            ("--rating", self.rating is not None),
+            ("--anchor", self.anchor is not None),
+            ("--language", self.languages is not None),
+            ("--exclude-ties", self.exclude_ties),
+            ("--min-battles", self.min_battles is not None),
+            ("--dedup", self.dedup),
+            ("--include-non-anonymous", self.include_non_anonymous),
+        ]
+        return [name for name, on in given if on]
+
+    def reject_battle_flags(self, bench_name: str) -> None:
+        from mtb.errors import UsageError
+
+        flags = self.battle_flags()
+        if flags:
+            raise UsageError(
+                f"{', '.join(flags)} appl{'ies' if len(flags) == 1 else 'y'} to Chatbot Arena battle logs "
+                f"(--bench chatbot-arena), not {bench_name}"
+            )
 
     def __post_init__(self) -> None:
         # Checked here, where every family's scoring starts: a negative seed or a bootstrap
@@ -97,6 +130,8 @@ class ResultsRequest:
             raise UsageError(f"--seed must be 0 or more, not {self.seed}")
         if self.rounds is not None and not 1 <= self.rounds <= MAX_ROUNDS:
             raise UsageError(f"--rounds must be between 1 and {MAX_ROUNDS:,}, not {self.rounds:,}")
+        if self.min_battles is not None and self.min_battles < 0:
+            raise UsageError(f"--min-battles must be 0 or more, not {self.min_battles}")
 
 
 @dataclass

@@ -104,6 +104,7 @@ class ArenaHard:
         return judging.planned_run(plan, config, data.bench.name)
 
     def score(self, data: DataDir, request: ResultsRequest) -> ScoreReport:
+        request.reject_battle_flags(data.bench.name)
         from mtb.protocols.arena_hard.report import score
 
         return score(data, request)

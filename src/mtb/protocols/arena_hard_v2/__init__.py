@@ -140,6 +140,7 @@ class ArenaHardV2:
         return judging.planned_run(plan, config, name, data)
 
     def score(self, data: DataDir, request: ResultsRequest) -> ScoreReport:
+        request.reject_battle_flags(data.bench.name)
         from mtb.protocols.arena_hard_v2.report import score
         from mtb.protocols.arena_hard_v2.settings import JudgeConfig
 
