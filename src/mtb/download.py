@@ -179,7 +179,8 @@ def format_problem(path: Path, name: str) -> str | None:
     """Why `path` (to be stored as `name`) is not a file of its kind, or None when it reads as one.
 
     What stands in for an unpinned file's hash: a captive portal's HTML page, an
-    error page or a reply cut short is not valid JSONL, JSON, YAML or CSV.
+    error page or a reply cut short is not valid JSONL, JSON, YAML or CSV, nor a
+    Parquet file (PAR1 at both ends; its footer read too when pyarrow is installed).
     """
     import csv
     import io
@@ -189,6 +190,10 @@ def format_problem(path: Path, name: str) -> str | None:
     from mtb.jsonl import iter_json_lines
 
     suffix = Path(name).suffix.lower()
+    if suffix == ".parquet":
+        from mtb import parquet
+
+        return parquet.format_problem(path)
     if suffix not in (".jsonl", ".json", ".yaml", ".yml", ".csv"):
         return None
     try:

@@ -12,6 +12,7 @@ Anything else that escapes is a bug and keeps its traceback.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 
 class MtbError(Exception):
@@ -23,20 +24,36 @@ class UsageError(MtbError):
 
 
 class DataError(MtbError):
-    """A problem with an input file, reported as `path:line: what is wrong`."""
+    """A problem with an input file, reported as `path:line: what is wrong`.
+
+    A file without lines (Parquet) names the row instead: `path:row N: what is wrong`,
+    N counting from 0 as pyarrow, pandas and `datasets` index rows.
+    """
 
     exit_code = 2
 
-    def __init__(self, path: Path | str, message: str, line: int | None = None) -> None:
+    def __init__(
+        self, path: Path | str, message: str, line: int | None = None, *, row: int | None = None
+    ) -> None:
         self.path = Path(path)
         self.line = line
+        self.row = row
         self.message = message
-        location = f"{self.path}:{line}" if line is not None else str(self.path)
+        if line is not None:
+            location = f"{self.path}:{line}"
+        elif row is not None:
+            location = f"{self.path}:row {row}"
+        else:
+            location = str(self.path)
         super().__init__(f"{location}: {message}")
 
-    def __reduce__(self) -> tuple[type, tuple[Path, str, int | None]]:
+    def __reduce__(self) -> tuple[Any, ...]:
         # Crosses process boundaries (arena results read files in worker processes).
-        return (DataError, (self.path, self.message, self.line))
+        return (_data_error, (self.path, self.message, self.line, self.row))
+
+
+def _data_error(path: Path, message: str, line: int | None, row: int | None) -> DataError:
+    return DataError(path, message, line, row=row)
 
 
 class OutputLockedError(MtbError):

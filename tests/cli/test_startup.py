@@ -10,7 +10,16 @@ from pathlib import Path
 
 import pytest
 
-HEAVY = ("torch", "transformers", "vllm", "litellm", "matplotlib", "playwright", "huggingface_hub")
+HEAVY = (
+    "torch",
+    "transformers",
+    "vllm",
+    "litellm",
+    "matplotlib",
+    "playwright",
+    "huggingface_hub",
+    "pyarrow",
+)
 
 
 @pytest.fixture

@@ -10,8 +10,8 @@ and arena-hard-auto's layout). Everything else is optional and read if present:
     <bench>/model_judgment/<judge>/<model>.jsonl    Arena-Hard (two games per question)
     <bench>/config/judge_config.yaml                Arena-Hard's baseline model
     <bench>/leaderboard/*.csv                       a published leaderboard
-    <bench>/human_judgments.json[l]                 FastChat's published human votes (and
-    <bench>/gpt4_pair_judgments.json[l]             GPT-4's), for the judge-agreement view
+    <bench>/human_judgments.json[l]|.parquet        FastChat's published human votes (and
+    <bench>/gpt4_pair_judgments.json[l]|.parquet    GPT-4's), for the judge-agreement view
 
 Files are read lazily, once per benchmark. A file that cannot be read is
 reported in `problems` and left out; the page still works. No file outside
@@ -66,6 +66,9 @@ VOTE_FILES = (
     "human_judgments.jsonl",
     "gpt4_pair_judgments.json",
     "gpt4_pair_judgments.jsonl",
+    # The Hub's Parquet files, as `download-baselines --bench mt_bench` stores them.
+    "human_judgments.parquet",
+    "gpt4_pair_judgments.parquet",
 )
 
 

@@ -20,6 +20,7 @@ def agreement(
         list[Path],
         typer.Argument(
             help="Vote files: human_judgments.json, gpt4_pair_judgments.json (JSON arrays or JSONL), "
+            "the Hub dataset's Parquet files (lmsys/mt_bench_human_judgments, needs mtb[parquet]), "
             "and/or mtb pair files (<judge>_pair.jsonl).",
             show_default=False,
         ),

@@ -131,7 +131,11 @@ def results(
     ] = None,
     battles: Annotated[
         Path | None,
-        typer.Option("--battles", help="chatbot-arena: a battle log (clean_battle JSON array or JSONL)."),
+        typer.Option(
+            "--battles",
+            help="chatbot-arena: a battle log (clean_battle JSON array or JSONL, or Parquet such as "
+            "lmsys/chatbot_arena_conversations, which needs mtb[parquet]).",
+        ),
     ] = None,
     rating: Annotated[
         Rating | None,

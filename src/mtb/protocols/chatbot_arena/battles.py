@@ -15,6 +15,7 @@ is found where an editor shows it.
 
 from __future__ import annotations
 
+import math
 from array import array
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +25,7 @@ import numpy as np
 
 from mtb.errors import DataError
 from mtb.jsonstream import iter_values
+from mtb.parquet import is_parquet, iter_rows
 
 # Outcome codes, as stored in Battles.outcome.
 A_WINS, B_WINS, TIE = 0, 1, 2
@@ -86,19 +88,98 @@ def _is_number(value: Any) -> TypeGuard[int | float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+BATTLE_COLUMNS = ("model_a", "model_b", "winner", "anony", "tstamp")
+OPTIONAL_COLUMNS = ("language", "dedup_tag", "conv_metadata")
+
+
+class _Collector:
+    """The battles kept so far, as compact arrays; `add` checks one record (ValueError if bad)."""
+
+    def __init__(self, filters: Filters) -> None:
+        self.filters = filters
+        self.ids: dict[str, int] = {}
+        self.a_ids, self.b_ids = array("i"), array("i")
+        self.outcomes = array("b")
+        self.stamps = array("d")
+        self.style_a, self.style_b = array("d"), array("d")
+        self.skipped = {"non-anonymous": 0, "language": 0, "tie": 0, "dedup": 0}
+        self.read = 0
+
+    def add(self, record: Any) -> None:
+        filters = self.filters
+        self.read += 1
+        if not isinstance(record, dict):
+            raise ValueError(f"a battle must be a JSON object, not {type(record).__name__}")
+        try:
+            model_a, model_b = record["model_a"], record["model_b"]
+            winner, anony, stamp = record["winner"], record["anony"], record["tstamp"]
+        except KeyError as exc:
+            raise ValueError(f"missing field '{exc.args[0]}'") from None
+        if not isinstance(model_a, str) or not model_a or not isinstance(model_b, str) or not model_b:
+            raise ValueError("model_a and model_b must be non-empty strings")
+        if model_a == model_b:
+            raise ValueError(f"a model cannot battle itself ({model_a!r})")
+        outcome = WINNERS.get(winner) if isinstance(winner, str) else None
+        if outcome is None:
+            raise ValueError(f"winner must be one of model_a, model_b, tie, tie (bothbad); got {winner!r}")
+        if not isinstance(anony, bool):
+            raise ValueError("field 'anony' must be true or false")
+        if not _is_number(stamp) or not math.isfinite(stamp):
+            raise ValueError("field 'tstamp' must be a number")
+        if filters.anonymous_only and not anony:
+            self.skipped["non-anonymous"] += 1
+            return
+        if filters.languages is not None and record.get("language") not in filters.languages:
+            self.skipped["language"] += 1
+            return
+        if filters.exclude_ties and outcome == TIE:
+            self.skipped["tie"] += 1
+            return
+        if filters.dedup:
+            tag = record.get("dedup_tag")
+            if tag is not None and not isinstance(tag, dict):
+                raise ValueError("field 'dedup_tag' must be an object")
+            if tag is not None and not tag.get("sampled", True):
+                self.skipped["dedup"] += 1
+                return
+        if filters.style:
+            meta = record.get("conv_metadata")
+            if meta is None:
+                raise ValueError("style control needs conv_metadata in every battle")
+            style_a, style_b = _style_totals(meta, "a"), _style_totals(meta, "b")
+            self.style_a.extend(style_a)
+            self.style_b.extend(style_b)
+        self.a_ids.append(self.ids.setdefault(model_a, len(self.ids)))
+        self.b_ids.append(self.ids.setdefault(model_b, len(self.ids)))
+        self.outcomes.append(outcome)
+        self.stamps.append(float(stamp))
+
+    def battles(self) -> Battles:
+        style = self.filters.style
+        return Battles(
+            models=list(self.ids),
+            model_a=np.frombuffer(self.a_ids, dtype=np.int32).copy(),
+            model_b=np.frombuffer(self.b_ids, dtype=np.int32).copy(),
+            outcome=np.frombuffer(self.outcomes, dtype=np.int8).copy(),
+            tstamp=np.frombuffer(self.stamps, dtype=np.float64).copy(),
+            style_a=np.frombuffer(self.style_a, dtype=np.float64).reshape(-1, 4).copy() if style else None,
+            style_b=np.frombuffer(self.style_b, dtype=np.float64).reshape(-1, 4).copy() if style else None,
+            read=self.read,
+            skipped={k: v for k, v in self.skipped.items() if v},
+        )
+
+
 def read_battles(path: Path, filters: Filters) -> Battles:
-    """The battles of a clean_battle file that pass `filters`; a bad record is a `path:line` DataError."""
-    ids: dict[str, int] = {}
-    a_ids, b_ids = array("i"), array("i")
-    outcomes = array("b")
-    stamps = array("d")
-    style_a, style_b = array("d"), array("d")
-    skipped = {"non-anonymous": 0, "language": 0, "tie": 0, "dedup": 0}
-    read = 0
+    """The battles of a clean_battle file (JSON array, JSONL, or Parquet such as the Hub's 2023
+    `lmsys/chatbot_arena_conversations`) that pass `filters`; a bad record is a `path:line`
+    (Parquet: `path:row N`) DataError."""
+    if is_parquet(path):
+        return _read_parquet(path, filters)
+    collector = _Collector(filters)
     try:
         stream = path.open(encoding="utf-8", newline="")
     except IsADirectoryError:
-        raise DataError(path, "is a folder; expected a battle file (JSON array or JSONL)") from None
+        raise DataError(path, "is a folder; expected a battle file (JSON array, JSONL or Parquet)") from None
     except FileNotFoundError:
         raise DataError(path, "file not found") from None
     except OSError as exc:
@@ -107,70 +188,28 @@ def read_battles(path: Path, filters: Filters) -> Battles:
     try:
         with stream:
             for line, record in iter_values(stream, path):
-                read += 1
-                if not isinstance(record, dict):
-                    raise DataError(
-                        path, f"a battle must be a JSON object, not {type(record).__name__}", line
-                    )
                 try:
-                    model_a, model_b = record["model_a"], record["model_b"]
-                    winner, anony, stamp = record["winner"], record["anony"], record["tstamp"]
-                except KeyError as exc:
-                    raise DataError(path, f"missing field '{exc.args[0]}'", line) from None
-                if not isinstance(model_a, str) or not model_a or not isinstance(model_b, str) or not model_b:
-                    raise DataError(path, "model_a and model_b must be non-empty strings", line)
-                if model_a == model_b:
-                    raise DataError(path, f"a model cannot battle itself ({model_a!r})", line)
-                outcome = WINNERS.get(winner) if isinstance(winner, str) else None
-                if outcome is None:
-                    raise DataError(
-                        path,
-                        f"winner must be one of model_a, model_b, tie, tie (bothbad); got {winner!r}",
-                        line,
-                    )
-                if not isinstance(anony, bool):
-                    raise DataError(path, "field 'anony' must be true or false", line)
-                if not _is_number(stamp):
-                    raise DataError(path, "field 'tstamp' must be a number", line)
-                if filters.anonymous_only and not anony:
-                    skipped["non-anonymous"] += 1
-                    continue
-                if filters.languages is not None and record.get("language") not in filters.languages:
-                    skipped["language"] += 1
-                    continue
-                if filters.exclude_ties and outcome == TIE:
-                    skipped["tie"] += 1
-                    continue
-                if filters.dedup:
-                    tag = record.get("dedup_tag")
-                    if tag is not None and not isinstance(tag, dict):
-                        raise DataError(path, "field 'dedup_tag' must be an object", line)
-                    if tag is not None and not tag.get("sampled", True):
-                        skipped["dedup"] += 1
-                        continue
-                if filters.style:
-                    try:
-                        meta = record.get("conv_metadata")
-                        if meta is None:
-                            raise ValueError("style control needs conv_metadata in every battle")
-                        style_a.extend(_style_totals(meta, "a"))
-                        style_b.extend(_style_totals(meta, "b"))
-                    except ValueError as exc:
-                        raise DataError(path, str(exc), line) from None
-                a_ids.append(ids.setdefault(model_a, len(ids)))
-                b_ids.append(ids.setdefault(model_b, len(ids)))
-                outcomes.append(outcome)
-                stamps.append(float(stamp))
+                    collector.add(record)
+                except ValueError as exc:
+                    raise DataError(path, str(exc), line) from None
     except UnicodeDecodeError as exc:
         raise DataError(path, f"not valid UTF-8 ({exc.reason})", line + 1 if line else None) from None
-    return Battles(
-        models=list(ids),
-        model_a=np.frombuffer(a_ids, dtype=np.int32).copy(),
-        model_b=np.frombuffer(b_ids, dtype=np.int32).copy(),
-        outcome=np.frombuffer(outcomes, dtype=np.int8).copy(),
-        tstamp=np.frombuffer(stamps, dtype=np.float64).copy(),
-        style_a=np.frombuffer(style_a, dtype=np.float64).reshape(-1, 4).copy() if filters.style else None,
-        style_b=np.frombuffer(style_b, dtype=np.float64).reshape(-1, 4).copy() if filters.style else None,
-        read=read,
-        skipped={k: v for k, v in skipped.items() if v},
-    )
+    return collector.battles()
+
+
+def _read_parquet(path: Path, filters: Filters) -> Battles:
+    """Only the battle columns, by record batch: the conversations (most of the bytes) stay on disk."""
+    collector = _Collector(filters)
+    optional = [
+        name
+        for name, wanted in zip(
+            OPTIONAL_COLUMNS, (filters.languages is not None, filters.dedup, filters.style), strict=True
+        )
+        if wanted
+    ]
+    for row, record in iter_rows(path, BATTLE_COLUMNS, optional, what="a battle file (.parquet)"):
+        try:
+            collector.add(record)
+        except ValueError as exc:
+            raise DataError(path, str(exc), row=row) from None
+    return collector.battles()

@@ -6,6 +6,8 @@ Votes come from two kinds of file:
       `gpt4_pair_judgments.json`): a JSON array, or JSON lines (what the Hub
       dataset `lmsys/mt_bench_human_judgments` gives through `to_json`), of
       {question_id, model_a, model_b, winner, judge, turn, conversation_a/b};
+      or that dataset's own Parquet files (splits `human` and `gpt4_pair`), read
+      by record batch with the `parquet` extra, every row through the same checks;
     - mtb's own pairwise judgment files (`<judge>_pair.jsonl`): each match's two
       games become one vote as FastChat's show_result combines them: a winner
       when both games name the same model, otherwise a tie ("tie (inconsistent)").
@@ -32,12 +34,17 @@ from typing import Any
 
 from mtb.errors import DataError, UsageError
 from mtb.jsonl import decode_text, iter_json_lines
+from mtb.parquet import is_parquet, iter_rows
 from mtb.records import QuestionId, question_id_of
 from mtb.validate import field as get_field
 
 HUMAN = "human"
 AUTHOR = "author"  # FastChat's paper authors: read, but no comparison uses them
 GPT4_PAIR = "gpt4-pair"
+# The Hub dataset's `judge` column is a string, so its gpt4_pair split cannot hold FastChat's
+# ["gpt-4", "pair-v2"]; the split's name is taken as that judge's name there.
+GPT4_PAIR_HUB = "gpt4_pair"
+VOTE_COLUMNS = ("question_id", "model_a", "model_b", "winner", "judge", "turn")
 
 
 @dataclass(frozen=True)
@@ -74,6 +81,8 @@ def judge_name(judge: Any) -> str:
         if len(judge) == 2 and judge[0] == "gpt-4" and str(judge[1]).startswith("pair"):
             return GPT4_PAIR
         return str(judge[0])
+    if judge in (GPT4_PAIR, GPT4_PAIR_HUB):
+        return GPT4_PAIR
     if judge.startswith("expert"):
         return HUMAN
     if judge.startswith("author"):
@@ -182,7 +191,9 @@ def _first_byte(path: Path) -> bytes:
 
 
 def read_votes(path: Path) -> Votes:
-    """Every vote in one file: a published JSON array or JSONL of votes, or an mtb pair file."""
+    """Every vote in one file: a published JSON array, JSONL or Parquet file of votes, or an mtb pair file."""
+    if is_parquet(path):
+        return _parquet_votes(path)
     if _first_byte(path) == b"[":
         text = decode_text(path, path.read_bytes())
         votes = Votes()
@@ -204,6 +215,17 @@ def read_votes(path: Path) -> Votes:
             votes.votes.append(published_vote(obj, f"{path}:{line}"))
         except ValueError as exc:
             raise DataError(path, str(exc), line) from None
+    return votes
+
+
+def _parquet_votes(path: Path) -> Votes:
+    """The Hub's Parquet files, streamed by record batch; the conversation columns are not read."""
+    votes = Votes()
+    for row, obj in iter_rows(path, VOTE_COLUMNS, what="a vote file (.parquet)"):
+        try:
+            votes.votes.append(published_vote(obj, f"{path}:row {row}"))
+        except ValueError as exc:
+            raise DataError(path, str(exc), row=row) from None
     return votes
 
 
