@@ -187,3 +187,84 @@ def write_tiny_benchmark(root: Path, answer_models: Sequence[str] = ()) -> Path:
         ]
         (bench / "model_answer" / f"{model}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     return root
+
+
+# ---------------------------------------------------------------- Parquet files in the Hub's schemas
+
+# Both datasets store each conversation as a list of {content, role}.
+_CONVERSATION = [("content", "string"), ("role", "string")]
+
+
+def _conversation_type() -> Any:
+    import pyarrow as pa
+
+    return pa.list_(pa.struct([(name, pa.string()) for name, _ in _CONVERSATION]))
+
+
+def write_hub_votes_parquet(path: Path, records: Sequence[dict[str, Any]], row_group_size: int = 64) -> None:
+    """`lmsys/mt_bench_human_judgments`' schema (its splits human and gpt4_pair): `judge` is a string."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = pa.schema(
+        [
+            ("question_id", pa.int64()),
+            ("model_a", pa.string()),
+            ("model_b", pa.string()),
+            ("winner", pa.string()),
+            ("judge", pa.string()),
+            ("conversation_a", _conversation_type()),
+            ("conversation_b", _conversation_type()),
+            ("turn", pa.int64()),
+        ]
+    )
+    table = pa.Table.from_pylist([{name: r.get(name) for name in schema.names} for r in records], schema)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(table, path, row_group_size=row_group_size)
+
+
+def write_arena_conversations_parquet(
+    path: Path, battles: Sequence[dict[str, Any]], row_group_size: int = 256
+) -> None:
+    """`lmsys/chatbot_arena_conversations`' schema (2023): the battle fields, conversations, moderation."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    flag = pa.struct([("flagged", pa.bool_()), ("probability", pa.float64())])
+    schema = pa.schema(
+        [
+            ("question_id", pa.string()),
+            ("model_a", pa.string()),
+            ("model_b", pa.string()),
+            ("winner", pa.string()),
+            ("judge", pa.string()),
+            ("conversation_a", _conversation_type()),
+            ("conversation_b", _conversation_type()),
+            ("turn", pa.int64()),
+            ("anony", pa.bool_()),
+            ("language", pa.string()),
+            ("tstamp", pa.float64()),
+            ("openai_moderation", pa.struct([("flagged", pa.bool_())])),
+            ("toxic_chat_tag", pa.struct([("roberta-large", flag), ("t5-large", flag)])),
+        ]
+    )
+    rows = []
+    for i, battle in enumerate(battles):
+        said = [{"content": f"question {i}", "role": "user"}]
+        rows.append(
+            {
+                "question_id": battle.get("question_id", f"{i:08x}"),
+                "judge": battle.get("judge", f"arena_user_{i}"),
+                "turn": battle.get("turn", 1),
+                "conversation_a": [*said, {"content": f"{battle['model_a']} answers", "role": "assistant"}],
+                "conversation_b": [*said, {"content": f"{battle['model_b']} answers", "role": "assistant"}],
+                "openai_moderation": {"flagged": False},
+                "toxic_chat_tag": {
+                    "roberta-large": {"flagged": False, "probability": 0.01},
+                    "t5-large": {"flagged": False, "probability": 0.0},
+                },
+                **{k: battle.get(k) for k in ("model_a", "model_b", "winner", "anony", "language", "tstamp")},
+            }
+        )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.Table.from_pylist(rows, schema), path, row_group_size=row_group_size)

@@ -183,3 +183,27 @@ def test_a_large_unpinned_json_is_checked_as_a_stream(
     page = tmp_path / "page.json"
     page.write_text("<html><body>sign in</body></html>" * 3, encoding="utf-8")
     assert "HTML" in (download.format_problem(page, "x.json") or "")
+
+
+def test_an_unpinned_parquet_file_is_checked_by_its_framing_and_footer(tmp_path: Path) -> None:
+    import mtb.download as download
+    from helpers import write_hub_votes_parquet
+
+    good = tmp_path / "good.parquet"
+    vote = {"question_id": 81, "model_a": "a", "model_b": "b", "winner": "tie", "judge": "expert_0"}
+    vote["turn"] = 1
+    write_hub_votes_parquet(good, [vote])
+    data = good.read_bytes()
+    assert download.format_problem(good, "mt_bench/human_judgments.parquet") is None
+
+    def problem(content: bytes) -> str:
+        path = tmp_path / "bad.parquet"
+        path.write_bytes(content)
+        return download.format_problem(path, "mt_bench/human_judgments.parquet") or ""
+
+    assert "too short" in problem(b"")
+    assert "no PAR1 at the end" in problem(data[: len(data) // 2])  # a transfer cut short
+    assert "HTML" in problem(b"<html><body>sign in to continue</body></html>")
+    assert "no PAR1 at the start" in problem(b"\x00" * 4 + data[4:])
+    # The magic at both ends but a damaged footer: pyarrow cannot read its metadata.
+    assert "not a readable Parquet file" in problem(data[:4] + b"\x00" * (len(data) - 8) + data[-4:])

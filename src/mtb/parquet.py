@@ -97,7 +97,7 @@ def iter_rows(
     optional: Sequence[str] = (),
     *,
     what: str = "a Parquet file",
-    batch_rows: int = BATCH_ROWS,
+    batch_rows: int | None = None,
 ) -> Iterator[tuple[int, dict[str, Any]]]:
     """(row index from 0, {column: value}) for each row, reading only `required` and the
     `optional` columns the file has. A missing required column, or damage found while
@@ -111,7 +111,7 @@ def iter_rows(
             raise DataError(path, f"missing column(s) {', '.join(missing)} (the file has: {has})")
         columns = [*required, *(c for c in optional if c in names and c not in required)]
         row = 0
-        batches = handle.iter_batches(batch_size=batch_rows, columns=columns)
+        batches = handle.iter_batches(batch_size=batch_rows or BATCH_ROWS, columns=columns)
         while True:
             try:
                 batch = next(batches, None)

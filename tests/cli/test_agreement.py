@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from helpers import write_hub_votes_parquet
 from mtb.cli.main import app
 
 MODELS = ["alpaca-13b", "claude-v1", "gpt-3.5-turbo", "gpt-4", "llama-13b", "vicuna-13b-v1.2"]
@@ -259,3 +260,116 @@ def test_one_judge_alone_is_a_usage_error(runner: CliRunner, tmp_path: Path) -> 
     assert result.exit_code == 2 and "nothing to compare" in result.stderr
     result = runner.invoke(app, ["agreement", str(tmp_path / "missing.json")])
     assert result.exit_code == 2 and "file not found" in result.stderr
+
+
+# ------------------------------------------------------- the Hub's Parquet files
+
+
+def hub_rows(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The Hub's `judge` column is a string: its gpt4_pair split names the judge `gpt4_pair`."""
+    return [{**r, "judge": r["judge"] if isinstance(r["judge"], str) else "gpt4_pair"} for r in records]
+
+
+def test_hub_parquet_files_give_the_counts_of_the_json_files(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import mtb.parquet
+
+    monkeypatch.setattr(mtb.parquet, "BATCH_ROWS", 100)  # many record batches, as a large file has
+    human_path, gpt4_path, human, gpt4 = write_published(tmp_path)
+    human_parquet, gpt4_parquet = tmp_path / "human.parquet", tmp_path / "gpt4_pair.parquet"
+    write_hub_votes_parquet(human_parquet, hub_rows(human))
+    write_hub_votes_parquet(gpt4_parquet, hub_rows(gpt4))
+    assert len(human) > 3 * 100
+
+    from_json = runner.invoke(app, ["agreement", str(human_path), str(gpt4_path), "--format", "json"])
+    from_parquet = runner.invoke(
+        app, ["agreement", str(human_parquet), str(gpt4_parquet), "--format", "json"]
+    )
+    assert from_json.exit_code == 0 and from_parquet.exit_code == 0, from_parquet.stderr
+    assert json.loads(from_parquet.stdout) == json.loads(from_json.stdout)
+    rows = rows_by_key(from_parquet.stdout)
+    got = rows[("gpt4-pair", "human", 1, "without")]
+    assert (got["agree"], got["total"]) == reference(gpt4, experts(human), 1, False)
+    # A Parquet file and a JSON file of other judges mix.
+    mixed = runner.invoke(app, ["agreement", str(human_parquet), str(gpt4_path), "--format", "json"])
+    assert json.loads(mixed.stdout) == json.loads(from_json.stdout)
+
+
+def test_bad_parquet_votes_are_path_row_errors(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import mtb.parquet
+
+    monkeypatch.setattr(mtb.parquet, "BATCH_ROWS", 7)
+    human, _ = synthetic_votes()
+    rows = hub_rows(human[:40])
+    rows[23]["winner"] = "model_c"
+    path = tmp_path / "human.parquet"
+    write_hub_votes_parquet(path, rows, row_group_size=10)
+
+    def error(*files: Path) -> str:
+        result = runner.invoke(app, ["agreement", *map(str, files)])
+        assert result.exit_code == 2, result.output
+        assert ("Traceback" not in result.output and result.exception is None) or isinstance(
+            result.exception, SystemExit
+        )
+        return " ".join(result.stderr.split())
+
+    assert f"{path}:row 23: field 'winner' must be model_a, model_b or a tie" in error(path)
+
+    rows[23]["winner"], rows[5]["turn"] = "tie", 0
+    write_hub_votes_parquet(path, rows)
+    assert f"{path}:row 5: field 'turn' must be 1 or more" in error(path)
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    without_judge = tmp_path / "no_judge.parquet"
+    pq.write_table(pa.table({"question_id": [81], "model_a": ["a"], "model_b": ["b"]}), without_judge)
+    assert "missing column(s) winner, judge, turn" in error(without_judge)
+
+    nulls = tmp_path / "nulls.parquet"
+    write_hub_votes_parquet(nulls, [{**rows[0], "model_b": None}])
+    assert f"{nulls}:row 0: " in error(nulls)
+
+    data = path.read_bytes()
+    cut = tmp_path / "cut.parquet"
+    cut.write_bytes(data[: len(data) // 2])
+    assert f"{cut}: not a Parquet file (no PAR1 at the end: cut short?)" in error(cut)
+    damaged = tmp_path / "damaged.parquet"
+    damaged.write_bytes(data[:4] + bytes(len(data) - 8) + data[-4:])
+    assert f"{damaged}: not a readable Parquet file" in error(damaged)
+    page = tmp_path / "page.parquet"
+    page.write_text("<!doctype html><html>Sign in</html>")
+    assert "an HTML or XML page" in error(page)
+    assert "is a folder" in error(tmp_path)  # a folder named like nothing in particular
+    folder = tmp_path / "votes.parquet"
+    folder.mkdir()
+    assert f"{folder}: is a folder" in error(folder)
+
+
+def test_without_pyarrow_a_parquet_file_names_the_extra(tmp_path: Path) -> None:
+    """A real interpreter in which `import pyarrow` fails, as where the extra is not installed."""
+    import os
+    import subprocess
+    import sys
+
+    stubs = tmp_path / "stubs" / "pyarrow"
+    stubs.mkdir(parents=True)
+    (stubs / "__init__.py").write_text("raise ImportError('No module named pyarrow')\n")
+    human, gpt4 = synthetic_votes()
+    votes, other = tmp_path / "human.parquet", tmp_path / "gpt4.json"
+    write_hub_votes_parquet(votes, hub_rows(human[:5]))
+    other.write_text(json.dumps(gpt4[:5]))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(stubs.parent), os.environ.get("PYTHONPATH", "")])}
+    result = subprocess.run(
+        [sys.executable, "-m", "mtb", "agreement", str(votes), str(other)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert result.returncode == 2, result.stderr
+    assert "pip install 'mtb[parquet]'" in " ".join(result.stderr.split())
+    assert "Traceback" not in result.stderr

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from helpers import write_hub_votes_parquet
 from mtb.cli.main import app
 from mtb.testing.file_server import FileServer
 
@@ -38,15 +39,37 @@ def mirror_dir(tmp_path: Path, shared_data: Path) -> Path:
     judgment = root / "mt_bench/model_judgment/gpt-4_single.jsonl"
     judgment.parent.mkdir(parents=True)
     judgment.write_text('{"question_id": 81, "model": "gpt-4", "score": 9, "turn": 1}\n')
+    # The Hub's human judgments (one of its two Parquet files; the GPT-4 one is "not published").
+    write_hub_votes_parquet(root / "mt_bench/human_judgments.parquet", [HUMAN_VOTE])
     return root
 
 
+HUMAN_VOTE = {
+    "question_id": 81,
+    "model_a": "gpt-4",
+    "model_b": "vicuna-7b-v1.3",
+    "winner": "model_a",
+    "judge": "expert_0",
+    "conversation_a": [{"content": "q", "role": "user"}],
+    "conversation_b": [{"content": "q", "role": "user"}],
+    "turn": 1,
+}
+HUB_VOTES = "/datasets/lmsys/mt_bench_human_judgments/resolve/main/data"
+
+
 @pytest.fixture
-def file_server(mirror_dir: Path) -> Iterator[FileServer]:
+def file_server(mirror_dir: Path, tmp_path: Path) -> Iterator[FileServer]:
+    hub_votes = tmp_path / "hub_votes"
+    hub_votes.mkdir()
+    shutil.copy(
+        mirror_dir / "mt_bench/human_judgments.parquet",
+        hub_votes / "human-00000-of-00001-25f4910818759289.parquet",
+    )
     routes = {
         "/mirror": mirror_dir,
         "/lm-sys/FastChat/0e6d3e4beaab66f4d3f93db72541a4abab8af28d/fastchat/llm_judge/data": mirror_dir,
         "/spaces/lmsys/mt-bench/resolve/main/data": mirror_dir,
+        HUB_VOTES: hub_votes,
     }
     with FileServer(routes) as running:
         yield running
@@ -74,16 +97,18 @@ def test_mirror_downloads_verifies_then_skips(
     assert expected_files(data) == expected_files(mirror_dir)
     for name in expected_files(mirror_dir):
         assert sha(data / name) == sha(mirror_dir / name)
-    assert "6 fetched, 0 already present, 1 not published, 0 failed" in output
+    assert "7 fetched, 0 already present, 2 not published, 0 failed" in output
     assert "gpt-4_pair.jsonl: not found at its source" in output
+    assert "gpt4_pair_judgments.parquet: not found at its source" in output
     assert "gpt-4_single.jsonl: no known sha256; fetched unverified" in output
+    assert "human_judgments.parquet: no known sha256; fetched unverified" in output
 
     gets = file_server.count("GET", ".jsonl")
     code, output = run(
         runner, "--models", *MODELS, "--data-dir", str(data), "--mirror", f"{file_server.url}/mirror"
     )
     assert code == 0, output
-    assert "0 fetched, 6 already present" in output
+    assert "0 fetched, 7 already present" in output
     assert file_server.count("GET", ".jsonl") == gets + 1  # only the one that is not published, again
 
 
@@ -124,7 +149,8 @@ def test_bytes_that_stay_corrupt_fail_and_leave_nothing(
     assert code == 1, output
     assert "failed: mt_bench/question.jsonl" in output and "expected 119565ad" in output
     assert not (data / "mt_bench/question.jsonl").exists()
-    assert [p.name for p in (data / "mt_bench").iterdir() if p.is_file()] == []  # no temp file left
+    # No temp file left: only the files that arrived whole.
+    assert [p.name for p in (data / "mt_bench").iterdir() if p.is_file()] == ["human_judgments.parquet"]
     assert (data / "judge_prompts.jsonl").exists()  # the others still arrived
 
 
@@ -217,11 +243,14 @@ def test_hub_and_github_through_their_endpoints(
     assert file_server.count("HEAD", "/data/mt_bench/model_answer/gpt-4.jsonl") >= 1
     assert file_server.count("GET", "/fastchat/llm_judge/data/mt_bench/question.jsonl") == 1
     assert any(hf_home.rglob("vicuna-7b-v1.3.jsonl"))  # in the standard HF cache under HF_HOME
+    # The dataset's Parquet file, from its Hub path, under the name browse looks for.
+    assert file_server.count("GET", f"{HUB_VOTES}/human-00000-of-00001-25f4910818759289.parquet") == 1
+    assert "gpt4_pair_judgments.parquet: not found at its source" in result.stderr
 
     # Offline now, but every file is present and right: nothing to fetch, success.
     again = mtb_subprocess({**env, "HF_HUB_OFFLINE": "1"}, "--models", *MODELS, "--data-dir", str(data))
     assert again.returncode == 0, again.stderr
-    assert "6 already present" in again.stderr
+    assert "7 already present" in again.stderr
 
 
 def test_hub_transfer_cut_or_corrupt_is_fetched_again(
