@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from helpers import write_arena_conversations_parquet
 from mtb.cli.main import app
 from mtb.testing.arena_battles import generate, load_rows
 
@@ -165,3 +166,100 @@ def test_win_fractions_follow_fastchat() -> None:
     outcome = np.array([A_WINS, TIE, A_WINS, B_WINS], dtype=np.int8)
     fraction = win_fractions(Battles(["x", "y"], a, b, outcome, np.zeros(4)), ["x", "y"])
     assert fraction[0, 1] == 1 / 4 and fraction[1, 0] == 2 / 4 and np.isnan(fraction[0, 0])
+
+
+# ------------------------------------------------------- the Hub's 2023 dataset, as Parquet
+
+
+@pytest.fixture(scope="module")
+def conversations_parquet(tmp_path_factory: pytest.TempPathFactory, battle_file: Path) -> Path:
+    """The same battles in lmsys/chatbot_arena_conversations' schema (no conv_metadata, no dedup_tag)."""
+    path = tmp_path_factory.mktemp("arena_parquet") / "train-00000-of-00001.parquet"
+    write_arena_conversations_parquet(path, load_rows(battle_file))
+    return path
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [
+        [],
+        ["--include-non-anonymous", "--exclude-ties"],
+        ["--language", "English", "--language", "German", "--rating", "elo"],
+        # No dedup_tag column: every battle is kept, as in JSON without the field.
+        ["--dedup", "--min-battles", "50"],
+    ],
+)
+def test_parquet_battles_rate_as_the_same_battles_in_jsonl(
+    runner: CliRunner,
+    battle_file: Path,
+    conversations_parquet: Path,
+    flags: list[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import mtb.parquet
+
+    monkeypatch.setattr(mtb.parquet, "BATCH_ROWS", 500)  # several record batches
+    # The JSONL twin holds exactly the Parquet file's battle fields.
+    fields = ("question_id", "model_a", "model_b", "winner", "judge", "turn", "anony", "language", "tstamp")
+    twin = tmp_path / "battles.jsonl"
+    twin.write_text("".join(json.dumps({k: r[k] for k in fields}) + "\n" for r in load_rows(battle_file)))
+    common = ["--rounds", "20", "--seed", "3", *flags]
+    from_parquet = _json(runner, "--battles", str(conversations_parquet), *common)
+    assert from_parquet == _json(runner, "--battles", str(twin), *common)
+    if not flags:
+        assert from_parquet == _json(runner, "--battles", str(battle_file), *common)
+
+
+def test_bad_parquet_battles_are_path_row_errors(runner: CliRunner, tmp_path: Path) -> None:
+    rows = load_rows_of(40)
+    path = tmp_path / "b.parquet"
+
+    def error(*flags: str) -> str:
+        result = runner.invoke(app, ["results", *BENCH, "--battles", str(path), "--rounds", "10", *flags])
+        assert result.exit_code == 2, result.output
+        assert "Traceback" not in result.output
+        return " ".join(result.stderr.split()).replace(str(tmp_path) + "/", "")
+
+    bad = [dict(r) for r in rows]
+    bad[17]["winner"] = "model_c"
+    write_arena_conversations_parquet(path, bad, row_group_size=8)
+    assert "b.parquet:row 17: winner must be one of model_a, model_b, tie, tie (bothbad); got 'model_c'" in (
+        error()
+    )
+    bad[17]["winner"], bad[30]["tstamp"] = "tie", float("nan")
+    write_arena_conversations_parquet(path, bad)
+    assert "b.parquet:row 30: field 'tstamp' must be a number" in error()
+    bad[30]["tstamp"], bad[2]["anony"] = 1.0, None
+    write_arena_conversations_parquet(path, bad)
+    assert "b.parquet:row 2: field 'anony' must be true or false" in error()
+
+    write_arena_conversations_parquet(path, rows)
+    # The 2023 dataset has no conv_metadata: style control cannot run on it.
+    assert "b.parquet:row 0: style control needs conv_metadata in every battle" in error("--style-control")
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({"model_a": ["x"], "model_b": ["y"], "winner": ["tie"]}), path)
+    assert "b.parquet: missing column(s) anony, tstamp" in error()
+    write_arena_conversations_parquet(tmp_path / "good.parquet", rows)
+    data = (tmp_path / "good.parquet").read_bytes()
+    path.write_bytes(data[:-100])
+    assert "b.parquet: not a Parquet file (no PAR1 at the end: cut short?)" in error()
+    path.write_bytes(data[:4] + bytes(len(data) - 8) + data[-4:])
+    assert "b.parquet: not a readable Parquet file" in error()
+
+
+def load_rows_of(n: int) -> list[dict[str, object]]:
+    return [
+        {
+            "model_a": f"m{i % 3}",
+            "model_b": f"m{(i + 1) % 3}",
+            "winner": ("model_a", "model_b", "tie", "tie (bothbad)")[i % 4],
+            "anony": True,
+            "language": "English",
+            "tstamp": 1_682_000_000.0 + i,
+        }
+        for i in range(n)
+    ]
