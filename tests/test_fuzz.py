@@ -526,3 +526,125 @@ def test_corrupted_battle_logs_never_give_a_traceback_or_a_hang(
         assert result.exit_code in (0, 2), shown
         if result.exit_code == 2:
             assert re.search(rf"battles\.{layout}(:\d+)?:", " ".join(result.stderr.split())), shown
+
+
+# ---------------------------------------------------------------- Parquet (the Hub's datasets)
+
+
+def parquet_flip_bytes(path: Path, rng: random.Random) -> None:
+    data = bytearray(path.read_bytes())
+    for _ in range(20):
+        data[rng.randrange(len(data))] = rng.randrange(256)
+    path.write_bytes(bytes(data))
+
+
+def parquet_zero_span(path: Path, rng: random.Random) -> None:
+    """A run of zeros inside (a page, a column chunk, or the footer), the magic kept at both ends."""
+    data = bytearray(path.read_bytes())
+    start = rng.randrange(4, len(data) - 8)
+    end = min(len(data) - 4, start + rng.randrange(1, 400))
+    data[start:end] = bytes(end - start)
+    path.write_bytes(bytes(data))
+
+
+def parquet_wrong_types(path: Path, rng: random.Random) -> None:
+    """The same rows with one column of another type (numbers as text, text as numbers, lists)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path)
+    name = rng.choice([n for n in table.column_names if not n.startswith("conversation")])
+    count = table.num_rows
+    column = rng.choice(
+        [
+            pa.array([rng.choice([1, -3, 0]) for _ in range(count)], pa.int64()),
+            pa.array([rng.choice(["x", "", "1"]) for _ in range(count)], pa.string()),
+            pa.array([float("nan")] * count, pa.float64()),
+            pa.array([[rng.choice(["gpt-4", "pair-v2"])] for _ in range(count)], pa.list_(pa.string())),
+            pa.array([None] * count, pa.null()),
+        ]
+    )
+    pq.write_table(table.set_column(table.column_names.index(name), name, column), path)
+
+
+def parquet_nulls(path: Path, rng: random.Random) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path)
+    index = rng.randrange(table.num_columns)
+    values = table.column(index).to_pylist()
+    for at in rng.sample(range(len(values)), k=max(1, len(values) // 5)):
+        values[at] = None
+    field = table.field(index)
+    pq.write_table(table.set_column(index, field, pa.array(values, field.type)), path)
+
+
+PARQUET_CORRUPTIONS: dict[str, Callable[[Path, random.Random], None]] = {
+    "byte-flip": parquet_flip_bytes,
+    "zeroed-span": parquet_zero_span,
+    "truncated": truncate,
+    "empty": empty_file,
+    "wrong-types": parquet_wrong_types,
+    "nulls": parquet_nulls,
+}
+
+
+def assert_no_traceback(runner: CliRunner, args: list[str], name: str) -> None:
+    with deadline(30):
+        result = runner.invoke(app, args)
+    shown = f"mtb {' '.join(args)}\nexit {result.exit_code}\nstderr:\n{result.stderr[-2000:]}"
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise AssertionError(f"traceback ({type(result.exception).__name__}: {result.exception})\n{shown}")
+    assert result.exit_code in (0, 2), shown
+    if result.exit_code == 2:
+        assert re.search(rf"{re.escape(name)}(:row \d+)?:", " ".join(result.stderr.split())), shown
+    assert "Traceback" not in result.stderr, shown
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("kind", sorted(PARQUET_CORRUPTIONS))
+def test_corrupted_parquet_files_never_give_a_traceback_or_a_hang(
+    kind: str, seed: int, tmp_path: Path, runner: CliRunner
+) -> None:
+    """The Hub's vote and battle files, damaged: agreement, browse and chatbot-arena results."""
+    from helpers import write_arena_conversations_parquet, write_hub_votes_parquet
+    from mtb.testing.arena_battles import generate, load_rows
+
+    root = tmp_path / "data"
+    make_data(root)
+    files = make_votes(root)
+    votes = root / "mt_bench" / "human_judgments.parquet"  # where download-baselines puts it
+    write_hub_votes_parquet(votes, json.loads(files["votes-array"].read_text()), row_group_size=5)
+    generate(tmp_path / "battles.jsonl", 300, 4, seed=seed, layout="jsonl")
+    battles = tmp_path / "battles.parquet"
+    write_arena_conversations_parquet(battles, load_rows(tmp_path / "battles.jsonl"), row_group_size=64)
+    for path in (votes, battles):
+        PARQUET_CORRUPTIONS[kind](path, random.Random(f"{SEED}-{kind}-{seed}-{path.name}"))
+
+    agreement = ["agreement", str(votes), str(files["pairs"]), "--format", "json"]
+    assert_no_traceback(runner, agreement, votes.name)
+    check(runner, ["browse", "--export", str(tmp_path / "page.html"), "--data-dir", str(root)], votes)
+    for extra in ([], ["--rating", "elo", "--dedup", "--language", "English"]):
+        args = ["results", "--bench", "chatbot-arena", "--battles", str(battles), "--rounds", "10", *extra]
+        assert_no_traceback(runner, args, battles.name)
+
+
+def test_the_uncorrupted_parquet_files_work(tmp_path: Path, runner: CliRunner) -> None:
+    from helpers import write_arena_conversations_parquet, write_hub_votes_parquet
+    from mtb.testing.arena_battles import generate, load_rows
+
+    root = tmp_path / "data"
+    make_data(root)
+    files = make_votes(root)
+    votes = root / "mt_bench" / "human_judgments.parquet"
+    write_hub_votes_parquet(votes, json.loads(files["votes-array"].read_text()), row_group_size=5)
+    shown = runner.invoke(app, ["agreement", str(votes), str(files["pairs"]), "--format", "json"])
+    assert shown.exit_code == 0, shown.stderr
+    generate(tmp_path / "battles.jsonl", 300, 4, seed=0, layout="jsonl")
+    battles = tmp_path / "battles.parquet"
+    write_arena_conversations_parquet(battles, load_rows(tmp_path / "battles.jsonl"), row_group_size=64)
+    rated = runner.invoke(
+        app, ["results", "--bench", "chatbot-arena", "--battles", str(battles), "--rounds", "10"]
+    )
+    assert rated.exit_code == 0, rated.stderr
