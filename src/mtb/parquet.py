@@ -101,7 +101,8 @@ def iter_rows(
 ) -> Iterator[tuple[int, dict[str, Any]]]:
     """(row index from 0, {column: value}) for each row, reading only `required` and the
     `optional` columns the file has. A missing required column, or damage found while
-    reading, is a DataError naming the file (and the first row of the batch that failed)."""
+    reading, is a DataError naming the file (and the first row of the batch that failed:
+    pyarrow does not say which row of a batch a damaged page holds)."""
     handle = _open(path, what)
     with handle:
         names = set(handle.schema_arrow.names)
@@ -120,8 +121,9 @@ def iter_rows(
                 rows = batch.to_pylist()
             except DataError:
                 raise
-            except Exception as exc:  # a damaged page or column chunk
-                raise DataError(path, f"not a readable Parquet file ({_first_line(exc)})", row=row) from None
+            except Exception as exc:  # a damaged page or column chunk, somewhere in this batch
+                detail = _first_line(exc)
+                raise DataError(path, f"not a readable Parquet file from row {row} on ({detail})") from None
             for record in rows:
                 yield row, record
                 row += 1
