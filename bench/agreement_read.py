@@ -1,6 +1,7 @@
 """Time `mtb agreement` on synthetic vote files of the published size.
 
     python bench/agreement_read.py            # writes the files once in a temp dir, times 3 runs
+    python bench/agreement_read.py --parquet  # the same votes also as the Hub's Parquet files (pyarrow)
 
 The published files are 3,355 human votes and 2,400 GPT-4 pair votes, each with
 both conversations (two turns of question and answer) inside. This writes files
@@ -72,6 +73,42 @@ def write(folder: Path, human_rows: int, gpt4_rows: int, seed: int = 0) -> tuple
     return human_path, gpt4_path
 
 
+def write_parquet(json_path: Path) -> Path:
+    """The same records in the Hub's schema (`judge` a string: the GPT-4 split's is gpt4_pair)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    records = json.loads(json_path.read_text())
+    for r in records:
+        if not isinstance(r["judge"], str):
+            r["judge"] = "gpt4_pair"
+    conversation = pa.list_(pa.struct([("content", pa.string()), ("role", pa.string())]))
+    schema = pa.schema(
+        [
+            ("question_id", pa.int64()),
+            ("model_a", pa.string()),
+            ("model_b", pa.string()),
+            ("winner", pa.string()),
+            ("judge", pa.string()),
+            ("conversation_a", conversation),
+            ("conversation_b", conversation),
+            ("turn", pa.int64()),
+        ]
+    )
+    path = json_path.with_suffix(".parquet")
+    pq.write_table(pa.Table.from_pylist(records, schema), path)
+    return path
+
+
+def timed(command: list[str], repeat: int) -> tuple[float, str]:
+    times, out = [], ""
+    for _ in range(repeat):
+        start = time.perf_counter()
+        out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+        times.append(time.perf_counter() - start)
+    return sorted(times)[len(times) // 2], out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -79,6 +116,7 @@ def main() -> None:
     parser.add_argument("--human", type=int, default=3355)
     parser.add_argument("--gpt4", type=int, default=2400)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--parquet", action="store_true", help="also time the same votes as Parquet")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         human, gpt4 = write(Path(tmp), args.human, args.gpt4)
@@ -109,6 +147,19 @@ def main() -> None:
             f"mtb agreement: median {sorted(times)[len(times) // 2]:.2f} s over {len(times)} runs "
             f"(mtb --help alone: {startup:.2f} s); {len(rows)} rows"
         )
+        if args.parquet:
+            files = [write_parquet(human), write_parquet(gpt4)]
+            size = sum(f.stat().st_size for f in files) / 1e6
+            median, out = timed([*command[:4], *map(str, files), "--format", "json"], args.repeat)
+            assert json.loads(out) == rows, "the Parquet files must give the JSON files' counts"
+            start = time.perf_counter()
+            for path in files:
+                read_votes(path)
+            ours = time.perf_counter() - start
+            print(
+                f"Parquet ({size:.1f} MB): mtb agreement median {median:.2f} s, "
+                f"in process read_votes {ours:.2f} s; same {len(rows)} rows as from JSON"
+            )
 
 
 if __name__ == "__main__":
