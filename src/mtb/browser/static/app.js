@@ -361,7 +361,7 @@
     const root = el("div", { id: "agreement-view" }, el("h2", null, "Judge agreement · " + state.bench));
     const pairs = data.pairs.filter((p) => p.judge_1 !== p.judge_2);
     if (!pairs.length) {
-      root.appendChild(el("p", { class: "muted" }, "Two judges are needed: pairwise judgments (model_judgment/<judge>_pair.jsonl) of two judges, or one and human_judgments.json in the benchmark folder."));
+      root.appendChild(el("p", { class: "muted" }, "Two judges are needed: pairwise judgments (model_judgment/<judge>_pair.jsonl) of two judges, or one and human_judgments.json (or .jsonl, .parquet) in the benchmark folder."));
       return root;
     }
     const name = (p) => p.judge_1 + " vs " + p.judge_2;
