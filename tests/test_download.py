@@ -183,3 +183,16 @@ def test_a_large_unpinned_json_is_checked_as_a_stream(
     page = tmp_path / "page.json"
     page.write_text("<html><body>sign in</body></html>" * 3, encoding="utf-8")
     assert "HTML" in (download.format_problem(page, "x.json") or "")
+
+
+def test_part_files_are_not_data(tmp_path: Path) -> None:
+    """A transfer's `.part` beside the answers is never taken for a model's answers."""
+    from mtb.benchmarks import Benchmark
+    from mtb.data import DataDir
+    from mtb.download import part_path
+
+    data = DataDir(tmp_path, Benchmark.load("mt_bench"))
+    data.answer_dir.mkdir(parents=True)
+    (data.answer_dir / "gpt-4.jsonl").write_text('{"question_id": 81}\n')
+    part_path(data.answer_dir / "vicuna.jsonl").write_text('{"question_id": 81}\n')
+    assert data.answer_models() == ["gpt-4"]
