@@ -298,6 +298,7 @@ class Catalog:
         result["rows"] = [
             {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in row.items()}
             for row in report.records
+            if isinstance(row, dict)
         ]
         result["notes"] = [*report.notes, *report.warnings]
         result["seconds"] = round(time.monotonic() - started, 3)
