@@ -13,7 +13,6 @@ interrupted run, and continues it with a Range request (see docs/reliability.md)
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import http.client
 import json
@@ -21,6 +20,7 @@ import os
 import re
 import shutil
 import socket
+import sys
 import threading
 import urllib.error
 import urllib.parse
@@ -313,6 +313,32 @@ def part_path(dest: Path) -> Path:
     return dest.with_name(dest.name + PART_SUFFIX)
 
 
+def validator_path(dest: Path) -> Path:
+    """Beside the part: the version of the remote file its bytes came from (ETag or Last-Modified)."""
+    return dest.with_name(dest.name + PART_SUFFIX + ".version")
+
+
+def _validator(response: Any) -> str | None:
+    """What `If-Range` may carry: a strong ETag, else Last-Modified (RFC 9110 13.1.5)."""
+    etag = (response.headers.get("ETag") or "").strip()
+    if etag and not etag.startswith("W/"):
+        return etag
+    modified = (response.headers.get("Last-Modified") or "").strip()
+    return modified or None
+
+
+def _lock(handle: BinaryIO, part: Path) -> None:
+    """Two runs into one data directory must not interleave their bytes in one part file."""
+    if sys.platform == "win32":
+        return  # no flock; Windows refuses a second writer on its own terms
+    import fcntl
+
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        raise Corrupt(f"{part}: another mtb is downloading this file") from None
+
+
 def fetch_url(
     url: str,
     dest: Path,
@@ -339,17 +365,15 @@ def fetch_url(
     except OSError as exc:
         raise unwritable(dest, exc) from None
     with os.fdopen(fd, "r+b") as handle:
-        try:
-            # Two runs into one data directory must not interleave their bytes in one part file.
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            raise Corrupt(f"{part}: another mtb is downloading this file") from None
+        _lock(handle, part)
         try:
             _transfer(url, dest, spec, advance, resumed, handle, part)
         finally:
             # A part with no bytes helps no later run (a missing file, no network, an early Ctrl-C).
             if part.exists() and os.fstat(handle.fileno()).st_size == 0:
                 part.unlink(missing_ok=True)
+            if not part.exists():
+                validator_path(dest).unlink(missing_ok=True)
 
 
 def _transfer(
@@ -366,7 +390,13 @@ def _transfer(
     if url.startswith("file:") and offset:
         handle.truncate(0)
         offset = 0
-    response = _open(url, offset)
+    version = validator_path(dest)
+    try:
+        known = version.read_text(encoding="utf-8").strip() if offset and version.is_file() else None
+    except (OSError, UnicodeDecodeError):
+        known = None
+    # With If-Range, a server whose file changed since the part was written sends the new one whole.
+    response = _open(url, offset, known or None)
     if response is None:  # 416: the part is as long as the file, or longer
         handle.seek(0)
         problem = _verify(part, spec, url)
@@ -382,6 +412,8 @@ def _transfer(
             offset = _resume_point(response, url, offset)
             handle.seek(offset)
             handle.truncate(offset)
+            if offset == 0:  # a new part: remember which version of the file it holds
+                _remember(version, _validator(response))
             if offset and resumed is not None:
                 resumed(offset)
             _receive(response, url, handle, offset, advance)
@@ -398,11 +430,21 @@ def _transfer(
     _publish(part, dest)
 
 
-def _open(url: str, offset: int) -> Any:
+def _remember(version: Path, validator: str | None) -> None:
+    if validator is None:
+        version.unlink(missing_ok=True)
+        return
+    with suppress(OSError):  # without it a resume is still verified, only less often right
+        version.write_text(validator + "\n", encoding="utf-8")
+
+
+def _open(url: str, offset: int, if_range: str | None = None) -> Any:
     """The response for `url` from byte `offset` on; None when the server says there is nothing past it."""
     headers = {"User-Agent": "mtb", "Accept-Encoding": "identity"}
     if offset:
         headers["Range"] = f"bytes={offset}-"
+        if if_range:
+            headers["If-Range"] = if_range
     request = urllib.request.Request(url, headers=headers)
     try:
         return urllib.request.urlopen(request, timeout=TIMEOUT)
@@ -477,7 +519,7 @@ def _publish(part: Path, dest: Path) -> None:
 
 def _discard(handle: BinaryIO, part: Path) -> None:
     handle.truncate(0)
-    part.unlink(missing_ok=True)
+    part.unlink(missing_ok=True)  # its .version goes with it (fetch_url's cleanup)
 
 
 def _hf_download(spec: FileSpec, force: bool) -> Path:
@@ -620,6 +662,7 @@ def download_one(spec: FileSpec, data_dir: Path, mirror: str | None, hooks: Prog
     if is_present(dest, spec):
         # A part left beside a file that is already right has nothing left to give.
         part_path(dest).unlink(missing_ok=True)
+        validator_path(dest).unlink(missing_ok=True)
         hooks.file_done(spec)
         return "skipped"
     url = source_url(spec, mirror)

@@ -151,7 +151,10 @@ def test_an_interrupted_transfer_never_leaves_a_truncated_file(
     assert code == 1, output
     assert "transfer interrupted" in output
     # No file at the destination; the bytes that did arrive wait in a .part for the next run.
-    assert [p.name for p in (fresh / "mt_bench/model_answer").iterdir()] == ["gpt-4.jsonl.part"]
+    assert sorted(p.name for p in (fresh / "mt_bench/model_answer").iterdir()) == [
+        "gpt-4.jsonl.part",
+        "gpt-4.jsonl.part.version",  # which version of the file the part holds (its ETag)
+    ]
 
 
 def test_unknown_model_is_a_usage_error(runner: CliRunner, tmp_path: Path) -> None:
@@ -332,8 +335,8 @@ def test_ctrl_c_on_a_slow_mirror_exits_130_at_once(tmp_path: Path) -> None:
     assert took < 2.0, f"exit took {took:.1f} s"
     leftovers = [p for p in data.rglob("*") if p.is_file()] if data.exists() else []
     # No file at the destination; at most a .part per file, kept for the next run to resume.
-    assert all(p.name.endswith(".jsonl.part") for p in leftovers), leftovers
-    kept = {p.name.removesuffix(".part"): p.stat().st_size for p in leftovers}
+    assert all(p.name.endswith((".jsonl.part", ".jsonl.part.version")) for p in leftovers), leftovers
+    kept = {p.name.removesuffix(".part"): p.stat().st_size for p in leftovers if p.suffix == ".part"}
 
     with FileServer({"/mirror": mirror}) as server:
         again = mtb_subprocess(
@@ -391,6 +394,26 @@ def test_a_cut_transfer_resumes_with_a_range_request(pinned: bool, runner: CliRu
         assert server.served[URL_PATH] == len(BIG)
     assert dest.read_bytes() == BIG
     assert [p.name for p in dest.parent.iterdir()] == ["big.jsonl"]  # the .part is gone
+
+
+def test_a_file_changed_at_its_source_is_fetched_whole(runner: CliRunner, tmp_path: Path) -> None:
+    """If-Range: a part of the old version is never completed with bytes of the new one."""
+    mirror, manifest = one_file_manifest(tmp_path, BIG, pinned=False)  # unpinned: only parsing checks it
+    data = tmp_path / "data"
+    args = ("--bench", str(manifest), "--data-dir", str(data))
+    with FileServer({"/mirror": mirror}) as server:
+        server.faults.cut[URL_PATH] = [30_000, 0, 0]
+        code, output = run(runner, *args, "--mirror", f"{server.url}/mirror")
+        assert code == 1, output
+        assert (data / "tiny/big.jsonl.part").stat().st_size == 30_000
+        newer = BIG.replace(b'"text"', b'"body"')  # same length, other bytes after the part
+        (mirror / "tiny" / "big.jsonl").write_bytes(newer)
+        code, output = run(runner, *args, "--mirror", f"{server.url}/mirror")
+        assert code == 0, output
+        assert [r for _, r in server.ranges][-1] == "bytes=30000-"  # asked, with If-Range
+        assert server.served[URL_PATH] == 30_000 + len(newer)  # answered 200: the new file whole
+    assert (data / "tiny" / "big.jsonl").read_bytes() == newer
+    assert [p.name for p in (data / "tiny").iterdir()] == ["big.jsonl"]
 
 
 def test_a_server_that_ignores_range_restarts_from_zero(runner: CliRunner, tmp_path: Path) -> None:

@@ -4,8 +4,9 @@ It answers three ways at once, by URL prefix (`routes`): as a plain mirror, as
 raw.githubusercontent.com (`/<owner>/<repo>/<commit>/<path>`) and as the
 Hugging Face Hub (`/spaces/<owner>/<repo>/resolve/<revision>/<path>`, HEAD and
 GET with the headers huggingface_hub reads). GET honours `Range: bytes=N-` with
-206 and Content-Range, unless `ignore_range` makes it answer 200 with the whole
-file as servers without Range support do. Faults are injected per file:
+206 and Content-Range (and If-Range against the ETag, the body's sha256), unless
+`ignore_range` makes it answer 200 with the whole file as servers without Range
+support do. Faults are injected per file:
 `corrupt` serves other bytes, `truncate` closes the connection half way, `cut`
 closes it after a given number of body bytes. `ranges` and `served` record what
 each GET asked for and how many body bytes it was sent.
@@ -119,6 +120,8 @@ class FileServer:
                     with server._lock:
                         server.ranges.append((path, requested))
                 start = _range_start(requested) if requested and not server.faults.ignore_range else None
+                if start is not None and self.headers.get("If-Range") not in (None, f'"{etag}"'):
+                    start = None  # the client's part is of another version: the whole file
                 if start is not None and start >= len(data):
                     self.send_response(416)
                     self.send_header("Content-Range", f"bytes */{len(data)}")
