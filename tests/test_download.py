@@ -207,3 +207,16 @@ def test_an_unpinned_parquet_file_is_checked_by_its_framing_and_footer(tmp_path:
     assert "no PAR1 at the start" in problem(b"\x00" * 4 + data[4:])
     # The magic at both ends but a damaged footer: pyarrow cannot read its metadata.
     assert "not a readable Parquet file" in problem(data[:4] + b"\x00" * (len(data) - 8) + data[-4:])
+
+
+def test_part_files_are_not_data(tmp_path: Path) -> None:
+    """A transfer's `.part` beside the answers is never taken for a model's answers."""
+    from mtb.benchmarks import Benchmark
+    from mtb.data import DataDir
+    from mtb.download import part_path
+
+    data = DataDir(tmp_path, Benchmark.load("mt_bench"))
+    data.answer_dir.mkdir(parents=True)
+    (data.answer_dir / "gpt-4.jsonl").write_text('{"question_id": 81}\n')
+    part_path(data.answer_dir / "vicuna.jsonl").write_text('{"question_id": 81}\n')
+    assert data.answer_models() == ["gpt-4"]

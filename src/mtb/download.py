@@ -7,6 +7,8 @@ repository) and, where the bytes are known, its sha256.
 Every file lands through a temporary file in the same folder and `os.replace`,
 after its hash was checked, so an interrupted or corrupt transfer never leaves
 a wrong file in place. A file already present with the right hash is skipped.
+An HTTP transfer keeps its bytes in `<dest>.part`, which survives a cut and an
+interrupted run, and continues it with a Range request (see docs/reliability.md).
 """
 
 from __future__ import annotations
@@ -15,8 +17,10 @@ import hashlib
 import http.client
 import json
 import os
+import re
 import shutil
 import socket
+import sys
 import threading
 import urllib.error
 import urllib.parse
@@ -31,12 +35,13 @@ from typing import Any, BinaryIO
 from mtb import validate
 from mtb.benchmarks import find_manifest, load_toml
 from mtb.errors import DataError, MtbError, UsageError
-from mtb.jsonl import temp_beside, unwritable
+from mtb.jsonl import target_mode, temp_beside, unwritable
 
 GITHUB_RAW = "https://raw.githubusercontent.com"
 CHUNK = 1 << 16
 ATTEMPTS = 3  # per file, for interrupted transfers and corrupt bytes
 TIMEOUT = 30.0
+PART_SUFFIX = ".part"  # `<dest>.part`: a transfer's bytes until verified; kept for resume
 
 
 class NetworkUnavailable(MtbError):
@@ -308,17 +313,152 @@ def _shut(response: Any) -> None:
             sock.shutdown(socket.SHUT_RDWR)
 
 
-def fetch_url(url: str, dest: Path, spec: FileSpec, advance: Advance, *, from_mirror: bool = False) -> None:
-    """GET `url` into `dest`, checked for size and hash. Raises NotFound, Corrupt, NetworkUnavailable."""
+def part_path(dest: Path) -> Path:
+    """Where a transfer into `dest` keeps its bytes until they are verified, across attempts and runs."""
+    return dest.with_name(dest.name + PART_SUFFIX)
+
+
+def validator_path(dest: Path) -> Path:
+    """Beside the part: the version of the remote file its bytes came from (ETag or Last-Modified)."""
+    return dest.with_name(dest.name + PART_SUFFIX + ".version")
+
+
+def _validator(response: Any) -> str | None:
+    """What `If-Range` may carry: a strong ETag, else Last-Modified (RFC 9110 13.1.5)."""
+    etag = (response.headers.get("ETag") or "").strip()
+    if etag and not etag.startswith("W/"):
+        return etag
+    modified = (response.headers.get("Last-Modified") or "").strip()
+    return modified or None
+
+
+def _lock(handle: BinaryIO, part: Path) -> None:
+    """Two runs into one data directory must not interleave their bytes in one part file."""
+    if sys.platform == "win32":
+        return  # no flock; Windows refuses a second writer on its own terms
+    import fcntl
+
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        raise Corrupt(f"{part}: another mtb is downloading this file") from None
+
+
+def fetch_url(
+    url: str,
+    dest: Path,
+    spec: FileSpec,
+    advance: Advance,
+    *,
+    from_mirror: bool = False,
+    resumed: Advance | None = None,
+) -> None:
+    """GET `url` into `dest`, checked for size and hash. Raises NotFound, Corrupt, NetworkUnavailable.
+
+    The bytes go to `<dest>.part` first. When it already holds some (a cut transfer, or an
+    interrupted run), an HTTP source is asked for the rest with a Range request; a server that
+    answers 200 instead of 206 sends the whole file, which then replaces the part. Only bytes
+    that verify (sha256 when pinned, parsing otherwise) become `dest`.
+    """
     if not from_mirror and _truthy(os.environ.get("HF_HUB_OFFLINE")):
         # The user said there is no network; honour it for GitHub files too (a mirror is the way out).
         raise NetworkUnavailable(f"HF_HUB_OFFLINE is set, so {url} is not fetched")
-    request = urllib.request.Request(url, headers={"User-Agent": "mtb", "Accept-Encoding": "identity"})
+    part = part_path(dest)
     try:
-        response = urllib.request.urlopen(request, timeout=TIMEOUT)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(part, os.O_RDWR | os.O_CREAT, target_mode(dest))
+    except OSError as exc:
+        raise unwritable(dest, exc) from None
+    with os.fdopen(fd, "r+b") as handle:
+        _lock(handle, part)
+        try:
+            _transfer(url, dest, spec, advance, resumed, handle, part)
+        finally:
+            # A part with no bytes helps no later run (a missing file, no network, an early Ctrl-C).
+            if part.exists() and os.fstat(handle.fileno()).st_size == 0:
+                part.unlink(missing_ok=True)
+            if not part.exists():
+                validator_path(dest).unlink(missing_ok=True)
+
+
+def _transfer(
+    url: str,
+    dest: Path,
+    spec: FileSpec,
+    advance: Advance,
+    resumed: Advance | None,
+    handle: BinaryIO,
+    part: Path,
+) -> None:
+    offset = handle.seek(0, os.SEEK_END)
+    # A file:// mirror is a local copy: reading it whole again costs little.
+    if url.startswith("file:") and offset:
+        handle.truncate(0)
+        offset = 0
+    version = validator_path(dest)
+    try:
+        known = version.read_text(encoding="utf-8").strip() if offset and version.is_file() else None
+    except (OSError, UnicodeDecodeError):
+        known = None
+    # With If-Range, a server whose file changed since the part was written sends the new one whole.
+    response = _open(url, offset, known or None)
+    if response is None:  # 416: the part is as long as the file, or longer
+        handle.seek(0)
+        problem = _verify(part, spec, url)
+        if problem is None:
+            _publish(part, dest)
+            return
+        _discard(handle, part)
+        raise Corrupt(f"{problem}; the partial file from an earlier transfer was discarded")
+    with _open_lock:
+        _open_responses.add(response)
+    try:
+        with response:
+            offset = _resume_point(response, url, offset)
+            handle.seek(offset)
+            handle.truncate(offset)
+            if offset == 0:  # a new part: remember which version of the file it holds
+                _remember(version, _validator(response))
+            if offset and resumed is not None:
+                resumed(offset)
+            _receive(response, url, handle, offset, advance)
+    finally:
+        with _open_lock:
+            _open_responses.discard(response)
+    handle.flush()
+    os.fsync(handle.fileno())
+    problem = _verify(part, spec, url)
+    if problem is not None:
+        # Wrong bytes (in the old part or the new ones): the next attempt starts from zero.
+        _discard(handle, part)
+        raise Corrupt(problem)
+    _publish(part, dest)
+
+
+def _remember(version: Path, validator: str | None) -> None:
+    if validator is None:
+        version.unlink(missing_ok=True)
+        return
+    with suppress(OSError):  # without it a resume is still verified, only less often right
+        version.write_text(validator + "\n", encoding="utf-8")
+
+
+def _open(url: str, offset: int, if_range: str | None = None) -> Any:
+    """The response for `url` from byte `offset` on; None when the server says there is nothing past it."""
+    headers = {"User-Agent": "mtb", "Accept-Encoding": "identity"}
+    if offset:
+        headers["Range"] = f"bytes={offset}-"
+        if if_range:
+            headers["If-Range"] = if_range
+    request = urllib.request.Request(url, headers=headers)
+    try:
+        return urllib.request.urlopen(request, timeout=TIMEOUT)
     except urllib.error.HTTPError as exc:
+        exc.close()
         if exc.code == 404:
             raise NotFound(f"{url}: 404 not found") from None
+        if exc.code == 416 and offset:
+            return None
         raise Corrupt(f"{url}: HTTP {exc.code}") from None
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
@@ -326,39 +466,65 @@ def fetch_url(url: str, dest: Path, spec: FileSpec, advance: Advance, *, from_mi
         if url.startswith("file:") and isinstance(reason, FileNotFoundError | NotADirectoryError):
             raise NotFound(f"{url}: no such file") from None
         raise NetworkUnavailable(f"{url}: {reason}") from None
-    with _open_lock:
-        _open_responses.add(response)
+
+
+def _resume_point(response: Any, url: str, offset: int) -> int:
+    """Where the response's body belongs in the file: `offset` for a 206 that says so, else 0."""
+    if not offset or getattr(response, "status", 200) != 206:
+        return 0  # the whole file (a server without Range support answers 200)
+    content_range = response.headers.get("Content-Range", "")
+    match = re.fullmatch(r"\s*bytes\s+(\d+)-\d+/(?:\d+|\*)\s*", content_range)
+    if match is None or int(match.group(1)) != offset:
+        raise Corrupt(f"{url}: asked for bytes {offset}- but got Content-Range '{content_range}'")
+    return offset
+
+
+def _receive(response: Any, url: str, handle: BinaryIO, offset: int, advance: Advance) -> None:
+    length = response.headers.get("Content-Length")
+    received = 0
     try:
-        _receive(response, url, dest, spec, advance)
-    finally:
-        with _open_lock:
-            _open_responses.discard(response)
-
-
-def _receive(response: Any, url: str, dest: Path, spec: FileSpec, advance: Advance) -> None:
-    with response, atomic_target(dest) as (handle, temp):
-        length = response.headers.get("Content-Length")
-        received = 0
-        try:
-            # read1: whatever has arrived, so a slow server cannot hold a block hostage to Ctrl-C.
-            while block := response.read1(CHUNK):
-                if _cancel.is_set():
-                    raise Cancelled(url)
-                handle.write(block)
-                received += len(block)
-                advance(len(block))
-        except (http.client.IncompleteRead, ConnectionError, TimeoutError, ValueError, OSError) as exc:
+        # read1: whatever has arrived, so a slow server cannot hold a block hostage to Ctrl-C.
+        while block := response.read1(CHUNK):
             if _cancel.is_set():
-                raise Cancelled(url) from None
-            raise Corrupt(
-                f"{url}: transfer interrupted after {received} bytes ({type(exc).__name__})"
-            ) from None
+                raise Cancelled(url)
+            handle.write(block)
+            received += len(block)
+            advance(len(block))
+    except (http.client.IncompleteRead, ConnectionError, TimeoutError, ValueError, OSError) as exc:
         if _cancel.is_set():
-            raise Cancelled(url)
-        if length is not None and received != int(length):
-            raise Corrupt(f"{url}: transfer interrupted after {received} of {length} bytes")
-        handle.flush()
-        _check_hash(temp, spec, url)
+            raise Cancelled(url) from None
+        raise Corrupt(
+            f"{url}: transfer interrupted after {offset + received} bytes ({type(exc).__name__}); "
+            "the next attempt resumes there"
+        ) from None
+    if _cancel.is_set():
+        raise Cancelled(url)
+    if length is not None and received != int(length):
+        raise Corrupt(
+            f"{url}: transfer interrupted after {offset + received} of {offset + int(length)} bytes; "
+            "the next attempt resumes there"
+        )
+
+
+def _verify(path: Path, spec: FileSpec, origin: str) -> str | None:
+    try:
+        _check_hash(path, spec, origin)
+    except Corrupt as exc:
+        return str(exc)
+    return None
+
+
+def _publish(part: Path, dest: Path) -> None:
+    """The verified part becomes `dest` in one step (the lock goes with the open handle)."""
+    try:
+        os.replace(part, dest)
+    except OSError as exc:
+        raise unwritable(dest, exc) from None
+
+
+def _discard(handle: BinaryIO, part: Path) -> None:
+    handle.truncate(0)
+    part.unlink(missing_ok=True)  # its .version goes with it (fetch_url's cleanup)
 
 
 def _hf_download(spec: FileSpec, force: bool) -> Path:
@@ -488,6 +654,9 @@ class ProgressHooks:
     def file_started(self, spec: FileSpec) -> Advance:
         return lambda n: None
 
+    def file_resumed(self, spec: FileSpec, offset: int) -> None:
+        """The transfer continues a part file that already holds `offset` bytes."""
+
     def file_done(self, spec: FileSpec) -> None:
         pass
 
@@ -496,6 +665,9 @@ def download_one(spec: FileSpec, data_dir: Path, mirror: str | None, hooks: Prog
     """Fetch one file, retrying bad transfers. Returns "fetched", "skipped" or "missing"."""
     dest = data_dir / spec.path
     if is_present(dest, spec):
+        # A part left beside a file that is already right has nothing left to give.
+        part_path(dest).unlink(missing_ok=True)
+        validator_path(dest).unlink(missing_ok=True)
         hooks.file_done(spec)
         return "skipped"
     url = source_url(spec, mirror)
@@ -507,7 +679,14 @@ def download_one(spec: FileSpec, data_dir: Path, mirror: str | None, hooks: Prog
                 if url is None:
                     fetch_hub(spec, dest, advance)
                 else:
-                    fetch_url(url, dest, spec, advance, from_mirror=mirror is not None)
+                    fetch_url(
+                        url,
+                        dest,
+                        spec,
+                        advance,
+                        from_mirror=mirror is not None,
+                        resumed=lambda offset: hooks.file_resumed(spec, offset),
+                    )
                 return "fetched"
             except Corrupt as exc:
                 last = str(exc)
@@ -564,7 +743,7 @@ def download(
                 raise error
     except BaseException:
         # Ctrl-C or a fatal error: transfers in flight stop at once (their sockets are shut),
-        # leaving only their temp files, which they remove; files not started are dropped.
+        # keeping their `.part` files for the next run to resume; files not started are dropped.
         _cancel.set()
         with _open_lock:
             for response in list(_open_responses):

@@ -422,3 +422,163 @@ def test_agreement_view_without_a_second_judge(data_dir: Path) -> None:
 
     payload = Catalog(data_dir).agreement("mt_bench")
     assert payload["pairs"] == [] and payload["problems"] == []
+
+
+# ---- Chatbot Arena ratings ------------------------------------------------------------------
+
+ARENA_LOG = "clean_battle_20240814_public.json"  # the chatbot-arena manifest's default
+
+
+def write_arena_logs(data_dir: Path) -> Path:
+    """Two synthetic battle logs in FastChat's clean_battle format, and one that cannot be rated."""
+    from mtb.testing.arena_battles import generate
+
+    folder = data_dir / "chatbot-arena"
+    folder.mkdir(parents=True)
+    generate(folder / ARENA_LOG, 3000, 6, seed=1)
+    generate(folder / "small.jsonl", 400, 4, seed=2, layout="jsonl")
+    bad = {"model_a": "x", "model_b": "y", "winner": "nobody", "anony": True, "tstamp": 1.0}
+    (folder / "broken.jsonl").write_text(json.dumps(bad) + "\n")
+    return folder
+
+
+def cli_ratings(runner: CliRunner, log: Path) -> list[dict[str, Any]]:
+    """What `mtb results --bench chatbot-arena --battles LOG --format json` says."""
+    result = runner.invoke(
+        app, ["results", "--bench", "chatbot-arena", "--battles", str(log), "--format", "json"]
+    )
+    assert result.exit_code == 0, result.output
+    rows: list[dict[str, Any]] = json.loads(result.stdout)
+    return rows
+
+
+def check_arena_table(page: Any, expected: list[dict[str, Any]]) -> None:
+    """The page's table is the command's JSON, row by row, and each bar sits where its numbers say."""
+    page.wait_for_selector("#arena-table")
+    shown = page.locator("#arena-table tbody tr").evaluate_all(
+        "rows => rows.map(r => [...r.cells].map(c => c.textContent))"
+    )
+    assert [row[0] for row in shown] == [r["model"] for r in expected]  # best first
+    for cells, r in zip(shown, expected, strict=True):
+        assert cells[1] == f"{r['rating']:.1f}"
+        assert cells[2] == f"{r['ci_low']:.1f} to {r['ci_high']:.1f}"
+        assert cells[4] == str(r["rank"])
+        assert cells[5] == str(r["battles"])
+        assert cells[6] == f"{r['online_elo']:.1f}"
+    bars = page.locator("#arena-table svg.interval").evaluate_all(
+        """svgs => svgs.map(s => ({
+            model: s.dataset.model,
+            x: +s.querySelector('rect.ci').getAttribute('x'),
+            w: +s.querySelector('rect.ci').getAttribute('width'),
+            cx: +s.querySelector('circle.point').getAttribute('cx')}))"""
+    )
+    lo = min(r["ci_low"] for r in expected)
+    hi = max(r["ci_high"] for r in expected)
+    for bar, r in zip(bars, expected, strict=True):
+        assert bar["model"] == r["model"]
+        # One scale for all rows: position and width in proportion to the numbers.
+        scale = (260 - 12) / (hi - lo)
+        assert bar["x"] == pytest.approx(6 + (r["ci_low"] - lo) * scale, abs=0.01)
+        assert bar["w"] == pytest.approx(max((r["ci_high"] - r["ci_low"]) * scale, 1), abs=0.01)
+        assert bar["cx"] == pytest.approx(6 + (r["rating"] - lo) * scale, abs=0.01)
+        assert bar["x"] <= bar["cx"] <= bar["x"] + bar["w"]
+
+
+def test_arena_ratings_view(page: Any, runner: CliRunner, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    folder = write_arena_logs(data)
+    # A benchmark with questions too, so that the first page is a question, not the ratings.
+    (data / "mt_bench").mkdir()
+    (data / "mt_bench/question.jsonl").write_text(
+        json.dumps({"question_id": 81, "category": "writing", "turns": ["Write a poem."]}) + "\n"
+    )
+    server = make_server(data, "127.0.0.1", 0)
+    server.start_background()
+    try:
+        index = get_json(server.url + "api/index")
+        assert index["arena"] == [ARENA_LOG, "broken.jsonl", "small.jsonl"]  # the default first
+        page.goto(server.url + "#bench=mt_bench")
+        page.wait_for_selector("h2:has-text('Question 81')")
+        assert server.catalog._arena == {}  # the first page rated nothing
+
+        page.click("#nav-arena")
+        check_arena_table(page, cli_ratings(runner, folder / ARENA_LOG))
+        assert "view=arena" in page.url
+        notes = page.locator("#arena-view").inner_text()
+        assert f"chatbot-arena/{ARENA_LOG}: 3,000 battle(s) read" in notes
+        assert str(data) not in notes  # paths relative to the data directory
+        assert list(server.catalog._arena) == [ARENA_LOG]  # only the log that was opened
+        save_screenshot(page, tmp_path, "browse-arena.png")
+
+        page.select_option("#arena-log", "small.jsonl")
+        page.wait_for_selector("h2:has-text('small.jsonl')")
+        check_arena_table(page, cli_ratings(runner, folder / "small.jsonl"))
+
+        # A log that cannot be rated: said where and why; the page goes on.
+        page.select_option("#arena-log", "broken.jsonl")
+        page.wait_for_selector("#arena-view:has-text('could not be rated')")
+        problem = page.locator(".problems").inner_text()
+        assert "broken.jsonl:1: winner must be one of" in problem
+        page.select_option("#arena-log", ARENA_LOG)
+        page.wait_for_selector("h2:has-text('clean_battle')")
+        page.click("#nav-questions")
+        page.wait_for_selector("h2:has-text('Question 81')")
+        assert page.errors == []
+        assert all(url.startswith(server.url) for url in page.requests), page.requests
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_arena_ratings_are_computed_once(tmp_path: Path) -> None:
+    from mtb.browser.catalog import Catalog
+
+    write_arena_logs(tmp_path)
+    catalog = Catalog(tmp_path)
+    first = catalog.arena(ARENA_LOG)
+    assert first["rows"] and first["problems"] == []
+    assert catalog.arena(ARENA_LOG) is first  # cached
+    broken = catalog.arena("broken.jsonl")
+    assert broken["rows"] == [] and broken["problems"][0].startswith("chatbot-arena/broken.jsonl:1: ")
+    with pytest.raises(KeyError):
+        catalog.arena("../../etc/passwd")
+
+
+def test_a_data_dir_of_battle_logs_only_opens_on_the_ratings(
+    page: Any, runner: CliRunner, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    folder = write_arena_logs(data)
+    server = make_server(data, "127.0.0.1", 0)
+    server.start_background()
+    try:
+        page.goto(server.url)
+        check_arena_table(page, cli_ratings(runner, folder / ARENA_LOG))
+        assert page.locator("#nav-questions").is_hidden() and page.locator("#controls").is_hidden()
+        assert status_of(server.url + "api/arena?log=../" + ARENA_LOG) == 404
+        assert page.errors == []
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_export_embeds_the_arena_ratings(chromium: Any, runner: CliRunner, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    folder = write_arena_logs(data)
+    out = tmp_path / "arena.html"
+    result = runner.invoke(app, ["browse", "--data-dir", str(data), "--export", str(out)])
+    assert result.exit_code == 0, result.output
+    context = chromium.new_context()
+    page = context.new_page()
+    requests: list[str] = []
+    page.on("request", lambda request: requests.append(request.url))
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(out.as_uri())
+    check_arena_table(page, cli_ratings(runner, folder / ARENA_LOG))
+    page.select_option("#arena-log", "small.jsonl")
+    page.wait_for_selector("h2:has-text('small.jsonl')")
+    check_arena_table(page, cli_ratings(runner, folder / "small.jsonl"))
+    assert errors == []
+    assert all(r.startswith("file://") for r in requests), requests
+    context.close()

@@ -176,7 +176,11 @@ def test_an_interrupted_transfer_never_leaves_a_truncated_file(
     )
     assert code == 1, output
     assert "transfer interrupted" in output
-    assert list((fresh / "mt_bench/model_answer").iterdir()) == []
+    # No file at the destination; the bytes that did arrive wait in a .part for the next run.
+    assert sorted(p.name for p in (fresh / "mt_bench/model_answer").iterdir()) == [
+        "gpt-4.jsonl.part",
+        "gpt-4.jsonl.part.version",  # which version of the file the part holds (its ETag)
+    ]
 
 
 def test_unknown_model_is_a_usage_error(runner: CliRunner, tmp_path: Path) -> None:
@@ -359,4 +363,134 @@ def test_ctrl_c_on_a_slow_mirror_exits_130_at_once(tmp_path: Path) -> None:
     assert process.returncode == 130, stderr
     assert took < 2.0, f"exit took {took:.1f} s"
     leftovers = [p for p in data.rglob("*") if p.is_file()] if data.exists() else []
-    assert leftovers == [], leftovers  # no partial file, no temp file
+    # No file at the destination; at most a .part per file, kept for the next run to resume.
+    assert all(p.name.endswith((".jsonl.part", ".jsonl.part.version")) for p in leftovers), leftovers
+    kept = {p.name.removesuffix(".part"): p.stat().st_size for p in leftovers if p.suffix == ".part"}
+
+    with FileServer({"/mirror": mirror}) as server:
+        again = mtb_subprocess(
+            {}, "--bench", str(manifest), "--data-dir", str(data), "--mirror", f"{server.url}/mirror"
+        )
+        assert again.returncode == 0, again.stderr
+        for name in ("a", "b"):
+            asked = [r for p, r in server.ranges if p == f"/mirror/tiny/{name}.jsonl"]
+            offset = kept.get(f"{name}.jsonl", 0)
+            assert asked == [f"bytes={offset}-" if offset else None]
+            full = (mirror / "tiny" / f"{name}.jsonl").read_bytes()
+            assert server.served[f"/mirror/tiny/{name}.jsonl"] == len(full) - offset
+            assert (data / "tiny" / f"{name}.jsonl").read_bytes() == full
+    assert sorted(p.name for p in (data / "tiny").iterdir()) == ["a.jsonl", "b.jsonl"]
+
+
+def one_file_manifest(tmp_path: Path, body: bytes, *, pinned: bool) -> tuple[Path, Path]:
+    """A mirror folder holding tiny/big.jsonl, and a manifest that lists it (with its sha256 or without)."""
+    mirror = tmp_path / "mirror"
+    (mirror / "tiny").mkdir(parents=True)
+    (mirror / "tiny" / "big.jsonl").write_bytes(body)
+    pin = f'sha256 = "{hashlib.sha256(body).hexdigest()}"\n' if pinned else ""
+    manifest = tmp_path / "tiny.toml"
+    manifest.write_text(
+        'name = "tiny"\n[download.sources.s]\nkind = "url"\nbase = "https://example.invalid"\n'
+        f'revision = "r"\n\n[[download.files]]\nsource = "s"\npath = "tiny/big.jsonl"\n{pin}'
+    )
+    return mirror, manifest
+
+
+BIG = b"".join(b'{"question_id": %d, "text": "%s"}\n' % (i, b"x" * 40) for i in range(4000))
+URL_PATH = "/mirror/tiny/big.jsonl"
+
+
+@pytest.mark.parametrize("pinned", [True, False])
+def test_a_cut_transfer_resumes_with_a_range_request(pinned: bool, runner: CliRunner, tmp_path: Path) -> None:
+    mirror, manifest = one_file_manifest(tmp_path, BIG, pinned=pinned)
+    data = tmp_path / "data"
+    dest = data / "tiny" / "big.jsonl"
+    with FileServer({"/mirror": mirror}) as server:
+        # Three cuts in a row: the run gives up, keeping the 60,000 bytes that arrived.
+        server.faults.cut[URL_PATH] = [30_000, 20_000, 10_000]
+        args = ("--bench", str(manifest), "--data-dir", str(data), "--mirror", f"{server.url}/mirror")
+        code, output = run(runner, *args)
+        assert code == 1, output
+        assert "transfer interrupted after 60000" in output
+        assert [r for _, r in server.ranges] == [None, "bytes=30000-", "bytes=50000-"]
+        assert not dest.exists()
+        assert dest.with_name("big.jsonl.part").read_bytes() == BIG[:60_000]
+
+        # The next run asks only for the rest, and every byte crossed the wire once.
+        code, output = run(runner, *args)
+        assert code == 0, output
+        assert [r for _, r in server.ranges][3:] == ["bytes=60000-"]
+        assert server.served[URL_PATH] == len(BIG)
+    assert dest.read_bytes() == BIG
+    assert [p.name for p in dest.parent.iterdir()] == ["big.jsonl"]  # the .part is gone
+
+
+def test_a_file_changed_at_its_source_is_fetched_whole(runner: CliRunner, tmp_path: Path) -> None:
+    """If-Range: a part of the old version is never completed with bytes of the new one."""
+    mirror, manifest = one_file_manifest(tmp_path, BIG, pinned=False)  # unpinned: only parsing checks it
+    data = tmp_path / "data"
+    args = ("--bench", str(manifest), "--data-dir", str(data))
+    with FileServer({"/mirror": mirror}) as server:
+        server.faults.cut[URL_PATH] = [30_000, 0, 0]
+        code, output = run(runner, *args, "--mirror", f"{server.url}/mirror")
+        assert code == 1, output
+        assert (data / "tiny/big.jsonl.part").stat().st_size == 30_000
+        newer = BIG.replace(b'"text"', b'"body"')  # same length, other bytes after the part
+        (mirror / "tiny" / "big.jsonl").write_bytes(newer)
+        code, output = run(runner, *args, "--mirror", f"{server.url}/mirror")
+        assert code == 0, output
+        assert [r for _, r in server.ranges][-1] == "bytes=30000-"  # asked, with If-Range
+        assert server.served[URL_PATH] == 30_000 + len(newer)  # answered 200: the new file whole
+    assert (data / "tiny" / "big.jsonl").read_bytes() == newer
+    assert [p.name for p in (data / "tiny").iterdir()] == ["big.jsonl"]
+
+
+def test_a_server_that_ignores_range_restarts_from_zero(runner: CliRunner, tmp_path: Path) -> None:
+    mirror, manifest = one_file_manifest(tmp_path, BIG, pinned=True)
+    data = tmp_path / "data"
+    with FileServer({"/mirror": mirror}) as server:
+        server.faults.ignore_range = True
+        server.faults.cut[URL_PATH] = [30_000]
+        code, output = run(
+            runner, "--bench", str(manifest), "--data-dir", str(data), "--mirror", f"{server.url}/mirror"
+        )
+        assert code == 0, output
+        assert [r for _, r in server.ranges] == [None, "bytes=30000-"]  # asked, but answered 200
+        assert server.served[URL_PATH] == 30_000 + len(BIG)
+    assert (data / "tiny" / "big.jsonl").read_bytes() == BIG  # not the old part with the whole appended
+    assert [p.name for p in (data / "tiny").iterdir()] == ["big.jsonl"]
+
+
+def test_a_corrupt_part_fails_verification_and_is_fetched_whole(runner: CliRunner, tmp_path: Path) -> None:
+    mirror, manifest = one_file_manifest(tmp_path, BIG, pinned=True)
+    data = tmp_path / "data"
+    part = data / "tiny" / "big.jsonl.part"
+    part.parent.mkdir(parents=True)
+    part.write_bytes(b"X" * 1000)  # not the file's first 1,000 bytes
+    with FileServer({"/mirror": mirror}) as server:
+        code, output = run(
+            runner, "--bench", str(manifest), "--data-dir", str(data), "--mirror", f"{server.url}/mirror"
+        )
+        assert code == 0, output
+        assert [r for _, r in server.ranges] == ["bytes=1000-", None]
+        assert server.served[URL_PATH] == (len(BIG) - 1000) + len(BIG)
+    assert (data / "tiny" / "big.jsonl").read_bytes() == BIG
+    assert not part.exists()
+
+
+def test_a_part_as_long_as_the_file_is_verified_and_kept(runner: CliRunner, tmp_path: Path) -> None:
+    # A run stopped between the last byte and the rename: the server answers 416 to bytes=N-.
+    mirror, manifest = one_file_manifest(tmp_path, BIG, pinned=True)
+    data = tmp_path / "data"
+    part = data / "tiny" / "big.jsonl.part"
+    part.parent.mkdir(parents=True)
+    part.write_bytes(BIG)
+    with FileServer({"/mirror": mirror}) as server:
+        code, output = run(
+            runner, "--bench", str(manifest), "--data-dir", str(data), "--mirror", f"{server.url}/mirror"
+        )
+        assert code == 0, output
+        assert [r for _, r in server.ranges] == [f"bytes={len(BIG)}-"]
+        assert server.served[URL_PATH] == 0
+    assert (data / "tiny" / "big.jsonl").read_bytes() == BIG
+    assert not part.exists()

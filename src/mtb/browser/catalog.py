@@ -12,6 +12,8 @@ and arena-hard-auto's layout). Everything else is optional and read if present:
     <bench>/leaderboard/*.csv                       a published leaderboard
     <bench>/human_judgments.json[l]|.parquet        FastChat's published human votes (and
     <bench>/gpt4_pair_judgments.json[l]|.parquet    GPT-4's), for the judge-agreement view
+    chatbot-arena/*.json, *.jsonl                   FastChat clean_battle logs: the Arena
+                                                    ratings view (rated on first request)
 
 Files are read lazily, once per benchmark. A file that cannot be read is
 reported in `problems` and left out; the page still works. No file outside
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import re
 import threading
 from collections import defaultdict
@@ -72,11 +75,18 @@ VOTE_FILES = (
 )
 
 
+ARENA_FOLDER = "chatbot-arena"  # the chatbot-arena manifest's folder in the data directory
+ARENA_BENCH = "chatbot-arena"
+
+
 class Catalog:
     def __init__(self, root: Path) -> None:
         self.root = root.resolve()
         self._loaded: dict[str, BenchData] = {}
         self._lock = threading.Lock()
+        # Ratings take seconds on a large log: their own lock, so questions stay browsable meanwhile.
+        self._arena_lock = threading.Lock()
+        self._arena: dict[str, dict[str, Any]] = {}
 
     # -- files ---------------------------------------------------------------
 
@@ -245,7 +255,64 @@ class Catalog:
                     "problems": data.problems,
                 }
             )
-        return {"benchmarks": benches}
+        return {"benchmarks": benches, "arena": [p.name for p in self.arena_logs()]}
+
+    # -- Chatbot Arena ratings -------------------------------------------------
+
+    def arena_logs(self) -> list[Path]:
+        """The battle logs in DATA/chatbot-arena/, the manifest's default first. Names only: cheap."""
+        folder = self.root / ARENA_FOLDER
+        logs = sorted({*self._files(folder, "*.json"), *self._files(folder, "*.jsonl")})
+        default = _default_battle_log()
+        return sorted(logs, key=lambda p: (p.name != default, p.name))
+
+    def arena(self, log: str) -> dict[str, Any]:
+        """The ratings of one battle log, computed by the chatbot-arena protocol's own report on the
+        first request and kept. A log that cannot be rated gives no rows and says why in `problems`."""
+        path = next((p for p in self.arena_logs() if p.name == log), None)
+        if path is None:
+            raise KeyError(log)
+        with self._arena_lock:
+            if log not in self._arena:
+                self._arena[log] = self._rate(path)
+            return self._arena[log]
+
+    def _rate(self, path: Path) -> dict[str, Any]:
+        import time
+
+        from mtb.benchmarks import Benchmark
+        from mtb.data import DataDir
+        from mtb.protocols.base import ResultsRequest
+
+        result: dict[str, Any] = {"file": path.name, "title": "", "rows": [], "notes": [], "problems": []}
+        started = time.monotonic()
+        try:
+            bench = Benchmark.load(ARENA_BENCH)
+            # `mtb results --bench chatbot-arena --battles FILE`, with its defaults (100 rounds).
+            report = bench.protocol.score(DataDir(self.root, bench), ResultsRequest(battles=path))
+        except MtbError as exc:
+            result["problems"].append(str(exc))
+            return self._relative(result, path)
+        except (ValueError, ArithmeticError) as exc:  # a log the fit cannot rate; the page goes on
+            result["problems"].append(str(DataError(path, f"cannot be rated ({exc})")))
+            return self._relative(result, path)
+        result["title"] = report.tables[0].title if report.tables else ""
+        # JSON has no NaN (a bound no bootstrap round could give): the page shows "-" for None.
+        result["rows"] = [
+            {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in row.items()}
+            for row in report.records
+            if isinstance(row, dict)
+        ]
+        result["notes"] = [*report.notes, *report.warnings]
+        result["seconds"] = round(time.monotonic() - started, 3)
+        return self._relative(result, path)
+
+    def _relative(self, result: dict[str, Any], path: Path) -> dict[str, Any]:
+        """Messages name the log relative to the data directory: an export shows no local paths."""
+        shown = str(path.relative_to(self.root))
+        for key in ("notes", "problems"):
+            result[key] = [message.replace(str(path), shown) for message in result[key]]
+        return result
 
     def question(self, bench: str, question_id: str, models: list[str] | None = None) -> dict[str, Any]:
         data = self.bench(bench)
@@ -359,6 +426,18 @@ class Catalog:
             if models is None:
                 data.agreement = result
             return result
+
+
+def _default_battle_log() -> str | None:
+    """The file name `mtb results --bench chatbot-arena` reads when --battles is not given."""
+    from mtb.benchmarks import find_manifest, load_toml
+
+    try:
+        files = load_toml(find_manifest(ARENA_BENCH)).get("files", {})
+    except MtbError:
+        return None
+    battles = files.get("battles") if isinstance(files, dict) else None
+    return Path(battles).name if isinstance(battles, str) else None
 
 
 def _label(question: dict[str, Any]) -> str:

@@ -1,7 +1,7 @@
 """The local web server of `mtb browse`, and its one-file export.
 
 Only fixed routes exist: the page, its own script and style (files shipped in
-this package), and four JSON endpoints. No URL maps to a file path, so nothing
+this package), and five JSON endpoints. No URL maps to a file path, so nothing
 outside the data directory can be asked for. Answers and judgments are
 untrusted text: the page only ever puts them into the DOM as text (see
 static/app.js), and a strict Content-Security-Policy forbids any script but
@@ -138,6 +138,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self._json(catalog.leaderboard(query.get("bench", "")))
             elif parts.path == "/api/agreement":
                 self._json(catalog.agreement(query.get("bench", "")))
+            elif parts.path == "/api/arena":
+                self._json(catalog.arena(query.get("log", "")))
             else:
                 self._error(404, "not found")
         except KeyError:
@@ -188,7 +190,17 @@ def export_html(data_dir: Path, benches: list[str] | None = None, models: list[s
         questions[name] = {q["id"]: catalog.question(name, q["id"], models) for q in bench["questions"]}
         leaderboards[name] = catalog.leaderboard(name, models)
         agreements[name] = catalog.agreement(name, models)
-    data = {"index": index, "question": questions, "leaderboard": leaderboards, "agreement": agreements}
+    # Every battle log is rated now: the exported page makes no request to rate one later.
+    arena = {log: catalog.arena(log) for log in index["arena"]}
+    if models:
+        arena = {log: _only_models(rated, models) for log, rated in arena.items()}
+    data = {
+        "index": index,
+        "question": questions,
+        "leaderboard": leaderboards,
+        "agreement": agreements,
+        "arena": arena,
+    }
     script, style = static_text("app.js"), static_text("app.css")
     # The inline script and style are allowed by hash, nothing else runs or loads.
     csp = (
@@ -199,3 +211,10 @@ def export_html(data_dir: Path, benches: list[str] | None = None, models: list[s
     body = f'<script type="application/json" id="mtb-data">{json_for_html(data)}</script>\n'
     body += f"<script>{script}</script>"
     return page(head, body)
+
+
+def _only_models(rated: dict[str, Any], models: list[str]) -> dict[str, Any]:
+    """The rows of `models` only; their ratings, intervals and ranks stay those of the whole log."""
+    rows = [r for r in rated["rows"] if r["model"] in models]
+    note = f"showing {len(rows)} of {len(rated['rows'])} models; rated against all of them"
+    return {**rated, "rows": rows, "notes": [*rated["notes"], note]}

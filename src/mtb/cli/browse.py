@@ -35,7 +35,8 @@ def browse(
     """Read questions, answers side by side, reference answers and every judgment, in a browser.
 
     Pick a benchmark, a category, a question, then one model (single grading) or two
-    (pairwise); the Leaderboard tab has the results table and the radar chart. The URL
+    (pairwise); the Leaderboard tab has the results table and the radar chart, and the Arena
+    ratings tab (when data/chatbot-arena/ holds battle logs) rates each log on first view. The URL
     encodes the selection, so a link opens the same view. Answers are shown as text:
     nothing in them can run script or load anything.
     """

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -79,6 +80,7 @@ def download_baselines(
         def __init__(self) -> None:
             self.lock = threading.Lock()
             self.tasks: dict[str, Any] = {}
+            self.states: dict[str, dict[str, float]] = {}
             self.done = 0
             self.overall = bars.add_task("files", total=len(plan), info=f"0/{len(plan)}")
 
@@ -91,17 +93,35 @@ def download_baselines(
                 else:  # a retry starts the byte count again
                     bars.reset(task, info="")
 
-            received = [0]
+            # This attempt's own bytes and clock: a resumed transfer's speed is not inflated by its part.
+            state = {"total": 0, "new": 0, "since": time.monotonic()}
+            with self.lock:
+                self.states[spec.path] = state
 
             def advance(n: int) -> None:
-                received[0] += n
-                bars.update(task, advance=n, info=decimal(received[0]))
+                with self.lock:
+                    state["total"] += n
+                    state["new"] += n
+                    elapsed = time.monotonic() - state["since"]
+                    rate = f", {decimal(int(state['new'] / elapsed))}/s" if elapsed > 0.2 else ""
+                    bars.update(task, advance=n, info=f"{decimal(int(state['total']))}{rate}")
 
             return advance
+
+        def file_resumed(self, spec: FileSpec, offset: int) -> None:
+            with self.lock:
+                state = self.states.get(spec.path)
+                if state is not None:
+                    state["total"] = offset
+                    state["since"] = time.monotonic()
+                task = self.tasks.get(spec.path)
+                if task is not None:
+                    bars.update(task, info=f"resuming at {decimal(offset)}")
 
         def file_done(self, spec: FileSpec) -> None:
             with self.lock:
                 task = self.tasks.pop(spec.path, None)
+                self.states.pop(spec.path, None)
                 if task is not None:
                     bars.remove_task(task)
                 self.done += 1

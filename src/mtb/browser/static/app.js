@@ -20,11 +20,12 @@
       if (kind === "index") return EMBED.index;
       if (kind === "question") return EMBED.question[bench][id];
       if (kind === "agreement") return EMBED.agreement[bench];
+      if (kind === "arena") return EMBED.arena[id];
       return EMBED.leaderboard[bench];
     }
     const params = new URLSearchParams();
     if (bench !== undefined) params.set("bench", bench);
-    if (id !== undefined) params.set("id", id);
+    if (id !== undefined) params.set(kind === "arena" ? "log" : "id", id);
     const response = await fetch("api/" + kind + "?" + params.toString());
     if (!response.ok) throw new Error(kind + ": HTTP " + response.status);
     return response.json();
@@ -134,7 +135,8 @@
   }
 
   // ---- state and deep links ------------------------------------------------------
-  const state = { view: "question", bench: "", cat: "", q: "", mode: "single", a: "", b: "", judges: "" };
+  const state = { view: "question", bench: "", cat: "", q: "", mode: "single", a: "", b: "", judges: "", log: "" };
+  const VIEWS = ["question", "leaderboard", "agreement", "arena"];
   let index = null;
   let problems = []; // files the server could not read, as the last view reported them
 
@@ -155,7 +157,15 @@
 
   function settle() {
     const benches = index.benchmarks;
-    if (!benches.length) return false;
+    const logs = index.arena || [];
+    if (!VIEWS.includes(state.view) || (state.view === "arena" && !logs.length)) state.view = "question";
+    if (logs.length && !logs.includes(state.log)) state.log = logs[0];
+    if (!benches.length) {
+      // A data directory with battle logs only: the Arena ratings are all there is to show.
+      if (!logs.length) return false;
+      state.view = "arena";
+      return true;
+    }
     if (!bench()) state.bench = (benches.find((b) => b.name === "mt_bench") || benches[0]).name;
     const b = bench();
     if (state.cat && !b.categories.includes(state.cat)) state.cat = "";
@@ -164,12 +174,17 @@
     if (!b.models.includes(state.a)) state.a = b.models[0] || "";
     if (!b.models.includes(state.b) || state.b === state.a) state.b = b.models.find((m) => m !== state.a) || "";
     if (state.mode !== "pair") state.mode = "single";
-    if (state.view !== "leaderboard" && state.view !== "agreement") state.view = "question";
     return true;
   }
 
   function syncControls() {
     const b = bench();
+    const hasBench = b !== undefined;
+    for (const id of ["nav-questions", "nav-leaderboard", "nav-agreement", "bench-label"]) $(id).classList.toggle("hidden", !hasBench);
+    $("nav-arena").classList.toggle("hidden", !(index.arena || []).length);
+    $("nav-arena").classList.toggle("active", state.view === "arena");
+    $("controls").classList.toggle("hidden", state.view !== "question");
+    if (!hasBench) return;
     fillSelect($("bench"), index.benchmarks.map((x) => [x.name, x.name]), state.bench);
     fillSelect($("category"), [["", "All categories"], ...b.categories.map((c) => [c, c])], state.cat);
     fillSelect($("question"), questionsInCategory().map((q) => [q.id, q.label]), state.q);
@@ -178,7 +193,6 @@
     $("mode-single").checked = state.mode === "single";
     $("mode-pair").checked = state.mode === "pair";
     $("model-b-label").classList.toggle("hidden", state.mode !== "pair");
-    $("controls").classList.toggle("hidden", state.view !== "question");
     $("nav-questions").classList.toggle("active", state.view === "question");
     $("nav-leaderboard").classList.toggle("active", state.view === "leaderboard");
     $("nav-agreement").classList.toggle("active", state.view === "agreement");
@@ -194,8 +208,13 @@
     writeHash();
     const token = (render.token = (render.token || 0) + 1);
     try {
+      if (state.view === "arena" && !EMBED) {
+        // The first request rates the log (seconds for a large one): say so meanwhile.
+        view.replaceChildren(el("p", { class: "muted", id: "arena-loading" }, "Rating " + state.log + " ..."));
+      }
       const content = state.view === "leaderboard" ? await leaderboardView()
-        : state.view === "agreement" ? await agreementView() : await questionView();
+        : state.view === "agreement" ? await agreementView()
+        : state.view === "arena" ? await arenaView() : await questionView();
       if (token !== render.token) return; // a newer selection has been rendered meanwhile
       view.replaceChildren(content, ...problems.map((p) => el("p", { class: "problems" }, "Skipped: " + p)));
     } catch (error) {
@@ -396,6 +415,55 @@
     return root;
   }
 
+  // ---- the Arena ratings view: Bradley–Terry ratings of a battle log, with 95% intervals ----------
+  const one = (v) => (typeof v === "number" ? v.toFixed(1) : "-");
+
+  // One row's interval on the scale shared by all rows: a bar from ci_low to ci_high, a dot at the rating.
+  function intervalBar(row, lo, hi) {
+    const width = 260, height = 16, pad = 6;
+    const x = (v) => pad + ((v - lo) / (hi - lo || 1)) * (width - 2 * pad);
+    const label = row.model + ": " + one(row.rating) + (row.ci_low === null ? "" : " (" + one(row.ci_low) + " to " + one(row.ci_high) + ")");
+    const root = svg("svg", { viewBox: "0 0 " + width + " " + height, width, height, role: "img", class: "interval", "data-model": row.model }, svg("title", {}, label));
+    root.appendChild(svg("line", { x1: pad, y1: height / 2, x2: width - pad, y2: height / 2, stroke: "#d9dde3" }));
+    if (row.ci_low !== null && row.ci_high !== null) {
+      root.appendChild(svg("rect", { class: "ci", x: x(row.ci_low), y: height / 2 - 4, width: Math.max(x(row.ci_high) - x(row.ci_low), 1), height: 8, rx: 2, fill: "#9db7dc" }));
+    }
+    root.appendChild(svg("circle", { class: "point", cx: x(row.rating), cy: height / 2, r: 3.5, fill: "#1d4f91" }));
+    return root;
+  }
+
+  async function arenaView() {
+    const logs = index.arena || [];
+    const data = await api("arena", undefined, state.log);
+    problems = data.problems || [];
+    const root = el("div", { id: "arena-view" }, el("h2", null, "Arena ratings · " + data.file));
+    if (logs.length > 1) {
+      const select = el("select", { id: "arena-log" });
+      fillSelect(select, logs.map((l) => [l, l]), state.log);
+      select.addEventListener("change", (e) => { state.log = e.target.value; render(); });
+      root.appendChild(el("label", null, "Battle log ", select));
+    }
+    if (!data.rows.length) {
+      root.appendChild(el("p", { class: "muted" }, "No ratings: this battle log could not be rated."));
+      return root;
+    }
+    root.appendChild(el("p", { class: "muted" }, data.title));
+    for (const note of data.notes || []) root.appendChild(el("p", { class: "muted note" }, note));
+    const values = data.rows.flatMap((r) => [r.rating, r.ci_low, r.ci_high]).filter((v) => typeof v === "number");
+    const lo = Math.min(...values), hi = Math.max(...values);
+    const header = ["model", "rating", "95% CI", "interval (" + one(lo) + " to " + one(hi) + ")", "rank", "battles", "online_elo"];
+    const body = el("tbody");
+    for (const r of data.rows) {
+      const ci = r.ci_low === null ? "-" : one(r.ci_low) + " to " + one(r.ci_high);
+      body.appendChild(el("tr", { "data-model": r.model },
+        el("td", null, r.model), el("td", null, one(r.rating)), el("td", null, ci),
+        el("td", { class: "bar" }, intervalBar(r, lo, hi)), el("td", null, r.rank === null ? "-" : String(r.rank)),
+        el("td", null, String(r.battles)), el("td", null, one(r.online_elo))));
+    }
+    root.appendChild(el("table", { id: "arena-table" }, el("thead", null, el("tr", null, ...header.map((h) => el("th", null, h)))), body));
+    return root;
+  }
+
   // ---- wiring -----------------------------------------------------------------------------
   function on(id, event, handler) {
     $(id).addEventListener(event, (e) => { handler(e); render(); });
@@ -410,6 +478,7 @@
   on("nav-questions", "click", () => { state.view = "question"; });
   on("nav-leaderboard", "click", () => { state.view = "leaderboard"; });
   on("nav-agreement", "click", () => { state.view = "agreement"; });
+  on("nav-arena", "click", () => { state.view = "arena"; });
   const step = (delta) => () => {
     const qs = questionsInCategory();
     const at = qs.findIndex((q) => q.id === state.q);
