@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from enum import Enum
@@ -41,8 +42,7 @@ class OutputFormat(str, Enum):
     markdown = "markdown"
 
 
-@cli_errors
-def results(
+def score_results(
     mode: Annotated[
         ResultsMode | None,
         typer.Option(
@@ -122,7 +122,7 @@ def results(
             "--plot", help="Also draw the per-category radar chart: .png, .svg or .html (mtb[plot])."
         ),
     ] = None,
-) -> None:
+) -> tuple[ScoreReport, DataDir]:
     """Print each model's scores, best first: tables to stdout, warnings to stderr.
 
     single: turn means, the average (FastChat's pooled mean) and per-category
@@ -169,7 +169,15 @@ def results(
     for note in report.notes:
         console.print(note, highlight=False, markup=False)
     _print_cost(data, report, console)
-    _emit(report, output_format)
+    return report, data
+
+
+@cli_errors
+@functools.wraps(score_results)
+def results(*args: Any, **kwargs: Any) -> None:
+    output_format = kwargs.pop("output_format", OutputFormat.table)
+    report, _ = score_results(*args, **kwargs)
+    emit(report, output_format)
 
 
 def _print_cost(data: DataDir, report: ScoreReport, console: Console) -> None:
@@ -197,7 +205,7 @@ def _finite(value: Any) -> Any:
     return value
 
 
-def _emit(report: ScoreReport, output_format: OutputFormat) -> None:
+def emit(report: ScoreReport, output_format: OutputFormat) -> None:
     from mtb import tables
 
     if output_format is OutputFormat.json:
