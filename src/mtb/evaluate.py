@@ -139,13 +139,13 @@ def load_models_file(path: Path) -> list[ModelSpec]:
 
 
 def _model_entry(entry: dict[str, Any], folder: Path) -> ModelSpec:
+    if "api_key" in entry:
+        raise ValueError("keys never go in files: name the variable that holds it with api_key_env")
     unknown = sorted(set(entry) - set(MODEL_KEYS))
     if unknown:
         raise ValueError(f"unknown key(s) {', '.join(unknown)} (known: {', '.join(MODEL_KEYS)})")
     if ("model" in entry) == ("model_path" in entry):
         raise ValueError("give exactly one of model (a model behind an API) and model_path (a local model)")
-    if "api_key" in entry:
-        raise ValueError("keys never go in files: name the variable that holds it with api_key_env")
     values: dict[str, Any] = {}
     for key, (kind, _) in MODEL_KEYS.items():
         value = validate.field(entry, key, kind, default=None, non_empty=kind is str)

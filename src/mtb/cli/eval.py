@@ -423,7 +423,7 @@ def evaluate(
     results_mode = ResultsMode(mode.value) if mode else None
 
     def score() -> int:
-        run.report, _ = score_results(
+        run.report = score_results(
             mode=results_mode,
             model_list=names,
             judge_model=judge_name,
@@ -431,11 +431,11 @@ def evaluate(
             strict=strict,
             bench=bench,
             data_dir=data_dir,
-        )
+        ).report
         if compare is not None:
-            run.compared, _ = score_results(
+            run.compared = score_results(
                 mode=results_mode, judge_model=judge_name, compare=compare, bench=bench, data_dir=data_dir
-            )
+            ).report
         return EXIT_OK
 
     run.step("results", score)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import math
+from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -33,6 +34,14 @@ class ResultsMode(str, Enum):
     single = "single"
     pairwise_baseline = "pairwise-baseline"
     pairwise_all = "pairwise-all"
+
+
+@dataclass
+class Scored:
+    """What `score_results` returns (a class defined here: Typer evaluates the function's annotations)."""
+
+    report: ScoreReport
+    data: DataDir
 
 
 class OutputFormat(str, Enum):
@@ -122,7 +131,7 @@ def score_results(
             "--plot", help="Also draw the per-category radar chart: .png, .svg or .html (mtb[plot])."
         ),
     ] = None,
-) -> tuple[ScoreReport, DataDir]:
+) -> Scored:
     """Print each model's scores, best first: tables to stdout, warnings to stderr.
 
     single: turn means, the average (FastChat's pooled mean) and per-category
@@ -169,15 +178,14 @@ def score_results(
     for note in report.notes:
         console.print(note, highlight=False, markup=False)
     _print_cost(data, report, console)
-    return report, data
+    return Scored(report, data)
 
 
 @cli_errors
 @functools.wraps(score_results)
 def results(*args: Any, **kwargs: Any) -> None:
     output_format = kwargs.pop("output_format", OutputFormat.table)
-    report, _ = score_results(*args, **kwargs)
-    emit(report, output_format)
+    emit(score_results(*args, **kwargs).report, output_format)
 
 
 def _print_cost(data: DataDir, report: ScoreReport, console: Console) -> None:
