@@ -236,3 +236,55 @@ def test_usage_errors_say_so_before_any_request(
         assert result.exit_code == 2, (args, result.stderr)
         assert message in result.stderr, (args, result.stderr)
     assert server.chat_requests() == []
+
+
+def test_a_local_model_and_a_local_judge_on_cpu(
+    runner: CliRunner, data_dir: Path, tiny_model: Path, tmp_path: Path
+) -> None:
+    """The tiny random model answers, is released, then judges: its verdicts hold no rating, counted."""
+    from mtb.benchmarks import resource_dir
+
+    # The judge's reply cut to a few tokens (the tiny model is slow enough); generation's max_tokens stays.
+    text = (resource_dir("questions") / "mt_bench.toml").read_text()
+    assert text.count("max_tokens = 2048") == 1
+    bench = tmp_path / "mt_bench_short.toml"
+    bench.write_text(text.replace("max_tokens = 2048", "max_tokens = 12"))
+    command = [
+        *(
+            "--model-path",
+            str(tiny_model),
+            "--model-id",
+            "tiny-model",
+            "--backend",
+            "hf",
+            "--max-tokens",
+            "8",
+        ),
+        *("--judge-model-path", str(tiny_model), "--judge-model", "tiny-judge", "--judge-backend", "hf"),
+        *("--first-n", "2", "--bench", str(bench), "--format", "json"),
+    ]
+    result = run_eval(runner, data_dir, *command)
+    assert result.exit_code == 0, result.stderr
+
+    # The model under test is released before the judge loads.
+    released = result.stderr.index(f"released {tiny_model}")
+    assert released < result.stderr.index(f"loading judge {tiny_model}")
+    assert len(read_jsonl(data_dir / "mt_bench" / "model_answer" / "tiny-model.jsonl")) == 2
+    judgments = read_jsonl(data_dir / "mt_bench" / "model_judgment" / "tiny-judge_single.jsonl")
+    assert len(judgments) == 4 and {j["model"] for j in judgments} == {"tiny-model"}
+    unparsed = sum(j["score"] == -1 for j in judgments)
+    assert unparsed >= 3
+    assert f"{unparsed} judgment(s) hold a verdict without a score" in result.stderr
+    (row,) = json.loads(result.stdout)
+    assert row["model"] == "tiny-model" and row["excluded"] == unparsed
+    assert row["judgments"] + row["excluded"] == 4
+
+    summary = json.loads(sorted((data_dir / "mt_bench" / "eval").glob("*.json"))[0].read_text())
+    assert summary["cost"]["runs"] == []  # nothing paid
+    assert summary["settings"]["answers tiny-model"]["settings"]["provider"] == "local"
+    assert summary["settings"]["judgments tiny-judge_single.jsonl"]["settings"]["provider"] == "local"
+
+    again = run_eval(runner, data_dir, *command)
+    assert again.exit_code == 0, again.stderr
+    assert "loading" not in again.stderr  # nothing left to answer or judge: no model is loaded
+    assert "the model was not loaded" in again.stderr

@@ -348,6 +348,17 @@ def run_generate(
         max_model_len=max_model_len,
         gpu_memory_utilization=gpu_memory_utilization,
     )
+    from mtb.engine import done_keys
+
+    if not any(q.question_id not in done_keys(spec) for q in questions):
+        # Nothing left: a rerun (of `mtb eval` too) does not spend minutes loading a model for nothing.
+        console.print(
+            f"answers: 0 new, {len(questions)} already in {spec.path}, 0 failed; 0 requests "
+            "(the model was not loaded)",
+            highlight=False,
+            markup=False,
+        )
+        return 0
     console.print(f"loading {config.model_path} (backend: {backend}) ...", highlight=False, markup=False)
     kind, local = open_local_backend(config)
     settings = replace(settings, seed=config.seed, record_extra=answer_fields(local, config))

@@ -387,8 +387,13 @@ def run_local_judge(
     """
     from mtb.backends.local import open_local_backend, release_local_backend
     from mtb.engine import Endpoint, run_on_endpoints
+    from mtb.engine import RunReport as EmptyReport
     from mtb.progress import make_progress
 
+    if next(iter(run.requests()), None) is None:
+        # Nothing left to judge: a rerun (of `mtb eval` too) loads no model for nothing.
+        console.print("nothing left to judge: the judge was not loaded", highlight=False, markup=False)
+        return EmptyReport(run.output)
     console.print(
         f"loading judge {config.model_path} (backend: {config.backend}) ...", highlight=False, markup=False
     )
