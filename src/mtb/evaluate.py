@@ -64,6 +64,8 @@ _POSITIVE = {
     "num_gpus_total",
     "max_model_len",
 }
+# Names, paths and URLs end up in file names and log lines: a file name's limit is plenty.
+MAX_NAME = 255
 _NON_NEGATIVE = {"temperature", "price_in", "price_out", "seed"}
 
 
@@ -151,6 +153,8 @@ def _model_entry(entry: dict[str, Any], folder: Path) -> ModelSpec:
         value = validate.field(entry, key, kind, default=None, non_empty=kind is str)
         if value is None:
             continue
+        if isinstance(value, str) and key != "system_prompt" and len(value) > MAX_NAME:
+            raise ValueError(f"field '{key}' is {len(value):,} characters long (at most {MAX_NAME})")
         if key == "api_base":
             value = [value] if isinstance(value, str) else validate.string_list(entry, key)
         if key in _POSITIVE and value < 1:
