@@ -348,14 +348,7 @@ def render_markdown(summary: Mapping[str, Any]) -> str:
         else:  # pairwise rows: their own columns, as `results` gives them
             keys = list(dict.fromkeys(k for r in rows for k in r if not isinstance(r[k], (dict, list))))
             lines += ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
-            lines += [
-                "| "
-                + " | ".join(
-                    _cell(_number(r.get(k), 3) if isinstance(r.get(k), float) else r.get(k, "")) for k in keys
-                )
-                + " |"
-                for r in rows
-            ]
+            lines += ["| " + " | ".join(_cell(_pair_cell(r.get(k))) for k in keys) + " |" for r in rows]
         lines.append("")
     compare = summary.get("compare")
     if isinstance(compare, dict):
@@ -415,6 +408,12 @@ def render_markdown(summary: Mapping[str, Any]) -> str:
     for step in summary.get("steps", []):
         lines.append(f"| {_cell(step['step'])} | {step['seconds']:.1f} | {step['exit_code']} |")
     return "\n".join(lines) + "\n"
+
+
+def _pair_cell(value: Any) -> str:
+    if value is None:
+        return "–"
+    return _number(value, 3) if isinstance(value, float) else str(value)
 
 
 def _category_mean(value: Any) -> Any:
