@@ -288,3 +288,23 @@ def test_a_local_model_and_a_local_judge_on_cpu(
     assert again.exit_code == 0, again.stderr
     assert "loading" not in again.stderr  # nothing left to answer or judge: no model is loaded
     assert "the model was not loaded" in again.stderr
+
+
+def test_max_cost_caps_the_judging_and_a_rerun_without_it_completes(
+    runner: CliRunner, server: OpenAIServer, data_dir: Path
+) -> None:
+    server.responder = respond
+    command = ["--model", "m1", "--api-base", server.url, "--judge-api-base", server.url, "--first-n", "5"]
+    capped = run_eval(runner, data_dir, *command, "--max-cost", "0.05", "--judge-parallel", "1")
+    assert capped.exit_code == 1, capped.stderr
+    assert "--max-cost" in capped.stderr and "step 'judge' failed" in capped.stderr
+    judged = sum(r.body["model"] == JUDGE for r in server.chat_requests())
+    assert 0 < judged < 10
+    summary = json.loads(summaries(data_dir)[0].read_text())
+    assert summary["failed_step"] == "judge" and summary["cost"]["cost_usd"] <= 0.05 + 0.05
+
+    done = run_eval(runner, data_dir, *command, "--format", "json")
+    assert done.exit_code == 0, done.stderr
+    assert sum(r.body["model"] == JUDGE for r in server.chat_requests()) == 10  # only what was missing
+    (row,) = json.loads(done.stdout)
+    assert row["judgments"] == 10
