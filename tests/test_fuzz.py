@@ -648,3 +648,77 @@ def test_the_uncorrupted_parquet_files_work(tmp_path: Path, runner: CliRunner) -
         app, ["results", "--bench", "chatbot-arena", "--battles", str(battles), "--rounds", "10"]
     )
     assert rated.exit_code == 0, rated.stderr
+
+
+# ---------------------------------------------------------------- mtb eval's models file
+
+MODELS_TOML = """# two models for `mtb eval`
+[[model]]
+model = "fake"
+model_id = "fake-a"
+provider = "fake"
+max_tokens = 64
+temperature = 0.7
+
+[[model]]
+model = "fake/echo"
+model_id = "fake-b"
+provider = "fake"
+api_base = ["http://127.0.0.1:9/v1"]
+system_prompt = "Be brief."
+"""
+
+
+def toml_wrong_types(path: Path, rng: random.Random) -> None:
+    lines = _lines(path)
+    values = [i for i, line in enumerate(lines) if b" = " in line]
+    at = rng.choice(values)
+    key = lines[at].split(b" = ")[0]
+    lines[at] = (
+        key + b" = " + rng.choice([b"true", b"[]", b"{a = 1}", b"3.5", b"-7", b'""', b"nan", b"inf"]) + b"\n"
+    )
+    path.write_bytes(b"".join(lines))
+
+
+def toml_deep_nesting(path: Path, rng: random.Random) -> None:
+    path.write_bytes(path.read_bytes() + b"x = " + b"[" * 100_000 + b"]" * 100_000 + b"\n")
+
+
+def toml_huge_line(path: Path, rng: random.Random) -> None:
+    path.write_bytes(path.read_bytes().replace(b'"fake-a"', b'"' + b"x" * 3_000_000 + b'"'))
+
+
+TOML_CORRUPTIONS: dict[str, Callable[[Path, random.Random], None]] = {
+    "byte-flip": flip_bytes,
+    "non-utf8": non_utf8,
+    "truncated": truncate,
+    "wrong-types": toml_wrong_types,
+    "deep-nesting": toml_deep_nesting,
+    "3mb-line": toml_huge_line,
+    "empty": empty_file,
+}
+
+
+@pytest.mark.parametrize("kind", sorted(TOML_CORRUPTIONS))
+@pytest.mark.parametrize("round_", range(3))
+def test_a_corrupted_models_file_never_gives_a_traceback_or_a_hang(
+    kind: str, round_: int, tmp_path: Path, runner: CliRunner
+) -> None:
+    root = tmp_path / "data"
+    make_data(root)
+    models = tmp_path / "models.toml"
+    models.write_text(MODELS_TOML)
+    TOML_CORRUPTIONS[kind](models, random.Random(f"{SEED}-{kind}-{round_}"))
+    args = ["eval", "--models-file", str(models), "--judge-provider", "fake", "--judge-model", "fake"]
+    check(runner, [*args, "--first-n", "2", "--no-progress", "--data-dir", str(root)], models)
+
+
+def test_the_uncorrupted_models_file_works(tmp_path: Path, runner: CliRunner) -> None:
+    root = tmp_path / "data"
+    make_data(root)
+    models = tmp_path / "models.toml"
+    models.write_text(MODELS_TOML.replace('api_base = ["http://127.0.0.1:9/v1"]\n', ""))
+    args = ["eval", "--models-file", str(models), "--judge-provider", "fake", "--judge-model", "fake"]
+    result = runner.invoke(app, [*args, "--first-n", "2", "--format", "json", "--data-dir", str(root)])
+    assert result.exit_code == 0, result.stderr
+    assert {r["model"] for r in json.loads(result.stdout)} == {"fake-a", "fake-b"}

@@ -52,6 +52,8 @@ def load_toml(path: Path) -> dict[str, Any]:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise DataError(path, f"not valid TOML ({exc})") from None
+    except RecursionError:  # tomllib recurses per nested array or table
+        raise DataError(path, "not valid TOML (nested too deeply)") from None
 
 
 def manifest_folders() -> list[Path]:

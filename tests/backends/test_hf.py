@@ -181,3 +181,20 @@ def test_closing_stops_a_running_batch_without_an_answer(tiny_model: Path) -> No
     asyncio.run(main())  # returns once the worker thread has stopped too
     assert time.monotonic() - started < 10  # 100,000 tokens would take minutes
     assert backend.stats.generated_tokens == 0  # nothing cut short was counted as an answer
+
+
+def test_release_drops_the_weights_so_the_next_model_can_load(tiny_model: Path) -> None:
+    """`mtb eval` releases the model under test before a local judge loads: nothing keeps its weights."""
+    import asyncio
+    import gc
+    import weakref
+
+    from mtb.backends.local import release_local_backend
+
+    _, backend = open_local_backend(LocalModelConfig(model_path=str(tiny_model), backend="hf"))
+    weights = weakref.ref(backend.model)  # type: ignore[attr-defined]
+    asyncio.run(backend.aclose())
+    gc.collect()
+    assert weights() is not None  # closing stops the batching; the backend still holds the model
+    release_local_backend(backend)
+    assert weights() is None

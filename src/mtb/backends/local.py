@@ -366,6 +366,33 @@ def open_local_backend(config: LocalModelConfig) -> tuple[str, LocalBackend]:
         raise
 
 
+def release_local_backend(backend: LocalBackend) -> None:
+    """Drop the backend's model and hand its memory back, before another model (a local judge) loads.
+
+    The engine has closed the backend (its batching task stopped); what still holds
+    the weights is the backend's own references, and, on a GPU, torch's cache of
+    freed blocks, which another process (or vLLM's own allocator) cannot use.
+    """
+    import gc
+    import sys
+
+    for name in ("model", "llm", "tokenizer"):
+        if hasattr(backend, name):
+            setattr(backend, name, None)
+    gc.collect()
+    if "vllm" in sys.modules:
+        # vLLM keeps its distributed state (and, in V1, engine processes) past the LLM object.
+        try:
+            from vllm.distributed.parallel_state import cleanup_dist_env_and_memory
+        except ImportError:
+            pass
+        else:
+            cleanup_dist_env_and_memory()
+    torch = sys.modules.get("torch")  # never imported for this: without it there is no cache to empty
+    if torch is not None and torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
 def answer_fields(backend: LocalBackend, config: LocalModelConfig) -> dict[str, Any]:
     """What each answer record notes beside FastChat's fields: the template's hash, the adapter and base."""
     fields: dict[str, Any] = {TEMPLATE_FIELD: backend.template_sha256}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Annotated, Any
 
 import typer
@@ -39,8 +40,7 @@ from mtb.cli.local_options import (
 from mtb.errors import UsageError
 
 
-@cli_errors
-def generate(
+def run_generate(
     model: Annotated[
         str | None, typer.Option("--model", help="Model name as the API endpoint knows it.")
     ] = None,
@@ -150,7 +150,7 @@ def generate(
     ] = None,
     max_model_len: MaxModelLenOption = None,
     gpu_memory_utilization: GpuMemoryOption = None,
-) -> None:
+) -> int:
     """Answer every question (both turns) and append to DATA/<bench>/model_answer/ID.jsonl.
 
     With --model, through an OpenAI-compatible API (or litellm); with --model-path,
@@ -321,11 +321,16 @@ def generate(
             )
             if problem:
                 console.print(f"warning: {problem}", highlight=False, markup=False)
-        raise typer.Exit(code)
+        return code
 
     from dataclasses import replace
 
-    from mtb.backends.local import TEMPLATE_FIELD, answer_fields, open_local_backend
+    from mtb.backends.local import (
+        TEMPLATE_FIELD,
+        answer_fields,
+        open_local_backend,
+        release_local_backend,
+    )
     from mtb.engine import Endpoint, run_on_endpoints
 
     config = local_config(
@@ -343,6 +348,17 @@ def generate(
         max_model_len=max_model_len,
         gpu_memory_utilization=gpu_memory_utilization,
     )
+    from mtb.engine import done_keys
+
+    if not any(q.question_id not in done_keys(spec) for q in questions):
+        # Nothing left: a rerun (of `mtb eval` too) does not spend minutes loading a model for nothing.
+        console.print(
+            f"answers: 0 new, {len(questions)} already in {spec.path}, 0 failed; 0 requests "
+            "(the model was not loaded)",
+            highlight=False,
+            markup=False,
+        )
+        return 0
     console.print(f"loading {config.model_path} (backend: {backend}) ...", highlight=False, markup=False)
     kind, local = open_local_backend(config)
     settings = replace(settings, seed=config.seed, record_extra=answer_fields(local, config))
@@ -369,26 +385,37 @@ def generate(
             **sampling,
         },
     )
-    report = run_on_endpoints(
-        lambda: [Endpoint(local, workers, name=config.model_path, key_hint="")],
-        lambda caller: [
-            Job(spec, lambda done: generation_tasks(questions, done, caller, benchmark, settings))
-        ],
-        output=spec.path,
-        workers=workers,
-        policy=policy,
-        progress=make_progress_sink(),
-        run=provenance,
-    )
-    stats = local.stats
-    if stats.batches:
-        console.print(
-            f"{kind}: {stats.rows} turns in {stats.batches} batches (largest {stats.largest_batch}), "
-            f"{stats.generated_tokens} tokens generated",
-            highlight=False,
-            markup=False,
+    try:
+        report = run_on_endpoints(
+            lambda: [Endpoint(local, workers, name=config.model_path, key_hint="")],
+            lambda caller: [
+                Job(spec, lambda done: generation_tasks(questions, done, caller, benchmark, settings))
+            ],
+            output=spec.path,
+            workers=workers,
+            policy=policy,
+            progress=make_progress_sink(),
+            run=provenance,
         )
-    raise typer.Exit(print_report(report, console, "answers"))
+        stats = local.stats
+        if stats.batches:
+            console.print(
+                f"{kind}: {stats.rows} turns in {stats.batches} batches (largest {stats.largest_batch}), "
+                f"{stats.generated_tokens} tokens generated",
+                highlight=False,
+                markup=False,
+            )
+    finally:
+        # The model's memory (GPU or CPU) goes back now: `mtb eval` loads a local judge next.
+        release_local_backend(local)
+        console.print(f"released {config.model_path}", highlight=False, markup=False)
+    return print_report(report, console, "answers")
+
+
+@cli_errors
+@functools.wraps(run_generate)
+def generate(*args: Any, **kwargs: Any) -> None:
+    raise typer.Exit(run_generate(*args, **kwargs))
 
 
 def _past_turns(data: Any) -> Any:

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from enum import Enum
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
 
 from mtb.cli.common import (
     DEFAULT_DATA_DIR,
+    EXIT_OK,
     EXIT_USAGE,
     BenchOption,
     CategoryOption,
@@ -62,8 +64,7 @@ class JudgeMode(str, Enum):
     pairwise_all = "pairwise-all"
 
 
-@cli_errors
-def judge(
+def run_judge(
     mode: Annotated[
         JudgeMode | None,
         typer.Option(
@@ -165,7 +166,7 @@ def judge(
     price_in: PriceInOption = None,
     price_out: PriceOutOption = None,
     progress: ProgressOption = True,
-) -> None:
+) -> int:
     """Grade answers; append to DATA/<bench>/model_judgment/<judge>_single.jsonl (or _pair.jsonl).
 
     Checks that every answer and reference exists before the first call, never
@@ -243,7 +244,7 @@ def judge(
         for gap in run.gaps:
             console.print(f"  - {gap}", highlight=False, markup=False)
         if run.gaps_are_fatal:
-            raise typer.Exit(EXIT_USAGE)
+            return EXIT_USAGE
     # The cost before any call: the prompts counted, the replies from the judge's history.
     price = cost.resolve_price(run.judge_model, price_in, price_out)
     cost.check_cap(max_cost, price, run.judge_model)
@@ -268,7 +269,7 @@ def judge(
             highlight=False,
         )
     if dry_run:
-        return
+        return EXIT_OK
 
     policy = RetryPolicy.from_env(max_attempts)
     # Local judges cost no money; API judges are metered (and capped by --max-cost).
@@ -356,7 +357,13 @@ def judge(
             "results); judge them again with --retry-unparsed",
             highlight=False,
         )
-    raise typer.Exit(code)
+    return code
+
+
+@cli_errors
+@functools.wraps(run_judge)
+def judge(*args: Any, **kwargs: Any) -> None:
+    raise typer.Exit(run_judge(*args, **kwargs))
 
 
 # A local judge batches what is in flight: every pending judgment goes to the model together.
@@ -378,10 +385,15 @@ def run_local_judge(
     messages, rendered by the judge's own chat template), the same verdict
     parsing and unparsed counting.
     """
-    from mtb.backends.local import open_local_backend
+    from mtb.backends.local import open_local_backend, release_local_backend
     from mtb.engine import Endpoint, run_on_endpoints
+    from mtb.engine import RunReport as EmptyReport
     from mtb.progress import make_progress
 
+    if next(iter(run.requests()), None) is None:
+        # Nothing left to judge: a rerun (of `mtb eval` too) loads no model for nothing.
+        console.print("nothing left to judge: the judge was not loaded", highlight=False, markup=False)
+        return EmptyReport(run.output)
     console.print(
         f"loading judge {config.model_path} (backend: {config.backend}) ...", highlight=False, markup=False
     )
@@ -392,15 +404,18 @@ def run_local_judge(
         highlight=False,
         markup=False,
     )
-    report = run_on_endpoints(
-        lambda: [Endpoint(local, workers, name=config.model_path, key_hint="")],
-        run.make_jobs,
-        output=run.output,
-        workers=workers,
-        policy=policy,
-        progress=make_progress(console, "judge", enabled=progress),
-        run=provenance,
-    )
+    try:
+        report = run_on_endpoints(
+            lambda: [Endpoint(local, workers, name=config.model_path, key_hint="")],
+            run.make_jobs,
+            output=run.output,
+            workers=workers,
+            policy=policy,
+            progress=make_progress(console, "judge", enabled=progress),
+            run=provenance,
+        )
+    finally:
+        release_local_backend(local)
     stats = local.stats
     if stats.batches:
         console.print(

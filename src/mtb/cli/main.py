@@ -8,6 +8,7 @@ import typer
 
 from mtb import __version__
 from mtb.cli import agreement, browse, download, generate, judge, results
+from mtb.cli import eval as eval_command
 from mtb.cli.common import MultiValueCommand
 
 app = typer.Typer(
@@ -20,6 +21,7 @@ app = typer.Typer(
     # Locals hold API keys; never print them in a traceback.
     pretty_exceptions_show_locals=False,
 )
+app.command("eval")(eval_command.evaluate)
 app.command("generate")(generate.generate)
 app.command("judge", cls=MultiValueCommand)(judge.judge)
 app.command("results", cls=MultiValueCommand)(results.results)

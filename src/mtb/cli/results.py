@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import math
+from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -39,6 +41,14 @@ class Rating(str, Enum):
     elo = "elo"
 
 
+@dataclass
+class Scored:
+    """What `score_results` returns (a class defined here: Typer evaluates the function's annotations)."""
+
+    report: ScoreReport
+    data: DataDir
+
+
 class OutputFormat(str, Enum):
     table = "table"
     json = "json"
@@ -46,8 +56,7 @@ class OutputFormat(str, Enum):
     markdown = "markdown"
 
 
-@cli_errors
-def results(
+def score_results(
     mode: Annotated[
         ResultsMode | None,
         typer.Option(
@@ -169,7 +178,7 @@ def results(
             "--include-non-anonymous", help="chatbot-arena: count battles where the models were shown."
         ),
     ] = False,
-) -> None:
+) -> Scored:
     """Print each model's scores, best first: tables to stdout, warnings to stderr.
 
     chatbot-arena (--battles FILE): Bradley–Terry ratings from human votes with
@@ -227,7 +236,14 @@ def results(
     for note in report.notes:
         console.print(note, highlight=False, markup=False)
     _print_cost(data, report, console)
-    _emit(report, output_format)
+    return Scored(report, data)
+
+
+@cli_errors
+@functools.wraps(score_results)
+def results(*args: Any, **kwargs: Any) -> None:
+    output_format = kwargs.pop("output_format", OutputFormat.table)
+    emit(score_results(*args, **kwargs).report, output_format)
 
 
 def _print_cost(data: DataDir, report: ScoreReport, console: Console) -> None:
@@ -269,7 +285,7 @@ def _finite(value: Any) -> Any:
     return value
 
 
-def _emit(report: ScoreReport, output_format: OutputFormat) -> None:
+def emit(report: ScoreReport, output_format: OutputFormat) -> None:
     from mtb import tables
 
     if output_format is OutputFormat.json:

@@ -1,0 +1,310 @@
+"""`mtb eval`: generate, judge and results in one command, against the local OpenAI-compatible server."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from helpers import judge_rating_for, judge_responder, read_jsonl
+from mtb.cli.main import app
+from mtb.testing.openai_server import OpenAIServer, RecordedRequest, Reply
+
+JUDGE = "gpt-4"  # the benchmark's default judge: the issue's command names none
+
+
+def respond(request: RecordedRequest) -> Reply:
+    """The judge rates by its prompt; each model says who it is, so two models' answers differ."""
+    model = request.body["model"]
+    if model in (JUDGE, "judge-x"):
+        return judge_responder(request)
+    turn = sum(1 for m in request.messages if m["role"] == "user")
+    return Reply(text=f"{model} answers turn {turn}: " + "word " * (len(model) * turn))
+
+
+def run_eval(runner: CliRunner, data_dir: Path, *args: str):  # type: ignore[no-untyped-def]
+    return runner.invoke(app, ["eval", *args, "--data-dir", str(data_dir), "--no-progress"])
+
+
+def summaries(data_dir: Path) -> list[Path]:
+    return sorted((data_dir / "mt_bench" / "eval").glob("*.json"))
+
+
+def test_the_issue_check_one_model_then_a_rerun_that_sends_nothing(
+    runner: CliRunner, server: OpenAIServer, data_dir: Path
+) -> None:
+    server.responder = respond
+    command = ["--model", "m1", "--api-base", server.url, "--judge-api-base", server.url, "--first-n", "5"]
+    result = run_eval(runner, data_dir, *command, "--format", "json")
+    assert result.exit_code == 0, result.stderr
+
+    requests = server.chat_requests()
+    assert len(requests) == 20
+    assert sum(r.body["model"] == "m1" for r in requests) == 10
+    assert sum(r.body["model"] == JUDGE for r in requests) == 10
+    answers = read_jsonl(data_dir / "mt_bench" / "model_answer" / "m1.jsonl")
+    assert len(answers) == 5
+
+    # stdout is `mtb results`' JSON, nothing else.
+    (row,) = json.loads(result.stdout)
+    assert row["model"] == "m1" and row["judgments"] == 10
+    ours = [
+        r
+        for r in read_jsonl(data_dir / "mt_bench" / "model_judgment" / "gpt-4_single.jsonl")
+        if r["model"] == "m1"
+    ]
+    expected = [judge_rating_for(r["user_prompt"]) for r in ours]
+    assert row["average"] == sum(expected) / len(expected)
+    shown = runner.invoke(
+        app, ["results", "--model-list", "m1", "--format", "json", "--data-dir", str(data_dir)]
+    )
+    assert json.loads(shown.stdout) == json.loads(result.stdout)
+
+    again = run_eval(runner, data_dir, *command, "--format", "json")
+    assert again.exit_code == 0, again.stderr
+    assert len(server.chat_requests()) == 20  # nothing sent
+    assert json.loads(again.stdout) == json.loads(result.stdout)
+    assert len(summaries(data_dir)) >= 1
+
+
+def test_the_summary_holds_scores_categories_placement_settings_cost_and_timings(
+    runner: CliRunner, server: OpenAIServer, data_dir: Path
+) -> None:
+    server.responder = respond
+    result = run_eval(
+        runner,
+        data_dir,
+        *("--model", "m1", "--model", "m22", "--api-base", server.url, "--judge-api-base", server.url),
+        *("--first-n", "5", "--compare", "m1", "m22"),
+    )
+    assert result.exit_code == 0, result.stderr
+    assert len(server.chat_requests()) == 40
+    (json_path,) = summaries(data_dir)
+    assert "m1+m22" in json_path.name
+    summary = json.loads(json_path.read_text())
+    markdown = json_path.with_suffix(".md").read_text()
+
+    assert summary["models"] == ["m1", "m22"] and summary["judge"] == JUDGE and summary["exit_code"] == 0
+    rows = {r["model"]: r for r in summary["scores"]}
+    assert set(rows) == {"m1", "m22"}
+    assert rows["m1"]["judgments"] == 10 and rows["m1"]["categories"] == {"writing": rows["m1"]["average"]}
+    # Placed among the published models judged in the same file, as `results` places them.
+    assert summary["placement"]["m1"] == rows["m1"]["placement"]
+    assert (
+        "between" in rows["m1"]["placement"]
+        or "above" in rows["m1"]["placement"]
+        or "below" in (rows["m1"]["placement"])
+    )
+    compare = summary["compare"]
+    assert (compare["model_a"], compare["model_b"]) == ("m1", "m22")
+    assert abs(compare["difference"] - (rows["m1"]["average"] - rows["m22"]["average"])) < 1e-9
+    assert "writing" in compare["categories"]
+
+    # Settings, from the run files: the model and the endpoint's host, never more.
+    m1 = summary["settings"]["answers m1"]
+    assert m1["command"] == "generate" and m1["settings"]["model"] == "m1"
+    assert m1["settings"]["endpoint"] == server.url.split("//")[1].split("/")[0]
+    judged = summary["settings"]["judgments gpt-4_single.jsonl"]
+    assert judged["command"] == "judge" and judged["settings"]["model"] == JUDGE
+
+    # Cost, from the run log: the judge has a price, the test models do not.
+    runs = summary["cost"]["runs"]
+    assert [r["command"] for r in runs] == ["generate", "generate", "judge"]
+    assert runs[2]["requests"] == 20 and runs[2]["cost_usd"] > 0
+    assert summary["cost"]["cost_usd"] == round(runs[2]["cost_usd"], 6)
+    assert summary["cost"]["unpriced_runs"] == 2
+
+    steps = summary["steps"]
+    assert [s["step"] for s in steps] == ["generate m1", "generate m22", "judge", "results"]
+    assert all(s["exit_code"] == 0 and s["seconds"] >= 0 for s in steps)
+
+    for text in (
+        "## Scores",
+        "| m1 |",
+        "### Per category",
+        "## Comparison",
+        "## Settings",
+        "## Cost",
+        "## Timings",
+    ):
+        assert text in markdown
+    assert "judge" in markdown and "generate m22" in markdown
+    # The comparison is on stderr; stdout is the results table only.
+    assert "By category" in result.stderr and "m22" in result.stdout
+
+
+def test_a_models_file_gives_each_model_its_own_options(
+    runner: CliRunner, server: OpenAIServer, data_dir: Path, tmp_path: Path
+) -> None:
+    server.responder = respond
+    models = tmp_path / "models.toml"
+    models.write_text(
+        f"""
+[[model]]
+model = "org/alpha"
+model_id = "alpha"
+api_base = "{server.url}"
+max_tokens = 77
+temperature = 0.0
+
+[[model]]
+model = "beta"
+api_base = ["{server.url}"]
+system_prompt = "Be brief."
+"""
+    )
+    result = run_eval(
+        runner,
+        data_dir,
+        *("--models-file", str(models), "--judge-model", "judge-x", "--judge-api-base", server.url),
+        *("--first-n", "2", "--format", "json"),
+    )
+    assert result.exit_code == 0, result.stderr
+    alpha = [r for r in server.chat_requests() if r.body["model"] == "org/alpha"]
+    beta = [r for r in server.chat_requests() if r.body["model"] == "beta"]
+    assert len(alpha) == len(beta) == 4
+    assert all(r.body["max_tokens"] == 77 and r.body["temperature"] == 0.0 for r in alpha)
+    assert all(
+        r.body["max_tokens"] == 1024 and r.messages[0] == {"role": "system", "content": "Be brief."}
+        for r in beta
+    )
+    assert all(m["role"] != "system" for r in alpha for m in r.messages)
+    assert {r["model"] for r in json.loads(result.stdout)} == {"alpha", "beta"}
+    assert (data_dir / "mt_bench" / "model_answer" / "alpha.jsonl").exists()
+
+
+def test_a_bad_models_file_is_path_and_model_and_exit_2(
+    runner: CliRunner, server: OpenAIServer, data_dir: Path, tmp_path: Path
+) -> None:
+    models = tmp_path / "models.toml"
+    cases = {
+        '[[model]]\nmodel = "a"\n[[model]]\nmodel = "b"\nmax_tokens = "9"\n': "model #2: field 'max_tokens'",
+        '[[model]]\nmodel = "a"\nmodel_path = "b"\n': "model #1: give exactly one of model",
+        '[[model]]\nmodel = "a"\ntemprature = 0.7\n': "unknown key(s) temprature",
+        '[[model]]\nmodel = "a"\napi_key = "sk-secret"\n': "keys never go in files",
+        '[[model]]\nmodel = "a"\n[[model]]\nmodel = "a"\n': "model #2: its name 'a'",
+        'model = "a"\n': "a list of [[model]] tables",
+        "[[model]\n": "not valid TOML",
+    }
+    for text, message in cases.items():
+        models.write_text(text)
+        result = run_eval(runner, data_dir, "--models-file", str(models), "--judge-api-base", server.url)
+        assert result.exit_code == 2, (text, result.stderr)
+        assert f"{models}" in result.stderr and message in result.stderr, (text, result.stderr)
+        assert "Traceback" not in result.stderr and "sk-secret" not in result.stderr
+    assert server.chat_requests() == []
+
+
+def test_a_failed_generation_stops_before_judging_and_names_the_step(
+    runner: CliRunner, server: OpenAIServer, data_dir: Path
+) -> None:
+    def broken(request: RecordedRequest) -> Reply:
+        if request.body["model"] == "m1" and "Hawaii" in json.dumps(request.messages):
+            return Reply(status=500, text="boom")
+        return respond(request)
+
+    server.responder = broken
+    result = run_eval(
+        runner,
+        data_dir,
+        *("--model", "m1", "--api-base", server.url, "--judge-api-base", server.url),
+        *("--first-n", "5", "--max-attempts", "1", "--format", "json"),
+    )
+    assert result.exit_code == 1, result.stderr
+    assert "step 'generate m1' failed" in result.stderr
+    assert not any(r.body["model"] == JUDGE for r in server.chat_requests())
+    assert result.stdout == ""  # no results for a model with missing answers
+    summary = json.loads(summaries(data_dir)[0].read_text())
+    assert summary["failed_step"] == "generate m1" and summary["exit_code"] == 1
+    assert [s["step"] for s in summary["steps"]] == ["generate m1"]
+
+
+def test_usage_errors_say_so_before_any_request(
+    runner: CliRunner, server: OpenAIServer, data_dir: Path
+) -> None:
+    for args, message in (
+        ([], "name the model(s)"),
+        (["--model", "a", "--model", "b", "--model-id", "x"], "--model-id"),
+        (
+            ["--model", "a", "--mode", "pairwise-all", "--compare", "a", "b"],
+            "--compare works with --mode single",
+        ),
+        (["--model", "a", "--max-cost", "1", "--judge-model", "judge-x"], "--max-cost needs a price"),
+    ):
+        result = run_eval(runner, data_dir, *args, "--judge-api-base", server.url)
+        assert result.exit_code == 2, (args, result.stderr)
+        assert message in result.stderr, (args, result.stderr)
+    assert server.chat_requests() == []
+
+
+def test_a_local_model_and_a_local_judge_on_cpu(
+    runner: CliRunner, data_dir: Path, tiny_model: Path, tmp_path: Path
+) -> None:
+    """The tiny random model answers, is released, then judges: its verdicts hold no rating, counted."""
+    from mtb.benchmarks import resource_dir
+
+    # The judge's reply cut to a few tokens (the tiny model is slow enough); generation's max_tokens stays.
+    text = (resource_dir("questions") / "mt_bench.toml").read_text()
+    assert text.count("max_tokens = 2048") == 1
+    bench = tmp_path / "mt_bench_short.toml"
+    bench.write_text(text.replace("max_tokens = 2048", "max_tokens = 12"))
+    command = [
+        *(
+            "--model-path",
+            str(tiny_model),
+            "--model-id",
+            "tiny-model",
+            "--backend",
+            "hf",
+            "--max-tokens",
+            "8",
+        ),
+        *("--judge-model-path", str(tiny_model), "--judge-model", "tiny-judge", "--judge-backend", "hf"),
+        *("--first-n", "2", "--bench", str(bench), "--format", "json"),
+    ]
+    result = run_eval(runner, data_dir, *command)
+    assert result.exit_code == 0, result.stderr
+
+    # The model under test is released before the judge loads.
+    released = result.stderr.index(f"released {tiny_model}")
+    assert released < result.stderr.index(f"loading judge {tiny_model}")
+    assert len(read_jsonl(data_dir / "mt_bench" / "model_answer" / "tiny-model.jsonl")) == 2
+    judgments = read_jsonl(data_dir / "mt_bench" / "model_judgment" / "tiny-judge_single.jsonl")
+    assert len(judgments) == 4 and {j["model"] for j in judgments} == {"tiny-model"}
+    unparsed = sum(j["score"] == -1 for j in judgments)
+    assert unparsed >= 3
+    assert f"{unparsed} judgment(s) hold a verdict without a score" in result.stderr
+    (row,) = json.loads(result.stdout)
+    assert row["model"] == "tiny-model" and row["excluded"] == unparsed
+    assert row["judgments"] + row["excluded"] == 4
+
+    summary = json.loads(sorted((data_dir / "mt_bench" / "eval").glob("*.json"))[0].read_text())
+    assert summary["cost"]["runs"] == []  # nothing paid
+    assert summary["settings"]["answers tiny-model"]["settings"]["provider"] == "local"
+    assert summary["settings"]["judgments tiny-judge_single.jsonl"]["settings"]["provider"] == "local"
+
+    again = run_eval(runner, data_dir, *command)
+    assert again.exit_code == 0, again.stderr
+    assert "loading" not in again.stderr  # nothing left to answer or judge: no model is loaded
+    assert "the model was not loaded" in again.stderr
+
+
+def test_max_cost_caps_the_judging_and_a_rerun_without_it_completes(
+    runner: CliRunner, server: OpenAIServer, data_dir: Path
+) -> None:
+    server.responder = respond
+    command = ["--model", "m1", "--api-base", server.url, "--judge-api-base", server.url, "--first-n", "5"]
+    capped = run_eval(runner, data_dir, *command, "--max-cost", "0.05", "--judge-parallel", "1")
+    assert capped.exit_code == 1, capped.stderr
+    assert "--max-cost" in capped.stderr and "step 'judge' failed" in capped.stderr
+    judged = sum(r.body["model"] == JUDGE for r in server.chat_requests())
+    assert 0 < judged < 10
+    summary = json.loads(summaries(data_dir)[0].read_text())
+    assert summary["failed_step"] == "judge" and summary["cost"]["cost_usd"] <= 0.05 + 0.05
+
+    done = run_eval(runner, data_dir, *command, "--format", "json")
+    assert done.exit_code == 0, done.stderr
+    assert sum(r.body["model"] == JUDGE for r in server.chat_requests()) == 10  # only what was missing
+    (row,) = json.loads(done.stdout)
+    assert row["judgments"] == 10
