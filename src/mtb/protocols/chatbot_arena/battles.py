@@ -15,10 +15,11 @@ is found where an editor shows it.
 
 from __future__ import annotations
 
+import io
 from array import array
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeGuard
+from typing import Any, TextIO, TypeGuard
 
 import numpy as np
 
@@ -86,91 +87,138 @@ def _is_number(value: Any) -> TypeGuard[int | float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def read_battles(path: Path, filters: Filters) -> Battles:
-    """The battles of a clean_battle file that pass `filters`; a bad record is a `path:line` DataError."""
-    ids: dict[str, int] = {}
-    a_ids, b_ids = array("i"), array("i")
-    outcomes = array("b")
-    stamps = array("d")
-    style_a, style_b = array("d"), array("d")
-    skipped = {"non-anonymous": 0, "language": 0, "tie": 0, "dedup": 0}
-    read = 0
+class _Bad(Exception):
+    """A record that is not a valid battle; the reader adds the path and the line."""
+
+
+Checked = tuple[
+    str, str, int, float, "str | None", Any
+]  # model_a, model_b, outcome, stamp, skip reason, style
+
+
+def check_record(record: Any, filters: Filters) -> Checked:
+    """A record read in full, validated; its skip reason (a filter's) or None, and style totals when asked."""
+    if not isinstance(record, dict):
+        raise _Bad(f"a battle must be a JSON object, not {type(record).__name__}")
     try:
-        stream = path.open(encoding="utf-8", newline="")
+        model_a, model_b = record["model_a"], record["model_b"]
+        winner, anony, stamp = record["winner"], record["anony"], record["tstamp"]
+    except KeyError as exc:
+        raise _Bad(f"missing field '{exc.args[0]}'") from None
+    if not isinstance(model_a, str) or not model_a or not isinstance(model_b, str) or not model_b:
+        raise _Bad("model_a and model_b must be non-empty strings")
+    if model_a == model_b:
+        raise _Bad(f"a model cannot battle itself ({model_a!r})")
+    outcome = WINNERS.get(winner) if isinstance(winner, str) else None
+    if outcome is None:
+        raise _Bad(f"winner must be one of model_a, model_b, tie, tie (bothbad); got {winner!r}")
+    if not isinstance(anony, bool):
+        raise _Bad("field 'anony' must be true or false")
+    if not _is_number(stamp):
+        raise _Bad("field 'tstamp' must be a number")
+    try:
+        seconds = float(stamp)
+    except OverflowError:  # an integer of hundreds of digits
+        raise _Bad("field 'tstamp' is out of range") from None
+    if filters.anonymous_only and not anony:
+        return model_a, model_b, outcome, seconds, "non-anonymous", None
+    if filters.languages is not None:
+        language = record.get("language")
+        if not isinstance(language, str) or language not in filters.languages:
+            return model_a, model_b, outcome, seconds, "language", None
+    if filters.exclude_ties and outcome == TIE:
+        return model_a, model_b, outcome, seconds, "tie", None
+    if filters.dedup:
+        tag = record.get("dedup_tag")
+        if tag is not None and not isinstance(tag, dict):
+            raise _Bad("field 'dedup_tag' must be an object")
+        if tag is not None and not tag.get("sampled", True):
+            return model_a, model_b, outcome, seconds, "dedup", None
+    style = None
+    if filters.style:
+        meta = record.get("conv_metadata")
+        try:
+            if meta is None:
+                raise ValueError("style control needs conv_metadata in every battle")
+            style = (_style_totals(meta, "a"), _style_totals(meta, "b"))
+        except ValueError as exc:
+            raise _Bad(str(exc)) from None
+    return model_a, model_b, outcome, seconds, None, style
+
+
+class _Sink:
+    """The kept battles in typed arrays, models indexed by id in order of first appearance."""
+
+    def __init__(self) -> None:
+        self.ids: dict[str, int] = {}
+        self.a_ids, self.b_ids = array("i"), array("i")
+        self.outcomes = array("b")
+        self.stamps = array("d")
+        self.style_a, self.style_b = array("d"), array("d")
+        self.skipped = {"non-anonymous": 0, "language": 0, "tie": 0, "dedup": 0}
+        self.read = 0
+
+    def add(self, checked: Checked) -> None:
+        model_a, model_b, outcome, stamp, skip, style = checked
+        if skip is not None:
+            self.skipped[skip] += 1
+            return
+        if style is not None:
+            self.style_a.extend(style[0])
+            self.style_b.extend(style[1])
+        self.a_ids.append(self.ids.setdefault(model_a, len(self.ids)))
+        self.b_ids.append(self.ids.setdefault(model_b, len(self.ids)))
+        self.outcomes.append(outcome)
+        self.stamps.append(stamp)
+
+    def battles(self, style: bool) -> Battles:
+        return Battles(
+            models=list(self.ids),
+            model_a=np.frombuffer(self.a_ids, dtype=np.int32).copy(),
+            model_b=np.frombuffer(self.b_ids, dtype=np.int32).copy(),
+            outcome=np.frombuffer(self.outcomes, dtype=np.int8).copy(),
+            tstamp=np.frombuffer(self.stamps, dtype=np.float64).copy(),
+            style_a=np.frombuffer(self.style_a, dtype=np.float64).reshape(-1, 4).copy() if style else None,
+            style_b=np.frombuffer(self.style_b, dtype=np.float64).reshape(-1, 4).copy() if style else None,
+            read=self.read,
+            skipped={k: v for k, v in self.skipped.items() if v},
+        )
+
+
+def read_battles(path: Path, filters: Filters, *, fast: bool = True) -> Battles:
+    """The battles of a clean_battle file that pass `filters`; a bad record is a `path:line` DataError.
+
+    `fast` reads well-formed records from their bytes (mtb.protocols.chatbot_arena.scanning);
+    without it every record goes through Python's JSON decoder. Both give the same battles,
+    and the same error for the same bad record.
+    """
+    sink = _Sink()
+    try:
+        stream = path.open("rb")
     except IsADirectoryError:
         raise DataError(path, "is a folder; expected a battle file (JSON array or JSONL)") from None
     except FileNotFoundError:
         raise DataError(path, "file not found") from None
     except OSError as exc:
         raise DataError(path, f"cannot be read ({exc.strerror or exc})") from None
+    with stream:
+        if fast:
+            from mtb.protocols.chatbot_arena.scanning import scan
+
+            scan(stream, path, filters, sink)
+        else:
+            _read_full(io.TextIOWrapper(stream, encoding="utf-8", newline=""), path, filters, sink)
+    return sink.battles(filters.style)
+
+
+def _read_full(stream: TextIO, path: Path, filters: Filters, sink: _Sink) -> None:
     line = 0
     try:
-        with stream:
-            for line, record in iter_values(stream, path):
-                read += 1
-                if not isinstance(record, dict):
-                    raise DataError(
-                        path, f"a battle must be a JSON object, not {type(record).__name__}", line
-                    )
-                try:
-                    model_a, model_b = record["model_a"], record["model_b"]
-                    winner, anony, stamp = record["winner"], record["anony"], record["tstamp"]
-                except KeyError as exc:
-                    raise DataError(path, f"missing field '{exc.args[0]}'", line) from None
-                if not isinstance(model_a, str) or not model_a or not isinstance(model_b, str) or not model_b:
-                    raise DataError(path, "model_a and model_b must be non-empty strings", line)
-                if model_a == model_b:
-                    raise DataError(path, f"a model cannot battle itself ({model_a!r})", line)
-                outcome = WINNERS.get(winner) if isinstance(winner, str) else None
-                if outcome is None:
-                    raise DataError(
-                        path,
-                        f"winner must be one of model_a, model_b, tie, tie (bothbad); got {winner!r}",
-                        line,
-                    )
-                if not isinstance(anony, bool):
-                    raise DataError(path, "field 'anony' must be true or false", line)
-                if not _is_number(stamp):
-                    raise DataError(path, "field 'tstamp' must be a number", line)
-                if filters.anonymous_only and not anony:
-                    skipped["non-anonymous"] += 1
-                    continue
-                if filters.languages is not None and record.get("language") not in filters.languages:
-                    skipped["language"] += 1
-                    continue
-                if filters.exclude_ties and outcome == TIE:
-                    skipped["tie"] += 1
-                    continue
-                if filters.dedup:
-                    tag = record.get("dedup_tag")
-                    if tag is not None and not isinstance(tag, dict):
-                        raise DataError(path, "field 'dedup_tag' must be an object", line)
-                    if tag is not None and not tag.get("sampled", True):
-                        skipped["dedup"] += 1
-                        continue
-                if filters.style:
-                    try:
-                        meta = record.get("conv_metadata")
-                        if meta is None:
-                            raise ValueError("style control needs conv_metadata in every battle")
-                        style_a.extend(_style_totals(meta, "a"))
-                        style_b.extend(_style_totals(meta, "b"))
-                    except ValueError as exc:
-                        raise DataError(path, str(exc), line) from None
-                a_ids.append(ids.setdefault(model_a, len(ids)))
-                b_ids.append(ids.setdefault(model_b, len(ids)))
-                outcomes.append(outcome)
-                stamps.append(float(stamp))
+        for line, record in iter_values(stream, path):
+            sink.read += 1
+            try:
+                sink.add(check_record(record, filters))
+            except _Bad as exc:
+                raise DataError(path, str(exc), line) from None
     except UnicodeDecodeError as exc:
         raise DataError(path, f"not valid UTF-8 ({exc.reason})", line + 1 if line else None) from None
-    return Battles(
-        models=list(ids),
-        model_a=np.frombuffer(a_ids, dtype=np.int32).copy(),
-        model_b=np.frombuffer(b_ids, dtype=np.int32).copy(),
-        outcome=np.frombuffer(outcomes, dtype=np.int8).copy(),
-        tstamp=np.frombuffer(stamps, dtype=np.float64).copy(),
-        style_a=np.frombuffer(style_a, dtype=np.float64).reshape(-1, 4).copy() if filters.style else None,
-        style_b=np.frombuffer(style_b, dtype=np.float64).reshape(-1, 4).copy() if filters.style else None,
-        read=read,
-        skipped={k: v for k, v in skipped.items() if v},
-    )
