@@ -15,7 +15,6 @@ is found where an editor shows it.
 
 from __future__ import annotations
 
-import io
 from array import array
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,6 +56,7 @@ class Battles:
     style_b: np.ndarray | None = None
     read: int = 0  # records in the file
     skipped: dict[str, int] = field(default_factory=dict)  # records left out, by reason
+    read_in_full: int = 0  # records the byte reader left to Python's JSON decoder (all, without it)
 
     def __len__(self) -> int:
         return int(self.model_a.size)
@@ -157,6 +157,7 @@ class _Sink:
         self.style_a, self.style_b = array("d"), array("d")
         self.skipped = {"non-anonymous": 0, "language": 0, "tie": 0, "dedup": 0}
         self.read = 0
+        self.read_in_full = 0
 
     def add(self, checked: Checked) -> None:
         model_a, model_b, outcome, stamp, skip, style = checked
@@ -182,6 +183,7 @@ class _Sink:
             style_b=np.frombuffer(self.style_b, dtype=np.float64).reshape(-1, 4).copy() if style else None,
             read=self.read,
             skipped={k: v for k, v in self.skipped.items() if v},
+            read_in_full=self.read_in_full,
         )
 
 
@@ -194,7 +196,7 @@ def read_battles(path: Path, filters: Filters, *, fast: bool = True) -> Battles:
     """
     sink = _Sink()
     try:
-        stream = path.open("rb")
+        stream = path.open("rb") if fast else path.open(encoding="utf-8", newline="")
     except IsADirectoryError:
         raise DataError(path, "is a folder; expected a battle file (JSON array or JSONL)") from None
     except FileNotFoundError:
@@ -205,9 +207,9 @@ def read_battles(path: Path, filters: Filters, *, fast: bool = True) -> Battles:
         if fast:
             from mtb.protocols.chatbot_arena.scanning import scan
 
-            scan(stream, path, filters, sink)
+            scan(stream, path, filters, sink)  # type: ignore[arg-type]  # opened in binary
         else:
-            _read_full(io.TextIOWrapper(stream, encoding="utf-8", newline=""), path, filters, sink)
+            _read_full(stream, path, filters, sink)  # type: ignore[arg-type]  # opened as text
     return sink.battles(filters.style)
 
 
@@ -216,6 +218,7 @@ def _read_full(stream: TextIO, path: Path, filters: Filters, sink: _Sink) -> Non
     try:
         for line, record in iter_values(stream, path):
             sink.read += 1
+            sink.read_in_full += 1
             try:
                 sink.add(check_record(record, filters))
             except _Bad as exc:

@@ -259,6 +259,7 @@ def _scan(stream: BinaryIO, path: Any, filters: Filters, sink: _Sink) -> int:
             expect_comma = False  # the value is read again from the top of the loop
             continue
         read += 1
+        sink.read_in_full += 1
         try:
             sink.add(check_record(value, filters))
         except _Bad as exc:
