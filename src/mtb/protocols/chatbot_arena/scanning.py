@@ -54,6 +54,8 @@ LINE_LIMIT = 1 << 16  # a record longer than this, or on a longer line, goes to 
 SHORT = 1500  # shorter records cannot nest deeply enough to reach either decoder's depth limit
 MAX_BRACKETS = 256
 WS = re.compile(rb"[ \t\r\n]*")
+OPEN = re.compile(rb"[ \t\r\n]*\{")
+COMMA_OPEN = re.compile(rb"[ \t\r\n]*,[ \t\r\n]*\{")
 BOM = b"\xef\xbb\xbf"
 
 
@@ -167,7 +169,7 @@ def scan(stream: BinaryIO, path: Any, filters: Filters, sink: _Sink) -> None:
 
 def _scan(stream: BinaryIO, path: Any, filters: Filters, sink: _Sink) -> int:
     """scan's loop; the number of records read."""
-    decode: Callable[[bytes], Any] = msgspec.json.Decoder(battle_type(filters)).decode
+    decode: Callable[[memoryview], Any] = msgspec.json.Decoder(battle_type(filters)).decode
     refused = (msgspec.DecodeError, RecursionError)  # ValidationError is a DecodeError
     anonymous_only = filters.anonymous_only
     simple = not (filters.languages is not None or filters.exclude_ties or filters.dedup or filters.style)
@@ -181,6 +183,7 @@ def _scan(stream: BinaryIO, path: Any, filters: Filters, sink: _Sink) -> int:
     if data.startswith(BOM):
         data = data[len(BOM) :]
     pos, line_base = 0, 1
+    plain, view = data.isascii(), memoryview(data)  # all ASCII: no record needs its own check
 
     in_array: bool | None = None
     expect_comma = False
@@ -188,53 +191,71 @@ def _scan(stream: BinaryIO, path: Any, filters: Filters, sink: _Sink) -> int:
     while True:
         if not eof and len(data) - pos < AHEAD:
             data, pos, line_base, eof = _fill(stream, data, pos, line_base)
-        pos = WS.match(data, pos).end()  # type: ignore[union-attr]  # always matches
-        if pos >= len(data):
-            if not eof:
-                continue
-            if in_array:
-                raise DataError(
-                    path, "the JSON array is not closed (the file is cut short?)", _line(data, line_base, pos)
-                )
-            return read
-        char = data[pos]
-        if in_array is None:
-            in_array = char == 0x5B  # [
-            if in_array:
-                pos += 1
-                continue
-        if in_array:
-            if char == 0x5D:  # ]
-                rest = data[pos + 1 :] or (b"" if eof else stream.read(CHUNK))
-                if rest.decode("utf-8", "replace").strip():
-                    raise DataError(path, "text after the end of the JSON array", _line(data, line_base, pos))
-                return read
-            if expect_comma:
-                if char != 0x2C:  # ,
+            plain, view = data.isascii(), memoryview(data)
+        # The usual case in one step: the separator, and the next record's opening brace.
+        found = (COMMA_OPEN if expect_comma else OPEN).match(data, pos) if in_array is not None else None
+        if found is not None:
+            start, char = found.end() - 1, 0x7B
+        else:
+            pos = WS.match(data, pos).end()  # type: ignore[union-attr]  # always matches
+            if pos >= len(data):
+                if not eof:
+                    continue
+                if in_array:
                     raise DataError(
                         path,
-                        f"expected ',' or ']' between records, found {_char_at(data, pos)!r}",
+                        "the JSON array is not closed (the file is cut short?)",
                         _line(data, line_base, pos),
                     )
-                pos += 1
-                expect_comma = False
-                continue
+                return read
+            char = data[pos]
+            if in_array is None:
+                in_array = char == 0x5B  # [
+                if in_array:
+                    pos += 1
+                    continue
+            if in_array:
+                if char == 0x5D:  # ]
+                    rest = data[pos + 1 :] or (b"" if eof else stream.read(CHUNK))
+                    if rest.decode("utf-8", "replace").strip():
+                        raise DataError(
+                            path, "text after the end of the JSON array", _line(data, line_base, pos)
+                        )
+                    return read
+                if expect_comma:
+                    if char != 0x2C:  # ,
+                        raise DataError(
+                            path,
+                            f"expected ',' or ']' between records, found {_char_at(data, pos)!r}",
+                            _line(data, line_base, pos),
+                        )
+                    pos += 1
+                    expect_comma = False
+                    continue
+            start = pos
         expect_comma = in_array
-        start, battle = pos, None
+        battle = None
         end = _candidate_end(data, start) if char == 0x7B else -1  # {
-        if end > 0:
-            record = data[start:end]
-            if record.isascii() and (len(record) < SHORT or _brackets(record) < MAX_BRACKETS):
-                try:  # noqa: SIM105  (contextlib.suppress costs a with-block per record)
-                    battle = decode(record)
-                except refused:
-                    pass
+        if (
+            end > 0
+            and (plain or data[start:end].isascii())
+            and (end - start < SHORT or _brackets(data[start:end]) < MAX_BRACKETS)
+        ):
+            try:  # noqa: SIM105  (contextlib.suppress costs a with-block per record)
+                battle = decode(view[start:end])  # a view: no copy
+            except refused:
+                pass
         if battle is not None:
             model_a, model_b, stamp = battle.model_a, battle.model_b, battle.tstamp
             outcome = winners.get(battle.winner)
             # Anything the validator would refuse is left to it, for its message.
-            valid = bool(model_a and model_b and model_a != model_b and stamp - stamp == 0)  # finite
-            if outcome is not None and valid:
+            if (
+                outcome is not None
+                and model_a
+                and model_b
+                and model_a != model_b
+                and stamp - stamp == 0  # finite
+            ):
                 if simple:
                     read += 1
                     pos = end
@@ -256,6 +277,7 @@ def _scan(stream: BinaryIO, path: Any, filters: Filters, sink: _Sink) -> int:
             value, pos = _decode_full(data, start, eof, path, line_base)
         except _NeedMore:
             data, pos, line_base, eof = _fill(stream, data, start, line_base)
+            plain, view = data.isascii(), memoryview(data)
             expect_comma = False  # the value is read again from the top of the loop
             continue
         read += 1
