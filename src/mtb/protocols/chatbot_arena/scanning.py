@@ -233,7 +233,7 @@ def _scan(stream: BinaryIO, path: Any, filters: Filters, sink: _Sink) -> int:
                     expect_comma = False
                     continue
             start = pos
-        expect_comma = in_array
+        expect_comma = bool(in_array)
         battle = None
         end = _candidate_end(data, start) if char == 0x7B else -1  # {
         if (
