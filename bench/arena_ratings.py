@@ -109,14 +109,17 @@ def main() -> None:
             generate_apart(path, n_battles, n_models)
             size = path.stat().st_size / 1e6
             print(f"{n_battles:,} battles, {n_models} models, {size:.0f} MB JSON array:")
-            times = []
+            times, loads = [], []
             for _ in range(args.runs):
+                loads.append(os.getloadavg()[0])
                 seconds, peak, records = run_command(path, args.rounds)
                 times.append(seconds)
             print(
                 f"  mtb results (whole command, {args.rounds} rounds): "
                 f"{', '.join(f'{t:.2f}' for t in times)} s; "
-                f"peak RSS {peak / 1024:.0f} MiB"
+                f"peak RSS {peak / 1024:.0f} MiB; "
+                f"1-minute load average before each run {', '.join(f'{x:.1f}' for x in loads)} "
+                f"on {os.cpu_count()} cores"
             )
             if not args.skip_check and n_battles <= 200_000:
                 check(path, records, args.rounds)

@@ -1,16 +1,18 @@
 """Reading FastChat's clean_battle logs into compact arrays, one record at a time.
 
 The public log is a 2 GB JSON array (FastChat writes it with `indent=2`, so a
-record spans many lines); smaller exports are JSONL. Both are read by the same
-incremental decoder: a text buffer of a few megabytes, `json.JSONDecoder.raw_decode`
-on each value in turn, and only what the ratings need kept per battle (model
+record spans many lines); smaller exports are JSONL. Both are read from a buffer
+of a few megabytes, one record at a time: by scanning.py, which decodes plain
+records from their bytes and hands any other to Python's decoder, or (`fast=False`,
+the reference the tests hold it to) by `json.JSONDecoder.raw_decode` on every
+value (mtb.jsonstream). Every record goes through `check_record`'s rules, and only
+what the ratings need is kept per battle (model
 ids as int32, the outcome as int8, the time stamp as float64, and the four style
 differences when asked). A record is never kept as a dict, so memory grows with
 the number of battles by about 17 bytes each (49 with style features).
 
-Errors name the line the bad record starts on (`file:line`) in both layouts:
-the decoder counts the newlines it passes, so a record inside an indented array
-is found where an editor shows it.
+Errors name the line the bad record starts on (`file:line`) in both layouts,
+where an editor shows it, or the line where the JSON goes wrong.
 """
 
 from __future__ import annotations
