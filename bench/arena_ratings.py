@@ -4,8 +4,8 @@
     python bench/arena_ratings.py --skip-large    # only the 200k run and its checks
     python bench/arena_ratings.py --skip-check    # timings only (no scikit-learn reference)
 
-Each log is FastChat's clean_battle format (an indented JSON array, as FastChat
-writes it), made by `mtb.testing.arena_battles.generate`: ties and `tie
+Each log is FastChat's clean_battle format (a JSON array, one record a line
+indented by two spaces), made by `mtb.testing.arena_battles.generate`: ties and `tie
 (bothbad)`, 10% non-anonymous rows, five languages, conv_metadata and dedup_tag.
 
 The whole command is timed in a fresh process (start-up, reading, online Elo, the
