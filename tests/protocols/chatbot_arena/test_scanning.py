@@ -311,3 +311,11 @@ def test_battles_read_both_ways_have_equal_arrays(tmp_path: Path) -> None:
     with pytest.raises(AssertionError):
         same(read_battles(path, Filters()), read_battles(other, Filters(), fast=False))
     assert np.array_equal(read_battles(path, Filters()).tstamp, [1700000000.5])
+
+
+def test_a_time_stamp_beyond_float_range_is_an_error_not_a_traceback(tmp_path: Path) -> None:
+    path = tmp_path / "b.jsonl"
+    path.write_text(PLAIN + "\n" + PLAIN.replace("1700000000.5", "9" * 400) + "\n", encoding="utf-8")
+    for fast in (True, False):
+        with pytest.raises(DataError, match=r"b\.jsonl:2: field 'tstamp' is out of range"):
+            read_battles(path, Filters(), fast=fast)
