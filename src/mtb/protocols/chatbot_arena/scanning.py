@@ -123,9 +123,15 @@ def _line(data: bytes, line_base: int, at: int) -> int:
     return line_base + data.count(b"\n", 0, at)
 
 
-def _decode_full(data: bytes, start: int, eof: bool, path: Any, line_base: int) -> tuple[Any, int]:
-    """One value from `start` by Python's decoder, and the byte just after it; errors as jsonstream's."""
-    size = LINE_LIMIT
+def _decode_full(
+    data: bytes, start: int, eof: bool, path: Any, line_base: int, end_hint: int = -1
+) -> tuple[Any, int]:
+    """One value from `start` by Python's decoder, and the byte just after it; errors as jsonstream's.
+
+    The text decoded starts as the record's likely extent (`end_hint`) and grows while the
+    value may go on, so that a file of records that all come here is not decoded many times over.
+    """
+    size = end_hint - start if end_hint > start else 4096
     while True:
         stop = min(len(data), start + size)
         final = stop == len(data)
@@ -274,7 +280,7 @@ def _scan(stream: BinaryIO, path: Any, filters: Filters, sink: _Sink) -> int:
                     pos = end
                     continue
         try:
-            value, pos = _decode_full(data, start, eof, path, line_base)
+            value, pos = _decode_full(data, start, eof, path, line_base, end)
         except _NeedMore:
             data, pos, line_base, eof = _fill(stream, data, start, line_base)
             plain, view = data.isascii(), memoryview(data)
