@@ -198,8 +198,8 @@ def test_tricky_records_read_the_same_both_ways(tmp_path: Path, layout: str) -> 
     full = read_battles(path, Filters(anonymous_only=False), fast=False)
     written = len(TRICKY) if layout != "indented" else len(records)
     assert full.read == written and len(full) == written and full.read_in_full == written
-    # Plain ASCII records are read from their bytes, escapes and duplicates included;
-    # the others (non-ASCII, a lone surrogate, a float beyond range, bad style counts) in full.
+    # Plain records are read from their bytes, escapes, duplicates and UTF-8 included;
+    # the others (a lone surrogate, a float beyond range, bad style counts ...) in full.
     fast = read_battles(path, Filters(anonymous_only=False))
     assert 0 < fast.read_in_full < written // 2
     assert {"alpha", "beta", "\\u0061lpha", "été", "ét\U0001f600", "\ud800"} - set(full.models) == {

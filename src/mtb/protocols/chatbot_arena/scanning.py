@@ -11,8 +11,9 @@ record's syntax. It is used only where its answer is provably the full path's:
   structure. If the candidate decodes as one complete object, it is exactly the
   value `json.JSONDecoder.raw_decode` reads from that `{` (an object ends at its
   matching brace); if it does not, the record goes to the full path.
-- Only ASCII records with few brackets are tried: UTF-8 validity, and the depth at
-  which the decoders give up, are left to the full path.
+- Only records of valid UTF-8 (checked here: msgspec checks only the strings it keeps)
+  with few brackets are tried; the depth at which the decoders give up is left to the
+  full path.
 - msgspec rejects whatever Python's decoder (with NaN and Infinity refused) rejects;
   it also refuses lone surrogates and numbers beyond float range, which the full
   path then reads as it always has.
@@ -189,7 +190,7 @@ def _scan(stream: BinaryIO, path: Any, filters: Filters, sink: _Sink) -> int:
     if data.startswith(BOM):
         data = data[len(BOM) :]
     pos, line_base = 0, 1
-    plain, view = data.isascii(), memoryview(data)  # all ASCII: no record needs its own check
+    plain, view = data.isascii(), memoryview(data)  # all ASCII: no record needs a UTF-8 check
 
     in_array: bool | None = None
     expect_comma = False
@@ -244,7 +245,7 @@ def _scan(stream: BinaryIO, path: Any, filters: Filters, sink: _Sink) -> int:
         end = _candidate_end(data, start) if char == 0x7B else -1  # {
         if (
             end > 0
-            and (plain or data[start:end].isascii())
+            and (plain or _utf8(data[start:end]))
             and (end - start < SHORT or _brackets(data[start:end]) < MAX_BRACKETS)
         ):
             try:  # noqa: SIM105  (contextlib.suppress costs a with-block per record)
@@ -292,6 +293,17 @@ def _scan(stream: BinaryIO, path: Any, filters: Filters, sink: _Sink) -> int:
             sink.add(check_record(value, filters))
         except _Bad as exc:
             raise DataError(path, str(exc), _line(data, line_base, start)) from None
+
+
+def _utf8(record: bytes) -> bool:
+    """Valid UTF-8 (which Python's decoder checks of the whole file, and msgspec only of what it keeps)."""
+    if record.isascii():
+        return True
+    try:
+        record.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _brackets(record: bytes) -> int:
