@@ -88,6 +88,7 @@ def test_compact_array_on_one_line_and_several_records_a_line(
     path = tmp_path / "compact.json"
     path.write_text(json.dumps(rows[:400]), encoding="utf-8")
     assert_same(path)
+    assert read_battles(path, Filters()).read_in_full == 0
     path.write_text(
         "[" + ",\n".join(", ".join(json.dumps(r) for r in rows[i : i + 3]) for i in range(0, 300, 3)) + "]"
     )

@@ -6,8 +6,9 @@ a struct of only the needed fields in under 1 µs, and still checks the whole
 record's syntax. It is used only where its answer is provably the full path's:
 
 - A candidate record runs from a `{` to the last `}` on its line (JSONL; arrays with
-  one record a line) or to the first line indented as its opening brace is
-  (FastChat's `indent=2`). JSON strings cannot hold a raw newline, so lines are
+  one record a line), to the first line indented as its opening brace is
+  (FastChat's `indent=2`), or, on a line longer than 64 KB (a compact array), to the
+  first `}` followed by `, {` or `]`. JSON strings cannot hold a raw newline, so lines are
   structure. If the candidate decodes as one complete object, it is exactly the
   value `json.JSONDecoder.raw_decode` reads from that `{` (an object ends at its
   matching brace); if it does not, the record goes to the full path.
@@ -57,6 +58,7 @@ MAX_BRACKETS = 256
 WS = re.compile(rb"[ \t\r\n]*")
 OPEN = re.compile(rb"[ \t\r\n]*\{")
 COMMA_OPEN = re.compile(rb"[ \t\r\n]*,[ \t\r\n]*\{")
+COMPACT_END = re.compile(rb"\}[ \t]*(?:,[ \t]*\{|\])")
 BOM = b"\xef\xbb\xbf"
 
 
@@ -82,6 +84,10 @@ def _candidate_end(data: bytes, start: int) -> int:
     """Where the record opening at `start` ends if it is laid out as usual; -1 if it is not."""
     newline = data.find(b"\n", start, start + LINE_LIMIT)
     if newline < 0:
+        # A long line: a compact array (json.dump, pandas' to_json) ends a record at `}, {` or `}]`.
+        found = COMPACT_END.search(data, start, start + LINE_LIMIT)
+        if found is not None:
+            return found.start() + 1
         if len(data) - start >= LINE_LIMIT:
             return -1
         newline = len(data)
