@@ -285,6 +285,7 @@ def test_random_corruptions_read_the_same_both_ways(tmp_path: Path, rows: list[d
     texts = {
         "jsonl": ("\n".join(json.dumps(r) for r in rows[:12]) + "\n").encode(),
         "indented": json.dumps(rows[:8], indent=2).encode(),
+        "compact": json.dumps(rows[:8]).encode(),
     }
     path = tmp_path / "corrupt.json"
     alphabet = b'{}[],:"\\ \n0123456789.eE-+aeflnrstu\xc3\xa9\xff'
