@@ -4,8 +4,8 @@
     python bench/arena_ratings.py --skip-large    # only the 200k run and its checks
     python bench/arena_ratings.py --skip-check    # timings only (no scikit-learn reference)
 
-Each log is FastChat's clean_battle format (an indented JSON array, as FastChat
-writes it), made by `mtb.testing.arena_battles.generate`: ties and `tie
+Each log is FastChat's clean_battle format (a JSON array, one record a line
+indented by two spaces), made by `mtb.testing.arena_battles.generate`: ties and `tie
 (bothbad)`, 10% non-anonymous rows, five languages, conv_metadata and dedup_tag.
 
 The whole command is timed in a fresh process (start-up, reading, online Elo, the
@@ -109,14 +109,17 @@ def main() -> None:
             generate_apart(path, n_battles, n_models)
             size = path.stat().st_size / 1e6
             print(f"{n_battles:,} battles, {n_models} models, {size:.0f} MB JSON array:")
-            times = []
+            times, loads = [], []
             for _ in range(args.runs):
+                loads.append(os.getloadavg()[0])
                 seconds, peak, records = run_command(path, args.rounds)
                 times.append(seconds)
             print(
                 f"  mtb results (whole command, {args.rounds} rounds): "
                 f"{', '.join(f'{t:.2f}' for t in times)} s; "
-                f"peak RSS {peak / 1024:.0f} MiB"
+                f"peak RSS {peak / 1024:.0f} MiB; "
+                f"1-minute load average before each run {', '.join(f'{x:.1f}' for x in loads)} "
+                f"on {os.cpu_count()} cores"
             )
             if not args.skip_check and n_battles <= 200_000:
                 check(path, records, args.rounds)

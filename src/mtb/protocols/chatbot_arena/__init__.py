@@ -1,6 +1,7 @@
 """Chatbot Arena: ratings from human votes in FastChat's clean_battle logs.
 
-    battles.py    streaming reader of clean_battle JSON arrays and JSONL into compact arrays
+    battles.py    clean_battle JSON arrays and JSONL into compact arrays; the record validator
+    scanning.py   the fast reader: plain records decoded from their bytes (msgspec), the rest in full
     ratings.py    Bradley–Terry (FastChat 0.2.36's objective, on counts), online Elo, bootstraps
     report.py     what `mtb results --bench chatbot-arena --battles FILE` prints
     plot.py       ratings with intervals and the pairwise win-fraction heatmap (--plot)

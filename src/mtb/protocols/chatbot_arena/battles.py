@@ -1,16 +1,18 @@
 """Reading FastChat's clean_battle logs into compact arrays, one record at a time.
 
 The public log is a 2 GB JSON array (FastChat writes it with `indent=2`, so a
-record spans many lines); smaller exports are JSONL. Both are read by the same
-incremental decoder: a text buffer of a few megabytes, `json.JSONDecoder.raw_decode`
-on each value in turn, and only what the ratings need kept per battle (model
+record spans many lines); smaller exports are JSONL. Both are read from a buffer
+of a few megabytes, one record at a time: by scanning.py, which decodes plain
+records from their bytes and hands any other to Python's decoder, or (`fast=False`,
+the reference the tests hold it to) by `json.JSONDecoder.raw_decode` on every
+value (mtb.jsonstream). Every record goes through `check_record`'s rules, and only
+what the ratings need is kept per battle (model
 ids as int32, the outcome as int8, the time stamp as float64, and the four style
 differences when asked). A record is never kept as a dict, so memory grows with
 the number of battles by about 17 bytes each (49 with style features).
 
-Errors name the line the bad record starts on (`file:line`) in both layouts:
-the decoder counts the newlines it passes, so a record inside an indented array
-is found where an editor shows it.
+Errors name the line the bad record starts on (`file:line`) in both layouts,
+where an editor shows it, or the line where the JSON goes wrong.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import math
 from array import array
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeGuard
+from typing import Any, TextIO, TypeGuard
 
 import numpy as np
 
@@ -58,6 +60,7 @@ class Battles:
     style_b: np.ndarray | None = None
     read: int = 0  # records in the file
     skipped: dict[str, int] = field(default_factory=dict)  # records left out, by reason
+    read_in_full: int = 0  # records the byte reader left to Python's JSON decoder (all, without it)
 
     def __len__(self) -> int:
         return int(self.model_a.size)
@@ -88,15 +91,69 @@ def _is_number(value: Any) -> TypeGuard[int | float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-BATTLE_COLUMNS = ("model_a", "model_b", "winner", "anony", "tstamp")
-OPTIONAL_COLUMNS = ("language", "dedup_tag", "conv_metadata")
+class _Bad(Exception):
+    """A record that is not a valid battle; the reader adds the path and the line."""
 
 
-class _Collector:
-    """The battles kept so far, as compact arrays; `add` checks one record (ValueError if bad)."""
+Checked = tuple[
+    str, str, int, float, "str | None", Any
+]  # model_a, model_b, outcome, stamp, skip reason, style
 
-    def __init__(self, filters: Filters) -> None:
-        self.filters = filters
+
+def check_record(record: Any, filters: Filters) -> Checked:
+    """A record read in full, validated; its skip reason (a filter's) or None, and style totals when asked."""
+    if not isinstance(record, dict):
+        raise _Bad(f"a battle must be a JSON object, not {type(record).__name__}")
+    try:
+        model_a, model_b = record["model_a"], record["model_b"]
+        winner, anony, stamp = record["winner"], record["anony"], record["tstamp"]
+    except KeyError as exc:
+        raise _Bad(f"missing field '{exc.args[0]}'") from None
+    if not isinstance(model_a, str) or not model_a or not isinstance(model_b, str) or not model_b:
+        raise _Bad("model_a and model_b must be non-empty strings")
+    if model_a == model_b:
+        raise _Bad(f"a model cannot battle itself ({model_a!r})")
+    outcome = WINNERS.get(winner) if isinstance(winner, str) else None
+    if outcome is None:
+        raise _Bad(f"winner must be one of model_a, model_b, tie, tie (bothbad); got {winner!r}")
+    if not isinstance(anony, bool):
+        raise _Bad("field 'anony' must be true or false")
+    if not _is_number(stamp):
+        raise _Bad("field 'tstamp' must be a number")
+    try:
+        seconds = float(stamp)
+    except OverflowError:  # an integer of hundreds of digits
+        raise _Bad("field 'tstamp' is out of range") from None
+    if filters.anonymous_only and not anony:
+        return model_a, model_b, outcome, seconds, "non-anonymous", None
+    if filters.languages is not None:
+        language = record.get("language")
+        if not isinstance(language, str) or language not in filters.languages:
+            return model_a, model_b, outcome, seconds, "language", None
+    if filters.exclude_ties and outcome == TIE:
+        return model_a, model_b, outcome, seconds, "tie", None
+    if filters.dedup:
+        tag = record.get("dedup_tag")
+        if tag is not None and not isinstance(tag, dict):
+            raise _Bad("field 'dedup_tag' must be an object")
+        if tag is not None and not tag.get("sampled", True):
+            return model_a, model_b, outcome, seconds, "dedup", None
+    style = None
+    if filters.style:
+        meta = record.get("conv_metadata")
+        try:
+            if meta is None:
+                raise ValueError("style control needs conv_metadata in every battle")
+            style = (_style_totals(meta, "a"), _style_totals(meta, "b"))
+        except ValueError as exc:
+            raise _Bad(str(exc)) from None
+    return model_a, model_b, outcome, seconds, None, style
+
+
+class _Sink:
+    """The kept battles in typed arrays, models indexed by id in order of first appearance."""
+
+    def __init__(self) -> None:
         self.ids: dict[str, int] = {}
         self.a_ids, self.b_ids = array("i"), array("i")
         self.outcomes = array("b")
@@ -104,58 +161,22 @@ class _Collector:
         self.style_a, self.style_b = array("d"), array("d")
         self.skipped = {"non-anonymous": 0, "language": 0, "tie": 0, "dedup": 0}
         self.read = 0
+        self.read_in_full = 0
 
-    def add(self, record: Any) -> None:
-        filters = self.filters
-        self.read += 1
-        if not isinstance(record, dict):
-            raise ValueError(f"a battle must be a JSON object, not {type(record).__name__}")
-        try:
-            model_a, model_b = record["model_a"], record["model_b"]
-            winner, anony, stamp = record["winner"], record["anony"], record["tstamp"]
-        except KeyError as exc:
-            raise ValueError(f"missing field '{exc.args[0]}'") from None
-        if not isinstance(model_a, str) or not model_a or not isinstance(model_b, str) or not model_b:
-            raise ValueError("model_a and model_b must be non-empty strings")
-        if model_a == model_b:
-            raise ValueError(f"a model cannot battle itself ({model_a!r})")
-        outcome = WINNERS.get(winner) if isinstance(winner, str) else None
-        if outcome is None:
-            raise ValueError(f"winner must be one of model_a, model_b, tie, tie (bothbad); got {winner!r}")
-        if not isinstance(anony, bool):
-            raise ValueError("field 'anony' must be true or false")
-        if not _is_number(stamp) or not math.isfinite(stamp):
-            raise ValueError("field 'tstamp' must be a number")
-        if filters.anonymous_only and not anony:
-            self.skipped["non-anonymous"] += 1
+    def add(self, checked: Checked) -> None:
+        model_a, model_b, outcome, stamp, skip, style = checked
+        if skip is not None:
+            self.skipped[skip] += 1
             return
-        if filters.languages is not None and record.get("language") not in filters.languages:
-            self.skipped["language"] += 1
-            return
-        if filters.exclude_ties and outcome == TIE:
-            self.skipped["tie"] += 1
-            return
-        if filters.dedup:
-            tag = record.get("dedup_tag")
-            if tag is not None and not isinstance(tag, dict):
-                raise ValueError("field 'dedup_tag' must be an object")
-            if tag is not None and not tag.get("sampled", True):
-                self.skipped["dedup"] += 1
-                return
-        if filters.style:
-            meta = record.get("conv_metadata")
-            if meta is None:
-                raise ValueError("style control needs conv_metadata in every battle")
-            style_a, style_b = _style_totals(meta, "a"), _style_totals(meta, "b")
-            self.style_a.extend(style_a)
-            self.style_b.extend(style_b)
+        if style is not None:
+            self.style_a.extend(style[0])
+            self.style_b.extend(style[1])
         self.a_ids.append(self.ids.setdefault(model_a, len(self.ids)))
         self.b_ids.append(self.ids.setdefault(model_b, len(self.ids)))
         self.outcomes.append(outcome)
-        self.stamps.append(float(stamp))
+        self.stamps.append(stamp)
 
-    def battles(self) -> Battles:
-        style = self.filters.style
+    def battles(self, style: bool) -> Battles:
         return Battles(
             models=list(self.ids),
             model_a=np.frombuffer(self.a_ids, dtype=np.int32).copy(),
@@ -166,40 +187,62 @@ class _Collector:
             style_b=np.frombuffer(self.style_b, dtype=np.float64).reshape(-1, 4).copy() if style else None,
             read=self.read,
             skipped={k: v for k, v in self.skipped.items() if v},
+            read_in_full=self.read_in_full,
         )
 
 
-def read_battles(path: Path, filters: Filters) -> Battles:
-    """The battles of a clean_battle file (JSON array, JSONL, or Parquet such as the Hub's 2023
-    `lmsys/chatbot_arena_conversations`) that pass `filters`; a bad record is a `path:line`
-    (Parquet: `path:row N`) DataError."""
+def read_battles(path: Path, filters: Filters, *, fast: bool = True) -> Battles:
+    """The battles of a clean_battle file that pass `filters`; a bad record is a `path:line` DataError.
+
+    `fast` reads well-formed records from their bytes (mtb.protocols.chatbot_arena.scanning);
+    without it every record goes through Python's JSON decoder. Both give the same battles,
+    and the same error for the same bad record.
+
+    Parquet (such as the Hub's 2023 `lmsys/chatbot_arena_conversations`) is read by column,
+    its errors as `path:row N`.
+    """
     if is_parquet(path):
         return _read_parquet(path, filters)
-    collector = _Collector(filters)
+    sink = _Sink()
     try:
-        stream = path.open(encoding="utf-8", newline="")
+        stream = path.open("rb") if fast else path.open(encoding="utf-8", newline="")
     except IsADirectoryError:
         raise DataError(path, "is a folder; expected a battle file (JSON array, JSONL or Parquet)") from None
     except FileNotFoundError:
         raise DataError(path, "file not found") from None
     except OSError as exc:
         raise DataError(path, f"cannot be read ({exc.strerror or exc})") from None
+    with stream:
+        if fast:
+            from mtb.protocols.chatbot_arena.scanning import scan
+
+            scan(stream, path, filters, sink)  # type: ignore[arg-type]  # opened in binary
+        else:
+            _read_full(stream, path, filters, sink)  # type: ignore[arg-type]  # opened as text
+    return sink.battles(filters.style)
+
+
+def _read_full(stream: TextIO, path: Path, filters: Filters, sink: _Sink) -> None:
     line = 0
     try:
-        with stream:
-            for line, record in iter_values(stream, path):
-                try:
-                    collector.add(record)
-                except ValueError as exc:
-                    raise DataError(path, str(exc), line) from None
+        for line, record in iter_values(stream, path):
+            sink.read += 1
+            sink.read_in_full += 1
+            try:
+                sink.add(check_record(record, filters))
+            except _Bad as exc:
+                raise DataError(path, str(exc), line) from None
     except UnicodeDecodeError as exc:
         raise DataError(path, f"not valid UTF-8 ({exc.reason})", line + 1 if line else None) from None
-    return collector.battles()
+
+
+BATTLE_COLUMNS = ("model_a", "model_b", "winner", "anony", "tstamp")
+OPTIONAL_COLUMNS = ("language", "dedup_tag", "conv_metadata")
 
 
 def _read_parquet(path: Path, filters: Filters) -> Battles:
     """Only the battle columns, by record batch: the conversations (most of the bytes) stay on disk."""
-    collector = _Collector(filters)
+    sink = _Sink()
     optional = [
         name
         for name, wanted in zip(
@@ -208,8 +251,14 @@ def _read_parquet(path: Path, filters: Filters) -> Battles:
         if wanted
     ]
     for row, record in iter_rows(path, BATTLE_COLUMNS, optional, what="a battle file (.parquet)"):
+        sink.read += 1
+        sink.read_in_full += 1
         try:
-            collector.add(record)
-        except ValueError as exc:
+            checked = check_record(record, filters)
+            # Parquet can hold a NaN time stamp, which JSON cannot: it would poison the time order.
+            if not math.isfinite(checked[3]):
+                raise _Bad("field 'tstamp' must be a number")
+            sink.add(checked)
+        except _Bad as exc:
             raise DataError(path, str(exc), row=row) from None
-    return collector.battles()
+    return sink.battles(filters.style)
