@@ -14,7 +14,8 @@ from mtb.cli.common import MultiValueCommand
 app = typer.Typer(
     name="mtb",
     help=(
-        "LLM-as-a-judge benchmarks (MT-bench) from the command line.\n\n"
+        "LLM-as-a-judge benchmarks (MT-bench, Arena-Hard v0.1 and v2.0, Chatbot Arena ratings, your own) "
+        "from the command line.\n\n"
         "Exit codes: 0 ok, 1 some items failed, 2 bad usage or input, 130 interrupted."
     ),
     no_args_is_help=True,
