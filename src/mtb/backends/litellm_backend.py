@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Sequence
 from typing import Any
@@ -12,8 +13,8 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 import litellm
 import openai
 
-from mtb.backends.base import Completion, EndpointConfig, Message, SamplingParams
-from mtb.backends.openai_compat import backend_error_from, completion_from
+from mtb.backends.base import BackendError, Completion, EndpointConfig, Message, SamplingParams
+from mtb.backends.openai_compat import backend_error_from, completion_from, local_error
 
 
 class LiteLLMBackend:
@@ -25,22 +26,32 @@ class LiteLLMBackend:
         if params.seed is not None:
             extra["seed"] = params.seed
         try:
-            response = await litellm.acompletion(
-                model=self.config.model,
-                messages=list(messages),
-                temperature=params.temperature,
-                max_tokens=params.max_tokens,
-                api_base=self.config.api_base,
-                api_key=self.config.api_key,
-                timeout=self.config.timeout,
-                # mtb's engine is the only retry layer.
-                num_retries=0,
-                max_retries=0,
-                **extra,
-            )
+            # litellm's own timeout bounds each read, as the SDK's does; this bounds the whole request.
+            response = await asyncio.wait_for(self._call(messages, params, extra), self.config.timeout)
+        except TimeoutError:
+            raise BackendError(
+                "timeout", f"request timed out: no complete reply within {self.config.timeout:g} s"
+            ) from None
         except openai.OpenAIError as exc:  # litellm's exceptions subclass openai's
             raise backend_error_from(exc) from None
+        except (UnicodeError, ValueError) as exc:  # our own request refused before it was sent
+            raise local_error(exc) or BackendError("malformed", f"malformed response: {exc}") from None
         return completion_from(response)
+
+    async def _call(self, messages: Sequence[Message], params: SamplingParams, extra: dict[str, Any]) -> Any:
+        return await litellm.acompletion(
+            model=self.config.model,
+            messages=list(messages),
+            temperature=params.temperature,
+            max_tokens=params.max_tokens,
+            api_base=self.config.api_base,
+            api_key=self.config.api_key,
+            timeout=self.config.timeout,
+            # mtb's engine is the only retry layer.
+            num_retries=0,
+            max_retries=0,
+            **extra,
+        )
 
     async def aclose(self) -> None:
         return None
