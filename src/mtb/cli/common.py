@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import functools
-import os
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -16,7 +14,6 @@ from typer.core import TyperCommand
 
 from mtb.errors import MtbError
 
-T = TypeVar("T")
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -85,10 +82,6 @@ def stderr_console() -> Console:
     return Console(stderr=True, soft_wrap=True)
 
 
-def env_or(value: str | None, variable: str) -> str | None:
-    return value if value else os.environ.get(variable) or None
-
-
 def cli_errors(command: Callable[..., None]) -> Callable[..., None]:
     """Turn mtb's own errors into a one-line message and their exit code, and Ctrl-C into 130."""
 
@@ -106,10 +99,6 @@ def cli_errors(command: Callable[..., None]) -> Callable[..., None]:
             raise typer.Exit(EXIT_INTERRUPTED) from None
 
     return wrapper
-
-
-def run_async(coroutine: Coroutine[Any, Any, T]) -> T:
-    return asyncio.run(coroutine)
 
 
 # Options that, as in FastChat's argparse (nargs="+"), take every value up to the next flag.
