@@ -14,7 +14,6 @@ from typer.core import TyperCommand
 
 from mtb.errors import MtbError
 
-
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 DataDirOption = Annotated[
