@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Hashable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,7 @@ from mtb.protocols.arena_hard.config import JudgeConfig
 from mtb.protocols.arena_hard.records import parse_judgment
 from mtb.protocols.base import PlannedRun
 from mtb.provenance import sha256_text
-from mtb.records import ModelAnswer, Question, sortable_id
+from mtb.records import ModelAnswer, Question, QuestionId, sortable_id
 
 CONTINUE_PROMPT = "continue your judgment and finish by outputting a final verdict label"
 
@@ -126,7 +126,16 @@ class ArenaPlan:
     matches: dict[str, list[ArenaMatch]]  # per model
     specs: dict[str, OutputSpec]
     gaps: list[str]
-    already_done: int
+    done: dict[str, frozenset[Hashable]]  # per model, the question ids its output file already holds
+
+    @property
+    def already_done(self) -> int:
+        return sum(
+            1
+            for model, matches in self.matches.items()
+            for m in matches
+            if m.question.question_id in self.done[model]
+        )
 
     def summary(self, bench: str) -> dict[str, Any]:
         total = sum(len(m) for m in self.matches.values())
@@ -184,13 +193,10 @@ def plan_arena(
     for model, by_question in answers.items():
         missing = [q.question_id for q in questions if q.question_id not in by_question]
         if missing:
-            more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
-            gaps.append(
-                f"{model}: no answer to {len(missing)} question(s): {', '.join(map(str, missing[:5]))}{more}"
-            )
+            gaps.append(missing_line(model, missing, "answer"))
     matches: dict[str, list[ArenaMatch]] = {}
     specs: dict[str, OutputSpec] = {}
-    already = 0
+    done: dict[str, frozenset[Hashable]] = {}
     for model in chosen:
         baseline = answers[baseline_model]
         matches[model] = [
@@ -199,9 +205,8 @@ def plan_arena(
             if q.question_id in answers[model] and q.question_id in baseline
         ]
         specs[model] = judgment_output(judgment_path(data, judge_model, model), retry_unparsed)
-        done = done_keys(specs[model])
-        already += sum(1 for m in matches[model] if m.question.question_id in done)
-    return ArenaPlan(judge_model, baseline_model, chosen, questions, matches, specs, gaps, already)
+        done[model] = frozenset(done_keys(specs[model]))
+    return ArenaPlan(judge_model, baseline_model, chosen, questions, matches, specs, gaps, done)
 
 
 # The reply length to assume when no judgment holds any yet: upstream's judge answers the
@@ -212,22 +217,27 @@ DEFAULT_OUTPUT_TOKENS = 700
 def request_messages(plan: ArenaPlan, config: JudgeConfig) -> Iterator[list[Message]]:
     """Both games' first requests for every match still to judge (a second attempt is not foreseen)."""
     for model in plan.models:
-        done = done_keys(plan.specs[model])
         for match in plan.matches[model]:
-            if match.question.question_id in done:
+            if match.question.question_id in plan.done[model]:
                 continue
             yield game_messages(config, match.question, match.baseline, match.answer)
             yield game_messages(config, match.question, match.answer, match.baseline)
 
 
-def past_judgments(folder: Path) -> Iterator[str]:
-    """Every game's judgment text in the judge's folder."""
+def missing_line(model: str, ids: list[QuestionId], what: str) -> str:
+    """A gap: `model` has no `what` to these questions (the first five named)."""
+    more = f" and {len(ids) - 5} more" if len(ids) > 5 else ""
+    return f"{model}: no {what} to {len(ids)} question(s): {', '.join(map(str, ids[:5]))}{more}"
+
+
+def past_judgments(folder: Path, text_of: Callable[[Any], Any] = lambda judgment: judgment) -> Iterator[str]:
+    """Every game's judgment text in the judge's folder; `text_of` finds it in a game's `judgment`."""
     for path in sorted(folder.glob("*.jsonl")) if folder.is_dir() else []:
         try:
             for _, obj in iter_json_lines(path):
                 games = obj.get("games")
                 for game in games if isinstance(games, list) else []:
-                    text = game.get("judgment") if isinstance(game, dict) else None
+                    text = text_of(game.get("judgment")) if isinstance(game, dict) else None
                     if isinstance(text, str) and text.strip():
                         yield text
         except MtbError:

@@ -19,8 +19,8 @@ from typing import Any
 from mtb.backends.base import Message, SamplingParams
 from mtb.data import DataDir, file_stem_safe
 from mtb.engine import Caller, Job, OutputSpec, Task, done_keys
-from mtb.errors import MtbError, UsageError
-from mtb.jsonl import iter_json_lines
+from mtb.errors import UsageError
+from mtb.protocols.arena_hard.judging import missing_line, past_judgments
 from mtb.protocols.arena_hard_v2.records import answer_text, is_scored, parse_judgment
 from mtb.protocols.arena_hard_v2.settings import CategorySetting, JudgeConfig
 from mtb.protocols.base import PlannedRun
@@ -86,11 +86,6 @@ def judgment_output(path: Path, retry_unparsed: bool) -> OutputSpec:
     )
 
 
-def _missing(model: str, ids: list[QuestionId], what: str) -> str:
-    more = f" and {len(ids) - 5} more" if len(ids) > 5 else ""
-    return f"{model}: no {what} to {len(ids)} question(s): {', '.join(map(str, ids[:5]))}{more}"
-
-
 @dataclass(frozen=True)
 class Plan:
     judge_model: str
@@ -100,7 +95,16 @@ class Plan:
     matches: dict[str, list[Match]]  # per model
     specs: dict[str, OutputSpec]
     gaps: list[str]
-    already_done: int
+    done: dict[str, frozenset[Hashable]]  # per model, the question ids its output file already holds
+
+    @property
+    def already_done(self) -> int:
+        return sum(
+            1
+            for model, matches in self.matches.items()
+            for m in matches
+            if m.question.question_id in self.done[model]
+        )
 
     def summary(self, bench: str, output: Path) -> dict[str, Any]:
         total = sum(len(m) for m in self.matches.values())
@@ -185,15 +189,15 @@ def plan_judging(
             if categories[q.category].baseline == baseline and q.question_id not in answers[baseline]
         ]
         if missing:
-            gaps.append(_missing(baseline, missing, "baseline answer"))
+            gaps.append(missing_line(baseline, missing, "baseline answer"))
     matches: dict[str, list[Match]] = {}
     specs: dict[str, OutputSpec] = {}
-    already = 0
+    done: dict[str, frozenset[Hashable]] = {}
     for model in listed:
         own = [q for q in chosen_questions if categories[q.category].baseline != model]
         missing = [q.question_id for q in own if q.question_id not in answers[model]]
         if missing:
-            gaps.append(_missing(model, missing, "answer"))
+            gaps.append(missing_line(model, missing, "answer"))
         matches[model] = [
             Match(
                 q,
@@ -206,9 +210,8 @@ def plan_judging(
             if q.question_id in answers[model] and q.question_id in answers[categories[q.category].baseline]
         ]
         specs[model] = judgment_output(judgment_path(data, judge_model, model), retry_unparsed)
-        done = done_keys(specs[model])
-        already += sum(1 for m in matches[model] if m.question.question_id in done)
-    return Plan(judge_model, categories, listed, chosen_questions, matches, specs, gaps, already)
+        done[model] = frozenset(done_keys(specs[model]))
+    return Plan(judge_model, categories, listed, chosen_questions, matches, specs, gaps, done)
 
 
 # The reply length to assume when no judgment holds any yet (the judge writes its own answer first).
@@ -218,29 +221,11 @@ DEFAULT_OUTPUT_TOKENS = 800
 def request_messages(plan: Plan, config: JudgeConfig) -> Iterator[list[Message]]:
     """Both games' requests for every match still to judge."""
     for model in plan.models:
-        if not plan.matches[model]:
-            continue
-        done = done_keys(plan.specs[model])
         for match in plan.matches[model]:
-            if match.question.question_id in done:
+            if match.question.question_id in plan.done[model]:
                 continue
             yield game_messages(config, match.setting, match.question, match.baseline, match.answer)
             yield game_messages(config, match.setting, match.question, match.answer, match.baseline)
-
-
-def past_judgments(folder: Path) -> Iterator[str]:
-    """Every game's judgment text (`judgment.answer`) in the judge's folder."""
-    for path in sorted(folder.glob("*.jsonl")) if folder.is_dir() else []:
-        try:
-            for _, obj in iter_json_lines(path):
-                games = obj.get("games")
-                for game in games if isinstance(games, list) else []:
-                    judgment = game.get("judgment") if isinstance(game, dict) else None
-                    text = judgment.get("answer") if isinstance(judgment, dict) else None
-                    if isinstance(text, str) and text.strip():
-                        yield text
-        except MtbError:
-            continue  # the results command reports a bad file; the estimate does without it
 
 
 def planned_run(plan: Plan, config: JudgeConfig, bench: str, data: DataDir) -> PlannedRun:
@@ -269,7 +254,10 @@ def planned_run(plan: Plan, config: JudgeConfig, bench: str, data: DataDir) -> P
         count_unparsed=count_unparsed,
         judge_model=plan.judge_model,
         requests=lambda: request_messages(plan, config),
-        past_outputs=lambda: past_judgments(output),
+        # v2 keeps a game's text in `judgment.answer`.
+        past_outputs=lambda: past_judgments(
+            output, lambda judgment: judgment.get("answer") if isinstance(judgment, dict) else None
+        ),
         default_output_tokens=DEFAULT_OUTPUT_TOKENS,
         provenance={
             "baseline_model": {name: c.baseline for name, c in sorted(plan.categories.items())},
