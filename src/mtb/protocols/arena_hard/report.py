@@ -15,11 +15,8 @@ from mtb.tables import Table
 DEFAULT_ROUNDS, DEFAULT_SEED = 100, 42
 
 
-def score(data: DataDir, request: ResultsRequest) -> ScoreReport:
-    if request.plot is not None:
-        raise UsageError("--plot draws MT-bench scores by category; Arena-Hard has a single category")
-    if request.mode not in (None, "pairwise-baseline"):
-        raise UsageError(f"{data.bench.name} is scored against its baseline (--mode pairwise-baseline)")
+def refuse_mt_bench_flags(request: ResultsRequest) -> None:
+    """The results flags only MT-bench's judgments answer to, refused for both Arena-Hard versions."""
     if request.strict:
         # Arena-Hard records carry their run_id too, but results do not compare runs' settings yet.
         raise UsageError("--strict checks MT-bench judgments; Arena-Hard results do not check settings yet")
@@ -27,6 +24,14 @@ def score(data: DataDir, request: ResultsRequest) -> ScoreReport:
         raise UsageError("--compare works with MT-bench single grading")
     if request.position_bias:
         raise UsageError("--position-bias works with MT-bench pairwise judgments")
+
+
+def score(data: DataDir, request: ResultsRequest) -> ScoreReport:
+    if request.plot is not None:
+        raise UsageError("--plot draws MT-bench scores by category; Arena-Hard has a single category")
+    if request.mode not in (None, "pairwise-baseline"):
+        raise UsageError(f"{data.bench.name} is scored against its baseline (--mode pairwise-baseline)")
+    refuse_mt_bench_flags(request)
     if request.category is not None:
         raise UsageError(f"--category applies to Arena-Hard v2.0, not {data.bench.name}")
     judge = request.judge_model or data.bench.default_judge

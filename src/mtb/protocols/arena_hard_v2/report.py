@@ -6,6 +6,7 @@ from typing import Any
 
 from mtb.data import DataDir, file_stem_safe
 from mtb.errors import DataError, UsageError
+from mtb.protocols.arena_hard.report import refuse_mt_bench_flags
 from mtb.protocols.arena_hard.scanning import map_files
 from mtb.protocols.arena_hard_v2 import scoring
 from mtb.protocols.arena_hard_v2.settings import CategorySetting
@@ -33,13 +34,7 @@ def score(
         raise UsageError(f"--plot draws MT-bench scores by category; not for {name}")
     if request.mode not in (None, "pairwise-baseline"):
         raise UsageError(f"{name} is scored against its baselines (--mode pairwise-baseline)")
-    if request.strict:
-        # Arena-Hard records carry their run_id too, but results do not compare runs' settings yet.
-        raise UsageError("--strict checks MT-bench judgments; Arena-Hard results do not check settings yet")
-    if request.compare:
-        raise UsageError("--compare works with MT-bench single grading")
-    if request.position_bias:
-        raise UsageError("--position-bias works with MT-bench pairwise judgments")
+    refuse_mt_bench_flags(request)
     if request.baseline_model is not None:
         raise UsageError(
             f"{name} takes each category's baseline from JUDGE_SETTINGS in utils/judge_utils.py; "
