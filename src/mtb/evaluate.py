@@ -23,6 +23,7 @@ from typing import Any
 from mtb import validate
 from mtb.data import DataDir
 from mtb.errors import DataError, UsageError
+from mtb.jsonl import finite
 
 # --- the models ---------------------------------------------------------------
 
@@ -267,21 +268,11 @@ def logged_spending(data: DataDir, since: float) -> dict[str, Any]:
     return totals
 
 
-def _finite(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {key: _finite(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(item) for item in value]
-    return value
-
-
 def write_summary(json_path: Path, markdown_path: Path, summary: Mapping[str, Any]) -> None:
     """Write both files; a folder that cannot be written is a DataError naming it."""
     try:
         json_path.parent.mkdir(parents=True, exist_ok=True)
-        json_path.write_text(json.dumps(_finite(dict(summary)), indent=2, allow_nan=False) + "\n", "utf-8")
+        json_path.write_text(json.dumps(finite(dict(summary)), indent=2, allow_nan=False) + "\n", "utf-8")
         markdown_path.write_text(render_markdown(summary), "utf-8")
     except OSError as exc:
         raise DataError(json_path.parent, f"cannot write the eval summary ({exc.strerror or exc})") from None

@@ -8,6 +8,7 @@ at the end. `repair_tail` removes such a line before the next run appends.
 from __future__ import annotations
 
 import json
+import math
 import os
 import stat
 import tempfile
@@ -102,6 +103,17 @@ def read_records(path: Path, parse: Callable[[dict[str, Any]], T]) -> list[T]:
         except ValueError as exc:
             raise DataError(path, str(exc), number) from None
     return records
+
+
+def finite(value: Any) -> Any:
+    """`value` with every NaN or infinity as null: JSON has neither, and a reader would choke on them."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: finite(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite(item) for item in value]
+    return value
 
 
 def dumps(obj: dict[str, Any]) -> str:

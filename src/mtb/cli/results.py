@@ -274,22 +274,12 @@ def _anchor(text: str) -> tuple[str, float]:
     return model, number
 
 
-def _finite(value: Any) -> Any:
-    """`value` with every NaN or infinity as null: JSON has neither, and a reader would choke on them."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {key: _finite(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(item) for item in value]
-    return value
-
-
 def emit(report: ScoreReport, output_format: OutputFormat) -> None:
     from mtb import tables
+    from mtb.jsonl import finite
 
     if output_format is OutputFormat.json:
-        typer.echo(json.dumps(_finite(report.records), indent=2, allow_nan=False))
+        typer.echo(json.dumps(finite(report.records), indent=2, allow_nan=False))
     elif output_format is OutputFormat.csv:
         typer.echo(tables.to_csv(report.flat), nl=False)
     elif output_format is OutputFormat.markdown:
