@@ -51,3 +51,16 @@ def answer_record(
         "tstamp": time.time(),
         **extra,
     }
+
+
+class FastChatFiles:
+    """The question and answer parts of the protocol for families that use FastChat's files."""
+
+    def read_questions(self, data: DataDir) -> list[Question]:
+        return read_questions(data)
+
+    def read_answers(self, path: Path) -> dict[QuestionId, ModelAnswer]:
+        return read_answers(path)
+
+    def answer_output(self, data: DataDir, model_id: str) -> OutputSpec:
+        return answer_output(data.answer_path(model_id))

@@ -17,14 +17,12 @@ Answer and question files are FastChat's schema (shared with MT-bench); v2.0
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mtb import validate
-from mtb.engine import OutputSpec
 from mtb.protocols import fastchat
 from mtb.protocols.base import BenchmarkProtocol
-from mtb.records import ModelAnswer, Question, QuestionId
+from mtb.records import Question
 
 if TYPE_CHECKING:
     from mtb.benchmarks import Benchmark
@@ -37,22 +35,13 @@ class ArenaHardSettings:
     judge_config_file: str  # relative to the data directory
 
 
-class ArenaHard:
+class ArenaHard(fastchat.FastChatFiles):
     name = "arena-hard"
 
     def load_settings(self, bench: Benchmark) -> Any:
         if bench.default_baseline is None:
             raise ValueError("missing field 'judging.default_baseline'")
         return ArenaHardSettings(validate.field(bench.table, "files.judge_config", str))
-
-    def read_questions(self, data: DataDir) -> list[Question]:
-        return fastchat.read_questions(data)
-
-    def read_answers(self, path: Path) -> dict[QuestionId, ModelAnswer]:
-        return fastchat.read_answers(path)
-
-    def answer_output(self, data: DataDir, model_id: str) -> OutputSpec:
-        return fastchat.answer_output(data.answer_path(model_id))
 
     def answer_record(
         self,

@@ -10,13 +10,11 @@ judge prompt chosen by mode, category and turn, and reference answers for some c
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mtb.engine import OutputSpec
 from mtb.protocols import fastchat
 from mtb.protocols.base import BenchmarkProtocol
-from mtb.records import ModelAnswer, Question, QuestionId
+from mtb.records import Question
 
 if TYPE_CHECKING:
     from mtb.benchmarks import Benchmark
@@ -24,22 +22,13 @@ if TYPE_CHECKING:
     from mtb.protocols.base import JudgeRequest, PlannedRun, ResultsRequest, ScoreReport
 
 
-class MtBench:
+class MtBench(fastchat.FastChatFiles):
     name = "mt-bench"
 
     def load_settings(self, bench: Benchmark) -> Any:
         from mtb.protocols.mt_bench.settings import MtBenchSettings
 
         return MtBenchSettings.from_manifest(bench)
-
-    def read_questions(self, data: DataDir) -> list[Question]:
-        return fastchat.read_questions(data)
-
-    def read_answers(self, path: Path) -> dict[QuestionId, ModelAnswer]:
-        return fastchat.read_answers(path)
-
-    def answer_output(self, data: DataDir, model_id: str) -> OutputSpec:
-        return fastchat.answer_output(data.answer_path(model_id))
 
     def answer_record(
         self,
