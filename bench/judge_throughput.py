@@ -55,6 +55,8 @@ def serve(
                 "rejected": server.limit.rejected if server.limit else 0,
                 # CLOCK_MONOTONIC is system-wide on Linux, so this is comparable across processes.
                 "judging_s": round(server.last_reply_at - first, 2),
+                "first_request_at": first,
+                "last_reply_at": server.last_reply_at,
             }
         )
 
@@ -96,11 +98,13 @@ def run(scenario: str, models: int, latency: float, rate: int, parallel: int, da
             "--model-list",
             *names,
         ]
-        started = time.perf_counter()
+        started = time.monotonic()
         result = subprocess.run(command, capture_output=True, text=True)
-        wall = time.perf_counter() - started
+        ended = time.monotonic()
+        wall = ended - started
         stop.set()
         counts = urls.get(timeout=30)
+        first_request_at, last_reply_at = counts.pop("first_request_at"), counts.pop("last_reply_at")
         server.join(timeout=30)
         if result.returncode != 0:
             raise SystemExit(f"mtb judge failed ({result.returncode}):\n{result.stderr}")
@@ -117,6 +121,9 @@ def run(scenario: str, models: int, latency: float, rate: int, parallel: int, da
             "wall_s": round(wall, 2),
             "ratio": round(wall / limit, 3),
             "judging_ratio": round(counts["judging_s"] / limit, 3),
+            # Where the rest of wall_s goes: process start to the first request, last reply to exit.
+            "before_first_request_s": round(first_request_at - started, 2),
+            "after_last_reply_s": round(ended - last_reply_at, 2),
             **counts,
         }
     finally:

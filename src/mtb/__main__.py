@@ -1,3 +1,3 @@
-from mtb.cli.main import main
+from mtb.cli import main
 
 main()

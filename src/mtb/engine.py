@@ -203,6 +203,7 @@ class RunReport:
     interrupted: bool = False
     notes: list[str] = field(default_factory=list)
     stats: CallStats = field(default_factory=CallStats)
+    unparsed: int = 0  # records in the output files, old and new, whose verdict names no score or winner
 
     @property
     def not_done(self) -> int:
@@ -230,6 +231,8 @@ class OutputSpec:
     # A record that exists but should be produced again (e.g. an unparsed verdict
     # with --retry-unparsed) is not counted as done.
     is_done: Callable[[dict[str, Any]], bool] = lambda record: True
+    # A verdict that names no score or winner: kept, left out of results, counted in the report.
+    unparsed: Callable[[dict[str, Any]], bool] = lambda record: False
 
 
 def read_existing(spec: OutputSpec) -> list[dict[str, Any]]:
@@ -251,11 +254,11 @@ def done_keys(spec: OutputSpec, records: Iterable[dict[str, Any]] | None = None)
     return {spec.key(r) for r in (read_existing(spec) if records is None else records) if spec.is_done(r)}
 
 
-def _latest_per_key(records: Iterable[dict[str, Any]], spec: OutputSpec) -> list[dict[str, Any]]:
+def _latest_per_key(records: Iterable[dict[str, Any]], spec: OutputSpec) -> dict[Hashable, dict[str, Any]]:
     latest: dict[Hashable, dict[str, Any]] = {}
     for record in records:
         latest[spec.key(record)] = record
-    return sorted(latest.values(), key=spec.sort_key)
+    return latest
 
 
 Writer = Callable[[dict[str, Any]], None]
@@ -364,6 +367,12 @@ async def run_jobs(
             raise
         finally:
             progress.stop()
+            # Counted from the records in hand: reading the files back would cost a
+            # second at the end of a large run.
+            for state in opened:
+                spec = state.job.spec
+                latest = _latest_per_key([*state.existing, *state.written], spec)
+                report.unparsed += sum(1 for record in latest.values() if spec.unparsed(record))
             if run is not None:
                 run.finish(
                     completed=report.completed,
@@ -376,7 +385,8 @@ async def run_jobs(
         for state in opened:
             spec = state.job.spec
             if state.written or len(state.existing) != len({spec.key(r) for r in state.existing}):
-                state.output.rewrite(_latest_per_key([*state.existing, *state.written], spec))
+                latest = _latest_per_key([*state.existing, *state.written], spec)
+                state.output.rewrite(sorted(latest.values(), key=spec.sort_key))
     return report
 
 

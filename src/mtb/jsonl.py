@@ -225,6 +225,11 @@ class JsonlAppender:
         self._lock = FileLock(str(path) + ".lock")
         self._handle: Any = None
         self.notes: list[str] = []
+        # The line written for each record this run, by identity, so that `rewrite`
+        # does not serialize them twice (a tenth of a second at the end of a 5,000-record
+        # run). Holding the record keeps its id from being reused; records are never
+        # changed once written.
+        self._lines: dict[int, tuple[dict[str, Any], str]] = {}
 
     def __enter__(self) -> JsonlAppender:
         try:
@@ -253,13 +258,19 @@ class JsonlAppender:
     def write(self, obj: dict[str, Any]) -> None:
         # One write call per line, then flush: a completed item is on disk
         # before the next one is reported done.
-        self._handle.write(dumps(obj) + "\n")
+        line = dumps(obj)
+        self._handle.write(line + "\n")
         self._handle.flush()
+        self._lines[id(obj)] = (obj, line)
+
+    def _line(self, obj: dict[str, Any]) -> str:
+        written = self._lines.get(id(obj))
+        return written[1] if written is not None else dumps(obj)
 
     def rewrite(self, objs: Iterable[dict[str, Any]]) -> None:
         """Replace the file's content atomically while the lock is still held."""
         self._handle.close()
-        write_atomically(self.path, (dumps(o) for o in objs))
+        write_atomically(self.path, (self._line(o) for o in objs))
         self._handle = self.path.open("a", encoding="utf-8")
 
     def __exit__(self, *exc: object) -> None:

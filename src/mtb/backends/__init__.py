@@ -32,6 +32,7 @@ from mtb.backends.base import (
 )
 from mtb.backends.credentials import Credentials, litellm_credentials, openai_credentials
 from mtb.errors import MissingExtraError, UsageError
+from mtb.startup import long_lived_imports
 
 __all__ = [
     "Backend",
@@ -73,7 +74,8 @@ def _register(name: str, credentials: CredentialRule) -> Callable[[BackendFactor
 @_register("openai", openai_credentials)
 def _openai(config: EndpointConfig) -> Backend:
     """Any OpenAI-compatible server: OpenAI, vllm serve, SGLang, TGI, Ollama, llama.cpp."""
-    from mtb.backends.openai_compat import OpenAICompatBackend
+    with long_lived_imports():
+        from mtb.backends.openai_compat import OpenAICompatBackend
 
     return OpenAICompatBackend(config)
 
@@ -82,7 +84,8 @@ def _openai(config: EndpointConfig) -> Backend:
 def _litellm(config: EndpointConfig) -> Backend:
     """Providers that are not OpenAI-compatible (Anthropic, Gemini, Bedrock, ...)."""
     try:
-        from mtb.backends.litellm_backend import LiteLLMBackend
+        with long_lived_imports():
+            from mtb.backends.litellm_backend import LiteLLMBackend
     except ImportError as exc:
         if exc.name == "litellm":
             raise MissingExtraError("litellm", "litellm") from None

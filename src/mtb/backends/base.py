@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+import sys
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Literal, Protocol, TypeVar
+
+T = TypeVar("T")
 
 Message = dict[str, str]  # {"role": "system" | "user" | "assistant", "content": ...}
 
@@ -86,3 +90,19 @@ class EndpointConfig:
             f"EndpointConfig(provider={self.provider!r}, model={self.model!r}, "
             f"api_base={self.api_base!r}, api_key={'***' if self.api_key else None})"
         )
+
+
+async def within(seconds: float, call: Awaitable[T]) -> T:
+    """Await `call`, bounded as a whole by `seconds`; past that, a BackendError("timeout").
+
+    SDK timeouts bound each read, so a server that drips its reply a byte at a
+    time would hold the request for ever; this bounds the whole request.
+    """
+    try:
+        if sys.version_info >= (3, 11):
+            # A deadline on the running task: no second task per request, as wait_for makes on 3.11.
+            async with asyncio.timeout(seconds):
+                return await call
+        return await asyncio.wait_for(call, seconds)
+    except (TimeoutError, asyncio.TimeoutError):  # distinct classes before 3.11
+        raise BackendError("timeout", f"request timed out: no complete reply within {seconds:g} s") from None

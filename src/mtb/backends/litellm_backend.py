@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 from collections.abc import Sequence
 from typing import Any
@@ -13,7 +12,7 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 import litellm
 import openai
 
-from mtb.backends.base import BackendError, Completion, EndpointConfig, Message, SamplingParams
+from mtb.backends.base import BackendError, Completion, EndpointConfig, Message, SamplingParams, within
 from mtb.backends.openai_compat import backend_error_from, completion_from, local_error
 
 
@@ -26,12 +25,7 @@ class LiteLLMBackend:
         if params.seed is not None:
             extra["seed"] = params.seed
         try:
-            # litellm's own timeout bounds each read, as the SDK's does; this bounds the whole request.
-            response = await asyncio.wait_for(self._call(messages, params, extra), self.config.timeout)
-        except TimeoutError:
-            raise BackendError(
-                "timeout", f"request timed out: no complete reply within {self.config.timeout:g} s"
-            ) from None
+            response = await within(self.config.timeout, self._call(messages, params, extra))
         except openai.OpenAIError as exc:  # litellm's exceptions subclass openai's
             raise backend_error_from(exc) from None
         except (UnicodeError, ValueError) as exc:  # our own request refused before it was sent

@@ -29,6 +29,7 @@ from typing import Any, Protocol
 from mtb.backends.adapters import AdapterInfo, record_fields, resolve_adapter, vllm_lora_rank
 from mtb.backends.base import BackendError, Completion, Message, SamplingParams
 from mtb.errors import DataError, MissingExtraError, MtbError, UsageError
+from mtb.startup import long_lived_imports
 
 # FastChat's rule (gen_model_answer): below this temperature, decode greedily.
 GREEDY_BELOW = 1e-4
@@ -350,12 +351,13 @@ def open_local_backend(config: LocalModelConfig) -> tuple[str, LocalBackend]:
                     "--merge-adapter applies to --backend hf; vLLM serves the adapter on the base as it is "
                     "(enable_lora), which gives the same answers"
                 )
-            from mtb.backends.vllm_backend import VLLMBackend
-
+            with long_lived_imports():
+                from mtb.backends.vllm_backend import VLLMBackend
             return kind, VLLMBackend.load(config, adapter)
-        if adapter is not None:
-            import peft  # noqa: F401  (a missing extra is said before the base model loads)
-        from mtb.backends.hf import HFBackend
+        with long_lived_imports():
+            if adapter is not None:
+                import peft  # noqa: F401  (a missing extra is said before the base model loads)
+            from mtb.backends.hf import HFBackend
 
         return kind, HFBackend.load(config, adapter)
     except ImportError as exc:

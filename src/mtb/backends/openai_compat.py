@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Sequence
 from typing import Any
 
 import openai
 
-from mtb.backends.base import BackendError, Completion, EndpointConfig, Message, SamplingParams, Usage
+from mtb.backends.base import (
+    BackendError,
+    Completion,
+    EndpointConfig,
+    Message,
+    SamplingParams,
+    Usage,
+    within,
+)
 from mtb.retry import parse_retry_after
 
 # Servers such as `vllm serve` accept any key; the SDK insists on one.
@@ -170,6 +177,8 @@ class OpenAICompatBackend:
             timeout=config.timeout,
             http_client=_aiohttp_client(config.timeout),
         )
+        # Absolute, so the SDK parses one URL per request instead of joining two.
+        self._chat_url = f"{str(self.client.base_url).rstrip('/')}/chat/completions"
 
     async def complete(self, messages: Sequence[Message], params: SamplingParams) -> Completion:
         body: dict[str, Any] = {
@@ -187,18 +196,9 @@ class OpenAICompatBackend:
             # per request, which caps a judge run near 300 requests/s on one core.
             # Our messages are plain JSON already; errors, timeouts and the
             # connection pool are the SDK's all the same.
-            #
-            # The client's timeout bounds each read; a server that drips a byte
-            # at a time would hold the request for ever. `timeout` bounds the
-            # whole request here.
-            response = await asyncio.wait_for(
-                self.client.post("/chat/completions", cast_to=object, body=body),
-                self.config.timeout,
+            response = await within(
+                self.config.timeout, self.client.post(self._chat_url, cast_to=object, body=body)
             )
-        except TimeoutError:
-            raise BackendError(
-                "timeout", f"request timed out: no complete reply within {self.config.timeout:g} s"
-            ) from None
         except openai.OpenAIError as exc:
             raise backend_error_from(exc) from None
         except json.JSONDecodeError as exc:  # a body that is not JSON at all

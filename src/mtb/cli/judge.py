@@ -350,11 +350,10 @@ def run_judge(
         )
         if problem:
             console.print(f"[yellow]warning:[/yellow] {escape(problem)}", highlight=False)
-    unparsed = run.count_unparsed()
-    if unparsed:
+    if report.unparsed:
         console.print(
-            f"[yellow]{unparsed} judgment(s) hold a verdict without a score or winner[/yellow] (left out of "
-            "results); judge them again with --retry-unparsed",
+            f"[yellow]{report.unparsed} judgment(s) hold a verdict without a score or winner[/yellow] "
+            "(left out of results); judge them again with --retry-unparsed",
             highlight=False,
         )
     return code

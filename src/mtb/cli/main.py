@@ -45,7 +45,3 @@ def root(
     ] = False,
 ) -> None:
     """LLM-as-a-judge benchmarks from the command line."""
-
-
-def main() -> None:
-    app()

@@ -52,7 +52,6 @@ class PlannedRun:
     output: Path  # the output file, or the folder of several
     params: SamplingParams
     make_jobs: Callable[[Caller], Sequence[Job]]
-    count_unparsed: Callable[[], int]  # verdicts in the output that name no score or winner
     judge_model: str
     # What the cost estimate needs (mtb.cost turns it into money; protocols know no prices):
     # the messages of every request the run will send (first attempts, done work left out),

@@ -114,6 +114,7 @@ def judgment_output(path: Path, retry_unparsed: bool) -> OutputSpec:
         key=lambda r: r["question_id"],
         sort_key=lambda r: sortable_id(r["question_id"]),
         is_done=scored if retry_unparsed else (lambda r: True),
+        unparsed=lambda r: not scored(r),
     )
 
 
@@ -247,17 +248,6 @@ def past_judgments(folder: Path, text_of: Callable[[Any], Any] = lambda judgment
 def planned_run(plan: ArenaPlan, config: JudgeConfig, bench: str) -> PlannedRun:
     params = SamplingParams(temperature=config.temperature, max_tokens=config.max_tokens)
 
-    def count_unparsed() -> int:
-        from mtb.protocols.arena_hard.scanning import scan_judgments
-
-        return sum(
-            1
-            for spec in plan.specs.values()
-            if spec.path.exists()
-            for _, labels in scan_judgments(spec.path, parse_judgment)
-            if None in labels
-        )
-
     return PlannedRun(
         summary=plan.summary(bench),
         gaps=plan.gaps,
@@ -266,7 +256,6 @@ def planned_run(plan: ArenaPlan, config: JudgeConfig, bench: str) -> PlannedRun:
         output=plan.specs[plan.models[0]].path.parent,
         params=params,
         make_jobs=lambda caller: plan.jobs(caller, config, params),
-        count_unparsed=count_unparsed,
         judge_model=plan.judge_model,
         requests=lambda: request_messages(plan, config),
         past_outputs=lambda: past_judgments(plan.specs[plan.models[0]].path.parent),

@@ -83,6 +83,7 @@ def judgment_output(path: Path, retry_unparsed: bool) -> OutputSpec:
         key=lambda r: r["uid"],
         sort_key=lambda r: sortable_id(r["uid"]),
         is_done=is_scored if retry_unparsed else (lambda r: True),
+        unparsed=lambda r: not is_scored(r),
     )
 
 
@@ -232,17 +233,6 @@ def planned_run(plan: Plan, config: JudgeConfig, bench: str, data: DataDir) -> P
     params = SamplingParams(temperature=config.temperature, max_tokens=config.max_tokens)
     output = data.judgment_dir / file_stem_safe(plan.judge_model)
 
-    def count_unparsed() -> int:
-        from mtb.protocols.arena_hard.scanning import scan_judgments
-
-        return sum(
-            1
-            for spec in plan.specs.values()
-            if spec.path.exists()
-            for _, labels in scan_judgments(spec.path, parse_judgment, id_key="uid")
-            if len(labels) != 2 or None in labels
-        )
-
     return PlannedRun(
         summary=plan.summary(bench, output),
         gaps=plan.gaps,
@@ -251,7 +241,6 @@ def planned_run(plan: Plan, config: JudgeConfig, bench: str, data: DataDir) -> P
         output=output,
         params=params,
         make_jobs=lambda caller: plan.jobs(caller, config, params),
-        count_unparsed=count_unparsed,
         judge_model=plan.judge_model,
         requests=lambda: request_messages(plan, config),
         # v2 keeps a game's text in `judgment.answer`.

@@ -315,6 +315,7 @@ def single_output(data: DataDir, judge_model: str, retry_unparsed: bool) -> Outp
         key=lambda r: (r["model"], r["question_id"], r["turn"], *r["judge"], r.get("sample", 0)),
         sort_key=lambda r: (r["model"], sortable_id(r["question_id"]), r["turn"], r.get("sample", 0)),
         is_done=(lambda r: r["score"] != UNPARSED) if retry_unparsed else (lambda r: True),
+        unparsed=lambda r: r["score"] == UNPARSED,
     )
 
 
@@ -328,6 +329,7 @@ def pair_output(data: DataDir, judge_model: str, retry_unparsed: bool) -> Output
         key=lambda r: pair_key(r["model_1"], r["model_2"], r["question_id"], r["turn"], *r["judge"]),
         sort_key=lambda r: (r["model_1"], r["model_2"], sortable_id(r["question_id"]), r["turn"]),
         is_done=parsed if retry_unparsed else (lambda r: True),
+        unparsed=lambda r: not parsed(r),
     )
 
 
@@ -565,11 +567,6 @@ def planned_run(plan: JudgePlan, data: DataDir) -> PlannedRun:
     params = SamplingParams(temperature=settings.judge_temperature, max_tokens=settings.judge_max_tokens)
     verdicts = settings.prompt_map.verdicts
 
-    def count_unparsed() -> int:
-        from mtb.protocols.mt_bench.scoring import count_unparsed
-
-        return count_unparsed(plan.spec.path, plan.mode) if plan.spec.path.exists() else 0
-
     return PlannedRun(
         summary=plan.summary(data.bench.name),
         gaps=plan.gaps,
@@ -582,7 +579,6 @@ def planned_run(plan: JudgePlan, data: DataDir) -> PlannedRun:
                 lambda done: judge_tasks(plan.matches, done, caller, plan.judge_model, params, verdicts),
             )
         ],
-        count_unparsed=count_unparsed,
         judge_model=plan.judge_model,
         requests=lambda: request_messages(plan),
         past_outputs=lambda: past_judgments(plan),

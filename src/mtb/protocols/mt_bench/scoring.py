@@ -438,13 +438,6 @@ def category_table(scores: Sequence[ModelScore]) -> Table:
     )
 
 
-def count_unparsed(path: Path, mode: str) -> int:
-    """Verdicts in a judgment file that name no rating (single) or no winner (pairwise)."""
-    if mode == "single":
-        return sum(1 for j in load_single_judgments(path).judgments if j.score == UNPARSED)
-    return sum(1 for j in load_pair_judgments(path).judgments if "error" in (j.g1_winner, j.g2_winner))
-
-
 # ---------------------------------------------------------------- pairwise
 
 
