@@ -65,5 +65,5 @@ def agreement(
     elif output_format is OutputFormat.markdown:
         typer.echo(tables.to_markdown(table), nl=False)
     else:
-        stdout = Console()
+        stdout = Console(emoji=False)
         stdout.print(tables.to_rich(table, stdout.width))

@@ -78,7 +78,8 @@ DEFAULT_DATA_DIR = Path("data")
 
 def stderr_console() -> Console:
     # soft_wrap: a long `path:line: message` stays on one line, greppable.
-    return Console(stderr=True, soft_wrap=True)
+    # emoji=False: a model or file name such as 'x:cat:y' is printed as it is, not as an emoji.
+    return Console(stderr=True, soft_wrap=True, emoji=False)
 
 
 def cli_errors(command: Callable[..., None]) -> Callable[..., None]:

@@ -286,7 +286,7 @@ def emit(report: ScoreReport, output_format: OutputFormat) -> None:
         typer.echo(tables.to_markdown(report.flat), nl=False)
     else:
         # Columns that do not fit the width (80 in a pipe or a CI log) move to a second table.
-        stdout = Console()
+        stdout = Console(emoji=False)
         for table in report.tables:
             if tables.has_long_cells(table):
                 typer.echo(
