@@ -68,6 +68,7 @@ def score(data: DataDir, request: ResultsRequest) -> ScoreReport:
         read = {m: (g.lines, g.duplicates, g.unknown) for m, g in games.items()}
         unscored, without = 0, []
     warnings += _reading_warnings(folder, read, data.question_path)
+    warnings += _incomplete_warning(data.bench.name, read, len(known))
     if unscored:
         notes.append(f"{unscored} game(s) without a verdict label were left out")
     if control is None:
@@ -154,3 +155,20 @@ def _reading_warnings(folder: Path, read: dict[str, tuple[int, int, int]], quest
         if unknown:
             warnings.append(f"{path}: left out {unknown} judgment(s) of questions not in {questions}")
     return warnings
+
+
+def _incomplete_warning(bench: str, read: dict[str, tuple[int, int, int]], questions: int) -> list[str]:
+    """Models judged on fewer questions than the benchmark has (a judge run cut short, a --first-n
+    trial): their win rates are over those questions only, so they do not rank fairly."""
+    short = {
+        model: judged
+        for model, (lines, duplicates, unknown) in read.items()
+        if 0 < (judged := lines - duplicates - unknown) < questions
+    }
+    if not short:
+        return []
+    found = ", ".join(f"{m} ({n} of {questions})" for m, n in short.items())
+    return [
+        f"incomplete: judged on fewer questions than {bench} has: {found}; "
+        "their scores are over the questions judged only"
+    ]

@@ -64,7 +64,8 @@ def scan_judgments(
         well_formed = data[start] == 0x7B and data[end - 1] == 0x7D  # { ... }
         # The fast path trusts only plain ASCII labels and ids; anything else is read in full.
         plain = all(label is None or "\ufffd" not in label for label in labels)
-        if question is None or not labels or not well_formed or at >= 0 or not plain:
+        # Anything but two labels (a game missing, null or extra) is for the record parser to judge.
+        if question is None or len(labels) != 2 or not well_formed or at >= 0 or not plain:
             yield _decode_judgment(path, data[start:end], number, parse, id_key)
             continue
         raw_id = question.group(1)
