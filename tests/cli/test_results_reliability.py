@@ -118,6 +118,64 @@ def test_unknown_questions_and_turns_are_left_out(runner: CliRunner, data_dir: P
     assert "left out 1 judgment(s) of turns the question does not have: question 82 turn 3" in shown.stderr
 
 
+@pytest.mark.parametrize("mode", ["single", "pairwise-all"])
+def test_an_item_judged_again_under_another_prompt_counts_once(
+    runner: CliRunner, data_dir: Path, mode: str
+) -> None:
+    # A rerun with other judge prompts appended to the file: the prompt name is in the key, so each
+    # item was counted twice (a model scored 6.5 from 3s and 10s, with 4 judgments of 2 items).
+    if mode == "single":
+        first = [single("m", 81, 1, 3), single("m", 81, 2, 3), single("other", 81, 1, 5)]
+        again = [{**r, "judge": ["gpt-4", "my-prompt"], "score": 10} for r in first[:2]]
+        name, expected = "gpt-4_single.jsonl", {"m": (10.0, 2), "other": (5.0, 1)}
+    else:
+        first = [pair("a", "b", 81, 1, "model_1", "model_1"), pair("a", "b", 81, 2, "model_1", "model_1")]
+        again = [
+            {**r, "judge": ["gpt-4", "my-pair-prompt"], "g1_winner": "model_2", "g2_winner": "model_2"}
+            for r in first
+        ]
+        name, expected = "gpt-4_pair.jsonl", {"a": (0, 2), "b": (2, 2)}
+    write(judgments_dir(data_dir) / name, first + again)
+    shown = results(runner, data_dir, "--mode", mode, "--no-ci", "--format", "json")
+    assert shown.exit_code == 0, shown.stderr
+    rows = {r["model"]: r for r in json.loads(shown.stdout)}
+    figures = {
+        m: (r["average"], r["judgments"]) if mode == "single" else (r["win"], r["judgments"])
+        for m, r in rows.items()
+    }
+    assert figures == expected
+    assert "left out 2 judgment(s) of items judged again under another prompt (the last line counts)" in (
+        shown.stderr
+    )
+
+
+def test_a_model_matched_against_itself_is_left_out(runner: CliRunner, data_dir: Path) -> None:
+    # Counted, a self-match gave its model a win and a loss at once (win 2, loss 1 from one real match).
+    real = pair("a", "b", 81, 1, "model_1", "model_1")
+    itself = pair("a", "a", 82, 1, "model_1", "model_1")
+    write(judgments_dir(data_dir) / "gpt-4_pair.jsonl", [real, itself])
+    shown = results(runner, data_dir, "--mode", "pairwise-all", "--format", "json")
+    assert shown.exit_code == 0, shown.stderr
+    rows = {r["model"]: r for r in json.loads(shown.stdout)}
+    assert (rows["a"]["win"], rows["a"]["loss"], rows["a"]["tie"]) == (1, 0, 0)
+    assert "left out 1 match(es) of a model against itself: a (1)" in shown.stderr
+    bias = results(runner, data_dir, "--mode", "pairwise-all", "--position-bias", "--format", "json")
+    assert json.loads(bias.stdout)[0]["pairs"] == 2  # still a check of the judge's position bias
+
+
+def test_a_model_judged_on_fewer_turns_is_flagged(runner: CliRunner, data_dir: Path) -> None:
+    questions = read_jsonl(data_dir / "mt_bench" / "question.jsonl")
+    full = [single("whole", q["question_id"], t, 5) for q in questions for t in (1, 2)]
+    part = [single("part", q["question_id"], t, 6) for q in questions[:70] for t in (1, 2)]
+    write(judgments_dir(data_dir) / "gpt-4_single.jsonl", full + part)
+    shown = results(runner, data_dir, "--no-ci", "--format", "json")
+    assert shown.exit_code == 0, shown.stderr
+    assert "incomplete: judged on fewer question turns than mt_bench has: part (140 of 160)" in shown.stderr
+    assert "whole (" not in shown.stderr
+    write(judgments_dir(data_dir) / "gpt-4_single.jsonl", full)
+    assert "incomplete" not in results(runner, data_dir, "--no-ci").stderr
+
+
 # ---------------------------------------------------------------- NaN, unparsed, empty
 
 
@@ -397,3 +455,38 @@ def test_a_megabyte_model_name_prints_plainly_and_fast(runner: CliRunner, tmp_pa
     assert time.monotonic() - started < 10
     assert shown.exit_code == 0, shown.stderr
     assert name in shown.stdout and "short" in shown.stdout
+
+
+@pytest.mark.parametrize("games", [1, 3, "null"])
+def test_arena_record_without_two_games_is_a_bad_line(
+    runner: CliRunner, arena_dir: Path, games: int | str
+) -> None:
+    # The byte scanner took whatever labels it found: game 2 missing, null or a third game was
+    # dropped unseen (a score from a record upstream would not read).
+    ids = arena_ids(arena_dir)
+    rows = [arena_line("gpt-3.5-turbo-0125", q, OUTCOMES[i % 5]) for i, q in enumerate(ids)]
+    if games == "null":
+        rows[3]["games"][1] = None
+    else:
+        rows[3]["games"] = (rows[3]["games"] * 2)[: int(games)]
+    path = arena_judgments(arena_dir, "gpt-3.5-turbo-0125", rows)
+    for control in ([], ["--style-control"]):
+        shown = results(runner, arena_dir, *ARENA, *control)
+        assert shown.exit_code == 2, shown.stderr
+        assert f"{path}:4:" in shown.stderr and "Traceback" not in shown.output
+        assert shown.stdout == ""
+
+
+def test_arena_model_judged_on_fewer_questions_is_flagged(runner: CliRunner, arena_dir: Path) -> None:
+    ids = arena_ids(arena_dir, 500)
+    for model, n in (("gpt-3.5-turbo-0125", 500), ("claude-3-haiku-20240307", 499)):
+        arena_judgments(
+            arena_dir, model, [arena_line(model, q, OUTCOMES[i % 5]) for i, q in enumerate(ids[:n])]
+        )
+    for control in ([], ["--style-control"]):
+        scores, stderr = arena_scores(runner, arena_dir, *control)
+        assert set(scores) == {"gpt-4-0314", "gpt-3.5-turbo-0125", "claude-3-haiku-20240307"}
+        assert "incomplete: judged on fewer questions than arena-hard-v0.1 has: claude-3-haiku-20240307 " in (
+            stderr
+        )
+        assert "(499 of 500)" in stderr and "gpt-3.5-turbo-0125 (" not in stderr
