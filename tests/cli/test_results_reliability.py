@@ -176,6 +176,25 @@ def test_a_model_judged_on_fewer_turns_is_flagged(runner: CliRunner, data_dir: P
     assert "incomplete" not in results(runner, data_dir, "--no-ci").stderr
 
 
+def test_scores_off_the_scale_are_counted_and_said(runner: CliRunner, data_dir: Path) -> None:
+    # FastChat keeps [[11]] or [[0]] as they are; so does mtb, but the average they enter is flagged.
+    scores = [11, 0, -1.5, 10.5, 8]
+    write(
+        judgments_dir(data_dir) / "gpt-4_single.jsonl",
+        [single("m", 81 + i, 1, s) for i, s in enumerate(scores)],
+    )
+    shown = results(runner, data_dir, "--no-ci", "--format", "json")
+    assert shown.exit_code == 0, shown.stderr
+    (row,) = json.loads(shown.stdout)
+    assert (row["average"], row["judgments"]) == (sum(scores) / 5, 5)
+    assert "4 score(s) outside the 1-10 scale are counted as they are" in shown.stderr
+    assert "m question 81 turn 1: 11, m question 82 turn 1: 0, m question 83 turn 1: -1.5 and 1 more" in (
+        shown.stderr
+    )
+    write(judgments_dir(data_dir) / "gpt-4_single.jsonl", [single("m", 81, 1, 1), single("m", 82, 1, 10)])
+    assert "outside the 1-10 scale" not in results(runner, data_dir, "--no-ci").stderr
+
+
 # ---------------------------------------------------------------- NaN, unparsed, empty
 
 

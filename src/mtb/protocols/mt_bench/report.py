@@ -13,6 +13,7 @@ from mtb.protocols.base import ResultsRequest, ScoreReport
 from mtb.protocols.mt_bench import scoring
 from mtb.protocols.mt_bench.judging import pair_judgment_path, single_judgment_path
 from mtb.protocols.mt_bench.records import PairJudgment, SingleJudgment
+from mtb.protocols.mt_bench.verdicts import UNPARSED
 from mtb.tables import Table
 
 MODES = ("single", "pairwise-baseline", "pairwise-all")
@@ -130,6 +131,20 @@ def _duplicates_warning(duplicates: int, path: Path) -> list[str]:
     return [f"{path} repeats {duplicates} judgment(s); each is counted once (the last line wins)"]
 
 
+def _off_scale_warning(path: Path, judgments: Sequence[SingleJudgment]) -> list[str]:
+    """Scores outside the 1-10 scale the judge prompts ask for ([[11]], [[0]], or a hand-edited
+    -2.5): FastChat averages them as they are, and so does mtb, but never without saying so."""
+    off = [j for j in judgments if j.score != UNPARSED and not 1 <= j.score <= 10]
+    if not off:
+        return []
+    shown = ", ".join(f"{j.model} question {j.question_id} turn {j.turn}: {j.score:g}" for j in off[:3])
+    more = f" and {len(off) - 3} more" if len(off) > 3 else ""
+    return [
+        f"{path}: {len(off)} score(s) outside the 1-10 scale are counted as they are (as FastChat "
+        f"does): {shown}{more}"
+    ]
+
+
 def _reprompted_warning(loaded: scoring.Loaded[Any], path: Path) -> list[str]:
     """Items judged again under another prompt name: only the last line's prompt counts."""
     if not loaded.reprompted:
@@ -234,7 +249,7 @@ def _single(
     loaded = scoring.load_single_judgments(path)
     warnings = _duplicates_warning(loaded.duplicates, path) + _reprompted_warning(loaded, path)
     judgments, judge, left_out = belonging(data, path, loaded.judgments, judge)
-    warnings += left_out
+    warnings += left_out + _off_scale_warning(path, judgments)
     turns = data.bench.turns
     scored = [
         j
