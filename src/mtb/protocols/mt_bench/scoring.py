@@ -372,6 +372,9 @@ def compare_models(
 ) -> Comparison:
     """Paired bootstrap of the difference in average score, over the questions both were judged on."""
 
+    if model_a == model_b:
+        # One model's rows would fill both sides: a difference of 0 "measured" over nothing.
+        raise UsageError(f"--compare needs two different models, got '{model_a}' twice")
     rows: dict[str, list[SingleJudgment]] = {model_a: [], model_b: []}
     for j in judgments:
         if j.model in rows and j.score != UNPARSED:
