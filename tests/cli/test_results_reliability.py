@@ -509,3 +509,45 @@ def test_arena_model_judged_on_fewer_questions_is_flagged(runner: CliRunner, are
             stderr
         )
         assert "(499 of 500)" in stderr and "gpt-3.5-turbo-0125 (" not in stderr
+
+
+# ---------------------------------------------------------------- Arena-Hard v2.0
+
+V2 = ["--bench", "arena-hard-v2.0", "--category", "hard_prompt", "--format", "json"]
+
+
+def v2_line(model: str, uid: str, i: int) -> dict[str, Any]:
+    labels = OUTCOMES[i % 5]
+    games = [{"score": label, "judgment": {"answer": "j"}, "prompt": []} for label in labels]
+    return {"uid": uid, "category": "hard_prompt", "judge": "gpt-4.1", "model": model, "games": games}
+
+
+def test_v2_what_is_not_scored_is_said(runner: CliRunner, arena_v2_dir: Path) -> None:
+    # Each was silent: a --model-list name with no file, a model judged on 499 of 500 questions,
+    # and judgments style control left out for want of an answer.
+    root = arena_v2_dir / "arena-hard-v2.0"
+    uids = [q["uid"] for q in read_jsonl(root / "question.jsonl") if q["category"] == "hard_prompt"]
+    for model, kept in (("m1", uids), ("m2", uids[1:])):
+        write(
+            root / "model_judgment" / "gpt-4.1" / f"{model}.jsonl",
+            [v2_line(model, u, i) for i, u in enumerate(kept)],
+        )
+    answers = read_jsonl(root / "model_answer" / "o3-mini-2025-01-31.jsonl")
+    lacking = {uids[0], uids[1], uids[2]}
+    write(
+        root / "model_answer" / "m1.jsonl", [{**a, "model": "m1"} for a in answers if a["uid"] not in lacking]
+    )
+    write(root / "model_answer" / "m2.jsonl", [{**a, "model": "m2"} for a in answers])
+    listed = results(runner, arena_v2_dir, *V2, "--model-list", "m1,m2,nosuch")
+    assert listed.exit_code == 0, listed.stderr
+    assert {r["model"] for r in json.loads(listed.stdout)} == {"m1", "m2", "o3-mini-2025-01-31"}
+    assert "no judgment file in" in listed.stderr and "for: nosuch" in listed.stderr
+    assert "hard_prompt: m2 is incomplete: judged on 499 of 500 questions" in listed.stderr
+    assert "m1 is incomplete" not in listed.stderr
+    styled = results(runner, arena_v2_dir, *V2, "--style-control")
+    assert styled.exit_code == 0, styled.stderr
+    rows = {r["model"]: r for r in json.loads(styled.stdout)}
+    assert rows["m1"]["judgments"] == 497
+    assert "hard_prompt: m1: 3 judgment(s) left out of style control: no answer of m1" in styled.stderr
+    nothing = results(runner, arena_v2_dir, *V2, "--model-list", "nosuch")
+    assert nothing.exit_code == 2 and "no judgment file in" in nothing.stderr

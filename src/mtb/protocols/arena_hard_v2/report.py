@@ -50,6 +50,13 @@ def score(
     if not files:
         raise DataError(folder, f"no judgment files here; run `mtb judge --bench {name}` first")
     chosen = [p for p in files if request.models is None or p.stem in request.models]
+    warnings, notes = [], []
+    if request.models is not None:
+        if not chosen:
+            raise UsageError(f"no judgment file in {folder} for {', '.join(request.models)}")
+        absent = [m for m in request.models if m not in {p.stem for p in chosen}]
+        if absent:
+            warnings.append(f"no judgment file in {folder} for: {', '.join(absent)}")
     rounds = request.rounds or DEFAULT_ROUNDS
     seed = DEFAULT_SEED if request.seed is None else request.seed
     questions = data.questions()
@@ -60,7 +67,7 @@ def score(
 
     read: list[scoring.FileJudgments] = map_files(scoring.read_judgment_file, chosen)
     judged = {p.stem: r for p, r in zip(chosen, read, strict=True)}
-    warnings, notes = [], []
+    size = {c: sum(1 for q in questions if q.category == c) for c in known}
     for model, found in judged.items():
         if found.duplicates:
             warnings.append(
@@ -114,6 +121,12 @@ def score(
                     unscored += 1
                 else:
                     rows.append((uid, values))
+            if 0 < in_category < size[category]:
+                # Scored over the questions judged only: it does not rank fairly against a complete model.
+                warnings.append(
+                    f"{category}: {model} is incomplete: judged on {in_category} of {size[category]} "
+                    "questions; its score is over those only"
+                )
             if unscored:
                 notes.append(
                     f"{category}: {model}: {unscored} of {in_category} judgment(s) without two verdict "
@@ -164,6 +177,11 @@ def score(
                     for uid, values in rows
                     if uid in own and uid in base_answers
                 ]
+                if len(style_rows[model]) < len(rows):
+                    warnings.append(
+                        f"{category}: {model}: {len(rows) - len(style_rows[model])} judgment(s) left out of "
+                        f"style control: no answer of {model} or of {baseline} for their question"
+                    )
             result = scoring.style_controlled(style_rows, request.control, rounds=rounds, seed=seed)
             for model, (median, low, high) in result.scores.items():
                 scores.append(
