@@ -207,6 +207,28 @@ def test_a_nan_score_is_a_bad_line(runner: CliRunner, data_dir: Path) -> None:
     assert "gpt-4_single.jsonl:1:" in shown.stderr and "Traceback" not in shown.output
 
 
+@pytest.mark.parametrize("turn", [0, -3])
+def test_a_pairwise_turn_below_1_is_a_bad_line(runner: CliRunner, data_dir: Path, turn: int) -> None:
+    # Turn -3 was a traceback (an IndexError looking up the answer's length); turn 0 was counted,
+    # measured against the answer's last turn.
+    rows = [pair("a", "b", 81, 1, "model_1", "model_1"), pair("a", "b", 82, turn, "model_2", "model_2")]
+    write(judgments_dir(data_dir) / "gpt-4_pair.jsonl", rows)
+    shown = results(runner, data_dir, "--mode", "pairwise-all")
+    assert shown.exit_code == 2
+    assert "gpt-4_pair.jsonl:2: field 'turn' must be 1 or more" in shown.stderr
+    assert "Traceback" not in shown.output and shown.stdout == ""
+
+
+def test_a_whole_float_id_is_named_as_it_is(runner: CliRunner, data_dir: Path) -> None:
+    # 81.0 was reported as "got a non-finite number".
+    write(judgments_dir(data_dir) / "gpt-4_single.jsonl", [single("m", 81.0, 1, 5)])
+    shown = results(runner, data_dir)
+    assert shown.exit_code == 2
+    assert (
+        "gpt-4_single.jsonl:1: field 'question_id' must be an integer or a string, got 81.0" in shown.stderr
+    )
+
+
 def test_a_model_with_every_verdict_unparsed_is_listed_single(runner: CliRunner, data_dir: Path) -> None:
     write(
         judgments_dir(data_dir) / "gpt-4_single.jsonl",

@@ -134,6 +134,8 @@ class PairJudgment:
             winners.append(winner)
         judge = _judge(obj)
         turn = field(obj, "turn", int, "an integer")
+        if turn < 1:
+            raise ValueError("field 'turn' must be 1 or more")
         texts = []
         for key in ("g1_user_prompt", "g1_judgment", "g2_user_prompt", "g2_judgment"):
             value = obj.get(key, "")
