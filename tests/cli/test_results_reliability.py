@@ -174,6 +174,15 @@ def test_a_model_judged_on_fewer_turns_is_flagged(runner: CliRunner, data_dir: P
     assert "whole (" not in shown.stderr
     write(judgments_dir(data_dir) / "gpt-4_single.jsonl", full)
     assert "incomplete" not in results(runner, data_dir, "--no-ci").stderr
+    # Pairwise against the baseline: matches on fewer question turns are flagged the same way.
+    base = "gpt-3.5-turbo"
+    matches = [pair(base, "whole", q["question_id"], t, "tie", "tie") for q in questions for t in (1, 2)]
+    matches += [pair(base, "part", q["question_id"], t, "tie", "tie") for q in questions[:79] for t in (1, 2)]
+    write(judgments_dir(data_dir) / "gpt-4_pair.jsonl", matches)
+    shown = results(runner, data_dir, "--mode", "pairwise-baseline", "--format", "json")
+    assert shown.exit_code == 0, shown.stderr
+    assert "incomplete: judged on fewer question turns than mt_bench has: part (158 of 160)" in shown.stderr
+    assert "whole (" not in shown.stderr
 
 
 def test_scores_off_the_scale_are_counted_and_said(runner: CliRunner, data_dir: Path) -> None:

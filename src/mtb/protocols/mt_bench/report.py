@@ -159,14 +159,18 @@ def _reprompted_warning(loaded: scoring.Loaded[Any], path: Path) -> list[str]:
     ]
 
 
-def _incomplete_warning(data: DataDir, judgments: Sequence[SingleJudgment], models: list[str]) -> list[str]:
+def _incomplete_warning(
+    data: DataDir, judgments: Sequence[SingleJudgment] | Sequence[PairJudgment], models: list[str]
+) -> list[str]:
     """Models judged on fewer question turns than the benchmark has: their means are over fewer items,
-    so they do not rank fairly against a complete model (a judge run cut short, a --first-n trial)."""
+    so they do not rank fairly against a complete model (a judge run cut short, a --first-n trial).
+    Pairwise, `judgments` are the matches against one baseline."""
     expected = {(q.question_id, t) for q in data.questions() for t in range(1, len(q.turns) + 1)}
     covered: dict[str, set[tuple[Any, int]]] = {m: set() for m in models}
     for j in judgments:
-        if j.model in covered:
-            covered[j.model].add((j.question_id, j.turn))
+        for model in (j.model,) if isinstance(j, SingleJudgment) else (j.model_1, j.model_2):
+            if model in covered:
+                covered[model].add((j.question_id, j.turn))
     short = {m: len(seen) for m, seen in covered.items() if len(seen) < len(expected)}
     if not short:
         return []
@@ -379,6 +383,9 @@ def _pairwise(
             _none_listed(path, wanted or [], sorted({m for j in judgments for m in (j.model_1, j.model_2)}))
         )
     warnings += _missing_warning(wanted, [s.model for s in scores])
+    if baseline is not None:
+        versus = [j for j in judgments if baseline in (j.model_1, j.model_2) and j.model_1 != j.model_2]
+        warnings += _incomplete_warning(data, versus, [s.model for s in scores])
     unrated = [s.model for s in scores if not s.judgments]
     if unrated:
         warnings.append(
