@@ -582,3 +582,28 @@ def test_v2_what_is_not_scored_is_said(runner: CliRunner, arena_v2_dir: Path) ->
     assert "hard_prompt: m1: 3 judgment(s) left out of style control: no answer of m1" in styled.stderr
     nothing = results(runner, arena_v2_dir, *V2, "--model-list", "nosuch")
     assert nothing.exit_code == 2 and "no judgment file in" in nothing.stderr
+
+
+def test_arena_other_judges_sharing_the_folder_are_left_out(runner: CliRunner, arena_dir: Path) -> None:
+    # Arena-Hard read every line of the judge's folder whatever its `judge` said: half the lines by
+    # another judge moved a score without a word (MT-bench already filtered by judge).
+    ids = arena_ids(arena_dir)
+    mine = [arena_line("gpt-3.5-turbo-0125", q, OUTCOMES[1]) for q in ids]  # the model wins every game
+    path = arena_judgments(arena_dir, "gpt-3.5-turbo-0125", mine)
+    clean, _ = arena_scores(runner, arena_dir)
+    theirs = [{**arena_line("gpt-3.5-turbo-0125", q, OUTCOMES[0]), "judge": "other-judge"} for q in ids[:10]]
+    write(path, mine + theirs)  # a later run by another judge, appended: it would win the last-line rule
+    for control in ([], ["--style-control"]):
+        scores, stderr = arena_scores(runner, arena_dir, *control)
+        if not control:
+            assert scores == clean
+        assert "left out 10 judgment(s) by other judges: other-judge (10)" in stderr
+    folder = str(path.parent)
+    several = results(runner, arena_dir, *ARENA, "--input-file", folder)
+    assert several.exit_code == 2
+    assert "several judges: gpt-4-1106-preview (30), other-judge (10); choose one with --judge-model" in (
+        several.stderr
+    )
+    chosen = results(runner, arena_dir, *ARENA, "--input-file", folder, "--judge-model", "other-judge")
+    assert chosen.exit_code == 0, chosen.stderr
+    assert "left out 30 judgment(s) by other judges: gpt-4-1106-preview (30)" in chosen.stderr
