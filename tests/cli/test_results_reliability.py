@@ -607,3 +607,20 @@ def test_arena_other_judges_sharing_the_folder_are_left_out(runner: CliRunner, a
     chosen = results(runner, arena_dir, *ARENA, "--input-file", folder, "--judge-model", "other-judge")
     assert chosen.exit_code == 0, chosen.stderr
     assert "left out 30 judgment(s) by other judges: gpt-4-1106-preview (30)" in chosen.stderr
+
+
+def test_v2_other_judges_sharing_the_folder_are_left_out(runner: CliRunner, arena_v2_dir: Path) -> None:
+    root = arena_v2_dir / "arena-hard-v2.0"
+    uids = [q["uid"] for q in read_jsonl(root / "question.jsonl") if q["category"] == "hard_prompt"]
+    mine = [v2_line("m1", u, 1) for u in uids]  # the model wins every game
+    theirs = [{**v2_line("m1", u, 0), "judge": "gpt-4.1-mini"} for u in uids[:40]]
+    path = write(root / "model_judgment" / "gpt-4.1" / "m1.jsonl", mine)
+    clean = results(runner, arena_v2_dir, *V2)
+    assert clean.exit_code == 0, clean.stderr
+    write(path, mine + theirs)
+    shown = results(runner, arena_v2_dir, *V2)
+    assert shown.exit_code == 0, shown.stderr
+    assert json.loads(shown.stdout) == json.loads(clean.stdout)
+    assert "left out 40 judgment(s) by other judges: gpt-4.1-mini (40)" in shown.stderr
+    several = results(runner, arena_v2_dir, *V2, "--input-file", str(path.parent))
+    assert several.exit_code == 2 and "choose one with --judge-model" in several.stderr

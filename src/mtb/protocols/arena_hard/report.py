@@ -72,7 +72,7 @@ def score(data: DataDir, request: ResultsRequest) -> ScoreReport:
         read = {m: (g.lines, g.duplicates, g.unknown) for m, g in games.items()}
         judged = {m: (len(g.games), g.judges) for m, g in games.items()}
         unscored, without = 0, []
-    warnings += _judge_warnings(folder, {m: j for m, (_, j) in judged.items()}, wanted)
+    warnings += judge_warnings(folder, {m: j for m, (_, j) in judged.items()}, wanted)
     warnings += _reading_warnings(folder, read, data.question_path)
     warnings += _incomplete_warning(data.bench.name, {m: n for m, (n, _) in judged.items()}, len(known))
     if unscored:
@@ -163,7 +163,7 @@ def _reading_warnings(folder: Path, read: dict[str, tuple[int, int, int]], quest
     return warnings
 
 
-def _judge_warnings(folder: Path, judges: dict[str, dict[str, int]], wanted: str | None) -> list[str]:
+def judge_warnings(folder: Path, judges: dict[str, dict[str, int]], wanted: str | None) -> list[str]:
     """Lines by judges other than the one asked for were left out: say so. Without one asked for
     (an --input-file folder), lines by several judges cannot be scored together."""
     seen: dict[str, int] = {}

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from mtb.data import DataDir, file_stem_safe
 from mtb.errors import DataError, UsageError
-from mtb.protocols.arena_hard.report import refuse_mt_bench_flags
+from mtb.protocols.arena_hard.report import judge_warnings, refuse_mt_bench_flags
 from mtb.protocols.arena_hard.scanning import map_files
 from mtb.protocols.arena_hard_v2 import scoring
 from mtb.protocols.arena_hard_v2.settings import CategorySetting
@@ -65,8 +66,11 @@ def score(
     if request.category is not None and request.category not in known:
         raise UsageError(f"unknown category '{request.category}' (known: {', '.join(known)})")
 
-    read: list[scoring.FileJudgments] = map_files(scoring.read_judgment_file, chosen)
+    # As in v0.1: the default folder is the judge's; an --input-file folder holds whichever judge.
+    wanted = judge if request.input_file is None or request.judge_model else None
+    read: list[scoring.FileJudgments] = map_files(partial(scoring.read_judgment_file, judge=wanted), chosen)
     judged = {p.stem: r for p, r in zip(chosen, read, strict=True)}
+    warnings += judge_warnings(folder, {m: r.judges for m, r in judged.items()}, wanted)
     size = {c: sum(1 for q in questions if q.category == c) for c in known}
     for model, found in judged.items():
         if found.duplicates:
