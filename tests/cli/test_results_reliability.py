@@ -624,3 +624,19 @@ def test_v2_other_judges_sharing_the_folder_are_left_out(runner: CliRunner, aren
     assert "left out 40 judgment(s) by other judges: gpt-4.1-mini (40)" in shown.stderr
     several = results(runner, arena_v2_dir, *V2, "--input-file", str(path.parent))
     assert several.exit_code == 2 and "choose one with --judge-model" in several.stderr
+
+
+def test_the_baseline_in_the_model_list_is_said_as_it_is(runner: CliRunner, data_dir: Path) -> None:
+    # It was "no usable judgments for: gpt-3.5-turbo" (untrue), or exit 2 saying the file held no
+    # judgments for a model it named among those judged there.
+    write(
+        judgments_dir(data_dir) / "gpt-4_pair.jsonl",
+        [pair("a", "gpt-3.5-turbo", 81, 1, "model_1", "model_1")],
+    )
+    shown = results(runner, data_dir, "--mode", "pairwise-baseline", "--model-list", "a,gpt-3.5-turbo")
+    assert shown.exit_code == 0, shown.stderr
+    assert "'gpt-3.5-turbo' is the baseline; it gets no row" in shown.stderr
+    assert "no usable judgments" not in shown.stderr
+    alone = results(runner, data_dir, "--mode", "pairwise-baseline", "--model-list", "gpt-3.5-turbo")
+    assert alone.exit_code == 2
+    assert "--model-list names only the baseline 'gpt-3.5-turbo'" in alone.stderr

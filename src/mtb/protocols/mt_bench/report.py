@@ -372,6 +372,15 @@ def _pairwise(
         warnings.append(
             f"{path}: left out {sum(itself.values())} match(es) of a model against itself: {found}"
         )
+    if baseline is not None and wanted is not None and baseline in wanted:
+        # The baseline gets no row of its own: "no usable judgments for" it would be untrue.
+        wanted = [m for m in wanted if m != baseline]
+        if not wanted:
+            raise UsageError(
+                f"--model-list names only the baseline '{baseline}', which gets no row; "
+                "list the models to compare with it"
+            )
+        warnings.append(f"--model-list: '{baseline}' is the baseline; it gets no row")
     scores = scoring.pair_scores(
         [j for j in judgments if j.model_1 != j.model_2],
         baseline=baseline,
