@@ -69,7 +69,11 @@ def field(
     if value is None and default is not REQUIRED:
         return default  # JSON null for an optional field means "not given"
     if not is_kind(value, kind):
-        shown = "a non-finite number" if isinstance(value, float) else type(value).__name__
+        if isinstance(value, float):
+            # 81.0 where an integer belongs is finite: say what it is, not "non-finite".
+            shown = repr(value) if math.isfinite(value) else "a non-finite number"
+        else:
+            shown = type(value).__name__
         raise ValueError(f"field '{key}' must be {what or describe(kind)}, got {shown}")
     if non_empty and not value:
         raise ValueError(f"field '{key}' must not be empty")

@@ -263,3 +263,28 @@ def load_rows_of(n: int) -> list[dict[str, object]]:
         }
         for i in range(n)
     ]
+
+
+def _battle(a: str, b: str, winner: str, t: int) -> str:
+    return json.dumps({"model_a": a, "model_b": b, "winner": winner, "anony": True, "tstamp": t}) + "\n"
+
+
+def test_ratings_that_measure_nothing_are_flagged(
+    runner: CliRunner, tmp_path: Path, battle_file: Path
+) -> None:
+    # Two groups that never met were ranked side by side (a and c both "rank 1"), and a model with one
+    # battle, or only ties, got an interval 0 wide: both printed as if measured, without a word.
+    path = tmp_path / "battles.jsonl"
+    path.write_text(_battle("a", "b", "model_a", 1) + _battle("c", "d", "model_a", 2))
+    result = runner.invoke(app, ["results", *BENCH, "--battles", str(path), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    assert "the battles fall into 2 groups of models that never met (a, b; c, d)" in result.stderr
+    assert "every battle ended the same way for: a, b, c, d;" in result.stderr
+    path.write_text("".join(_battle("a", "b", "tie", t) for t in range(5)) + _battle("b", "c", "model_a", 6))
+    result = runner.invoke(app, ["results", *BENCH, "--battles", str(path), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    assert "groups" not in result.stderr
+    assert "every battle ended the same way for: a, c;" in result.stderr  # b tied and won
+    # A log where every model met and had mixed results gets neither warning.
+    plain = runner.invoke(app, ["results", *BENCH, "--battles", str(battle_file), "--rounds", "10"])
+    assert plain.exit_code == 0 and "warning" not in plain.stderr

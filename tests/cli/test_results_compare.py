@@ -89,3 +89,11 @@ def test_placement_follows_the_data_not_a_list(runner: CliRunner, judged: Path) 
     result = runner.invoke(app, ["results", "--data-dir", str(judged), "--format", "json", "--no-ci"])
     placed = {row["model"]: row["placement"] for row in json.loads(result.stdout)}
     assert placed["a"] == "above every other model here; next: b (4.67)"
+
+
+def test_compare_of_a_model_with_itself_is_a_usage_error(runner: CliRunner, judged: Path) -> None:
+    # It printed "+0.000 over 3 questions, not a significant difference": a measurement of nothing.
+    result = runner.invoke(app, ["results", "--data-dir", str(judged), "--compare", "a", "a"])
+    assert result.exit_code == 2
+    assert "--compare needs two different models, got 'a' twice" in result.stderr
+    assert result.stdout == ""

@@ -118,6 +118,92 @@ def test_unknown_questions_and_turns_are_left_out(runner: CliRunner, data_dir: P
     assert "left out 1 judgment(s) of turns the question does not have: question 82 turn 3" in shown.stderr
 
 
+@pytest.mark.parametrize("mode", ["single", "pairwise-all"])
+def test_an_item_judged_again_under_another_prompt_counts_once(
+    runner: CliRunner, data_dir: Path, mode: str
+) -> None:
+    # A rerun with other judge prompts appended to the file: the prompt name is in the key, so each
+    # item was counted twice (a model scored 6.5 from 3s and 10s, with 4 judgments of 2 items).
+    if mode == "single":
+        first = [single("m", 81, 1, 3), single("m", 81, 2, 3), single("other", 81, 1, 5)]
+        again = [{**r, "judge": ["gpt-4", "my-prompt"], "score": 10} for r in first[:2]]
+        name, expected = "gpt-4_single.jsonl", {"m": (10.0, 2), "other": (5.0, 1)}
+    else:
+        first = [pair("a", "b", 81, 1, "model_1", "model_1"), pair("a", "b", 81, 2, "model_1", "model_1")]
+        again = [
+            {**r, "judge": ["gpt-4", "my-pair-prompt"], "g1_winner": "model_2", "g2_winner": "model_2"}
+            for r in first
+        ]
+        name, expected = "gpt-4_pair.jsonl", {"a": (0, 2), "b": (2, 2)}
+    write(judgments_dir(data_dir) / name, first + again)
+    shown = results(runner, data_dir, "--mode", mode, "--no-ci", "--format", "json")
+    assert shown.exit_code == 0, shown.stderr
+    rows = {r["model"]: r for r in json.loads(shown.stdout)}
+    figures = {
+        m: (r["average"], r["judgments"]) if mode == "single" else (r["win"], r["judgments"])
+        for m, r in rows.items()
+    }
+    assert figures == expected
+    assert "left out 2 judgment(s) of items judged again under another prompt (the last line counts)" in (
+        shown.stderr
+    )
+
+
+def test_a_model_matched_against_itself_is_left_out(runner: CliRunner, data_dir: Path) -> None:
+    # Counted, a self-match gave its model a win and a loss at once (win 2, loss 1 from one real match).
+    real = pair("a", "b", 81, 1, "model_1", "model_1")
+    itself = pair("a", "a", 82, 1, "model_1", "model_1")
+    write(judgments_dir(data_dir) / "gpt-4_pair.jsonl", [real, itself])
+    shown = results(runner, data_dir, "--mode", "pairwise-all", "--format", "json")
+    assert shown.exit_code == 0, shown.stderr
+    rows = {r["model"]: r for r in json.loads(shown.stdout)}
+    assert (rows["a"]["win"], rows["a"]["loss"], rows["a"]["tie"]) == (1, 0, 0)
+    assert "left out 1 match(es) of a model against itself: a (1)" in shown.stderr
+    bias = results(runner, data_dir, "--mode", "pairwise-all", "--position-bias", "--format", "json")
+    assert json.loads(bias.stdout)[0]["pairs"] == 2  # still a check of the judge's position bias
+
+
+def test_a_model_judged_on_fewer_turns_is_flagged(runner: CliRunner, data_dir: Path) -> None:
+    questions = read_jsonl(data_dir / "mt_bench" / "question.jsonl")
+    full = [single("whole", q["question_id"], t, 5) for q in questions for t in (1, 2)]
+    part = [single("part", q["question_id"], t, 6) for q in questions[:70] for t in (1, 2)]
+    write(judgments_dir(data_dir) / "gpt-4_single.jsonl", full + part)
+    shown = results(runner, data_dir, "--no-ci", "--format", "json")
+    assert shown.exit_code == 0, shown.stderr
+    assert "incomplete: judged on fewer question turns than mt_bench has: part (140 of 160)" in shown.stderr
+    assert "whole (" not in shown.stderr
+    write(judgments_dir(data_dir) / "gpt-4_single.jsonl", full)
+    assert "incomplete" not in results(runner, data_dir, "--no-ci").stderr
+    # Pairwise against the baseline: matches on fewer question turns are flagged the same way.
+    base = "gpt-3.5-turbo"
+    matches = [pair(base, "whole", q["question_id"], t, "tie", "tie") for q in questions for t in (1, 2)]
+    matches += [pair(base, "part", q["question_id"], t, "tie", "tie") for q in questions[:79] for t in (1, 2)]
+    write(judgments_dir(data_dir) / "gpt-4_pair.jsonl", matches)
+    shown = results(runner, data_dir, "--mode", "pairwise-baseline", "--format", "json")
+    assert shown.exit_code == 0, shown.stderr
+    assert "incomplete: judged on fewer question turns than mt_bench has: part (158 of 160)" in shown.stderr
+    assert "whole (" not in shown.stderr
+
+
+def test_scores_off_the_scale_are_counted_and_said(runner: CliRunner, data_dir: Path) -> None:
+    # FastChat keeps [[11]] or [[0]] as they are; so does mtb, but the average they enter is flagged.
+    scores = [11, 0, -1.5, 10.5, 8]
+    write(
+        judgments_dir(data_dir) / "gpt-4_single.jsonl",
+        [single("m", 81 + i, 1, s) for i, s in enumerate(scores)],
+    )
+    shown = results(runner, data_dir, "--no-ci", "--format", "json")
+    assert shown.exit_code == 0, shown.stderr
+    (row,) = json.loads(shown.stdout)
+    assert (row["average"], row["judgments"]) == (sum(scores) / 5, 5)
+    assert "4 score(s) outside the 1-10 scale are counted as they are" in shown.stderr
+    assert "m question 81 turn 1: 11, m question 82 turn 1: 0, m question 83 turn 1: -1.5 and 1 more" in (
+        shown.stderr
+    )
+    write(judgments_dir(data_dir) / "gpt-4_single.jsonl", [single("m", 81, 1, 1), single("m", 82, 1, 10)])
+    assert "outside the 1-10 scale" not in results(runner, data_dir, "--no-ci").stderr
+
+
 # ---------------------------------------------------------------- NaN, unparsed, empty
 
 
@@ -128,6 +214,28 @@ def test_a_nan_score_is_a_bad_line(runner: CliRunner, data_dir: Path) -> None:
     shown = results(runner, data_dir)
     assert shown.exit_code == 2
     assert "gpt-4_single.jsonl:1:" in shown.stderr and "Traceback" not in shown.output
+
+
+@pytest.mark.parametrize("turn", [0, -3])
+def test_a_pairwise_turn_below_1_is_a_bad_line(runner: CliRunner, data_dir: Path, turn: int) -> None:
+    # Turn -3 was a traceback (an IndexError looking up the answer's length); turn 0 was counted,
+    # measured against the answer's last turn.
+    rows = [pair("a", "b", 81, 1, "model_1", "model_1"), pair("a", "b", 82, turn, "model_2", "model_2")]
+    write(judgments_dir(data_dir) / "gpt-4_pair.jsonl", rows)
+    shown = results(runner, data_dir, "--mode", "pairwise-all")
+    assert shown.exit_code == 2
+    assert "gpt-4_pair.jsonl:2: field 'turn' must be 1 or more" in shown.stderr
+    assert "Traceback" not in shown.output and shown.stdout == ""
+
+
+def test_a_whole_float_id_is_named_as_it_is(runner: CliRunner, data_dir: Path) -> None:
+    # 81.0 was reported as "got a non-finite number".
+    write(judgments_dir(data_dir) / "gpt-4_single.jsonl", [single("m", 81.0, 1, 5)])
+    shown = results(runner, data_dir)
+    assert shown.exit_code == 2
+    assert (
+        "gpt-4_single.jsonl:1: field 'question_id' must be an integer or a string, got 81.0" in shown.stderr
+    )
 
 
 def test_a_model_with_every_verdict_unparsed_is_listed_single(runner: CliRunner, data_dir: Path) -> None:
@@ -397,3 +505,138 @@ def test_a_megabyte_model_name_prints_plainly_and_fast(runner: CliRunner, tmp_pa
     assert time.monotonic() - started < 10
     assert shown.exit_code == 0, shown.stderr
     assert name in shown.stdout and "short" in shown.stdout
+
+
+@pytest.mark.parametrize("games", [1, 3, "null"])
+def test_arena_record_without_two_games_is_a_bad_line(
+    runner: CliRunner, arena_dir: Path, games: int | str
+) -> None:
+    # The byte scanner took whatever labels it found: game 2 missing, null or a third game was
+    # dropped unseen (a score from a record upstream would not read).
+    ids = arena_ids(arena_dir)
+    rows = [arena_line("gpt-3.5-turbo-0125", q, OUTCOMES[i % 5]) for i, q in enumerate(ids)]
+    if games == "null":
+        rows[3]["games"][1] = None
+    else:
+        rows[3]["games"] = (rows[3]["games"] * 2)[: int(games)]
+    path = arena_judgments(arena_dir, "gpt-3.5-turbo-0125", rows)
+    for control in ([], ["--style-control"]):
+        shown = results(runner, arena_dir, *ARENA, *control)
+        assert shown.exit_code == 2, shown.stderr
+        assert f"{path}:4:" in shown.stderr and "Traceback" not in shown.output
+        assert shown.stdout == ""
+
+
+def test_arena_model_judged_on_fewer_questions_is_flagged(runner: CliRunner, arena_dir: Path) -> None:
+    ids = arena_ids(arena_dir, 500)
+    for model, n in (("gpt-3.5-turbo-0125", 500), ("claude-3-haiku-20240307", 499)):
+        arena_judgments(
+            arena_dir, model, [arena_line(model, q, OUTCOMES[i % 5]) for i, q in enumerate(ids[:n])]
+        )
+    for control in ([], ["--style-control"]):
+        scores, stderr = arena_scores(runner, arena_dir, *control)
+        assert set(scores) == {"gpt-4-0314", "gpt-3.5-turbo-0125", "claude-3-haiku-20240307"}
+        assert "incomplete: judged on fewer questions than arena-hard-v0.1 has: claude-3-haiku-20240307 " in (
+            stderr
+        )
+        assert "(499 of 500)" in stderr and "gpt-3.5-turbo-0125 (" not in stderr
+
+
+# ---------------------------------------------------------------- Arena-Hard v2.0
+
+V2 = ["--bench", "arena-hard-v2.0", "--category", "hard_prompt", "--format", "json"]
+
+
+def v2_line(model: str, uid: str, i: int) -> dict[str, Any]:
+    labels = OUTCOMES[i % 5]
+    games = [{"score": label, "judgment": {"answer": "j"}, "prompt": []} for label in labels]
+    return {"uid": uid, "category": "hard_prompt", "judge": "gpt-4.1", "model": model, "games": games}
+
+
+def test_v2_what_is_not_scored_is_said(runner: CliRunner, arena_v2_dir: Path) -> None:
+    # Each was silent: a --model-list name with no file, a model judged on 499 of 500 questions,
+    # and judgments style control left out for want of an answer.
+    root = arena_v2_dir / "arena-hard-v2.0"
+    uids = [q["uid"] for q in read_jsonl(root / "question.jsonl") if q["category"] == "hard_prompt"]
+    for model, kept in (("m1", uids), ("m2", uids[1:])):
+        write(
+            root / "model_judgment" / "gpt-4.1" / f"{model}.jsonl",
+            [v2_line(model, u, i) for i, u in enumerate(kept)],
+        )
+    answers = read_jsonl(root / "model_answer" / "o3-mini-2025-01-31.jsonl")
+    lacking = {uids[0], uids[1], uids[2]}
+    write(
+        root / "model_answer" / "m1.jsonl", [{**a, "model": "m1"} for a in answers if a["uid"] not in lacking]
+    )
+    write(root / "model_answer" / "m2.jsonl", [{**a, "model": "m2"} for a in answers])
+    listed = results(runner, arena_v2_dir, *V2, "--model-list", "m1,m2,nosuch")
+    assert listed.exit_code == 0, listed.stderr
+    assert {r["model"] for r in json.loads(listed.stdout)} == {"m1", "m2", "o3-mini-2025-01-31"}
+    assert "no judgment file in" in listed.stderr and "for: nosuch" in listed.stderr
+    assert "hard_prompt: m2 is incomplete: judged on 499 of 500 questions" in listed.stderr
+    assert "m1 is incomplete" not in listed.stderr
+    styled = results(runner, arena_v2_dir, *V2, "--style-control")
+    assert styled.exit_code == 0, styled.stderr
+    rows = {r["model"]: r for r in json.loads(styled.stdout)}
+    assert rows["m1"]["judgments"] == 497
+    assert "hard_prompt: m1: 3 judgment(s) left out of style control: no answer of m1" in styled.stderr
+    nothing = results(runner, arena_v2_dir, *V2, "--model-list", "nosuch")
+    assert nothing.exit_code == 2 and "no judgment file in" in nothing.stderr
+
+
+def test_arena_other_judges_sharing_the_folder_are_left_out(runner: CliRunner, arena_dir: Path) -> None:
+    # Arena-Hard read every line of the judge's folder whatever its `judge` said: half the lines by
+    # another judge moved a score without a word (MT-bench already filtered by judge).
+    ids = arena_ids(arena_dir)
+    mine = [arena_line("gpt-3.5-turbo-0125", q, OUTCOMES[1]) for q in ids]  # the model wins every game
+    path = arena_judgments(arena_dir, "gpt-3.5-turbo-0125", mine)
+    clean, _ = arena_scores(runner, arena_dir)
+    theirs = [{**arena_line("gpt-3.5-turbo-0125", q, OUTCOMES[0]), "judge": "other-judge"} for q in ids[:10]]
+    write(path, mine + theirs)  # a later run by another judge, appended: it would win the last-line rule
+    for control in ([], ["--style-control"]):
+        scores, stderr = arena_scores(runner, arena_dir, *control)
+        if not control:
+            assert scores == clean
+        assert "left out 10 judgment(s) by other judges: other-judge (10)" in stderr
+    folder = str(path.parent)
+    several = results(runner, arena_dir, *ARENA, "--input-file", folder)
+    assert several.exit_code == 2
+    assert "several judges: gpt-4-1106-preview (30), other-judge (10); choose one with --judge-model" in (
+        several.stderr
+    )
+    chosen = results(runner, arena_dir, *ARENA, "--input-file", folder, "--judge-model", "other-judge")
+    assert chosen.exit_code == 0, chosen.stderr
+    assert "left out 30 judgment(s) by other judges: gpt-4-1106-preview (30)" in chosen.stderr
+
+
+def test_v2_other_judges_sharing_the_folder_are_left_out(runner: CliRunner, arena_v2_dir: Path) -> None:
+    root = arena_v2_dir / "arena-hard-v2.0"
+    uids = [q["uid"] for q in read_jsonl(root / "question.jsonl") if q["category"] == "hard_prompt"]
+    mine = [v2_line("m1", u, 1) for u in uids]  # the model wins every game
+    theirs = [{**v2_line("m1", u, 0), "judge": "gpt-4.1-mini"} for u in uids[:40]]
+    path = write(root / "model_judgment" / "gpt-4.1" / "m1.jsonl", mine)
+    clean = results(runner, arena_v2_dir, *V2)
+    assert clean.exit_code == 0, clean.stderr
+    write(path, mine + theirs)
+    shown = results(runner, arena_v2_dir, *V2)
+    assert shown.exit_code == 0, shown.stderr
+    assert json.loads(shown.stdout) == json.loads(clean.stdout)
+    assert "left out 40 judgment(s) by other judges: gpt-4.1-mini (40)" in shown.stderr
+    several = results(runner, arena_v2_dir, *V2, "--input-file", str(path.parent))
+    assert several.exit_code == 2 and "choose one with --judge-model" in several.stderr
+
+
+def test_the_baseline_in_the_model_list_is_said_as_it_is(runner: CliRunner, data_dir: Path) -> None:
+    # It was "no usable judgments for: gpt-3.5-turbo" (untrue), or exit 2 saying the file held no
+    # judgments for a model it named among those judged there.
+    write(
+        judgments_dir(data_dir) / "gpt-4_pair.jsonl",
+        [pair("a", "gpt-3.5-turbo", 81, 1, "model_1", "model_1")],
+    )
+    shown = results(runner, data_dir, "--mode", "pairwise-baseline", "--model-list", "a,gpt-3.5-turbo")
+    assert shown.exit_code == 0, shown.stderr
+    assert "'gpt-3.5-turbo' is the baseline; it gets no row" in shown.stderr
+    assert "no usable judgments" not in shown.stderr
+    alone = results(runner, data_dir, "--mode", "pairwise-baseline", "--model-list", "gpt-3.5-turbo")
+    assert alone.exit_code == 2
+    assert "--model-list names only the baseline 'gpt-3.5-turbo'" in alone.stderr

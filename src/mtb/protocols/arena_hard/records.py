@@ -16,6 +16,12 @@ def parse_judgment(obj: dict[str, Any]) -> dict[str, Any]:
     question_id_of(obj)
     validate.field(obj, "model", str)
     games = validate.field(obj, "games", list, "a non-empty list", non_empty=True)
+    if len(games) != 2:
+        # Game 1 shows the baseline as A, game 2 the model: a record with another count cannot be
+        # scored as either, and counting what is there would drop or add battles unseen.
+        raise ValueError(
+            f"field 'games' must hold 2 games (baseline as A, then model as A), got {len(games)}"
+        )
     for i, game in enumerate(games):
         if not isinstance(game, dict) or not (
             game.get("score") is None or isinstance(game.get("score"), str)

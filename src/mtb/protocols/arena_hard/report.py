@@ -57,17 +57,24 @@ def score(data: DataDir, request: ResultsRequest) -> ScoreReport:
             warnings.append(f"no judgment file in {folder} for: {', '.join(absent)}")
     _check_baseline(data, folder, files, baseline, explicit=request.baseline_model is not None)
     known = frozenset(q.question_id for q in data.questions())
+    # The default folder is the judge's (judges that differ only by '/' share it); an --input-file
+    # folder is read as it is, so its judge is --judge-model when given, else the one it holds.
+    wanted = judge if request.input_file is None or request.judge_model else None
     notes = []
     if control is None:
-        counts = scoring.battles_by_model(chosen, known)
+        counts = scoring.battles_by_model(chosen, known, wanted)
         read = {m: (c.lines, c.duplicates, c.unknown) for m, c in counts.items()}
+        judged = {m: (c.questions, c.judges) for m, c in counts.items()}
         unscored = sum(c.unscored_games for c in counts.values())
         without = [m for m, c in counts.items() if c.battles == 0]
     else:
-        games = scoring.games_by_model(chosen, known)
+        games = scoring.games_by_model(chosen, known, wanted)
         read = {m: (g.lines, g.duplicates, g.unknown) for m, g in games.items()}
+        judged = {m: (len(g.games), g.judges) for m, g in games.items()}
         unscored, without = 0, []
+    warnings += judge_warnings(folder, {m: j for m, (_, j) in judged.items()}, wanted)
     warnings += _reading_warnings(folder, read, data.question_path)
+    warnings += _incomplete_warning(data.bench.name, {m: n for m, (n, _) in judged.items()}, len(known))
     if unscored:
         notes.append(f"{unscored} game(s) without a verdict label were left out")
     if control is None:
@@ -154,3 +161,37 @@ def _reading_warnings(folder: Path, read: dict[str, tuple[int, int, int]], quest
         if unknown:
             warnings.append(f"{path}: left out {unknown} judgment(s) of questions not in {questions}")
     return warnings
+
+
+def judge_warnings(folder: Path, judges: dict[str, dict[str, int]], wanted: str | None) -> list[str]:
+    """Lines by judges other than the one asked for were left out: say so. Without one asked for
+    (an --input-file folder), lines by several judges cannot be scored together."""
+    seen: dict[str, int] = {}
+    for found in judges.values():
+        for name, n in found.items():
+            seen[name] = seen.get(name, 0) + n
+    if wanted is None:
+        if len(seen) > 1:
+            shown = ", ".join(f"{name} ({n})" for name, n in sorted(seen.items()))
+            raise UsageError(
+                f"{folder} holds judgments by several judges: {shown}; choose one with --judge-model"
+            )
+        return []
+    others = {name: n for name, n in seen.items() if name != wanted}
+    if not others:
+        return []
+    shown = ", ".join(f"{name} ({n})" for name, n in sorted(others.items()))
+    return [f"{folder}: left out {sum(others.values())} judgment(s) by other judges: {shown}"]
+
+
+def _incomplete_warning(bench: str, judged: dict[str, int], questions: int) -> list[str]:
+    """Models judged on fewer questions than the benchmark has (a judge run cut short, a --first-n
+    trial): their win rates are over those questions only, so they do not rank fairly."""
+    short = {model: n for model, n in judged.items() if 0 < n < questions}
+    if not short:
+        return []
+    found = ", ".join(f"{m} ({n} of {questions})" for m, n in short.items())
+    return [
+        f"incomplete: judged on fewer questions than {bench} has: {found}; "
+        "their scores are over the questions judged only"
+    ]

@@ -22,6 +22,7 @@ from mtb.records import QuestionId
 
 SCORE = re.compile(rb'"score":\s*(?:"([^"\\]*)"|(null))')
 TOKEN_LEN = re.compile(rb'"token_len":\s*(\d+)')
+JUDGE = re.compile(rb'"judge":\s*"([^"\\]*)"')
 
 Games = list[tuple[QuestionId, list[str | None]]]  # (question id, each game's label) per judgment
 
@@ -47,6 +48,14 @@ def scan_judgments(
     path: Path, parse: Callable[[dict[str, Any]], Any], id_key: str = "question_id"
 ) -> Iterator[tuple[QuestionId, list[str | None]]]:
     """(question id, game labels) per line of a judgment file; `parse` validates a line read in full."""
+    for question_id, labels, _ in scan_judged(path, parse, id_key):
+        yield question_id, labels
+
+
+def scan_judged(
+    path: Path, parse: Callable[[dict[str, Any]], Any], id_key: str = "question_id"
+) -> Iterator[tuple[QuestionId, list[str | None], str | None]]:
+    """(question id, game labels, judge) per line; the judge is None where the line names none."""
     key_bytes = f'"{id_key}":'.encode()
     id_pattern = re.compile(re.escape(key_bytes) + rb'\s*(?:"([^"\\]*)"|(-?\d+))')
     data = path.read_bytes()
@@ -61,22 +70,28 @@ def scan_judgments(
             position = found.end()
         key = data.find(key_bytes, start, end)
         question = id_pattern.match(data, key, end) if key >= 0 else None
+        judge_at = data.find(b'"judge":', start, end)
+        judge = JUDGE.match(data, judge_at, end) if judge_at >= 0 else None
         well_formed = data[start] == 0x7B and data[end - 1] == 0x7D  # { ... }
         # The fast path trusts only plain ASCII labels and ids; anything else is read in full.
         plain = all(label is None or "\ufffd" not in label for label in labels)
-        if question is None or not labels or not well_formed or at >= 0 or not plain:
+        # Anything but two labels (a game missing, null or extra) is for the record parser to judge.
+        # A judge key whose value is not a plain ASCII string is read in full too.
+        odd_judge = judge_at >= 0 and (judge is None or not judge.group(1).isascii())
+        if question is None or len(labels) != 2 or not well_formed or at >= 0 or not plain or odd_judge:
             yield _decode_judgment(path, data[start:end], number, parse, id_key)
             continue
         raw_id = question.group(1)
         if raw_id is not None and not raw_id.isascii():
             yield _decode_judgment(path, data[start:end], number, parse, id_key)
             continue
-        yield (raw_id.decode() if raw_id is not None else int(question.group(2))), labels
+        name = judge.group(1).decode() if judge is not None else None
+        yield (raw_id.decode() if raw_id is not None else int(question.group(2))), labels, name
 
 
 def _decode_judgment(
     path: Path, line: bytes, number: int, parse: Callable[[dict[str, Any]], Any], id_key: str
-) -> tuple[QuestionId, list[str | None]]:
+) -> tuple[QuestionId, list[str | None], str | None]:
     obj = decode_line(path, line, number)
     if obj is None:
         raise DataError(path, "blank line", number)
@@ -84,7 +99,9 @@ def _decode_judgment(
         parse(obj)
     except ValueError as exc:
         raise DataError(path, str(exc) or "not a judgment record", number) from None
-    return obj[id_key], [game.get("score") if isinstance(game, dict) else None for game in obj["games"]]
+    judge = obj.get("judge")
+    labels = [game.get("score") if isinstance(game, dict) else None for game in obj["games"]]
+    return obj[id_key], labels, judge if isinstance(judge, str) else None
 
 
 def scan_token_lengths(path: Path, decode: Callable[[bytes], int]) -> list[int]:

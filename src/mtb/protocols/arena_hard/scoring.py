@@ -18,7 +18,7 @@ from typing import Any
 from mtb.errors import UsageError
 from mtb.protocols.arena_hard.answers import token_length
 from mtb.protocols.arena_hard.records import parse_judgment
-from mtb.protocols.arena_hard.scanning import Games, map_files, scan_judgments, scan_token_lengths
+from mtb.protocols.arena_hard.scanning import Games, map_files, scan_judged, scan_token_lengths
 from mtb.records import QuestionId
 
 WEIGHT = 3  # how many battles a strong verdict (A>>B, B>>A) counts for, as upstream
@@ -49,6 +49,8 @@ class BattleCounts:
     lines: int = 0  # judgment lines read, before duplicates and unknown questions are left out
     duplicates: int = 0  # lines repeating an earlier line's question; the last one counts
     unknown: int = 0  # lines for a question not in the question file
+    judges: dict[str, int] = field(default_factory=dict)  # lines per judge named (others left out)
+    questions: int = 0  # questions judged (each once, by the judge asked for)
 
     @property
     def battles(self) -> float:
@@ -64,26 +66,38 @@ class FileGames:
     duplicates: int
     unknown: int
     unknown_ids: list[QuestionId] = field(default_factory=list)
+    judges: dict[str, int] = field(default_factory=dict)  # lines per judge named, kept or not
 
 
 def once_each(
-    games: Iterable[tuple[QuestionId, list[str | None]]], known: frozenset[QuestionId] | None = None
+    games: Iterable[tuple[QuestionId, list[str | None], str | None]],
+    known: frozenset[QuestionId] | None = None,
+    judge: str | None = None,
 ) -> FileGames:
-    """Each question's last judgment, in first-seen order; lines for questions not in `known` left out.
+    """Each question's last judgment, in first-seen order; lines for questions not in `known`, and
+    lines naming a judge other than `judge` (when given), left out.
 
     A line repeated in a file (an appended rerun, a concatenation) would
-    otherwise count its battles twice.
+    otherwise count its battles twice; judge names that differ only by '/'
+    share a folder, so a file may hold another judge's lines.
     """
     latest: dict[QuestionId, list[str | None]] = {}
     lines, kept, unknown_ids = 0, 0, []
-    for question_id, labels in games:
+    judges: dict[str, int] = {}
+    for question_id, labels, named in games:
         lines += 1
+        if named is not None:
+            judges[named] = judges.get(named, 0) + 1
+            if judge is not None and named != judge:
+                continue
         if known is not None and question_id not in known:
             unknown_ids.append(question_id)
             continue
         kept += 1
         latest[question_id] = labels
-    return FileGames(list(latest.items()), lines, kept - len(latest), len(unknown_ids), unknown_ids[:5])
+    return FileGames(
+        list(latest.items()), lines, kept - len(latest), len(unknown_ids), unknown_ids[:5], judges
+    )
 
 
 def count_battles(
@@ -185,14 +199,17 @@ def arena_scores(
     return scores
 
 
-def file_games(path: Path, known: frozenset[QuestionId] | None = None) -> FileGames:
-    return once_each(scan_judgments(path, parse_judgment), known)
+def file_games(path: Path, known: frozenset[QuestionId] | None = None, judge: str | None = None) -> FileGames:
+    return once_each(scan_judged(path, parse_judgment), known, judge)
 
 
-def file_battles(path: Path, known: frozenset[QuestionId] | None = None) -> BattleCounts:
-    read = file_games(path, known)
+def file_battles(
+    path: Path, known: frozenset[QuestionId] | None = None, judge: str | None = None
+) -> BattleCounts:
+    read = file_games(path, known, judge)
     counts = count_battles(iter(read.games))
     counts.lines, counts.duplicates, counts.unknown = read.lines, read.duplicates, read.unknown
+    counts.judges, counts.questions = read.judges, len(read.games)
     return counts
 
 
@@ -209,18 +226,20 @@ def file_avg_tokens(path: Path) -> int | None:
     return int(sum(lengths) / len(lengths)) if lengths else None
 
 
-def games_by_model(paths: Sequence[Path], known: frozenset[QuestionId] | None = None) -> dict[str, FileGames]:
+def games_by_model(
+    paths: Sequence[Path], known: frozenset[QuestionId] | None = None, judge: str | None = None
+) -> dict[str, FileGames]:
     """Every judgment's game labels, per judgment file (for style control, which needs each battle)."""
-    return dict(zip((p.stem for p in paths), map_files(partial(file_games, known=known), paths), strict=True))
+    read = map_files(partial(file_games, known=known, judge=judge), paths)
+    return dict(zip((p.stem for p in paths), read, strict=True))
 
 
 def battles_by_model(
-    paths: Sequence[Path], known: frozenset[QuestionId] | None = None
+    paths: Sequence[Path], known: frozenset[QuestionId] | None = None, judge: str | None = None
 ) -> dict[str, BattleCounts]:
     """Battle counts per judgment file, named after the file (the model), each question once."""
-    return dict(
-        zip((p.stem for p in paths), map_files(partial(file_battles, known=known), paths), strict=True)
-    )
+    read = map_files(partial(file_battles, known=known, judge=judge), paths)
+    return dict(zip((p.stem for p in paths), read, strict=True))
 
 
 def avg_tokens_by_model(paths: dict[str, Path]) -> dict[str, int | None]:

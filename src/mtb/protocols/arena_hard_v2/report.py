@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from mtb.data import DataDir, file_stem_safe
 from mtb.errors import DataError, UsageError
-from mtb.protocols.arena_hard.report import refuse_mt_bench_flags
+from mtb.protocols.arena_hard.report import judge_warnings, refuse_mt_bench_flags
 from mtb.protocols.arena_hard.scanning import map_files
 from mtb.protocols.arena_hard_v2 import scoring
 from mtb.protocols.arena_hard_v2.settings import CategorySetting
@@ -50,6 +51,13 @@ def score(
     if not files:
         raise DataError(folder, f"no judgment files here; run `mtb judge --bench {name}` first")
     chosen = [p for p in files if request.models is None or p.stem in request.models]
+    warnings, notes = [], []
+    if request.models is not None:
+        if not chosen:
+            raise UsageError(f"no judgment file in {folder} for {', '.join(request.models)}")
+        absent = [m for m in request.models if m not in {p.stem for p in chosen}]
+        if absent:
+            warnings.append(f"no judgment file in {folder} for: {', '.join(absent)}")
     rounds = request.rounds or DEFAULT_ROUNDS
     seed = DEFAULT_SEED if request.seed is None else request.seed
     questions = data.questions()
@@ -58,9 +66,12 @@ def score(
     if request.category is not None and request.category not in known:
         raise UsageError(f"unknown category '{request.category}' (known: {', '.join(known)})")
 
-    read: list[scoring.FileJudgments] = map_files(scoring.read_judgment_file, chosen)
+    # As in v0.1: the default folder is the judge's; an --input-file folder holds whichever judge.
+    wanted = judge if request.input_file is None or request.judge_model else None
+    read: list[scoring.FileJudgments] = map_files(partial(scoring.read_judgment_file, judge=wanted), chosen)
     judged = {p.stem: r for p, r in zip(chosen, read, strict=True)}
-    warnings, notes = [], []
+    warnings += judge_warnings(folder, {m: r.judges for m, r in judged.items()}, wanted)
+    size = {c: sum(1 for q in questions if q.category == c) for c in known}
     for model, found in judged.items():
         if found.duplicates:
             warnings.append(
@@ -114,6 +125,12 @@ def score(
                     unscored += 1
                 else:
                     rows.append((uid, values))
+            if 0 < in_category < size[category]:
+                # Scored over the questions judged only: it does not rank fairly against a complete model.
+                warnings.append(
+                    f"{category}: {model} is incomplete: judged on {in_category} of {size[category]} "
+                    "questions; its score is over those only"
+                )
             if unscored:
                 notes.append(
                     f"{category}: {model}: {unscored} of {in_category} judgment(s) without two verdict "
@@ -164,6 +181,11 @@ def score(
                     for uid, values in rows
                     if uid in own and uid in base_answers
                 ]
+                if len(style_rows[model]) < len(rows):
+                    warnings.append(
+                        f"{category}: {model}: {len(rows) - len(style_rows[model])} judgment(s) left out of "
+                        f"style control: no answer of {model} or of {baseline} for their question"
+                    )
             result = scoring.style_controlled(style_rows, request.control, rounds=rounds, seed=seed)
             for model, (median, low, high) in result.scores.items():
                 scores.append(

@@ -12,11 +12,11 @@ features instead and reports the median win rate against the baseline.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mtb.protocols.arena_hard.scanning import scan_judgments
+from mtb.protocols.arena_hard.scanning import scan_judged
 from mtb.protocols.arena_hard_v2.records import parse_judgment
 from mtb.records import QuestionId
 
@@ -57,17 +57,24 @@ def record_scores(labels: Sequence[str | None]) -> list[float] | None:
 class FileJudgments:
     labels: dict[QuestionId, list[str | None]]  # the last line per uid
     duplicates: int  # lines whose uid an earlier line had
+    judges: dict[str, int] = field(default_factory=dict)  # lines per judge named, kept or not
 
 
-def read_judgment_file(path: Path) -> FileJudgments:
+def read_judgment_file(path: Path, judge: str | None = None) -> FileJudgments:
+    """Each uid's last line; with `judge`, lines naming another judge are left out (and counted)."""
     labels: dict[QuestionId, list[str | None]] = {}
     duplicates = 0
-    for uid, games in scan_judgments(path, parse_judgment, id_key="uid"):
+    judges: dict[str, int] = {}
+    for uid, games, named in scan_judged(path, parse_judgment, id_key="uid"):
+        if named is not None:
+            judges[named] = judges.get(named, 0) + 1
+            if judge is not None and named != judge:
+                continue
         if uid in labels:
             duplicates += 1
             del labels[uid]  # keep the file's order of last occurrences
         labels[uid] = games
-    return FileJudgments(labels, duplicates)
+    return FileJudgments(labels, duplicates, judges)
 
 
 @dataclass(frozen=True)

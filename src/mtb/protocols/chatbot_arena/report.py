@@ -11,7 +11,7 @@ from mtb.data import DataDir
 from mtb.errors import DataError, UsageError
 from mtb.protocols.base import ResultsRequest, ScoreReport
 from mtb.protocols.chatbot_arena import ratings
-from mtb.protocols.chatbot_arena.battles import Battles, Filters, read_battles
+from mtb.protocols.chatbot_arena.battles import A_WINS, B_WINS, Battles, Filters, read_battles
 from mtb.tables import Table
 
 # FastChat 0.2.36's report_elo_analysis_results: 100 rounds; later code seeds numpy with 0.
@@ -86,6 +86,43 @@ def keep_models_with(battles: Battles, minimum: int) -> tuple[Battles, list[str]
         ),
         dropped,
     )
+
+
+def groups_that_never_met(battles: Battles) -> list[list[str]]:
+    """The models in groups with no battle between them (connected parts of the battle graph).
+
+    Ratings are only comparable within a group: across groups nothing was measured, and the
+    gap between them is whatever the fit's starting point and penalty left.
+    """
+    parent = list(range(len(battles.models)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for a, b in zip(battles.model_a.tolist(), battles.model_b.tolist(), strict=True):
+        parent[root(a)] = root(b)
+    groups: dict[int, list[str]] = {}
+    for i, name in enumerate(battles.models):
+        groups.setdefault(root(i), []).append(name)
+    return sorted(groups.values(), key=lambda g: (-len(g), g))
+
+
+def one_result_only(battles: Battles) -> list[str]:
+    """Models whose every battle ended the same way for them (all won, all lost or all tied, one
+    battle included): each bootstrap round redraws that result, so their interval is about 0 wide."""
+    m = len(battles.models)
+    seen = np.zeros((m, 3), dtype=bool)  # per model: won, lost, tied
+    won_by_a, won_by_b = battles.outcome == A_WINS, battles.outcome == B_WINS
+    tied = ~(won_by_a | won_by_b)
+    for side, won, lost in ((battles.model_a, won_by_a, won_by_b), (battles.model_b, won_by_b, won_by_a)):
+        seen[side[won], 0] = True
+        seen[side[lost], 1] = True
+        seen[side[tied], 2] = True
+    played = np.bincount(battles.model_a, minlength=m) + np.bincount(battles.model_b, minlength=m)
+    return [battles.models[i] for i in range(m) if played[i] and seen[i].sum() == 1]
 
 
 def compute(
@@ -207,6 +244,23 @@ def score(data: DataDir, request: ResultsRequest) -> ScoreReport:
         ci=request.ci or rating == "elo",
         style=style,
     )
+    groups = groups_that_never_met(battles)
+    if len(groups) > 1:
+        shown = "; ".join(
+            ", ".join(g[:4]) + (f" and {len(g) - 4} more" if len(g) > 4 else "") for g in groups[:3]
+        )
+        warnings.append(
+            f"the battles fall into {len(groups)} groups of models that never met ({shown}): ratings and "
+            "ranks compare only within a group"
+        )
+    alike = one_result_only(battles)
+    if alike and any(r.ci_low is not None for r in results):
+        warnings.append(
+            "every battle ended the same way for: "
+            + ", ".join(alike[:10])
+            + (f" and {len(alike) - 10} more" if len(alike) > 10 else "")
+            + "; the bootstrap redraws that one result, so their intervals understate the uncertainty"
+        )
     if coefficients is not None:
         names = ("length", "headers", "lists", "bold")
         notes.append(

@@ -67,6 +67,11 @@ class SingleJudgment:
     def key(self) -> tuple[str, QuestionId, int, str, str, int]:
         return (self.model, self.question_id, self.turn, self.judge[0], self.judge[1], self.sample)
 
+    @property
+    def item(self) -> tuple[str, QuestionId, int, str, int]:
+        """What one judgment scores, whatever prompt it was made with: its key less the prompt."""
+        return (self.model, self.question_id, self.turn, self.judge[0], self.sample)
+
     def to_json(self) -> dict[str, Any]:
         record = {
             "question_id": self.question_id,
@@ -129,6 +134,8 @@ class PairJudgment:
             winners.append(winner)
         judge = _judge(obj)
         turn = field(obj, "turn", int, "an integer")
+        if turn < 1:
+            raise ValueError("field 'turn' must be 1 or more")
         texts = []
         for key in ("g1_user_prompt", "g1_judgment", "g2_user_prompt", "g2_judgment"):
             value = obj.get(key, "")
@@ -155,6 +162,11 @@ class PairJudgment:
     @property
     def key(self) -> tuple[str, str, QuestionId, int, str, str]:
         return pair_key(self.model_1, self.model_2, self.question_id, self.turn, *self.judge)
+
+    @property
+    def item(self) -> tuple[str, str, QuestionId, int, str]:
+        """The match one judgment scores, whatever prompt it was made with: its key less the prompt."""
+        return self.key[:5]
 
     def to_json(self) -> dict[str, Any]:
         return {

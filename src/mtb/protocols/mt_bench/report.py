@@ -13,6 +13,7 @@ from mtb.protocols.base import ResultsRequest, ScoreReport
 from mtb.protocols.mt_bench import scoring
 from mtb.protocols.mt_bench.judging import pair_judgment_path, single_judgment_path
 from mtb.protocols.mt_bench.records import PairJudgment, SingleJudgment
+from mtb.protocols.mt_bench.verdicts import UNPARSED
 from mtb.tables import Table
 
 MODES = ("single", "pairwise-baseline", "pairwise-all")
@@ -130,6 +131,56 @@ def _duplicates_warning(duplicates: int, path: Path) -> list[str]:
     return [f"{path} repeats {duplicates} judgment(s); each is counted once (the last line wins)"]
 
 
+def _off_scale_warning(path: Path, judgments: Sequence[SingleJudgment]) -> list[str]:
+    """Scores outside the 1-10 scale the judge prompts ask for ([[11]], [[0]], or a hand-edited
+    -2.5): FastChat averages them as they are, and so does mtb, but never without saying so."""
+    off = [j for j in judgments if j.score != UNPARSED and not 1 <= j.score <= 10]
+    if not off:
+        return []
+    shown = ", ".join(f"{j.model} question {j.question_id} turn {j.turn}: {j.score:g}" for j in off[:3])
+    more = f" and {len(off) - 3} more" if len(off) > 3 else ""
+    return [
+        f"{path}: {len(off)} score(s) outside the 1-10 scale are counted as they are (as FastChat "
+        f"does): {shown}{more}"
+    ]
+
+
+def _reprompted_warning(loaded: scoring.Loaded[Any], path: Path) -> list[str]:
+    """Items judged again under another prompt name: only the last line's prompt counts."""
+    if not loaded.reprompted:
+        return []
+    kept = {j.item: j.judge[1] for j in loaded.judgments}
+    first = loaded.reprompted[0]
+    prompts = sorted({j.judge[1] for j in loaded.reprompted})
+    return [
+        f"{path}: left out {len(loaded.reprompted)} judgment(s) of items judged again under another "
+        f"prompt (the last line counts), e.g. question {first.question_id} turn {first.turn}: "
+        f"{first.judge[1]} then {kept[first.item]}; prompts left out: {_examples(prompts)}"
+    ]
+
+
+def _incomplete_warning(
+    data: DataDir, judgments: Sequence[SingleJudgment] | Sequence[PairJudgment], models: list[str]
+) -> list[str]:
+    """Models judged on fewer question turns than the benchmark has: their means are over fewer items,
+    so they do not rank fairly against a complete model (a judge run cut short, a --first-n trial).
+    Pairwise, `judgments` are the matches against one baseline."""
+    expected = {(q.question_id, t) for q in data.questions() for t in range(1, len(q.turns) + 1)}
+    covered: dict[str, set[tuple[Any, int]]] = {m: set() for m in models}
+    for j in judgments:
+        for model in (j.model,) if isinstance(j, SingleJudgment) else (j.model_1, j.model_2):
+            if model in covered:
+                covered[model].add((j.question_id, j.turn))
+    short = {m: len(seen) for m, seen in covered.items() if len(seen) < len(expected)}
+    if not short:
+        return []
+    found = ", ".join(f"{m} ({n} of {len(expected)})" for m, n in short.items())
+    return [
+        f"incomplete: judged on fewer question turns than {data.bench.name} has: {found}; "
+        "their numbers are over the turns judged only"
+    ]
+
+
 def _missing_warning(wanted: list[str] | None, found: list[str]) -> list[str]:
     missing = [m for m in wanted or [] if m not in found]
     return [f"no usable judgments for: {', '.join(missing)}"] if missing else []
@@ -200,9 +251,9 @@ def _single(
     data: DataDir, path: Path, request: ResultsRequest, rounds: int, seed: int, judge: str | None
 ) -> ScoreReport:
     loaded = scoring.load_single_judgments(path)
-    warnings = _duplicates_warning(loaded.duplicates, path)
+    warnings = _duplicates_warning(loaded.duplicates, path) + _reprompted_warning(loaded, path)
     judgments, judge, left_out = belonging(data, path, loaded.judgments, judge)
-    warnings += left_out
+    warnings += left_out + _off_scale_warning(path, judgments)
     turns = data.bench.turns
     scored = [
         j
@@ -240,6 +291,7 @@ def _single(
     # Placed among every other model judged in the same file (the published baselines, when present).
     scores = scoring.with_placement(scores, {s.model: s.average for s in everyone if s.average is not None})
     warnings += _missing_warning(request.models, [s.model for s in scores])
+    warnings += _incomplete_warning(data, judgments, [s.model for s in scores])
     unrated = [s.model for s in scores if s.average is None]
     if unrated:
         warnings.append(f"no verdict with a rating for: {', '.join(unrated)} (listed with no average)")
@@ -290,7 +342,7 @@ def _pairwise(
     strict: bool = False,
 ) -> ScoreReport:
     loaded = scoring.load_pair_judgments(path)
-    warnings = _duplicates_warning(loaded.duplicates, path)
+    warnings = _duplicates_warning(loaded.duplicates, path) + _reprompted_warning(loaded, path)
     judgments, judge, left_out = belonging(data, path, loaded.judgments, judge)
     warnings += left_out
     more_warnings, provenance_notes = provenance_check(path, judgments, strict)
@@ -312,12 +364,37 @@ def _pairwise(
         turns = answer.choices[0].turns if answer else []
         return len(turns[turn - 1]) if len(turns) >= turn else None
 
-    scores = scoring.pair_scores(judgments, baseline=baseline, model_list=wanted, answer_length=answer_length)
+    # A model matched against itself would win and lose the same match: it says nothing of its
+    # rank (the position-bias table below still counts it, as a check of the judge).
+    itself = Counter(j.model_1 for j in judgments if j.model_1 == j.model_2)
+    if itself:
+        found = ", ".join(f"{m} ({n})" for m, n in sorted(itself.items()))
+        warnings.append(
+            f"{path}: left out {sum(itself.values())} match(es) of a model against itself: {found}"
+        )
+    if baseline is not None and wanted is not None and baseline in wanted:
+        # The baseline gets no row of its own: "no usable judgments for" it would be untrue.
+        wanted = [m for m in wanted if m != baseline]
+        if not wanted:
+            raise UsageError(
+                f"--model-list names only the baseline '{baseline}', which gets no row; "
+                "list the models to compare with it"
+            )
+        warnings.append(f"--model-list: '{baseline}' is the baseline; it gets no row")
+    scores = scoring.pair_scores(
+        [j for j in judgments if j.model_1 != j.model_2],
+        baseline=baseline,
+        model_list=wanted,
+        answer_length=answer_length,
+    )
     if not scores:
         raise UsageError(
             _none_listed(path, wanted or [], sorted({m for j in judgments for m in (j.model_1, j.model_2)}))
         )
     warnings += _missing_warning(wanted, [s.model for s in scores])
+    if baseline is not None:
+        versus = [j for j in judgments if baseline in (j.model_1, j.model_2) and j.model_1 != j.model_2]
+        warnings += _incomplete_warning(data, versus, [s.model for s in scores])
     unrated = [s.model for s in scores if not s.judgments]
     if unrated:
         warnings.append(

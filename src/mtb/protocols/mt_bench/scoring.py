@@ -28,15 +28,22 @@ J = TypeVar("J", SingleJudgment, PairJudgment)
 class Loaded(Generic[J]):
     judgments: list[J]
     duplicates: int  # lines repeating an earlier judgment of the same key; the last one counts
+    # Judgments of an item (model, question, turn, judge) that a later line judged again under
+    # another prompt name: left out, or one item would count twice in the means.
+    reprompted: list[J] = field(default_factory=list)
 
 
 def _load_once_each(path: Path, parse: Callable[[dict[str, Any]], J]) -> Loaded[J]:
     latest: dict[tuple[Any, ...], J] = {}
+    last_prompt: dict[tuple[Any, ...], str] = {}  # per item, the prompt of its last line
     lines = 0
     for judgment in read_records(path, parse):
         lines += 1
         latest[judgment.key] = judgment
-    return Loaded(list(latest.values()), lines - len(latest))
+        last_prompt[judgment.item] = judgment.judge[1]
+    kept = [j for j in latest.values() if last_prompt[j.item] == j.judge[1]]
+    reprompted = [j for j in latest.values() if last_prompt[j.item] != j.judge[1]]
+    return Loaded(kept, lines - len(latest), reprompted)
 
 
 def load_single_judgments(path: Path) -> Loaded[SingleJudgment]:
@@ -365,6 +372,9 @@ def compare_models(
 ) -> Comparison:
     """Paired bootstrap of the difference in average score, over the questions both were judged on."""
 
+    if model_a == model_b:
+        # One model's rows would fill both sides: a difference of 0 "measured" over nothing.
+        raise UsageError(f"--compare needs two different models, got '{model_a}' twice")
     rows: dict[str, list[SingleJudgment]] = {model_a: [], model_b: []}
     for j in judgments:
         if j.model in rows and j.score != UNPARSED:
