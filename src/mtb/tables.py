@@ -85,16 +85,19 @@ def to_rich(table: Table, width: int | None = None) -> Any:
     """
     from rich.console import Group
     from rich.table import Table as RichTable
+    from rich.text import Text
 
+    # Every cell, header and title as plain Text: names and file names come from the data,
+    # and a model called '[bold]m[/bold]' must show as that, not as a bold 'm'.
     parts = column_parts(table, width) if width else [list(range(len(table.columns)))]
     rendered = []
     for n, part in enumerate(parts):
         title = table.title if n == 0 else f"{table.title} (continued)" if table.title else None
-        piece = RichTable(title=title or None)
+        piece = RichTable(title=Text(title) if title else None)
         for i in part:
             name = table.columns[i]
-            piece.add_column(name, justify="left" if name in KEY_COLUMNS else "right", overflow="fold")
+            piece.add_column(Text(name), justify="left" if name in KEY_COLUMNS else "right", overflow="fold")
         for row in table.rows:
-            piece.add_row(*(cell(row[i]) for i in part))
+            piece.add_row(*(Text(cell(row[i])) for i in part))
         rendered.append(piece)
     return rendered[0] if len(rendered) == 1 else Group(*rendered)

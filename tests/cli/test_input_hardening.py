@@ -631,3 +631,70 @@ def test_a_folder_named_like_an_answer_file_is_ignored(
 
     index = Catalog(data_dir).index()
     assert "x" not in index["benchmarks"][0]["models"]
+
+
+# ------------------------------------------------------------------ (19-22) unreadable output
+
+# Names a careless user or a published file may hold: accents, emoji, CJK, markup, a slash.
+ODD_NAMES = ["modèle-ü", "bot-🤖", "日本語", "[bold]m[/bold]", "org/model", "-dash", "a b"]
+
+
+def write_single_judgments(root: Path, models: list[str]) -> Path:
+    """A tiny MT-bench data directory with single-grade judgments by gpt-4 for `models`."""
+    from helpers import TINY_QUESTIONS, write_tiny_benchmark
+
+    write_tiny_benchmark(root)
+    folder = root / "mt_bench" / "model_judgment"
+    folder.mkdir()
+    rows = [
+        {
+            "question_id": q["question_id"],
+            "model": model,
+            "judge": ["gpt-4", "single-v1" if turn == 1 else "single-v1-multi-turn"],
+            "user_prompt": "p",
+            "judgment": "[[5]]",
+            "score": (i + q["question_id"] + turn) % 10 + 1,
+            "turn": turn,
+            "tstamp": 0,
+        }
+        for i, model in enumerate(models)
+        for q in TINY_QUESTIONS
+        for turn in (1, 2)
+    ]
+    (folder / "gpt-4_single.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return root
+
+
+def test_results_on_an_ascii_terminal_print_every_name_escaped(tmp_path: Path) -> None:
+    # LANG=C in a container, or PYTHONIOENCODING=ascii: a UnicodeEncodeError traceback before.
+    data = write_single_judgments(tmp_path / "data", ODD_NAMES)
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT / "src"), "PYTHONIOENCODING": "ascii", "LC_ALL": "C"}
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "mtb", "results", "--data-dir", str(data), "--no-ci", *args],
+            capture_output=True,
+            text=True,
+            encoding="utf-8",  # click writes UTF-8 where the stream says ascii; rich escapes
+            env=env,
+            timeout=120,
+        )
+
+    table = run()
+    assert table.returncode == 0, table.stderr
+    assert "Traceback" not in table.stderr
+    for escaped in ("mod\\xe8le-\\xfc", "bot-\\U0001f916", "\\u65e5\\u672c\\u8a9e", "-dash"):
+        assert escaped in table.stdout, table.stdout
+    unknown = run("--bench", "[bold]nö")
+    assert unknown.returncode == 2, unknown.stderr
+    assert "Traceback" not in unknown.stderr
+    assert "'[bold]n\\xf6'" in unknown.stderr
+
+
+def test_markup_in_model_names_is_shown_as_it_is_in_tables(runner: CliRunner, tmp_path: Path) -> None:
+    # A name such as '[bold]m[/bold]' was read as markup in table cells and shown as 'm'.
+    data = write_single_judgments(tmp_path / "data", ODD_NAMES)
+    result = runner.invoke(app, ["results", "--data-dir", str(data), "--no-ci"])
+    assert result.exit_code == 0, result.output
+    for name in ODD_NAMES:
+        assert name in result.output, name
