@@ -698,3 +698,45 @@ def test_markup_in_model_names_is_shown_as_it_is_in_tables(runner: CliRunner, tm
     assert result.exit_code == 0, result.output
     for name in ODD_NAMES:
         assert name in result.output, name
+
+
+def test_a_name_too_long_for_a_file_is_a_usage_error_not_a_traceback(
+    runner: CliRunner, server: OpenAIServer, tmp_path: Path
+) -> None:
+    # ENAMETOOLONG from deep inside `generate`, `judge` and pairwise `results` before.
+    from helpers import write_tiny_benchmark
+
+    long_name = "z" * 300
+    data = write_tiny_benchmark(tmp_path / "data", answer_models=["a"])
+    made = generate(runner, server, data, "--model-id", long_name)
+    assert_usage_error(made, "300 bytes long", "--model-id")
+    judged = judge(runner, server, data, "--judge-model", long_name, "--model-list", "a")
+    assert_usage_error(judged, "300 bytes long")
+    assert server.chat_requests() == []
+
+    # A judgment file may hold any name: pairwise results score it (it just has no answer file).
+    folder = data / "mt_bench" / "model_judgment"
+    folder.mkdir()
+    rows = [
+        {
+            "question_id": qid,
+            "model_1": "a",
+            "model_2": long_name,
+            "g1_winner": "model_1",
+            "g2_winner": "tie",
+            "judge": ["gpt-4", "pair-v2"],
+            "g1_user_prompt": "p",
+            "g1_judgment": "[[A]]",
+            "g2_user_prompt": "p",
+            "g2_judgment": "[[C]]",
+            "turn": 1,
+            "tstamp": 0,
+        }
+        for qid in (1, 2, 3)
+    ]
+    (folder / "gpt-4_pair.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    scored = runner.invoke(
+        app, ["results", "--data-dir", str(data), "--mode", "pairwise-all", "--format", "json"]
+    )
+    assert scored.exit_code == 0, scored.output
+    assert long_name in scored.stdout

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from mtb.data import DataDir
+from mtb.data import DataDir, can_name_a_file
 from mtb.errors import DataError, UsageError
 from mtb.protocols.base import ResultsRequest, ScoreReport
 from mtb.protocols.mt_bench import scoring
@@ -306,8 +306,9 @@ def _pairwise(
 
     def answer_length(model: str, qid: Any, turn: int) -> int | None:
         if model not in lengths:
-            answer_path = data.answer_path(model)
-            lengths[model] = data.answers(model) if answer_path.exists() else {}
+            # A name too long to be a file name (a judgment file may hold any) has no answers.
+            found = can_name_a_file(model) and data.answer_path(model).exists()
+            lengths[model] = data.answers(model) if found else {}
         answer = lengths[model].get(qid)
         turns = answer.choices[0].turns if answer else []
         return len(turns[turn - 1]) if len(turns) >= turn else None
