@@ -41,8 +41,24 @@ def decode_text(path: Path, raw: bytes) -> str:
         ) from None
 
 
+def refuse_device(path: Path) -> None:
+    """A DataError for a character or block device given as an input file.
+
+    /dev/zero never ends (reading it filled memory until the kernel killed mtb), and a
+    terminal (/dev/stdin at a prompt) waits for typing. A pipe (`<(cmd)`, a FIFO) is
+    still read: its writer ends it.
+    """
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return  # the open that follows says what is wrong
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        raise DataError(path, "is a device, not a file; give a file, or a pipe")
+
+
 def read_text(path: Path) -> str:
     """A text file, checked for UTF-8; an unreadable or non-UTF-8 file is a DataError."""
+    refuse_device(path)
     try:
         raw = path.read_bytes()
     except IsADirectoryError:
@@ -79,6 +95,7 @@ def decode_line(path: Path, raw: bytes, number: int) -> dict[str, Any] | None:
 
 def iter_json_lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """Yield (line number, object) for every non-blank line; bad JSON or bytes are a DataError."""
+    refuse_device(path)
     try:
         handle = path.open("rb")
     except FileNotFoundError:

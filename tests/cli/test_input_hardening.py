@@ -740,3 +740,30 @@ def test_a_name_too_long_for_a_file_is_a_usage_error_not_a_traceback(
     )
     assert scored.exit_code == 0, scored.output
     assert long_name in scored.stdout
+
+
+@pytest.mark.skipif(not Path("/dev/zero").exists(), reason="needs /dev/zero")
+@pytest.mark.parametrize("command", [["results", "--input-file", "/dev/zero"], ["agreement", "/dev/zero"]])
+def test_a_device_given_as_an_input_file_is_a_clear_error(tmp_path: Path, command: list[str]) -> None:
+    # /dev/zero has no end and no newline: `results` read it until the timeout, and `agreement`
+    # until the kernel killed it for memory. A separate process, its memory capped, so that a
+    # regression fails here instead of taking the machine's memory.
+    import resource
+
+    def cap_memory() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30))
+
+    if command[0] == "results":
+        command = [*command, "--data-dir", str(write_single_judgments(tmp_path / "data", ["a"]))]
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT / "src")}
+    done = subprocess.run(
+        [sys.executable, "-m", "mtb", *command],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        preexec_fn=cap_memory,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    assert "/dev/zero: is a device, not a file" in done.stderr
