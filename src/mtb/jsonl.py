@@ -178,11 +178,33 @@ def temp_beside(path: Path, suffix: str) -> tuple[int, str]:
     return fd, temp_name
 
 
+def is_stream(path: Path) -> bool:
+    """Whether `path` is a device, pipe or socket (`/dev/stdout`, a FIFO), or a name for one.
+
+    Such a path is written into, never replaced: renaming a temp file over `/dev/full`
+    or `/dev/stdout` put a regular file in its place (as root, in /dev itself).
+    """
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return False
+    return not stat.S_ISREG(mode) or str(path.absolute()).startswith(("/dev/", "/proc/"))
+
+
 def write_atomically(path: Path, lines: Iterable[str]) -> None:
     """Replace `path` with `lines` so that readers see the old file or the new one, never half.
 
-    A rewritten file keeps its permissions; a new one gets what the umask allows.
+    A rewritten file keeps its permissions; a new one gets what the umask allows. A device
+    or pipe (`--export /dev/stdout`) is written into as it is.
     """
+    if is_stream(path):
+        try:
+            with path.open("w", encoding="utf-8") as handle:
+                for line in lines:
+                    handle.write(line + "\n")
+        except OSError as exc:
+            raise unwritable(path, exc) from None
+        return
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, temp_name = temp_beside(path, ".tmp")

@@ -767,3 +767,44 @@ def test_a_device_given_as_an_input_file_is_a_clear_error(tmp_path: Path, comman
     assert done.returncode == 2, done.stderr
     assert "Traceback" not in done.stderr
     assert "/dev/zero: is a device, not a file" in done.stderr
+
+
+def test_browse_with_an_empty_host_is_a_usage_error_not_every_interface(tmp_path: Path) -> None:
+    # `--host "$HOST"` with HOST unset served the data on 0.0.0.0. A separate process with a
+    # timeout, so that a regression (a server that keeps serving) fails instead of hanging.
+    data = write_single_judgments(tmp_path / "data", ["a"])
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT / "src")}
+    done = subprocess.run(
+        [sys.executable, "-m", "mtb", "browse", "--data-dir", str(data), "--host", "", "--port", "0"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "--host is empty" in done.stderr
+    assert "serving" not in done.stderr
+
+
+def test_export_onto_a_pipe_writes_into_it_and_leaves_it_a_pipe(runner: CliRunner, tmp_path: Path) -> None:
+    # The temp file renamed over the target replaced a FIFO, /dev/stdout or (as root) /dev/full
+    # with a regular file; a device or pipe is written into instead.
+    import threading
+
+    data = write_single_judgments(tmp_path / "data", ["a"])
+    fifo = tmp_path / "page.fifo"
+    os.mkfifo(fifo)
+    received: list[bytes] = []
+
+    def read_all() -> None:
+        with fifo.open("rb") as handle:
+            received.append(handle.read())
+
+    reader = threading.Thread(target=read_all, daemon=True)
+    reader.start()
+    result = runner.invoke(app, ["browse", "--data-dir", str(data), "--export", str(fifo)])
+    assert result.exit_code == 0, result.output
+    assert stat.S_ISFIFO(fifo.lstat().st_mode)
+    reader.join(timeout=30)
+    assert received and received[0].startswith(b"<!"), received[:1]
+    assert f"wrote {fifo} ({len(received[0]):,} bytes)" in result.output
