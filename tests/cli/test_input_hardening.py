@@ -808,3 +808,21 @@ def test_export_onto_a_pipe_writes_into_it_and_leaves_it_a_pipe(runner: CliRunne
     reader.join(timeout=30)
     assert received and received[0].startswith(b"<!"), received[:1]
     assert f"wrote {fifo} ({len(received[0]):,} bytes)" in result.output
+
+
+@pytest.mark.parametrize("columns", ["0", "3", "abc", "-5"])
+def test_a_nonsense_columns_width_still_prints_errors_and_tables(tmp_path: Path, columns: str) -> None:
+    # Rich took COLUMNS=0 as the width: nothing was printed, not even the error, exit 2 in silence.
+    data = write_single_judgments(tmp_path / "data", ["modèle-ü", "gpt-4"])
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT / "src"), "COLUMNS": columns}
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "mtb", "results", "--data-dir", str(data), "--no-ci", *args]
+        return subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
+
+    failed = run("--bench", "nope")
+    assert failed.returncode == 2
+    assert "unknown benchmark 'nope'" in failed.stderr
+    shown = run()
+    assert shown.returncode == 0, shown.stderr
+    assert "modèle-ü" in shown.stdout and "gpt-4" in shown.stdout, shown.stdout
