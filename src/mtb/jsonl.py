@@ -29,8 +29,15 @@ def _no_constants(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
 
 
+# Windows tools (PowerShell's `>`, Notepad's "Unicode") save UTF-16 with one of these first.
+UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+UTF16_PROBLEM = "is UTF-16 (it starts with a UTF-16 byte-order mark); save it as UTF-8"
+
+
 def decode_text(path: Path, raw: bytes) -> str:
     """A whole text file's bytes as str; a byte that is not UTF-8 is a `path:line` DataError."""
+    if raw.startswith(UTF16_BOMS):
+        raise DataError(path, UTF16_PROBLEM, 1)
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -72,6 +79,8 @@ def read_text(path: Path) -> str:
 
 def decode_line(path: Path, raw: bytes, number: int) -> dict[str, Any] | None:
     """One JSONL line as an object (None when blank); anything else is a `path:line` DataError."""
+    if number == 1 and raw.startswith(UTF16_BOMS):
+        raise DataError(path, UTF16_PROBLEM, number)
     try:
         line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
     except UnicodeDecodeError as exc:
