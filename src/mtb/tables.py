@@ -48,8 +48,12 @@ def column_parts(table: Table, width: int) -> list[list[int]]:
     cut. A boxed column takes its widest cell, a space each side and a rule.
     """
 
+    from rich.cells import cell_len
+
+    # Measured in terminal cells, not characters: a CJK character or an emoji takes two, and
+    # a name measured by len() was planned to fit and then wrapped mid-word at 80 columns.
     def cost(i: int) -> int:
-        return max([len(table.columns[i]), *(len(cell(row[i])) for row in table.rows)]) + 3
+        return max([cell_len(table.columns[i]), *(cell_len(cell(row[i])) for row in table.rows)]) + 3
 
     if len(table.columns) < 2:
         return [list(range(len(table.columns)))]
