@@ -826,3 +826,26 @@ def test_a_nonsense_columns_width_still_prints_errors_and_tables(tmp_path: Path,
     shown = run()
     assert shown.returncode == 0, shown.stderr
     assert "modèle-ü" in shown.stdout and "gpt-4" in shown.stdout, shown.stdout
+
+
+def test_control_characters_and_pipes_in_names_keep_tables_whole(runner: CliRunner, tmp_path: Path) -> None:
+    # A newline in a name split a table row in two, an ESC sequence reached the terminal as it
+    # was (recolouring it), and a '|' opened a column of its own in markdown.
+    names = ["new\nline", "esc\x1b[31mred", "pipe|name", "tab\tname", "sep\u2028x"]
+    data = write_single_judgments(tmp_path / "data", names)
+    table = runner.invoke(app, ["results", "--data-dir", str(data), "--no-ci"])
+    assert table.exit_code == 0, table.output
+    assert "\x1b" not in table.stdout and "\u2028" not in table.stdout and "\t" not in table.stdout
+    for escaped in ("new\\nline", "esc\\x1b[31mred", "pipe|name", "tab\\tname", "sep\\u2028x"):
+        assert escaped in table.stdout, escaped
+    markdown = runner.invoke(app, ["results", "--data-dir", str(data), "--no-ci", "--format", "markdown"])
+    assert markdown.exit_code == 0, markdown.output
+    rows = markdown.stdout.splitlines()
+    first = next(row for row in rows if row.startswith("| model"))
+    table_rows = rows[rows.index(first) : rows.index(first) + 2 + len(names)]
+    columns = {row.replace("\\|", "").count("|") for row in table_rows}
+    assert len(columns) == 1, table_rows  # every row has as many cells as the header
+    assert "| pipe\\|name |" in markdown.stdout
+    # CSV and JSON are for programs: the names stay exactly as they are.
+    as_json = runner.invoke(app, ["results", "--data-dir", str(data), "--no-ci", "--format", "json"])
+    assert {row["model"] for row in json.loads(as_json.stdout)} == set(names)
