@@ -849,3 +849,24 @@ def test_control_characters_and_pipes_in_names_keep_tables_whole(runner: CliRunn
     # CSV and JSON are for programs: the names stay exactly as they are.
     as_json = runner.invoke(app, ["results", "--data-dir", str(data), "--no-ci", "--format", "json"])
     assert {row["model"] for row in json.loads(as_json.stdout)} == set(names)
+
+
+def test_escape_sequences_in_messages_never_reach_the_terminal(
+    runner: CliRunner, server: OpenAIServer, tmp_path: Path
+) -> None:
+    # A name in a file or a server's error body could clear the screen (ESC [2J) or retitle it.
+    from helpers import write_tiny_benchmark
+
+    data = write_single_judgments(tmp_path / "data", ["a"])
+    missing = runner.invoke(app, ["results", "--data-dir", str(data), "--model-list", "x\x1b[2Jy"])
+    assert missing.exit_code == 2, missing.output
+    assert "\x1b" not in missing.stderr
+    assert "x\\x1b[2Jy" in missing.stderr
+
+    server.responder = lambda request: Reply(
+        status=400, body=json.dumps({"error": {"message": "bad \x1b]0;pwned\x07 request"}})
+    )
+    made = generate(runner, server, write_tiny_benchmark(tmp_path / "gen"), "--first-n", "1")
+    assert made.exit_code == 1, made.output
+    assert "\x1b" not in made.stderr and "\x07" not in made.stderr
+    assert "bad \\x1b]0;pwned\\x07 request" in made.stderr

@@ -76,10 +76,33 @@ ProgressOption = Annotated[bool, typer.Option("--progress/--no-progress", help="
 DEFAULT_DATA_DIR = Path("data")
 
 
+def escape_controls(text: str) -> str:
+    """`text` with each control character but the newline and tab as its escape (`\\x1b`).
+
+    Messages carry text from files and servers (model names, a server's error body): an
+    ESC sequence in one would reach the terminal as a command (recolour, retitle, clear).
+    """
+    if text.isprintable():
+        return text
+    return "".join(
+        ch.encode("unicode_escape").decode("ascii")
+        if ch not in "\n\t" and (ord(ch) < 0x20 or 0x7F <= ord(ch) < 0xA0)
+        else ch
+        for ch in text
+    )
+
+
+class _StderrConsole(Console):
+    """A console whose printed strings never carry control characters to the terminal."""
+
+    def render_str(self, text: str, **kwargs: Any) -> Any:
+        return super().render_str(escape_controls(text), **kwargs)
+
+
 def stderr_console() -> Console:
     # soft_wrap: a long `path:line: message` stays on one line, greppable.
     # emoji=False: a model or file name such as 'x:cat:y' is printed as it is, not as an emoji.
-    return Console(stderr=True, soft_wrap=True, emoji=False)
+    return _StderrConsole(stderr=True, soft_wrap=True, emoji=False)
 
 
 def cli_errors(command: Callable[..., None]) -> Callable[..., None]:
