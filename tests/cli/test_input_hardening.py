@@ -870,3 +870,30 @@ def test_escape_sequences_in_messages_never_reach_the_terminal(
     assert made.exit_code == 1, made.output
     assert "\x1b" not in made.stderr and "\x07" not in made.stderr
     assert "bad \\x1b]0;pwned\\x07 request" in made.stderr
+
+
+@pytest.mark.parametrize("command", ["generate", "judge", "eval"])
+@pytest.mark.parametrize("value", ["inf", "1e400", "nan", "0", "-1"])
+def test_a_timeout_that_is_not_a_number_of_seconds_is_a_usage_error(
+    runner: CliRunner, server: OpenAIServer, tmp_path: Path, command: str, value: str
+) -> None:
+    # `--timeout inf` passed the range check; every request then failed as "connection failed".
+    from helpers import write_tiny_benchmark
+
+    data = write_tiny_benchmark(tmp_path / "data", answer_models=["a"])
+    args = [command, "--data-dir", str(data), "--timeout", value]
+    if command != "judge":
+        args += ["--model", "m", "--api-base", server.url]
+    if command != "generate":
+        args += ["--judge-api-base", server.url]
+    result = runner.invoke(app, args)
+    assert_usage_error(result, "--timeout")
+    assert server.chat_requests() == []
+
+
+def test_an_input_file_that_is_a_symlink_loop_says_so(runner: CliRunner, tmp_path: Path) -> None:
+    data = write_single_judgments(tmp_path / "data", ["a"])
+    loop = tmp_path / "loop"
+    loop.symlink_to(loop)
+    result = runner.invoke(app, ["results", "--data-dir", str(data), "--input-file", str(loop)])
+    assert_usage_error(result, f"{loop}: a symbolic link to nothing readable (a loop, or a missing target)")

@@ -45,8 +45,10 @@ ModelListOption = Annotated[
     list[str] | None,
     typer.Option("--model-list", help="Models to include (repeat the flag, or list them after it)."),
 ]
+# At most a day: `--timeout inf` (or 1e400) passed the range check, and the HTTP client
+# refused every request, reported as "connection failed" after 8 attempts.
 TimeoutOption = Annotated[
-    float, typer.Option("--timeout", min=0.1, help="Seconds before one request times out.")
+    float, typer.Option("--timeout", min=0.1, max=86_400.0, help="Seconds before one request times out.")
 ]
 MaxAttemptsOption = Annotated[
     int,

@@ -36,6 +36,8 @@ def score(data: DataDir, request: ResultsRequest) -> ScoreReport:
     judge = request.judge_model or data.bench.default_judge
     path = request.input_file or (single_judgment_path if single else pair_judgment_path)(data, judge)
     if not path.exists():
+        if path.is_symlink():  # exists() follows the link: a loop or a missing target is "not there"
+            raise DataError(path, "a symbolic link to nothing readable (a loop, or a missing target)")
         raise DataError(path, "no judgments here; run `mtb judge` first, or pass --input-file")
     if request.compare and not single:
         raise UsageError("--compare works with --mode single")
