@@ -40,6 +40,9 @@ def file_stem_safe(name: str) -> str:
     from deep inside a run).
     """
     stem = name.replace("/", "_")
+    if not stem:
+        # `--model ""`: the answer file would be `.jsonl`, hidden, read back as a model '.jsonl'.
+        raise UsageError("a model or judge name is empty; give one (--model, --model-id, --judge-model)")
     size = len(os.fsencode(stem))
     if size > MAX_STEM_BYTES:
         shown = name if len(name) <= 60 else f"{name[:40]}…{name[-10:]}"

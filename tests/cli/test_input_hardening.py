@@ -897,3 +897,18 @@ def test_an_input_file_that_is_a_symlink_loop_says_so(runner: CliRunner, tmp_pat
     loop.symlink_to(loop)
     result = runner.invoke(app, ["results", "--data-dir", str(data), "--input-file", str(loop)])
     assert_usage_error(result, f"{loop}: a symbolic link to nothing readable (a loop, or a missing target)")
+
+
+def test_an_empty_model_name_is_a_usage_error_not_a_hidden_file(
+    runner: CliRunner, server: OpenAIServer, tmp_path: Path
+) -> None:
+    # `--model ""` (an unset variable) wrote a hidden `.jsonl`, read back as a model named '.jsonl'.
+    from helpers import write_tiny_benchmark
+
+    data = write_tiny_benchmark(tmp_path / "data")
+    result = runner.invoke(
+        app, ["generate", "--model", "", "--api-base", server.url, "--data-dir", str(data), "--no-progress"]
+    )
+    assert_usage_error(result, "a model or judge name is empty")
+    assert server.chat_requests() == []
+    assert list((data / "mt_bench" / "model_answer").iterdir()) == []
