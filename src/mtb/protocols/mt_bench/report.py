@@ -262,7 +262,7 @@ def _single(
     if request.plot is not None:
         from mtb.plots import write_radar
 
-        write_radar(
+        notes += write_radar(
             request.plot, [s for s in scores if s.average is not None], data.bench.category_order, title
         )
         notes.append(f"radar chart written to {request.plot}")
