@@ -912,3 +912,24 @@ def test_an_empty_model_name_is_a_usage_error_not_a_hidden_file(
     assert_usage_error(result, "a model or judge name is empty")
     assert server.chat_requests() == []
     assert list((data / "mt_bench" / "model_answer").iterdir()) == []
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+@pytest.mark.parametrize("output_format", ["table", "json", "csv"])
+def test_results_to_a_full_disk_is_a_clear_error(tmp_path: Path, output_format: str) -> None:
+    # `mtb results > out.txt` with the disk full ended in an OSError traceback.
+    data = write_single_judgments(tmp_path / "data", ["a", "b"])
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT / "src")}
+    command = [sys.executable, "-m", "mtb", "results", "--data-dir", str(data), "--format", output_format]
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(
+            command,
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            timeout=120,
+        )
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr and "Exception ignored" not in done.stderr, done.stderr
+    assert "stdout: cannot be written (No space left on device)" in done.stderr

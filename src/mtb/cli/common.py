@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import Callable
+import os
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -12,7 +15,7 @@ from rich.console import Console
 from rich.markup import escape
 from typer.core import TyperCommand
 
-from mtb.errors import MtbError
+from mtb.errors import MtbError, UsageError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -124,6 +127,26 @@ def cli_errors(command: Callable[..., None]) -> Callable[..., None]:
             raise typer.Exit(EXIT_INTERRUPTED) from None
 
     return wrapper
+
+
+@contextlib.contextmanager
+def writing_stdout() -> Iterator[None]:
+    """Results printed to stdout that cannot be written are an error naming stdout, exit 2.
+
+    `mtb results > out.txt` on a full disk (or `> /dev/full`) ended in an OSError traceback.
+    A closed pipe (`| head -1`) is left to rich and click, which end quietly.
+    """
+    try:
+        yield
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        # What is still buffered would fail again at exit, as "Exception ignored ...".
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        raise UsageError(f"stdout: cannot be written ({exc.strerror or exc})") from None
 
 
 # Options that, as in FastChat's argparse (nargs="+"), take every value up to the next flag.
