@@ -69,3 +69,14 @@ def test_duplicate_question_ids_are_an_error(data_dir: Path) -> None:
     path.write_text("\n".join([*lines, lines[0]]) + "\n")
     with pytest.raises(DataError, match="appears twice"):
         DataDir(data_dir, Benchmark.load("mt_bench")).questions()
+
+
+@pytest.mark.parametrize(("turns", "message"), [("0", "1 or more"), ("10" * 12, "at most 100")])
+def test_turns_out_of_range_is_an_error_naming_the_manifest(tmp_path: Path, turns: str, message: str) -> None:
+    # turns = 10**23 made `mtb results` loop over the turn columns for ever.
+    text = (Path(__file__).parents[1] / "questions" / "mt_bench.toml").read_text(encoding="utf-8")
+    manifest = tmp_path / "odd.toml"
+    manifest.write_text(text.replace("\nturns = 2\n", f"\nturns = {turns}\n"), encoding="utf-8")
+    with pytest.raises(DataError, match=message) as caught:
+        Benchmark.load(str(manifest))
+    assert str(manifest) in str(caught.value)

@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 
 from mtb.errors import DataError, OutputLockedError
-from mtb.jsonl import JsonlAppender, read_records, repair_tail, write_atomically
+from mtb.jsonl import JsonlAppender, iter_json_lines, read_records, read_text, repair_tail, write_atomically
 from mtb.records import Question
 
 
@@ -77,3 +77,18 @@ def test_write_atomically_leaves_old_file_on_failure(tmp_path: Path) -> None:
         write_atomically(path, lines())
     assert path.read_text() == "old\n"
     assert list(tmp_path.iterdir()) == [path]
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be"])
+def test_a_utf16_file_is_named_as_such(tmp_path: Path, encoding: str) -> None:
+    # Before: "not valid UTF-8 (byte 0xff at column 1)", which does not say what to do.
+    path = tmp_path / "question.jsonl"
+    bom = "\ufeff" if encoding != "utf-16" else ""  # the codec "utf-16" writes its own
+    path.write_bytes((bom + '{"question_id": 1}\n').encode(encoding))
+    for read in (lambda: list(iter_json_lines(path)), lambda: read_text(path)):
+        with pytest.raises(DataError) as caught:
+            read()
+        assert (
+            str(caught.value)
+            == f"{path}:1: is UTF-16 (it starts with a UTF-16 byte-order mark); save it as UTF-8"
+        )

@@ -90,3 +90,25 @@ def test_plot_needs_a_known_format(runner: CliRunner, data_dir: Path, tmp_path: 
     result = runner.invoke(app, ["results", "--data-dir", str(data_dir), "--plot", str(tmp_path / "r.pdf")])
     assert result.exit_code == 2
     assert "must end in .png, .svg or .html" in result.output
+
+
+def test_odd_names_leave_the_svg_valid_and_missing_glyphs_are_one_note(
+    runner: CliRunner, data_dir: Path, tmp_path: Path
+) -> None:
+    # An ESC in a name went into the SVG as it was (invalid XML: browsers refuse the file),
+    # and each character the font lacked was a UserWarning with its source line on stderr.
+    import xml.dom.minidom
+
+    write_judgments(data_dir, {"esc\x1b[31mx": 8, "日本語モデル": 3})
+    out = tmp_path / "radar.svg"
+    result = runner.invoke(app, ["results", "--data-dir", str(data_dir), "--plot", str(out)])
+    assert result.exit_code == 0, result.output
+    text = out.read_text(encoding="utf-8")
+    assert "\x1b" not in text
+    xml.dom.minidom.parseString(text)  # raises on a control character
+    assert "esc\\x1b[31mx" in text
+    assert "UserWarning" not in result.stderr and "missing from font" not in result.stderr
+    notes = [line for line in result.stderr.splitlines() if "has no glyph for" in line]
+    assert len(notes) <= 1  # none where a CJK font is installed
+    if notes:
+        assert f"{out}: the chart's font has no glyph for 日" in notes[0]

@@ -82,6 +82,10 @@ def find_manifest(name_or_path: str) -> Path:
     )
 
 
+# More turns than any multi-turn benchmark has; past it, a manifest's `turns` is a typo.
+MAX_TURNS = 100
+
+
 @dataclass(frozen=True)
 class Benchmark:
     name: str
@@ -145,4 +149,7 @@ class Benchmark:
             )
             if bench.turns < 1 or bench.max_tokens < 1:
                 raise ValueError("'turns' and 'generation.max_tokens' must be 1 or more")
+            # Results make a column per turn: 10**23 turns was a loop that never ended.
+            if bench.turns > MAX_TURNS:
+                raise ValueError(f"'turns' must be at most {MAX_TURNS}, got {bench.turns}")
             return replace(bench, settings=get_protocol(protocol_name).load_settings(bench))

@@ -12,12 +12,13 @@ its protocol (`mtb.protocols`).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from mtb.benchmarks import Benchmark
-from mtb.errors import DataError
+from mtb.errors import DataError, UsageError
 from mtb.records import ModelAnswer, Question, QuestionId
 
 HOW_TO_PROVIDE = (
@@ -26,9 +27,40 @@ HOW_TO_PROVIDE = (
 )
 
 
+# A file name holds at most 255 bytes (NAME_MAX on Linux and macOS file systems). Beside an
+# output `STEM.jsonl` mtb keeps `STEM.runs.jsonl`, `STEM.jsonl.lock` and, while rewriting,
+# `.STEM.runs.jsonl.XXXXXXXX.tmp`: a stem longer than this leaves one of them unnamable.
+MAX_STEM_BYTES = 255 - 32
+
+
 def file_stem_safe(name: str) -> str:
-    """A model or judge name as a file name: FastChat uses the name itself; '/' cannot be."""
-    return name.replace("/", "_")
+    """A model or judge name as a file name: FastChat uses the name itself; '/' cannot be.
+
+    A name too long to be a file name is a UsageError (the OS would answer ENAMETOOLONG
+    from deep inside a run).
+    """
+    stem = name.replace("/", "_")
+    if not stem:
+        # `--model ""`: the answer file would be `.jsonl`, hidden, read back as a model '.jsonl'.
+        raise UsageError("a model or judge name is empty; give one (--model, --model-id, --judge-model)")
+    size = len(os.fsencode(stem))
+    if size > MAX_STEM_BYTES:
+        shown = name if len(name) <= 60 else f"{name[:40]}…{name[-10:]}"
+        raise UsageError(
+            f"the name '{shown}' is {size} bytes long; mtb names its files after models and judges, "
+            f"and a file name holds at most {MAX_STEM_BYTES} bytes of it: pick a shorter name "
+            "(--model-id, --judge-model)"
+        )
+    return stem
+
+
+def can_name_a_file(name: str) -> bool:
+    """Whether `name` can be a model's or judge's file name (a longer one can have no file)."""
+    try:
+        file_stem_safe(name)
+    except UsageError:
+        return False
+    return True
 
 
 @dataclass(frozen=True)

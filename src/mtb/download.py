@@ -602,7 +602,10 @@ def mirror_url(mirror: str) -> str:
     """A mirror may be a URL or a local folder."""
     if "://" in mirror:
         return mirror
-    return Path(mirror).resolve().as_uri()
+    try:
+        return Path(mirror).resolve().as_uri()
+    except (RuntimeError, OSError) as exc:  # a symlink loop: RuntimeError before Python 3.13
+        raise UsageError(f"--mirror {mirror}: not a folder that can be read ({exc})") from None
 
 
 def _hub_endpoint() -> str | None:

@@ -89,6 +89,24 @@ class ModelSpec:
         return {"model": self.model, "model_path": self.model_path, "model_id": self.model_id, **self.options}
 
 
+def check_names(names: Sequence[str]) -> None:
+    """Refuse, before any model answers, a name the later steps cannot carry.
+
+    The judge and results steps take the names as a `--model-list`, which reads spaces
+    and commas as separators: 'my model' was generated, then judged as 'my' and 'model'
+    (no answers), after the generation had been paid for.
+    """
+    from mtb.data import file_stem_safe
+
+    for name in names:
+        if not name.strip() or any(c.isspace() or c == "," for c in name):
+            raise UsageError(
+                f"the model name '{name}' is empty or holds a space or comma, which --model-list reads "
+                "as a separator: set model_id (--model-id) to a name without them"
+            )
+        file_stem_safe(name)  # a name too long to name its answer file
+
+
 def models_from_flags(
     models: Sequence[str], model_paths: Sequence[str], model_ids: Sequence[str]
 ) -> list[ModelSpec]:

@@ -29,8 +29,15 @@ def _no_constants(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
 
 
+# Windows tools (PowerShell's `>`, Notepad's "Unicode") save UTF-16 with one of these first.
+UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+UTF16_PROBLEM = "is UTF-16 (it starts with a UTF-16 byte-order mark); save it as UTF-8"
+
+
 def decode_text(path: Path, raw: bytes) -> str:
     """A whole text file's bytes as str; a byte that is not UTF-8 is a `path:line` DataError."""
+    if raw.startswith(UTF16_BOMS):
+        raise DataError(path, UTF16_PROBLEM, 1)
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -41,8 +48,24 @@ def decode_text(path: Path, raw: bytes) -> str:
         ) from None
 
 
+def refuse_device(path: Path) -> None:
+    """A DataError for a character or block device given as an input file.
+
+    /dev/zero never ends (reading it filled memory until the kernel killed mtb), and a
+    terminal (/dev/stdin at a prompt) waits for typing. A pipe (`<(cmd)`, a FIFO) is
+    still read: its writer ends it.
+    """
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return  # the open that follows says what is wrong
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        raise DataError(path, "is a device, not a file; give a file, or a pipe")
+
+
 def read_text(path: Path) -> str:
     """A text file, checked for UTF-8; an unreadable or non-UTF-8 file is a DataError."""
+    refuse_device(path)
     try:
         raw = path.read_bytes()
     except IsADirectoryError:
@@ -56,6 +79,8 @@ def read_text(path: Path) -> str:
 
 def decode_line(path: Path, raw: bytes, number: int) -> dict[str, Any] | None:
     """One JSONL line as an object (None when blank); anything else is a `path:line` DataError."""
+    if number == 1 and raw.startswith(UTF16_BOMS):
+        raise DataError(path, UTF16_PROBLEM, number)
     try:
         line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
     except UnicodeDecodeError as exc:
@@ -79,6 +104,7 @@ def decode_line(path: Path, raw: bytes, number: int) -> dict[str, Any] | None:
 
 def iter_json_lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """Yield (line number, object) for every non-blank line; bad JSON or bytes are a DataError."""
+    refuse_device(path)
     try:
         handle = path.open("rb")
     except FileNotFoundError:
@@ -161,11 +187,33 @@ def temp_beside(path: Path, suffix: str) -> tuple[int, str]:
     return fd, temp_name
 
 
+def is_stream(path: Path) -> bool:
+    """Whether `path` is a device, pipe or socket (`/dev/stdout`, a FIFO), or a name for one.
+
+    Such a path is written into, never replaced: renaming a temp file over `/dev/full`
+    or `/dev/stdout` put a regular file in its place (as root, in /dev itself).
+    """
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return False
+    return not stat.S_ISREG(mode) or str(path.absolute()).startswith(("/dev/", "/proc/"))
+
+
 def write_atomically(path: Path, lines: Iterable[str]) -> None:
     """Replace `path` with `lines` so that readers see the old file or the new one, never half.
 
-    A rewritten file keeps its permissions; a new one gets what the umask allows.
+    A rewritten file keeps its permissions; a new one gets what the umask allows. A device
+    or pipe (`--export /dev/stdout`) is written into as it is.
     """
+    if is_stream(path):
+        try:
+            with path.open("w", encoding="utf-8") as handle:
+                for line in lines:
+                    handle.write(line + "\n")
+        except OSError as exc:
+            raise unwritable(path, exc) from None
+        return
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, temp_name = temp_beside(path, ".tmp")

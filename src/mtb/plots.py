@@ -11,12 +11,16 @@ from __future__ import annotations
 import html
 import io
 import math
-from collections.abc import Sequence
+import re
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from mtb.errors import MissingExtraError, UsageError
 from mtb.protocols.mt_bench.scoring import ModelScore
+from mtb.tables import shown
 
 FORMATS = (".png", ".svg", ".html")
 SCALE = (0.0, 10.0)
@@ -62,22 +66,70 @@ def radar_figure(scores: Sequence[ModelScore], category_order: Sequence[str], ti
             [*angles, angles[0]],
             [*values, values[0]],
             linewidth=1.5,
-            label=f"{score.model} ({score.average:.2f})",
+            label=f"{shown(score.model)} ({score.average:.2f})",
         )
         line.set_gid(trace_id(score.model))
         ax.fill([*angles, angles[0]], [*values, values[0]], alpha=0.08, color=line.get_color())
-    ax.set_title(title, pad=24)
+    ax.set_title(shown(title), pad=24)
     ax.legend(loc="upper right", bbox_to_anchor=(1.35, 1.1), fontsize="small")
     return figure
 
 
-def write_radar(path: Path, scores: Sequence[ModelScore], category_order: Sequence[str], title: str) -> None:
+def write_radar(
+    path: Path, scores: Sequence[ModelScore], category_order: Sequence[str], title: str
+) -> list[str]:
+    """Draw and save the chart; return notes for the user (characters the font lacks)."""
     suffix = path.suffix.lower()
     if suffix not in FORMATS:
         raise UsageError(f"--plot: {path} must end in .png, .svg or .html")
     if not scores:
         raise UsageError("--plot: no scores to draw")
-    save_figure(path, radar_figure(scores, category_order, title), title)
+    with missing_glyphs(path) as notes:
+        save_figure(path, radar_figure(scores, category_order, title), title)
+    return notes
+
+
+_GLYPH = re.compile(r"Glyph \d+ \((.+)\) missing from font")
+
+
+def _character(described: str) -> str:
+    """The character matplotlib names as `\\N{KATAKANA LETTER RU}` (or shows as it is)."""
+    import unicodedata
+
+    if described.startswith("\\N{") and described.endswith("}"):
+        try:
+            return unicodedata.lookup(described[3:-1])
+        except KeyError:
+            return described
+    return described
+
+
+@contextmanager
+def missing_glyphs(path: Path) -> Iterator[list[str]]:
+    """Gather matplotlib's missing-glyph warnings into one note, yielded as a list to fill.
+
+    A CJK or emoji model name drew as empty boxes, with one UserWarning (and the source line
+    that raised it) per character on stderr; the user gets one line saying which and why.
+    """
+    notes: list[str] = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield notes
+    missing = []
+    for warning in caught:
+        match = _GLYPH.search(str(warning.message))
+        if match is None:
+            warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
+            continue
+        char = _character(match.group(1))
+        if char not in missing:
+            missing.append(char)
+    if missing:
+        shown_chars = ", ".join(missing[:8]) + (f" and {len(missing) - 8} more" if len(missing) > 8 else "")
+        notes.append(
+            f"{path}: the chart's font has no glyph for {shown_chars}: names using them show as boxes "
+            "(install a font that has them, such as Noto Sans CJK, for matplotlib to use)"
+        )
 
 
 def check_path(path: Path) -> None:

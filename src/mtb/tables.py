@@ -23,6 +23,28 @@ def cell(value: Any) -> str:
     return str(value)
 
 
+# Characters that move the cursor or the line rather than print: C0 and C1 controls (a newline,
+# ESC starting a terminal escape sequence, a tab) and Unicode's line and paragraph separators.
+_UNPRINTED = frozenset({"Cc", "Zl", "Zp"})
+
+
+def shown(value: Any) -> str:
+    """`cell(value)` for a person to read: each control character as its escape (`\\n`, `\\x1b`).
+
+    Model names and file names come from files anyone may write: a newline split a table
+    row in two, and an ESC sequence in a name could recolour, retitle or clear the terminal.
+    """
+    import unicodedata
+
+    text = cell(value)
+    if text.isprintable():
+        return text
+    return "".join(
+        ch.encode("unicode_escape").decode("ascii") if unicodedata.category(ch) in _UNPRINTED else ch
+        for ch in text
+    )
+
+
 def to_csv(table: Table) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
@@ -31,9 +53,17 @@ def to_csv(table: Table) -> str:
     return buffer.getvalue()
 
 
+def markdown_cell(value: Any) -> str:
+    """A cell of a markdown table: a '|' in a name would open a column of its own."""
+    return shown(value).replace("|", "\\|")
+
+
 def to_markdown(table: Table) -> str:
-    lines = ["| " + " | ".join(table.columns) + " |", "|" + "|".join("---" for _ in table.columns) + "|"]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in table.rows]
+    lines = [
+        "| " + " | ".join(markdown_cell(c) for c in table.columns) + " |",
+        "|" + "|".join("---" for _ in table.columns) + "|",
+    ]
+    lines += ["| " + " | ".join(markdown_cell(v) for v in row) + " |" for row in table.rows]
     return "\n".join(lines) + "\n"
 
 
@@ -48,8 +78,12 @@ def column_parts(table: Table, width: int) -> list[list[int]]:
     cut. A boxed column takes its widest cell, a space each side and a rule.
     """
 
+    from rich.cells import cell_len
+
+    # Measured in terminal cells, not characters: a CJK character or an emoji takes two, and
+    # a name measured by len() was planned to fit and then wrapped mid-word at 80 columns.
     def cost(i: int) -> int:
-        return max([len(table.columns[i]), *(len(cell(row[i])) for row in table.rows)]) + 3
+        return max([cell_len(shown(table.columns[i])), *(cell_len(shown(row[i])) for row in table.rows)]) + 3
 
     if len(table.columns) < 2:
         return [list(range(len(table.columns)))]
@@ -85,16 +119,21 @@ def to_rich(table: Table, width: int | None = None) -> Any:
     """
     from rich.console import Group
     from rich.table import Table as RichTable
+    from rich.text import Text
 
+    # Every cell, header and title as plain Text: names and file names come from the data,
+    # and a model called '[bold]m[/bold]' must show as that, not as a bold 'm'.
     parts = column_parts(table, width) if width else [list(range(len(table.columns)))]
     rendered = []
     for n, part in enumerate(parts):
         title = table.title if n == 0 else f"{table.title} (continued)" if table.title else None
-        piece = RichTable(title=title or None)
+        piece = RichTable(title=Text(shown(title)) if title else None)
         for i in part:
             name = table.columns[i]
-            piece.add_column(name, justify="left" if name in KEY_COLUMNS else "right", overflow="fold")
+            piece.add_column(
+                Text(shown(name)), justify="left" if name in KEY_COLUMNS else "right", overflow="fold"
+            )
         for row in table.rows:
-            piece.add_row(*(cell(row[i]) for i in part))
+            piece.add_row(*(Text(shown(row[i])) for i in part))
         rendered.append(piece)
     return rendered[0] if len(rendered) == 1 else Group(*rendered)

@@ -494,3 +494,15 @@ def test_a_part_as_long_as_the_file_is_verified_and_kept(runner: CliRunner, tmp_
         assert server.served[URL_PATH] == 0
     assert (data / "tiny" / "big.jsonl").read_bytes() == BIG
     assert not part.exists()
+
+
+def test_a_mirror_that_is_a_symlink_loop_is_a_usage_error(runner: CliRunner, tmp_path: Path) -> None:
+    # Path.resolve() raised RuntimeError("Symlink loop") through to a traceback.
+    (tmp_path / "a").symlink_to(tmp_path / "b")
+    (tmp_path / "b").symlink_to(tmp_path / "a")
+    result = runner.invoke(
+        app, ["download-baselines", "--data-dir", str(tmp_path / "data"), "--mirror", str(tmp_path / "a")]
+    )
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    assert f"--mirror {tmp_path / 'a'}: not a folder that can be read" in result.output

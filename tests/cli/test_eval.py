@@ -308,3 +308,25 @@ def test_max_cost_caps_the_judging_and_a_rerun_without_it_completes(
     assert sum(r.body["model"] == JUDGE for r in server.chat_requests()) == 10  # only what was missing
     (row,) = json.loads(done.stdout)
     assert row["judgments"] == 10
+
+
+def test_a_name_the_judge_step_cannot_carry_is_refused_before_any_answer(
+    runner: CliRunner, server: OpenAIServer, tmp_path: Path
+) -> None:
+    # 'my model' was generated (paid for), then judged as 'my' and 'model': "no answers for 'my'".
+    from helpers import write_tiny_benchmark
+
+    data = write_tiny_benchmark(tmp_path / "data")
+    server.responder = respond
+    for args, message in (
+        (["--model", "my model"], "'my model' is empty or holds a space or comma"),
+        (["--model", "m", "--model-id", "a,b"], "'a,b' is empty or holds a space or comma"),
+        (["--model", "/"], "'' is empty"),
+        (["--model", "z" * 300], "300 bytes long"),
+    ):
+        result = run_eval(runner, data, *args, "--api-base", server.url, "--judge-api-base", server.url)
+        assert result.exit_code == 2, (args, result.stderr)
+        assert message in result.stderr, (args, result.stderr)
+        assert "Traceback" not in result.stderr
+    assert server.chat_requests() == []
+    assert list((data / "mt_bench" / "model_answer").iterdir()) == []

@@ -631,3 +631,305 @@ def test_a_folder_named_like_an_answer_file_is_ignored(
 
     index = Catalog(data_dir).index()
     assert "x" not in index["benchmarks"][0]["models"]
+
+
+# ------------------------------------------------------------------ (19-22) unreadable output
+
+# Names a careless user or a published file may hold: accents, emoji, CJK, markup, a slash.
+ODD_NAMES = ["modèle-ü", "bot-🤖", "日本語", "[bold]m[/bold]", "org/model", "-dash", "a b"]
+
+
+def write_single_judgments(root: Path, models: list[str]) -> Path:
+    """A tiny MT-bench data directory with single-grade judgments by gpt-4 for `models`."""
+    from helpers import TINY_QUESTIONS, write_tiny_benchmark
+
+    write_tiny_benchmark(root)
+    folder = root / "mt_bench" / "model_judgment"
+    folder.mkdir()
+    rows = [
+        {
+            "question_id": q["question_id"],
+            "model": model,
+            "judge": ["gpt-4", "single-v1" if turn == 1 else "single-v1-multi-turn"],
+            "user_prompt": "p",
+            "judgment": "[[5]]",
+            "score": (i + q["question_id"] + turn) % 10 + 1,
+            "turn": turn,
+            "tstamp": 0,
+        }
+        for i, model in enumerate(models)
+        for q in TINY_QUESTIONS
+        for turn in (1, 2)
+    ]
+    (folder / "gpt-4_single.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return root
+
+
+def test_results_on_an_ascii_terminal_print_every_name_escaped(tmp_path: Path) -> None:
+    # LANG=C in a container, or PYTHONIOENCODING=ascii: a UnicodeEncodeError traceback before.
+    data = write_single_judgments(tmp_path / "data", ODD_NAMES)
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT / "src"), "PYTHONIOENCODING": "ascii", "LC_ALL": "C"}
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "mtb", "results", "--data-dir", str(data), "--no-ci", *args],
+            capture_output=True,
+            text=True,
+            encoding="utf-8",  # click writes UTF-8 where the stream says ascii; rich escapes
+            env=env,
+            timeout=120,
+        )
+
+    table = run()
+    assert table.returncode == 0, table.stderr
+    assert "Traceback" not in table.stderr
+    for escaped in ("mod\\xe8le-\\xfc", "bot-\\U0001f916", "\\u65e5\\u672c\\u8a9e", "-dash"):
+        assert escaped in table.stdout, table.stdout
+    unknown = run("--bench", "[bold]nö")
+    assert unknown.returncode == 2, unknown.stderr
+    assert "Traceback" not in unknown.stderr
+    assert "'[bold]n\\xf6'" in unknown.stderr
+
+
+def test_markup_in_model_names_is_shown_as_it_is_in_tables(runner: CliRunner, tmp_path: Path) -> None:
+    # A name such as '[bold]m[/bold]' was read as markup in table cells and shown as 'm'.
+    data = write_single_judgments(tmp_path / "data", ODD_NAMES)
+    result = runner.invoke(app, ["results", "--data-dir", str(data), "--no-ci"])
+    assert result.exit_code == 0, result.output
+    for name in ODD_NAMES:
+        assert name in result.output, name
+
+
+def test_a_name_too_long_for_a_file_is_a_usage_error_not_a_traceback(
+    runner: CliRunner, server: OpenAIServer, tmp_path: Path
+) -> None:
+    # ENAMETOOLONG from deep inside `generate`, `judge` and pairwise `results` before.
+    from helpers import write_tiny_benchmark
+
+    long_name = "z" * 300
+    data = write_tiny_benchmark(tmp_path / "data", answer_models=["a"])
+    made = generate(runner, server, data, "--model-id", long_name)
+    assert_usage_error(made, "300 bytes long", "--model-id")
+    judged = judge(runner, server, data, "--judge-model", long_name, "--model-list", "a")
+    assert_usage_error(judged, "300 bytes long")
+    assert server.chat_requests() == []
+
+    # A judgment file may hold any name: pairwise results score it (it just has no answer file).
+    folder = data / "mt_bench" / "model_judgment"
+    folder.mkdir()
+    rows = [
+        {
+            "question_id": qid,
+            "model_1": "a",
+            "model_2": long_name,
+            "g1_winner": "model_1",
+            "g2_winner": "tie",
+            "judge": ["gpt-4", "pair-v2"],
+            "g1_user_prompt": "p",
+            "g1_judgment": "[[A]]",
+            "g2_user_prompt": "p",
+            "g2_judgment": "[[C]]",
+            "turn": 1,
+            "tstamp": 0,
+        }
+        for qid in (1, 2, 3)
+    ]
+    (folder / "gpt-4_pair.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    scored = runner.invoke(
+        app, ["results", "--data-dir", str(data), "--mode", "pairwise-all", "--format", "json"]
+    )
+    assert scored.exit_code == 0, scored.output
+    assert long_name in scored.stdout
+
+
+@pytest.mark.skipif(not Path("/dev/zero").exists(), reason="needs /dev/zero")
+@pytest.mark.parametrize("command", [["results", "--input-file", "/dev/zero"], ["agreement", "/dev/zero"]])
+def test_a_device_given_as_an_input_file_is_a_clear_error(tmp_path: Path, command: list[str]) -> None:
+    # /dev/zero has no end and no newline: `results` read it until the timeout, and `agreement`
+    # until the kernel killed it for memory. A separate process, its memory capped, so that a
+    # regression fails here instead of taking the machine's memory.
+    import resource
+
+    def cap_memory() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30))
+
+    if command[0] == "results":
+        command = [*command, "--data-dir", str(write_single_judgments(tmp_path / "data", ["a"]))]
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT / "src")}
+    done = subprocess.run(
+        [sys.executable, "-m", "mtb", *command],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        preexec_fn=cap_memory,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    assert "/dev/zero: is a device, not a file" in done.stderr
+
+
+def test_browse_with_an_empty_host_is_a_usage_error_not_every_interface(tmp_path: Path) -> None:
+    # `--host "$HOST"` with HOST unset served the data on 0.0.0.0. A separate process with a
+    # timeout, so that a regression (a server that keeps serving) fails instead of hanging.
+    data = write_single_judgments(tmp_path / "data", ["a"])
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT / "src")}
+    done = subprocess.run(
+        [sys.executable, "-m", "mtb", "browse", "--data-dir", str(data), "--host", "", "--port", "0"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "--host is empty" in done.stderr
+    assert "serving" not in done.stderr
+
+
+def test_export_onto_a_pipe_writes_into_it_and_leaves_it_a_pipe(runner: CliRunner, tmp_path: Path) -> None:
+    # The temp file renamed over the target replaced a FIFO, /dev/stdout or (as root) /dev/full
+    # with a regular file; a device or pipe is written into instead.
+    import threading
+
+    data = write_single_judgments(tmp_path / "data", ["a"])
+    fifo = tmp_path / "page.fifo"
+    os.mkfifo(fifo)
+    received: list[bytes] = []
+
+    def read_all() -> None:
+        with fifo.open("rb") as handle:
+            received.append(handle.read())
+
+    reader = threading.Thread(target=read_all, daemon=True)
+    reader.start()
+    result = runner.invoke(app, ["browse", "--data-dir", str(data), "--export", str(fifo)])
+    assert result.exit_code == 0, result.output
+    assert stat.S_ISFIFO(fifo.lstat().st_mode)
+    reader.join(timeout=30)
+    assert received and received[0].startswith(b"<!"), received[:1]
+    assert f"wrote {fifo} ({len(received[0]):,} bytes)" in result.output
+
+
+@pytest.mark.parametrize("columns", ["0", "3", "abc", "-5"])
+def test_a_nonsense_columns_width_still_prints_errors_and_tables(tmp_path: Path, columns: str) -> None:
+    # Rich took COLUMNS=0 as the width: nothing was printed, not even the error, exit 2 in silence.
+    data = write_single_judgments(tmp_path / "data", ["modèle-ü", "gpt-4"])
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT / "src"), "COLUMNS": columns}
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "mtb", "results", "--data-dir", str(data), "--no-ci", *args]
+        return subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
+
+    failed = run("--bench", "nope")
+    assert failed.returncode == 2
+    assert "unknown benchmark 'nope'" in failed.stderr
+    shown = run()
+    assert shown.returncode == 0, shown.stderr
+    assert "modèle-ü" in shown.stdout and "gpt-4" in shown.stdout, shown.stdout
+
+
+def test_control_characters_and_pipes_in_names_keep_tables_whole(runner: CliRunner, tmp_path: Path) -> None:
+    # A newline in a name split a table row in two, an ESC sequence reached the terminal as it
+    # was (recolouring it), and a '|' opened a column of its own in markdown.
+    names = ["new\nline", "esc\x1b[31mred", "pipe|name", "tab\tname", "sep\u2028x"]
+    data = write_single_judgments(tmp_path / "data", names)
+    table = runner.invoke(app, ["results", "--data-dir", str(data), "--no-ci"])
+    assert table.exit_code == 0, table.output
+    assert "\x1b" not in table.stdout and "\u2028" not in table.stdout and "\t" not in table.stdout
+    for escaped in ("new\\nline", "esc\\x1b[31mred", "pipe|name", "tab\\tname", "sep\\u2028x"):
+        assert escaped in table.stdout, escaped
+    markdown = runner.invoke(app, ["results", "--data-dir", str(data), "--no-ci", "--format", "markdown"])
+    assert markdown.exit_code == 0, markdown.output
+    rows = markdown.stdout.splitlines()
+    first = next(row for row in rows if row.startswith("| model"))
+    table_rows = rows[rows.index(first) : rows.index(first) + 2 + len(names)]
+    columns = {row.replace("\\|", "").count("|") for row in table_rows}
+    assert len(columns) == 1, table_rows  # every row has as many cells as the header
+    assert "| pipe\\|name |" in markdown.stdout
+    # CSV and JSON are for programs: the names stay exactly as they are.
+    as_json = runner.invoke(app, ["results", "--data-dir", str(data), "--no-ci", "--format", "json"])
+    assert {row["model"] for row in json.loads(as_json.stdout)} == set(names)
+
+
+def test_escape_sequences_in_messages_never_reach_the_terminal(
+    runner: CliRunner, server: OpenAIServer, tmp_path: Path
+) -> None:
+    # A name in a file or a server's error body could clear the screen (ESC [2J) or retitle it.
+    from helpers import write_tiny_benchmark
+
+    data = write_single_judgments(tmp_path / "data", ["a"])
+    missing = runner.invoke(app, ["results", "--data-dir", str(data), "--model-list", "x\x1b[2Jy"])
+    assert missing.exit_code == 2, missing.output
+    assert "\x1b" not in missing.stderr
+    assert "x\\x1b[2Jy" in missing.stderr
+
+    server.responder = lambda request: Reply(
+        status=400, body=json.dumps({"error": {"message": "bad \x1b]0;pwned\x07 request"}})
+    )
+    made = generate(runner, server, write_tiny_benchmark(tmp_path / "gen"), "--first-n", "1")
+    assert made.exit_code == 1, made.output
+    assert "\x1b" not in made.stderr and "\x07" not in made.stderr
+    assert "bad \\x1b]0;pwned\\x07 request" in made.stderr
+
+
+@pytest.mark.parametrize("command", ["generate", "judge", "eval"])
+@pytest.mark.parametrize("value", ["inf", "1e400", "nan", "0", "-1"])
+def test_a_timeout_that_is_not_a_number_of_seconds_is_a_usage_error(
+    runner: CliRunner, server: OpenAIServer, tmp_path: Path, command: str, value: str
+) -> None:
+    # `--timeout inf` passed the range check; every request then failed as "connection failed".
+    from helpers import write_tiny_benchmark
+
+    data = write_tiny_benchmark(tmp_path / "data", answer_models=["a"])
+    args = [command, "--data-dir", str(data), "--timeout", value]
+    if command != "judge":
+        args += ["--model", "m", "--api-base", server.url]
+    if command != "generate":
+        args += ["--judge-api-base", server.url]
+    result = runner.invoke(app, args)
+    assert_usage_error(result, "--timeout")
+    assert server.chat_requests() == []
+
+
+def test_an_input_file_that_is_a_symlink_loop_says_so(runner: CliRunner, tmp_path: Path) -> None:
+    data = write_single_judgments(tmp_path / "data", ["a"])
+    loop = tmp_path / "loop"
+    loop.symlink_to(loop)
+    result = runner.invoke(app, ["results", "--data-dir", str(data), "--input-file", str(loop)])
+    assert_usage_error(result, f"{loop}: a symbolic link to nothing readable (a loop, or a missing target)")
+
+
+def test_an_empty_model_name_is_a_usage_error_not_a_hidden_file(
+    runner: CliRunner, server: OpenAIServer, tmp_path: Path
+) -> None:
+    # `--model ""` (an unset variable) wrote a hidden `.jsonl`, read back as a model named '.jsonl'.
+    from helpers import write_tiny_benchmark
+
+    data = write_tiny_benchmark(tmp_path / "data")
+    result = runner.invoke(
+        app, ["generate", "--model", "", "--api-base", server.url, "--data-dir", str(data), "--no-progress"]
+    )
+    assert_usage_error(result, "a model or judge name is empty")
+    assert server.chat_requests() == []
+    assert list((data / "mt_bench" / "model_answer").iterdir()) == []
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+@pytest.mark.parametrize("output_format", ["table", "json", "csv"])
+def test_results_to_a_full_disk_is_a_clear_error(tmp_path: Path, output_format: str) -> None:
+    # `mtb results > out.txt` with the disk full ended in an OSError traceback.
+    data = write_single_judgments(tmp_path / "data", ["a", "b"])
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT / "src")}
+    command = [sys.executable, "-m", "mtb", "results", "--data-dir", str(data), "--format", output_format]
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(
+            command,
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            timeout=120,
+        )
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr and "Exception ignored" not in done.stderr, done.stderr
+    assert "stdout: cannot be written (No space left on device)" in done.stderr

@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from mtb.cli.common import cli_errors, stderr_console
+from mtb.cli.common import cli_errors, stderr_console, writing_stdout
 from mtb.cli.results import OutputFormat
 
 
@@ -58,12 +58,13 @@ def agreement(
         ["judge_1", "judge_2", "turn", "ties", "agree", "total", "ratio"],
         [[r.judge_1, r.judge_2, r.turn, r.ties, r.agree, r.total, r.ratio] for r in report.rows],
     )
-    if output_format is OutputFormat.json:
-        typer.echo(json.dumps([r.to_json() for r in report.rows], indent=2, allow_nan=False))
-    elif output_format is OutputFormat.csv:
-        typer.echo(tables.to_csv(table), nl=False)
-    elif output_format is OutputFormat.markdown:
-        typer.echo(tables.to_markdown(table), nl=False)
-    else:
-        stdout = Console(emoji=False)
-        stdout.print(tables.to_rich(table, stdout.width))
+    with writing_stdout():
+        if output_format is OutputFormat.json:
+            typer.echo(json.dumps([r.to_json() for r in report.rows], indent=2, allow_nan=False))
+        elif output_format is OutputFormat.csv:
+            typer.echo(tables.to_csv(table), nl=False)
+        elif output_format is OutputFormat.markdown:
+            typer.echo(tables.to_markdown(table), nl=False)
+        else:
+            stdout = Console(emoji=False)
+            stdout.print(tables.to_rich(table, stdout.width))

@@ -44,13 +44,19 @@ def browse(
     from mtb.errors import UsageError
 
     console = stderr_console()
+    if export is None and not host.strip():
+        # An empty host (`--host "$HOST"` with HOST unset) is every interface to the socket layer.
+        raise UsageError("--host is empty; give an address: 127.0.0.1 keeps the data on this machine")
     if not data_dir.is_dir():
         raise UsageError(f"--data-dir {data_dir} is not a folder; run `mtb download-baselines` first")
     if export is not None:
         from mtb.jsonl import write_atomically
 
-        write_atomically(export, [export_html(data_dir, bench, models)])
-        console.print(f"wrote {export} ({export.stat().st_size:,} bytes)", highlight=False, markup=False)
+        page = export_html(data_dir, bench, models)
+        write_atomically(export, [page])
+        # The size written, not the file's: `--export /dev/stdout` has none.
+        size = len(page.encode("utf-8")) + 1
+        console.print(f"wrote {export} ({size:,} bytes)", highlight=False, markup=False)
         return
     server = make_server(data_dir, host, port)
     if host not in ("127.0.0.1", "localhost", "::1"):

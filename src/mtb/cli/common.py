@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import Callable
+import os
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -12,7 +15,7 @@ from rich.console import Console
 from rich.markup import escape
 from typer.core import TyperCommand
 
-from mtb.errors import MtbError
+from mtb.errors import MtbError, UsageError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -45,8 +48,10 @@ ModelListOption = Annotated[
     list[str] | None,
     typer.Option("--model-list", help="Models to include (repeat the flag, or list them after it)."),
 ]
+# At most a day: `--timeout inf` (or 1e400) passed the range check, and the HTTP client
+# refused every request, reported as "connection failed" after 8 attempts.
 TimeoutOption = Annotated[
-    float, typer.Option("--timeout", min=0.1, help="Seconds before one request times out.")
+    float, typer.Option("--timeout", min=0.1, max=86_400.0, help="Seconds before one request times out.")
 ]
 MaxAttemptsOption = Annotated[
     int,
@@ -76,10 +81,33 @@ ProgressOption = Annotated[bool, typer.Option("--progress/--no-progress", help="
 DEFAULT_DATA_DIR = Path("data")
 
 
+def escape_controls(text: str) -> str:
+    """`text` with each control character but the newline and tab as its escape (`\\x1b`).
+
+    Messages carry text from files and servers (model names, a server's error body): an
+    ESC sequence in one would reach the terminal as a command (recolour, retitle, clear).
+    """
+    if text.isprintable():
+        return text
+    return "".join(
+        ch.encode("unicode_escape").decode("ascii")
+        if ch not in "\n\t" and (ord(ch) < 0x20 or 0x7F <= ord(ch) < 0xA0)
+        else ch
+        for ch in text
+    )
+
+
+class _StderrConsole(Console):
+    """A console whose printed strings never carry control characters to the terminal."""
+
+    def render_str(self, text: str, **kwargs: Any) -> Any:
+        return super().render_str(escape_controls(text), **kwargs)
+
+
 def stderr_console() -> Console:
     # soft_wrap: a long `path:line: message` stays on one line, greppable.
     # emoji=False: a model or file name such as 'x:cat:y' is printed as it is, not as an emoji.
-    return Console(stderr=True, soft_wrap=True, emoji=False)
+    return _StderrConsole(stderr=True, soft_wrap=True, emoji=False)
 
 
 def cli_errors(command: Callable[..., None]) -> Callable[..., None]:
@@ -99,6 +127,26 @@ def cli_errors(command: Callable[..., None]) -> Callable[..., None]:
             raise typer.Exit(EXIT_INTERRUPTED) from None
 
     return wrapper
+
+
+@contextlib.contextmanager
+def writing_stdout() -> Iterator[None]:
+    """Results printed to stdout that cannot be written are an error naming stdout, exit 2.
+
+    `mtb results > out.txt` on a full disk (or `> /dev/full`) ended in an OSError traceback.
+    A closed pipe (`| head -1`) is left to rich and click, which end quietly.
+    """
+    try:
+        yield
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        # What is still buffered would fail again at exit, as "Exception ignored ...".
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        raise UsageError(f"stdout: cannot be written ({exc.strerror or exc})") from None
 
 
 # Options that, as in FastChat's argparse (nargs="+"), take every value up to the next flag.

@@ -296,7 +296,7 @@ def evaluate(
     from mtb.cli.results import ResultsMode, score_results
     from mtb.data import DataDir
     from mtb.errors import UsageError
-    from mtb.evaluate import load_models_file, models_from_flags
+    from mtb.evaluate import check_names, load_models_file, models_from_flags
 
     console = stderr_console()
     began = time.time()
@@ -308,6 +308,7 @@ def evaluate(
     else:
         specs = models_from_flags(model or [], model_path or [], model_id or [])
     names = [spec.name for spec in specs]
+    check_names(names)
     if len(set(names)) != len(names):
         raise UsageError(f"two models share a name ({', '.join(names)}): set --model-id for each")
     if compare is not None and mode not in (None, JudgeMode.single):

@@ -23,6 +23,7 @@ from mtb.cli.common import (
     cli_errors,
     split_model_list,
     stderr_console,
+    writing_stdout,
 )
 
 if TYPE_CHECKING:
@@ -275,6 +276,11 @@ def _anchor(text: str) -> tuple[str, float]:
 
 
 def emit(report: ScoreReport, output_format: OutputFormat) -> None:
+    with writing_stdout():
+        _emit(report, output_format)
+
+
+def _emit(report: ScoreReport, output_format: OutputFormat) -> None:
     from mtb import tables
     from mtb.jsonl import finite
 

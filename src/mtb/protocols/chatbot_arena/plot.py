@@ -34,12 +34,24 @@ def win_fractions(battles: Battles, order: Sequence[str]) -> np.ndarray:
     return picked
 
 
-def write_ratings_plot(path: Path, results: Sequence[ModelRating], battles: Battles, title: str) -> None:
+def write_ratings_plot(path: Path, results: Sequence[ModelRating], battles: Battles, title: str) -> list[str]:
+    """Draw and save the chart; return notes for the user (characters the font lacks)."""
     from mtb import plots
 
     plots.check_path(path)
+    with plots.missing_glyphs(path) as notes:
+        _draw(path, results, battles, title)
+    return notes
+
+
+def _draw(path: Path, results: Sequence[ModelRating], battles: Battles, title: str) -> None:
+    from mtb import plots
+    from mtb.tables import shown
+
     plt = plots.pyplot()
     names = [r.model for r in results]
+    # Control characters as escapes: an ESC in a name made the SVG invalid XML.
+    labels = [shown(name) for name in names]
     size = max(6.0, 0.25 * len(names) + 3)
     figure, (left, right) = plt.subplots(1, 2, figsize=(2 * size, size))
     y = np.arange(len(names))[::-1]
@@ -47,12 +59,12 @@ def write_ratings_plot(path: Path, results: Sequence[ModelRating], battles: Batt
     low = np.array([r.rating if r.ci_low is None else r.ci_low for r in results])
     high = np.array([r.rating if r.ci_high is None else r.ci_high for r in results])
     left.errorbar(rating, y, xerr=[rating - low, high - rating], fmt="o", capsize=3)
-    left.set_yticks(y, names, fontsize="small")
+    left.set_yticks(y, labels, fontsize="small")
     left.set_xlabel("rating (95% interval)")
     left.set_title(title)
     image = right.imshow(win_fractions(battles, names), vmin=0.0, vmax=1.0, cmap="RdBu")
-    right.set_xticks(range(len(names)), names, rotation=90, fontsize="x-small")
-    right.set_yticks(range(len(names)), names, fontsize="x-small")
+    right.set_xticks(range(len(names)), labels, rotation=90, fontsize="x-small")
+    right.set_yticks(range(len(names)), labels, fontsize="x-small")
     right.set_title("fraction of battles the row model won against the column model")
     figure.colorbar(image, ax=right, fraction=0.046)
     figure.tight_layout()

@@ -270,7 +270,9 @@ def score(data: DataDir, request: ResultsRequest) -> ScoreReport:
     if request.plot is not None:
         from mtb.protocols.chatbot_arena.plot import write_ratings_plot
 
-        write_ratings_plot(request.plot, results, battles, f"{data.bench.name}: {_kind(rating, style)}")
+        notes += write_ratings_plot(
+            request.plot, results, battles, f"{data.bench.name}: {_kind(rating, style)}"
+        )
     title = (
         f"{data.bench.name}: {_kind(rating, style)}, 95% CI from {rounds} bootstrap rounds, "
         f"{len(battles):,} battles"

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from mtb.errors import DataError, UsageError
-from mtb.jsonl import decode_text, iter_json_lines
+from mtb.jsonl import decode_text, iter_json_lines, refuse_device
 from mtb.parquet import is_parquet, iter_rows
 from mtb.records import QuestionId, question_id_of
 from mtb.validate import field as get_field
@@ -178,6 +178,7 @@ def iter_json_array(path: Path, text: str) -> Iterator[tuple[int, dict[str, Any]
 
 
 def _first_byte(path: Path) -> bytes:
+    refuse_device(path)
     try:
         with path.open("rb") as handle:
             head = handle.read(4096)

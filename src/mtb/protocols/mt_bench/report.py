@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from mtb.data import DataDir
+from mtb.data import DataDir, can_name_a_file
 from mtb.errors import DataError, UsageError
 from mtb.protocols.base import ResultsRequest, ScoreReport
 from mtb.protocols.mt_bench import scoring
@@ -37,6 +37,8 @@ def score(data: DataDir, request: ResultsRequest) -> ScoreReport:
     judge = request.judge_model or data.bench.default_judge
     path = request.input_file or (single_judgment_path if single else pair_judgment_path)(data, judge)
     if not path.exists():
+        if path.is_symlink():  # exists() follows the link: a loop or a missing target is "not there"
+            raise DataError(path, "a symbolic link to nothing readable (a loop, or a missing target)")
         raise DataError(path, "no judgments here; run `mtb judge` first, or pass --input-file")
     if request.compare and not single:
         raise UsageError("--compare works with --mode single")
@@ -312,7 +314,7 @@ def _single(
     if request.plot is not None:
         from mtb.plots import write_radar
 
-        write_radar(
+        notes += write_radar(
             request.plot, [s for s in scores if s.average is not None], data.bench.category_order, title
         )
         notes.append(f"radar chart written to {request.plot}")
@@ -358,8 +360,9 @@ def _pairwise(
 
     def answer_length(model: str, qid: Any, turn: int) -> int | None:
         if model not in lengths:
-            answer_path = data.answer_path(model)
-            lengths[model] = data.answers(model) if answer_path.exists() else {}
+            # A name too long to be a file name (a judgment file may hold any) has no answers.
+            found = can_name_a_file(model) and data.answer_path(model).exists()
+            lengths[model] = data.answers(model) if found else {}
         answer = lengths[model].get(qid)
         turns = answer.choices[0].turns if answer else []
         return len(turns[turn - 1]) if len(turns) >= turn else None
