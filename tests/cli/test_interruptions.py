@@ -114,3 +114,24 @@ def test_a_second_process_cannot_write_the_same_file(server: OpenAIServer, data_
     finally:
         first.kill()
         first.communicate(timeout=10)
+
+
+def test_sigterm_ends_the_run_like_ctrl_c(server: OpenAIServer, data_dir: Path) -> None:
+    # `timeout`, `kill`, a batch scheduler: before, the default action killed the process
+    # with no summary and no cost-log line for the requests already paid for.
+    server.responder = slow_judge
+    process = start(judge_args(server, data_dir))
+    wait_for_lines(output(data_dir), 10, process)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=20)
+    assert process.returncode == 130, stderr
+    assert "interrupted" in stderr and "cost:" in stderr
+    rows = read_jsonl(output(data_dir))
+    assert 10 <= len(rows) < 160
+    cost_log = read_jsonl(data_dir / "mt_bench" / "runs" / "cost.jsonl")
+    assert len(cost_log) == 1
+
+    result = CliRunner().invoke(app, judge_args(server, data_dir))
+    assert result.exit_code == 0, result.stderr
+    keys = [(r["question_id"], r["turn"]) for r in read_jsonl(output(data_dir))]
+    assert len(keys) == len(set(keys)) == 160
