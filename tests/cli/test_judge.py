@@ -205,6 +205,22 @@ def test_a_dripping_server_is_cut_off_by_the_timeout(
     assert len(server.chat_requests()) == 4 * 2
 
 
+def test_a_huge_html_error_page_is_one_short_line_per_failure(
+    runner: CliRunner, server: OpenAIServer, data_dir: Path
+) -> None:
+    # A proxy's 500 with 10 MB of HTML: each failure line used to print the whole page
+    # (70 MB on stderr for six judgments): now the page's text, cut, and its size.
+    page = "<html><head><title>502 Bad Gateway</title></head><body>" + "<p>padding</p>" * 700_000 + "</body></html>"
+    server.responder = lambda request: Reply(status=500, body=page, headers={"Content-Type": "text/html"})
+    result = judge(runner, server, data_dir, "--first-n", "1", "--max-attempts", "2")
+    assert result.exit_code == 1
+    assert "4 judgments failed" in result.stderr
+    assert "HTTP 500: Error code: 500 - 502 Bad Gateway padding padding" in result.stderr
+    assert "<p>" not in result.stderr
+    assert f"(an HTML page of {len(page):,} characters) after 2 attempts" in result.stderr
+    assert len(result.stderr) < 10_000
+
+
 @pytest.mark.parametrize(
     ("args", "env", "named"),
     [

@@ -40,6 +40,19 @@ class Completion:
     usage: Usage | None = None  # None when the server reported none (then mtb counts the tokens)
 
 
+# The longest error message kept. A proxy's 500 may carry megabytes of HTML, and the
+# message is printed once per failed item and kept as the progress line's last error.
+MAX_MESSAGE = 300
+
+
+def short_message(text: str, limit: int = MAX_MESSAGE) -> str:
+    """`text` on one line, cut to `limit` characters with the length it had."""
+    line = " ".join(text.split())
+    if len(line) <= limit:
+        return line
+    return f"{line[:limit]}… ({len(line):,} characters)"
+
+
 class BackendError(Exception):
     """One failed call, described without the provider's exception classes.
 
@@ -54,6 +67,7 @@ class BackendError(Exception):
         retry_after: float | None = None,
         code: str | None = None,
     ) -> None:
+        message = short_message(message)
         super().__init__(message)
         self.kind = kind
         self.message = message

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -67,6 +68,12 @@ def _server_message(exc: openai.APIStatusError) -> str:
         message = error.get("message") if isinstance(error, dict) else None
         if isinstance(message, str):
             return message
+    if isinstance(body, str) and "<" in body:
+        # An HTML error page (a proxy, a load balancer): its text, not its markup. Only its
+        # start is read (the message is cut to a line anyway), and `<[^<>]*>` never scans
+        # past the next `<`, so no page makes this slow.
+        text = " ".join(re.sub(r"<[^<>]*>", " ", body[:100_000]).split())
+        return f"Error code: {exc.status_code} - {text[:160]} (an HTML page of {len(body):,} characters)"
     return exc.message
 
 
