@@ -170,6 +170,8 @@ class Caller:
                 message = f"{endpoint.name}: {redact(error.message, endpoint.secrets)}"
                 if error.status == 401:
                     message += f"; check {endpoint.key_hint}"
+                if decision.reason:
+                    message += f"; {decision.reason}"
                 raise FatalError(message)
             if not decision.retry:
                 attempts = failures.total()

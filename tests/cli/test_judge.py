@@ -205,6 +205,25 @@ def test_a_dripping_server_is_cut_off_by_the_timeout(
     assert len(server.chat_requests()) == 4 * 2
 
 
+@pytest.mark.parametrize(
+    ("status", "retry_after"),
+    [(503, "3600"), (429, "1e9"), (429, "Fri, 31 Dec 2100 23:59:59 GMT")],
+)
+def test_a_server_asking_for_a_long_pause_stops_the_run_saying_why(
+    runner: CliRunner, server: OpenAIServer, data_dir: Path, status: int, retry_after: str
+) -> None:
+    # Was: 120 s waits, retried up to 8 times (a 503) or 100 times (a 429): hours, silently.
+    server.responder = lambda request: Reply(status=status, headers={"Retry-After": retry_after})
+    started = time.monotonic()
+    result = judge(runner, server, data_dir, "--first-n", "2", "--parallel", "2")
+    assert time.monotonic() - started < 20
+    assert result.exit_code == 1
+    assert f"stopped: gpt-4: HTTP {status}: scripted {status}; the server asks to wait" in result.stderr
+    assert "longer than mtb waits (120 s); run the same command again later" in result.stderr
+    assert len(server.chat_requests()) <= 2
+    assert not judgment_file(data_dir).exists() or not read_jsonl(judgment_file(data_dir))
+
+
 def test_a_huge_html_error_page_is_one_short_line_per_failure(
     runner: CliRunner, server: OpenAIServer, data_dir: Path
 ) -> None:
