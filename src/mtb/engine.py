@@ -156,6 +156,9 @@ class Caller:
                         return completion
                     except BackendError as exc:
                         error = exc
+                        if exc.usage is not None:
+                            # A reply that could not be used was still paid for: count its tokens.
+                            completion = Completion("", usage=exc.usage)
                     finally:
                         if self.meter is not None and ticket is not None:
                             self.meter.settle(ticket, completion, messages)

@@ -224,12 +224,48 @@ def test_a_server_asking_for_a_long_pause_stops_the_run_saying_why(
     assert not judgment_file(data_dir).exists() or not read_jsonl(judgment_file(data_dir))
 
 
+def empty_reply(finish_reason: str, content: str | None) -> Reply:
+    message = {"role": "assistant", "content": content}
+    choice = {"index": 0, "message": message, "finish_reason": finish_reason}
+    usage = {"prompt_tokens": 1000, "completion_tokens": 100, "total_tokens": 1100}
+    return Reply(body=json.dumps({"id": "x", "model": "gpt-4", "choices": [choice], "usage": usage}))
+
+
+@pytest.mark.parametrize(
+    ("finish_reason", "content", "why"),
+    [
+        ("content_filter", None, "server's content filter withheld it"),
+        ("content_filter", "", "server's content filter withheld it"),
+        ("length", "", "token limit was reached before any text"),
+    ],
+)
+def test_an_empty_reply_that_says_why_fails_at_once_and_is_paid_for(
+    runner: CliRunner, server: OpenAIServer, data_dir: Path, finish_reason: str, content: str | None, why: str
+) -> None:
+    # Was: a null text was "malformed", asked again 8 times (each paid for, none counted in the
+    # cost); an empty text was written as a verdict and left as unparsed, exit 0.
+    server.responder = lambda request: empty_reply(finish_reason, content)
+    result = judge(runner, server, data_dir, "--first-n", "1")
+    assert result.exit_code == 1
+    assert len(server.chat_requests()) == 4
+    assert f"4× no text in the reply: the {why}" in result.stderr
+    assert "4 judgments failed" in result.stderr
+    assert not judgment_file(data_dir).exists() or not read_jsonl(judgment_file(data_dir))
+    assert "cost: 4,000 input + 400 output tokens, $0.1440 at gpt-4 prices" in result.stderr
+
+    server.responder = judge_responder  # the next run asks again for exactly these
+    assert judge(runner, server, data_dir, "--first-n", "1").exit_code == 0
+    assert len(read_jsonl(judgment_file(data_dir))) == 4
+    assert len(server.chat_requests()) == 8
+
+
 def test_a_huge_html_error_page_is_one_short_line_per_failure(
     runner: CliRunner, server: OpenAIServer, data_dir: Path
 ) -> None:
     # A proxy's 500 with 10 MB of HTML: each failure line used to print the whole page
     # (70 MB on stderr for six judgments): now the page's text, cut, and its size.
-    page = "<html><head><title>502 Bad Gateway</title></head><body>" + "<p>padding</p>" * 700_000 + "</body></html>"
+    head = "<html><head><title>502 Bad Gateway</title></head><body>"
+    page = head + "<p>padding</p>" * 700_000 + "</body></html>"
     server.responder = lambda request: Reply(status=500, body=page, headers={"Content-Type": "text/html"})
     result = judge(runner, server, data_dir, "--first-n", "1", "--max-attempts", "2")
     assert result.exit_code == 1

@@ -13,8 +13,11 @@ T = TypeVar("T")
 Message = dict[str, str]  # {"role": "system" | "user" | "assistant", "content": ...}
 
 # "fatal": a failure every later request would repeat (a local model out of
-# memory); it stops the run, keeping what is done.
-ErrorKind = Literal["status", "timeout", "connection", "malformed", "fatal"]
+# memory); it stops the run, keeping what is done. "refused": the server answered
+# with no text, and said why (its content filter, the token limit reached before
+# any text); asking again would be paid for and get the same, so the item fails
+# at once and the next run asks again.
+ErrorKind = Literal["status", "timeout", "connection", "malformed", "fatal", "refused"]
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,7 @@ class BackendError(Exception):
         status: int | None = None,
         retry_after: float | None = None,
         code: str | None = None,
+        usage: Usage | None = None,
     ) -> None:
         message = short_message(message)
         super().__init__(message)
@@ -76,6 +80,8 @@ class BackendError(Exception):
         # The machine-readable reason in an OpenAI-style error body ("code", else
         # "type"), e.g. "insufficient_quota"; None when the server gave none.
         self.code = code
+        # The tokens a reply that could not be used still took (it was paid for): --max-cost counts them.
+        self.usage = usage
 
 
 class Backend(Protocol):

@@ -133,21 +133,36 @@ def _field(obj: Any, name: str) -> Any:
 
 def completion_from(response: Any) -> Completion:
     """Read the first choice's text, or raise a 'malformed' BackendError."""
+    usage = usage_from(_field(response, "usage"))
     choices = _field(response, "choices")
     if not isinstance(choices, list) or not choices:
-        raise BackendError("malformed", "malformed response: no choices")
+        raise BackendError("malformed", "malformed response: no choices", usage=usage)
     first = choices[0]
     text = _field(_field(first, "message"), "content")
-    if not isinstance(text, str):
-        raise BackendError("malformed", "malformed response: the first choice has no text")
-    model = _field(response, "model")
     finish_reason = _field(first, "finish_reason")
+    if (text is None or (isinstance(text, str) and not text.strip())) and finish_reason in EMPTY_BECAUSE:
+        # Not written as an answer or a verdict of "": the reply holds nothing to score.
+        raise BackendError("refused", f"no text in the reply: {EMPTY_BECAUSE[finish_reason]}", usage=usage)
+    if not isinstance(text, str):
+        raise BackendError("malformed", "malformed response: the first choice has no text", usage=usage)
+    model = _field(response, "model")
     return Completion(
         text,
         model if isinstance(model, str) else None,
         finish_reason if isinstance(finish_reason, str) else None,
-        usage_from(_field(response, "usage")),
+        usage,
     )
+
+
+# Why a reply came back without text, by its finish_reason; a retry would be paid for and
+# most likely end the same way.
+EMPTY_BECAUSE = {
+    "content_filter": "the server's content filter withheld it (finish_reason content_filter)",
+    "length": (
+        "the token limit was reached before any text "
+        "(finish_reason length; a reasoning model may spend it all thinking)"
+    ),
+}
 
 
 def usage_from(usage: Any) -> Usage | None:
