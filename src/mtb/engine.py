@@ -298,7 +298,12 @@ async def _run_tasks(
                 # flight (already paid for) finish and are written by their workers.
                 report.cost_stop = str(exc)
                 return
-            write(record)
+            try:
+                write(record)
+            except DataError as exc:
+                # The output cannot take more (a full disk): every later reply would be
+                # paid for and lost the same way, so nothing more is sent.
+                raise FatalError(f"{exc}; the reply for {task.label} was received but not kept") from None
             report.completed += 1
             progress.advance()
 
@@ -379,19 +384,26 @@ async def run_jobs(
                 latest = _latest_per_key([*state.existing, *state.written], spec)
                 report.unparsed += sum(1 for record in latest.values() if spec.unparsed(record))
             if run is not None:
-                run.finish(
-                    completed=report.completed,
-                    failed=len(report.failures),
-                    requests=report.stats.requests,
-                    served_models=dict(report.stats.served_models),
-                )
+                try:
+                    run.finish(
+                        completed=report.completed,
+                        failed=len(report.failures),
+                        requests=report.stats.requests,
+                        served_models=dict(report.stats.served_models),
+                    )
+                except DataError as exc:  # a full disk: the report must still be printed
+                    report.notes.append(f"the run's totals were not recorded: {exc}")
         # Only a run that ended by itself tidies its files: sorted, one line per key,
         # the latest kept (as FastChat's reorg_answer_file does).
         for state in opened:
             spec = state.job.spec
             if state.written or len(state.existing) != len({spec.key(r) for r in state.existing}):
                 latest = _latest_per_key([*state.existing, *state.written], spec)
-                state.output.rewrite(sorted(latest.values(), key=spec.sort_key))
+                try:
+                    state.output.rewrite(sorted(latest.values(), key=spec.sort_key))
+                except DataError as exc:
+                    # Its lines are all there, appended as they came; only the order is not tidied.
+                    report.notes.append(f"not sorted: {exc}")
     return report
 
 
