@@ -31,7 +31,7 @@ from mtb.errors import DataError
 from mtb.jsonl import JsonlAppender, iter_json_lines
 from mtb.progress import ProgressSink
 from mtb.provenance import Run
-from mtb.retry import RetryPolicy, decide, is_rate_limit
+from mtb.retry import RetryPolicy, decide, is_rate_limit, is_retryable
 
 if TYPE_CHECKING:
     from mtb.cost import Meter
@@ -39,6 +39,12 @@ if TYPE_CHECKING:
 
 class ItemFailed(Exception):
     """One task failed for good; the run goes on without it."""
+
+    def __init__(self, message: str, *, transient: bool = False) -> None:
+        super().__init__(message)
+        # Its retries ran out on failures that say nothing about the item (a timeout, a
+        # dropped connection, a 5xx): a server that may be down, not a bad request.
+        self.transient = transient
 
 
 class FatalError(Exception):
@@ -179,7 +185,7 @@ class Caller:
             if not decision.retry:
                 attempts = failures.total()
                 tries = f" after {attempts} attempts" if attempts > 1 else ""
-                raise ItemFailed(f"{redact(error.message, endpoint.secrets)}{tries}")
+                raise ItemFailed(f"{redact(error.message, endpoint.secrets)}{tries}", transient=is_retryable(error))
             self.stats.retries += 1
             self.stats.retry_reasons[error.kind if error.status is None else f"HTTP {error.status}"] += 1
             # The server's last words, for the progress line while the run waits.
@@ -281,7 +287,15 @@ async def _run_tasks(
 
     from mtb.cost import BudgetExhausted
 
+    # Items in a row whose retries all ran out on transient failures, none answered in
+    # between: a server that is down. Without a stop, every item would wait out its own
+    # backoff (about 45 s each, in rounds of `workers`: a quarter of an hour for 160
+    # judgments), so the run stops once a whole round has failed so.
+    streak_limit = max(workers, 3)
+    streak = 0
+
     async def worker() -> None:
+        nonlocal streak
         while True:
             try:
                 task, write = queue.get_nowait()
@@ -292,6 +306,13 @@ async def _run_tasks(
             except ItemFailed as exc:
                 report.failures.append((task.label, str(exc)))
                 progress.advance(failed=True)
+                streak = streak + 1 if exc.transient else 0
+                if streak >= streak_limit:
+                    raise FatalError(
+                        f"{streak} items in a row failed after every retry, none answered in between "
+                        f"(last: {exc}); the server seems down or overloaded: run the same command "
+                        "again when it answers"
+                    ) from None
                 continue
             except BudgetExhausted as exc:
                 # Not a failure of the item: no new request starts, and the requests in
@@ -305,6 +326,7 @@ async def _run_tasks(
                 # paid for and lost the same way, so nothing more is sent.
                 raise FatalError(f"{exc}; the reply for {task.label} was received but not kept") from None
             report.completed += 1
+            streak = 0
             progress.advance()
 
     pool = [asyncio.create_task(worker()) for _ in range(max(1, min(workers, len(tasks))))]

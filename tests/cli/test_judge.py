@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from helpers import judge_rating_for, judge_responder, read_jsonl
 from mtb.cli.main import app
-from mtb.testing.openai_server import OpenAIServer, Reply
+from mtb.testing.openai_server import OpenAIServer, RecordedRequest, Reply
 
 MODELS = ["vicuna-7b-v1.3", "gpt-3.5-turbo"]
 
@@ -257,6 +257,46 @@ def test_an_empty_reply_that_says_why_fails_at_once_and_is_paid_for(
     assert judge(runner, server, data_dir, "--first-n", "1").exit_code == 0
     assert len(read_jsonl(judgment_file(data_dir))) == 4
     assert len(server.chat_requests()) == 8
+
+
+def test_a_server_that_is_down_stops_the_run_after_one_round_of_failed_items(
+    runner: CliRunner, server: OpenAIServer, data_dir: Path
+) -> None:
+    # Was: each of the 320 judgments waited out its own 8 attempts (about 45 s of backoff
+    # at the default delays, in rounds of --parallel): a quarter of an hour to learn the
+    # server was down.
+    server.responder = lambda request: Reply(status=503)
+    result = judge(runner, server, data_dir, "--parallel", "4", "--max-attempts", "3")
+    assert result.exit_code == 1
+    assert "stopped: 4 items in a row failed after every retry, none answered in between" in result.stderr
+    assert "(last: HTTP 503: scripted 503 after 3 attempts)" in result.stderr
+    assert "the server seems down or overloaded" in result.stderr
+    assert len(server.chat_requests()) < 8 * 3
+    assert not judgment_file(data_dir).exists() or not read_jsonl(judgment_file(data_dir))
+
+
+def test_failures_of_the_items_themselves_do_not_stop_the_run(
+    runner: CliRunner, server: OpenAIServer, data_dir: Path
+) -> None:
+    # A 400 (a prompt too long for the judge) is about the item: the server is up, the
+    # other items are judged; and an answer in between resets the count of transient failures.
+    def responder(request: RecordedRequest) -> Reply:
+        prompt = request.last_user_message
+        if "Conversation with User" in prompt:  # turn 2: a transient failure every time
+            return Reply(status=503)
+        if "Assistant" in prompt and len(prompt) % 2:  # about half of turn 1: the item's own fault
+            return Reply(status=400, body=json.dumps({"error": {"message": "context_length_exceeded"}}))
+        return judge_responder(request)
+
+    server.responder = responder
+    result = judge(runner, server, data_dir, "--parallel", "1", "--max-attempts", "2")
+    assert result.exit_code == 1
+    assert "in a row" not in result.stderr
+    assert "× HTTP 400: context_length_exceeded" in result.stderr
+    assert "× HTTP 503: scripted 503 after 2 attempts" in result.stderr
+    written = read_jsonl(judgment_file(data_dir))
+    failed = int(result.stderr.split(" judgments failed")[0].rsplit("\n", 1)[-1])
+    assert len(written) + failed == 320 and len(written) > 0
 
 
 def test_a_huge_html_error_page_is_one_short_line_per_failure(
