@@ -185,7 +185,8 @@ class Caller:
             if not decision.retry:
                 attempts = failures.total()
                 tries = f" after {attempts} attempts" if attempts > 1 else ""
-                raise ItemFailed(f"{redact(error.message, endpoint.secrets)}{tries}", transient=is_retryable(error))
+                message = f"{redact(error.message, endpoint.secrets)}{tries}"
+                raise ItemFailed(message, transient=is_retryable(error))
             self.stats.retries += 1
             self.stats.retry_reasons[error.kind if error.status is None else f"HTTP {error.status}"] += 1
             # The server's last words, for the progress line while the run waits.
