@@ -329,6 +329,16 @@ def test_retries_tell_the_progress_the_servers_last_words_redacted(server: OpenA
     assert reasons == ["HTTP 503: overloaded, key Bearer ***"]
 
 
+def test_a_pause_the_server_asked_for_is_named_on_the_progress_line(server: OpenAIServer) -> None:
+    # Was: only "HTTP 503: ..." while the whole run sat quiet for up to 120 s.
+    server.script([Reply(status=503, headers={"Retry-After": "1"})])
+    reasons: list[str] = []
+    caller = make_caller(server, sleep=asyncio.sleep)
+    caller.on_retry = reasons.append
+    assert asyncio.run(call(caller)) == "echo: hello"
+    assert reasons == ["waiting 1 s as the server asked (Retry-After): HTTP 503: scripted 503"]
+
+
 def test_the_timeout_bounds_the_whole_request_not_each_read(server: OpenAIServer) -> None:
     # One byte every 50 ms: each read is quick, the reply (~300 bytes) takes ~15 s.
     server.script([Reply(drip=0.05)])

@@ -189,8 +189,14 @@ class Caller:
                 raise ItemFailed(message, transient=is_retryable(error))
             self.stats.retries += 1
             self.stats.retry_reasons[error.kind if error.status is None else f"HTTP {error.status}"] += 1
-            # The server's last words, for the progress line while the run waits.
-            self.on_retry(redact(error.message, endpoint.secrets))
+            # The server's last words, for the progress line while the run waits; first, when
+            # it asked for a pause, how long (the line is cut short), so a quiet run says why.
+            asked = (
+                f"waiting {decision.wait:g} s as the server asked (Retry-After): "
+                if decision.wait >= 1 and error.retry_after is not None
+                else ""
+            )
+            self.on_retry(asked + redact(error.message, endpoint.secrets))
             if error.retry_after is not None:
                 endpoint.pause(decision.wait, self.clock)
             await self.sleep(decision.wait)
