@@ -49,12 +49,21 @@ def backend_error_from(exc: Exception) -> BackendError:
             _error_code(exc),
         )
     if isinstance(exc, openai.APITimeoutError):
+        cause = exc.__cause__
+        if cause is not None and type(cause).__name__ in ("ConnectTimeout", "ConnectError"):
+            # The aiohttp transport reports a refused connection (a closed port, a server
+            # that is not up) as httpx's ConnectTimeout, which the SDK calls "Request timed
+            # out": say what happened, with the host.
+            return BackendError("connection", f"connection failed: {str(cause) or type(cause).__name__}")
         return BackendError("timeout", "request timed out")
     if isinstance(exc, openai.APIConnectionError):
         local = local_error(exc.__cause__)
         if local is not None:
             return local
-        return BackendError("connection", f"connection failed: {exc}")
+        # The SDK's own words are only "Connection error."; the transport's say what failed
+        # (a reset, a body cut short, a name that does not resolve).
+        detail = str(exc.__cause__ or "") or str(exc)
+        return BackendError("connection", f"connection failed: {detail}")
     if isinstance(exc, openai.APIResponseValidationError):
         return BackendError("malformed", f"malformed response: {exc.message}")
     raise exc
