@@ -314,7 +314,7 @@ async def _run_tasks(
                 report.failures.append((task.label, str(exc)))
                 progress.advance(failed=True)
                 streak = streak + 1 if exc.transient else 0
-                if streak >= streak_limit:
+                if streak >= streak_limit and not queue.empty():
                     raise FatalError(
                         f"{streak} items in a row failed after every retry, none answered in between "
                         f"(last: {exc}); the server seems down or overloaded: run the same command "

@@ -125,7 +125,7 @@ def decide(
             retry=False,
             fatal=True,
             reason=(
-                f"the server asks to wait {error.retry_after:,.0f} s (Retry-After), longer than mtb "
+                f"the server asks to wait {_wait_words(error.retry_after)} (Retry-After), longer than mtb "
                 f"waits ({policy.max_retry_after:,.0f} s); run the same command again later"
             ),
         )
@@ -139,6 +139,10 @@ def decide(
     # Exponential backoff with "equal jitter": half fixed, half random.
     ceiling = min(policy.max_delay, policy.base_delay * 2 ** (attempt - 1))
     return RetryDecision(retry=True, wait=ceiling / 2 + rand() * ceiling / 2)
+
+
+def _wait_words(seconds: float) -> str:
+    return f"{seconds:,.0f} s" if math.isfinite(seconds) else "for ever"
 
 
 def parse_retry_after(headers: Mapping[str, str], now: Callable[[], float] = time.time) -> float | None:
