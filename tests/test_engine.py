@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -327,6 +328,34 @@ def test_retries_tell_the_progress_the_servers_last_words_redacted(server: OpenA
     caller.on_retry = reasons.append
     assert asyncio.run(call(caller)) == "echo: hello"
     assert reasons == ["HTTP 503: overloaded, key Bearer ***"]
+
+
+def test_a_pause_the_server_asked_for_is_named_on_the_progress_line(server: OpenAIServer) -> None:
+    # Was: only "HTTP 503: ..." while the whole run sat quiet for up to 120 s.
+    server.script([Reply(status=503, headers={"Retry-After": "1"})])
+    reasons: list[str] = []
+    caller = make_caller(server, sleep=asyncio.sleep)
+    caller.on_retry = reasons.append
+    assert asyncio.run(call(caller)) == "echo: hello"
+    assert reasons == ["waiting 1 s as the server asked (Retry-After): HTTP 503: scripted 503"]
+
+
+def test_a_closed_port_is_a_connection_failure_naming_the_host_not_a_timeout() -> None:
+    # Was: "request timed out" (the aiohttp transport calls a refused connection a
+    # ConnectTimeout), at once, sending a user with a wrong port to raise --timeout.
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # closed again: nothing listens there
+    backend = create_backend(
+        EndpointConfig("openai", "test-model", f"http://127.0.0.1:{port}/v1", "sk-test-key", "K", 5.0)
+    )
+    endpoint = Endpoint(backend, 1, name="test-model")
+    caller = Caller(endpoint, RetryPolicy(max_attempts=2), CallStats(), sleep=RecordedWaits())
+    with pytest.raises(ItemFailed) as info:
+        asyncio.run(call(caller))
+    assert str(info.value).startswith("connection failed: ")
+    assert "timed out" not in str(info.value) and str(info.value) != "connection failed: Connection error."
+    assert caller.stats.retry_reasons == {"connection": 1}
 
 
 def test_the_timeout_bounds_the_whole_request_not_each_read(server: OpenAIServer) -> None:

@@ -49,7 +49,16 @@ def test_backoff_is_exponential_with_jitter_and_capped() -> None:
 def test_retry_after_is_honoured_and_capped() -> None:
     assert decide(status(429, 2.0), 1, POLICY, rand=lambda: 0.0).wait == 2.0
     assert decide(status(429, 2.0), 1, POLICY, rand=lambda: 1.0).wait == 2.0
-    assert decide(status(503, 1000.0), 1, POLICY, rand=lambda: 0.0).wait == 120.0
+    assert decide(status(503, 120.0), 1, POLICY, rand=lambda: 0.0).wait == 120.0
+
+
+@pytest.mark.parametrize("code", [429, 503])
+@pytest.mark.parametrize("seconds", [120.5, 3600.0, 1e9, float("inf")])
+def test_a_retry_after_longer_than_mtb_waits_stops_the_run_saying_so(code: int, seconds: float) -> None:
+    # Was: waited 120 s and retried, up to 100 times for a 429 (hours for a daily quota).
+    decision = decide(status(code, seconds), 1, POLICY)
+    assert decision.fatal and not decision.retry
+    assert "Retry-After" in decision.reason and "longer than mtb waits (120 s)" in decision.reason
 
 
 def test_attempts_run_out() -> None:

@@ -31,7 +31,7 @@ from mtb.errors import DataError
 from mtb.jsonl import JsonlAppender, iter_json_lines
 from mtb.progress import ProgressSink
 from mtb.provenance import Run
-from mtb.retry import RetryPolicy, decide, is_rate_limit
+from mtb.retry import RetryPolicy, decide, is_rate_limit, is_retryable
 
 if TYPE_CHECKING:
     from mtb.cost import Meter
@@ -39,6 +39,12 @@ if TYPE_CHECKING:
 
 class ItemFailed(Exception):
     """One task failed for good; the run goes on without it."""
+
+    def __init__(self, message: str, *, transient: bool = False) -> None:
+        super().__init__(message)
+        # Its retries ran out on failures that say nothing about the item (a timeout, a
+        # dropped connection, a 5xx): a server that may be down, not a bad request.
+        self.transient = transient
 
 
 class FatalError(Exception):
@@ -156,6 +162,9 @@ class Caller:
                         return completion
                     except BackendError as exc:
                         error = exc
+                        if exc.usage is not None:
+                            # A reply that could not be used was still paid for: count its tokens.
+                            completion = Completion("", usage=exc.usage)
                     finally:
                         if self.meter is not None and ticket is not None:
                             self.meter.settle(ticket, completion, messages)
@@ -170,15 +179,24 @@ class Caller:
                 message = f"{endpoint.name}: {redact(error.message, endpoint.secrets)}"
                 if error.status == 401:
                     message += f"; check {endpoint.key_hint}"
+                if decision.reason:
+                    message += f"; {decision.reason}"
                 raise FatalError(message)
             if not decision.retry:
                 attempts = failures.total()
                 tries = f" after {attempts} attempts" if attempts > 1 else ""
-                raise ItemFailed(f"{redact(error.message, endpoint.secrets)}{tries}")
+                message = f"{redact(error.message, endpoint.secrets)}{tries}"
+                raise ItemFailed(message, transient=is_retryable(error))
             self.stats.retries += 1
             self.stats.retry_reasons[error.kind if error.status is None else f"HTTP {error.status}"] += 1
-            # The server's last words, for the progress line while the run waits.
-            self.on_retry(redact(error.message, endpoint.secrets))
+            # The server's last words, for the progress line while the run waits; first, when
+            # it asked for a pause, how long (the line is cut short), so a quiet run says why.
+            asked = (
+                f"waiting {decision.wait:g} s as the server asked (Retry-After): "
+                if decision.wait >= 1 and error.retry_after is not None
+                else ""
+            )
+            self.on_retry(asked + redact(error.message, endpoint.secrets))
             if error.retry_after is not None:
                 endpoint.pause(decision.wait, self.clock)
             await self.sleep(decision.wait)
@@ -276,7 +294,15 @@ async def _run_tasks(
 
     from mtb.cost import BudgetExhausted
 
+    # Items in a row whose retries all ran out on transient failures, none answered in
+    # between: a server that is down. Without a stop, every item would wait out its own
+    # backoff (about 45 s each, in rounds of `workers`: a quarter of an hour for 160
+    # judgments), so the run stops once a whole round has failed so.
+    streak_limit = max(workers, 3)
+    streak = 0
+
     async def worker() -> None:
+        nonlocal streak
         while True:
             try:
                 task, write = queue.get_nowait()
@@ -287,14 +313,27 @@ async def _run_tasks(
             except ItemFailed as exc:
                 report.failures.append((task.label, str(exc)))
                 progress.advance(failed=True)
+                streak = streak + 1 if exc.transient else 0
+                if streak >= streak_limit and not queue.empty():
+                    raise FatalError(
+                        f"{streak} items in a row failed after every retry, none answered in between "
+                        f"(last: {exc}); the server seems down or overloaded: run the same command "
+                        "again when it answers"
+                    ) from None
                 continue
             except BudgetExhausted as exc:
                 # Not a failure of the item: no new request starts, and the requests in
                 # flight (already paid for) finish and are written by their workers.
                 report.cost_stop = str(exc)
                 return
-            write(record)
+            try:
+                write(record)
+            except DataError as exc:
+                # The output cannot take more (a full disk): every later reply would be
+                # paid for and lost the same way, so nothing more is sent.
+                raise FatalError(f"{exc}; the reply for {task.label} was received but not kept") from None
             report.completed += 1
+            streak = 0
             progress.advance()
 
     pool = [asyncio.create_task(worker()) for _ in range(max(1, min(workers, len(tasks))))]
@@ -373,18 +412,25 @@ async def run_jobs(
             for state, records in zip(opened, latest, strict=True):
                 report.unparsed += sum(1 for r in records.values() if state.job.spec.unparsed(r))
             if run is not None:
-                run.finish(
-                    completed=report.completed,
-                    failed=len(report.failures),
-                    requests=report.stats.requests,
-                    served_models=dict(report.stats.served_models),
-                )
+                try:
+                    run.finish(
+                        completed=report.completed,
+                        failed=len(report.failures),
+                        requests=report.stats.requests,
+                        served_models=dict(report.stats.served_models),
+                    )
+                except DataError as exc:  # a full disk: the report must still be printed
+                    report.notes.append(f"the run's totals were not recorded: {exc}")
         # Only a run that ended by itself tidies its files: sorted, one line per key,
         # the latest kept (as FastChat's reorg_answer_file does).
         for state, records in zip(opened, latest, strict=True):
             spec = state.job.spec
             if state.written or len(state.existing) != len(records):
-                state.output.rewrite(sorted(records.values(), key=spec.sort_key))
+                try:
+                    state.output.rewrite(sorted(records.values(), key=spec.sort_key))
+                except DataError as exc:
+                    # Its lines are all there, appended as they came; only the order is not tidied.
+                    report.notes.append(f"not sorted: {exc}")
     return report
 
 

@@ -7,6 +7,8 @@ at the end. `repair_tail` removes such a line before the next run appends.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import math
 import os
@@ -258,7 +260,11 @@ def repair_tail(path: Path) -> str | None:
 
 def unwritable(path: Path, exc: OSError) -> DataError:
     """An output that cannot be written (a read-only data directory, a file where a folder should be)."""
-    return DataError(path, f"cannot be written ({exc.strerror or exc}); check the permissions of --data-dir")
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        hint = "free some space (or raise the quota or file size limit), then run again"
+    else:
+        hint = "check the permissions of --data-dir"
+    return DataError(path, f"cannot be written ({exc.strerror or exc}); {hint}")
 
 
 class JsonlAppender:
@@ -272,6 +278,7 @@ class JsonlAppender:
         self.path = path
         self._lock = FileLock(str(path) + ".lock")
         self._handle: Any = None
+        self._size = 0  # the file's length after its last complete line
         self.notes: list[str] = []
         # The line written for each record this run, by identity, so that `rewrite`
         # does not serialize them twice (a tenth of a second at the end of a 5,000-record
@@ -297,18 +304,36 @@ class JsonlAppender:
             note = repair_tail(self.path)
             if note:
                 self.notes.append(note)
-            self._handle = self.path.open("a", encoding="utf-8")
+            self._open()
         except OSError as exc:
             self._lock.release()
             raise unwritable(self.path, exc) from None
         return self
 
+    def _open(self) -> None:
+        # Unbuffered: each line goes to the file in the write that reports it done, and a
+        # write that fails leaves nothing queued to fail again at close.
+        self._handle = self.path.open("ab", buffering=0)
+        self._size = os.fstat(self._handle.fileno()).st_size
+
     def write(self, obj: dict[str, Any]) -> None:
-        # One write call per line, then flush: a completed item is on disk
-        # before the next one is reported done.
+        """Append one line; a completed item is on disk before the next one is reported done.
+
+        When the line cannot be written whole (a full disk, a quota), the bytes that got
+        out are cut off, so the file still ends in a complete line, and the error is a
+        DataError naming the file.
+        """
         line = dumps(obj)
-        self._handle.write(line + "\n")
-        self._handle.flush()
+        data = memoryview((line + "\n").encode("utf-8"))
+        try:
+            written = 0
+            while written < len(data):
+                written += self._handle.write(data[written:])
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._handle.fileno(), self._size)
+            raise unwritable(self.path, exc) from None
+        self._size += len(data)
         self._lines[id(obj)] = (obj, line)
 
     def _line(self, obj: dict[str, Any]) -> str:
@@ -319,7 +344,7 @@ class JsonlAppender:
         """Replace the file's content atomically while the lock is still held."""
         self._handle.close()
         write_atomically(self.path, (self._line(o) for o in objs))
-        self._handle = self.path.open("a", encoding="utf-8")
+        self._open()
 
     def __exit__(self, *exc: object) -> None:
         if self._handle is not None:

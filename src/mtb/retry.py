@@ -36,7 +36,10 @@ class RetryPolicy:
     max_rate_limited: int = 100
     base_delay: float = 0.5
     max_delay: float = 60.0
-    # A server asking for a longer pause than this is waited on for this long.
+    # The longest pause a server may ask for (Retry-After) and be waited on. A longer one
+    # (a 503 "back in an hour", a daily quota's 429) stops the run at once, saying so:
+    # capping the wait instead would retry against the server's word, up to
+    # `max_rate_limited` times (hours of waiting on a 429 that will not lift).
     max_retry_after: float = 120.0
 
     @classmethod
@@ -74,6 +77,7 @@ class RetryDecision:
     retry: bool
     wait: float = 0.0
     fatal: bool = False  # stop the whole run, not just this item
+    reason: str = ""  # why the run stops, when the error's own message does not say
 
 
 def is_retryable(error: BackendError) -> bool:
@@ -114,16 +118,31 @@ def decide(
     """
     if is_fatal(error):
         return RetryDecision(retry=False, fatal=True)
+    if not is_retryable(error):
+        return RetryDecision(retry=False)
+    if error.retry_after is not None and error.retry_after > policy.max_retry_after:
+        return RetryDecision(
+            retry=False,
+            fatal=True,
+            reason=(
+                f"the server asks to wait {_wait_words(error.retry_after)} (Retry-After), longer than mtb "
+                f"waits ({policy.max_retry_after:,.0f} s); run the same command again later"
+            ),
+        )
     budget = policy.max_rate_limited if is_rate_limit(error) else policy.max_attempts
-    if not is_retryable(error) or attempt >= budget:
+    if attempt >= budget:
         return RetryDecision(retry=False)
     if error.retry_after is not None:
         # The server said when, and its clock is the one that counts: waiting
         # any longer than it asked only loses throughput under a rate limit.
-        return RetryDecision(retry=True, wait=min(error.retry_after, policy.max_retry_after))
+        return RetryDecision(retry=True, wait=error.retry_after)
     # Exponential backoff with "equal jitter": half fixed, half random.
     ceiling = min(policy.max_delay, policy.base_delay * 2 ** (attempt - 1))
     return RetryDecision(retry=True, wait=ceiling / 2 + rand() * ceiling / 2)
+
+
+def _wait_words(seconds: float) -> str:
+    return f"{seconds:,.0f} s" if math.isfinite(seconds) else "for ever"
 
 
 def parse_retry_after(headers: Mapping[str, str], now: Callable[[], float] = time.time) -> float | None:

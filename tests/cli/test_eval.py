@@ -220,6 +220,31 @@ def test_a_failed_generation_stops_before_judging_and_names_the_step(
     assert [s["step"] for s in summary["steps"]] == ["generate m1"]
 
 
+def test_a_judge_that_cannot_be_reached_is_the_failed_step_not_the_results(
+    runner: CliRunner, server: OpenAIServer, data_dir: Path
+) -> None:
+    # Was: exit 2 (bad input) and "step 'results' failed: ... holds no judgments; run
+    # `mtb judge` first", when the cause was the judge's 401.
+    def no_judge(request: RecordedRequest) -> Reply:
+        if request.body["model"] == JUDGE:
+            return Reply(status=401, body=json.dumps({"error": {"message": "Incorrect API key"}}))
+        return respond(request)
+
+    server.responder = no_judge
+    result = run_eval(
+        runner,
+        data_dir,
+        *("--model", "m1", "--api-base", server.url, "--judge-api-base", server.url),
+        *("--first-n", "3", "--format", "json"),
+    )
+    assert result.exit_code == 1, result.stderr
+    assert "stopped: gpt-4: HTTP 401: Incorrect API key" in result.stderr
+    assert "step 'judge' failed" in result.stderr and "step 'results' failed" not in result.stderr
+    assert result.stdout == ""
+    summary = json.loads(summaries(data_dir)[0].read_text())
+    assert summary["failed_step"] == "judge" and summary["exit_code"] == 1
+
+
 def test_usage_errors_say_so_before_any_request(
     runner: CliRunner, server: OpenAIServer, data_dir: Path
 ) -> None:

@@ -270,3 +270,18 @@ def test_replicas_share_the_load_and_a_failing_one_leaves_rotation(runner: CliRu
         healthy = [len(first.chat_requests()), len(second.chat_requests())]
         assert sum(healthy) == 24 and min(healthy) >= 8  # least in flight first: both kept busy
         assert first.max_in_flight == second.max_in_flight == 2  # each replica's own bound
+
+
+def test_an_answer_cut_at_the_token_limit_before_any_text_is_not_written(
+    runner: CliRunner, server: OpenAIServer, data_dir: Path
+) -> None:
+    # Was: written as an empty answer (then judged, and scored, as if the model had said nothing).
+    choice = {"index": 0, "message": {"role": "assistant", "content": ""}, "finish_reason": "length"}
+    server.responder = lambda request: Reply(body=json.dumps({"id": "x", "choices": [choice]}))
+    result = generate(runner, server, data_dir, "--first-n", "2")
+    assert result.exit_code == 1
+    assert "2 answers failed" in result.stderr
+    assert "token limit was reached before any text" in result.stderr
+    assert len(server.chat_requests()) == 2
+    answers = data_dir / "mt_bench" / "model_answer" / "test-model.jsonl"
+    assert not answers.exists() or not read_jsonl(answers)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -114,3 +115,58 @@ def test_a_second_process_cannot_write_the_same_file(server: OpenAIServer, data_
     finally:
         first.kill()
         first.communicate(timeout=10)
+
+
+def test_sigterm_ends_the_run_like_ctrl_c(server: OpenAIServer, data_dir: Path) -> None:
+    # `timeout`, `kill`, a batch scheduler: before, the default action killed the process
+    # with no summary and no cost-log line for the requests already paid for.
+    server.responder = slow_judge
+    process = start(judge_args(server, data_dir))
+    wait_for_lines(output(data_dir), 10, process)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=20)
+    assert process.returncode == 130, stderr
+    assert "interrupted" in stderr and "cost:" in stderr
+    rows = read_jsonl(output(data_dir))
+    assert 10 <= len(rows) < 160
+    cost_log = read_jsonl(data_dir / "mt_bench" / "runs" / "cost.jsonl")
+    assert len(cost_log) == 1
+
+    result = CliRunner().invoke(app, judge_args(server, data_dir))
+    assert result.exit_code == 0, result.stderr
+    keys = [(r["question_id"], r["turn"]) for r in read_jsonl(output(data_dir))]
+    assert len(keys) == len(set(keys)) == 160
+
+
+def test_a_full_disk_stops_the_run_leaving_whole_lines_and_a_message(
+    server: OpenAIServer, data_dir: Path
+) -> None:
+    # A file size limit (RLIMIT_FSIZE) stands in for a full disk: writes past it fail with
+    # EFBIG as they would with ENOSPC. Was: a traceback, and a last line cut in the middle.
+    limit = 20_000
+
+    def limit_file_size() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    completed = subprocess.run(
+        [sys.executable, "-m", "mtb", *judge_args(server, data_dir)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        preexec_fn=limit_file_size,
+    )
+    assert completed.returncode == 1, completed.stderr
+    assert "Traceback" not in completed.stderr
+    assert "gpt-4_single.jsonl: cannot be written (File too large); free some space" in completed.stderr
+    assert "was received but not kept" in completed.stderr
+    text = output(data_dir).read_text()
+    assert text.endswith("\n") and len(text.encode()) <= limit
+    kept = read_jsonl(output(data_dir))  # every line is whole JSON
+    assert 1 <= len(kept) < 160
+    sent = len(server.chat_requests())
+    assert sent < 40  # the run stopped at the first write that failed
+
+    result = CliRunner().invoke(app, judge_args(server, data_dir))
+    assert result.exit_code == 0, result.stderr
+    keys = [(r["question_id"], r["turn"]) for r in read_jsonl(output(data_dir))]
+    assert len(keys) == len(set(keys)) == 160

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from helpers import judge_rating_for, judge_responder, read_jsonl
 from mtb.cli.main import app
-from mtb.testing.openai_server import OpenAIServer, Reply
+from mtb.testing.openai_server import OpenAIServer, RecordedRequest, Reply
 
 MODELS = ["vicuna-7b-v1.3", "gpt-3.5-turbo"]
 
@@ -203,6 +203,117 @@ def test_a_dripping_server_is_cut_off_by_the_timeout(
     assert result.exit_code != 0
     assert "timed out" in result.stderr
     assert len(server.chat_requests()) == 4 * 2
+
+
+@pytest.mark.parametrize(
+    ("status", "retry_after"),
+    [(503, "3600"), (429, "1e9"), (429, "Fri, 31 Dec 2100 23:59:59 GMT")],
+)
+def test_a_server_asking_for_a_long_pause_stops_the_run_saying_why(
+    runner: CliRunner, server: OpenAIServer, data_dir: Path, status: int, retry_after: str
+) -> None:
+    # Was: 120 s waits, retried up to 8 times (a 503) or 100 times (a 429): hours, silently.
+    server.responder = lambda request: Reply(status=status, headers={"Retry-After": retry_after})
+    started = time.monotonic()
+    result = judge(runner, server, data_dir, "--first-n", "2", "--parallel", "2")
+    assert time.monotonic() - started < 20
+    assert result.exit_code == 1
+    assert f"stopped: gpt-4: HTTP {status}: scripted {status}; the server asks to wait" in result.stderr
+    assert "longer than mtb waits (120 s); run the same command again later" in result.stderr
+    assert len(server.chat_requests()) <= 2
+    assert not judgment_file(data_dir).exists() or not read_jsonl(judgment_file(data_dir))
+
+
+def empty_reply(finish_reason: str, content: str | None) -> Reply:
+    message = {"role": "assistant", "content": content}
+    choice = {"index": 0, "message": message, "finish_reason": finish_reason}
+    usage = {"prompt_tokens": 1000, "completion_tokens": 100, "total_tokens": 1100}
+    return Reply(body=json.dumps({"id": "x", "model": "gpt-4", "choices": [choice], "usage": usage}))
+
+
+@pytest.mark.parametrize(
+    ("finish_reason", "content", "why"),
+    [
+        ("content_filter", None, "server's content filter withheld it"),
+        ("content_filter", "", "server's content filter withheld it"),
+        ("length", "", "token limit was reached before any text"),
+    ],
+)
+def test_an_empty_reply_that_says_why_fails_at_once_and_is_paid_for(
+    runner: CliRunner, server: OpenAIServer, data_dir: Path, finish_reason: str, content: str | None, why: str
+) -> None:
+    # Was: a null text was "malformed", asked again 8 times (each paid for, none counted in the
+    # cost); an empty text was written as a verdict and left as unparsed, exit 0.
+    server.responder = lambda request: empty_reply(finish_reason, content)
+    result = judge(runner, server, data_dir, "--first-n", "1")
+    assert result.exit_code == 1
+    assert len(server.chat_requests()) == 4
+    assert f"4× no text in the reply: the {why}" in result.stderr
+    assert "4 judgments failed" in result.stderr
+    assert not judgment_file(data_dir).exists() or not read_jsonl(judgment_file(data_dir))
+    assert "cost: 4,000 input + 400 output tokens, $0.1440 at gpt-4 prices" in result.stderr
+
+    server.responder = judge_responder  # the next run asks again for exactly these
+    assert judge(runner, server, data_dir, "--first-n", "1").exit_code == 0
+    assert len(read_jsonl(judgment_file(data_dir))) == 4
+    assert len(server.chat_requests()) == 8
+
+
+def test_a_server_that_is_down_stops_the_run_after_one_round_of_failed_items(
+    runner: CliRunner, server: OpenAIServer, data_dir: Path
+) -> None:
+    # Was: each of the 320 judgments waited out its own 8 attempts (about 45 s of backoff
+    # at the default delays, in rounds of --parallel): a quarter of an hour to learn the
+    # server was down.
+    server.responder = lambda request: Reply(status=503)
+    result = judge(runner, server, data_dir, "--parallel", "4", "--max-attempts", "3")
+    assert result.exit_code == 1
+    assert "stopped: 4 items in a row failed after every retry, none answered in between" in result.stderr
+    assert "(last: HTTP 503: scripted 503 after 3 attempts)" in result.stderr
+    assert "the server seems down or overloaded" in result.stderr
+    assert len(server.chat_requests()) < 8 * 3
+    assert not judgment_file(data_dir).exists() or not read_jsonl(judgment_file(data_dir))
+
+
+def test_failures_of_the_items_themselves_do_not_stop_the_run(
+    runner: CliRunner, server: OpenAIServer, data_dir: Path
+) -> None:
+    # A 400 (a prompt too long for the judge) is about the item: the server is up, the
+    # other items are judged; and an answer in between resets the count of transient failures.
+    def responder(request: RecordedRequest) -> Reply:
+        prompt = request.last_user_message
+        if "Conversation with User" in prompt:  # turn 2: a transient failure every time
+            return Reply(status=503)
+        if "Assistant" in prompt and len(prompt) % 2:  # about half of turn 1: the item's own fault
+            return Reply(status=400, body=json.dumps({"error": {"message": "context_length_exceeded"}}))
+        return judge_responder(request)
+
+    server.responder = responder
+    result = judge(runner, server, data_dir, "--parallel", "1", "--max-attempts", "2")
+    assert result.exit_code == 1
+    assert "in a row" not in result.stderr
+    assert "× HTTP 400: context_length_exceeded" in result.stderr
+    assert "× HTTP 503: scripted 503 after 2 attempts" in result.stderr
+    written = read_jsonl(judgment_file(data_dir))
+    failed = int(result.stderr.split(" judgments failed")[0].rsplit("\n", 1)[-1])
+    assert len(written) + failed == 320 and len(written) > 0
+
+
+def test_a_huge_html_error_page_is_one_short_line_per_failure(
+    runner: CliRunner, server: OpenAIServer, data_dir: Path
+) -> None:
+    # A proxy's 500 with 10 MB of HTML: each failure line used to print the whole page
+    # (70 MB on stderr for six judgments): now the page's text, cut, and its size.
+    head = "<html><head><title>502 Bad Gateway</title></head><body>"
+    page = head + "<p>padding</p>" * 700_000 + "</body></html>"
+    server.responder = lambda request: Reply(status=500, body=page, headers={"Content-Type": "text/html"})
+    result = judge(runner, server, data_dir, "--first-n", "1", "--max-attempts", "2")
+    assert result.exit_code == 1
+    assert "4 judgments failed" in result.stderr
+    assert "HTTP 500: Error code: 500 - 502 Bad Gateway padding padding" in result.stderr
+    assert "<p>" not in result.stderr
+    assert f"(an HTML page of {len(page):,} characters) after 2 attempts" in result.stderr
+    assert len(result.stderr) < 10_000
 
 
 @pytest.mark.parametrize(

@@ -13,8 +13,11 @@ T = TypeVar("T")
 Message = dict[str, str]  # {"role": "system" | "user" | "assistant", "content": ...}
 
 # "fatal": a failure every later request would repeat (a local model out of
-# memory); it stops the run, keeping what is done.
-ErrorKind = Literal["status", "timeout", "connection", "malformed", "fatal"]
+# memory); it stops the run, keeping what is done. "refused": the server answered
+# with no text, and said why (its content filter, the token limit reached before
+# any text); asking again would be paid for and get the same, so the item fails
+# at once and the next run asks again.
+ErrorKind = Literal["status", "timeout", "connection", "malformed", "fatal", "refused"]
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,19 @@ class Completion:
     usage: Usage | None = None  # None when the server reported none (then mtb counts the tokens)
 
 
+# The longest error message kept. A proxy's 500 may carry megabytes of HTML, and the
+# message is printed once per failed item and kept as the progress line's last error.
+MAX_MESSAGE = 300
+
+
+def short_message(text: str, limit: int = MAX_MESSAGE) -> str:
+    """`text` on one line, cut to `limit` characters with the length it had."""
+    line = " ".join(text.split())
+    if len(line) <= limit:
+        return line
+    return f"{line[:limit]}… ({len(line):,} characters)"
+
+
 class BackendError(Exception):
     """One failed call, described without the provider's exception classes.
 
@@ -53,7 +69,9 @@ class BackendError(Exception):
         status: int | None = None,
         retry_after: float | None = None,
         code: str | None = None,
+        usage: Usage | None = None,
     ) -> None:
+        message = short_message(message)
         super().__init__(message)
         self.kind = kind
         self.message = message
@@ -62,6 +80,8 @@ class BackendError(Exception):
         # The machine-readable reason in an OpenAI-style error body ("code", else
         # "type"), e.g. "insufficient_quota"; None when the server gave none.
         self.code = code
+        # The tokens a reply that could not be used still took (it was paid for): --max-cost counts them.
+        self.usage = usage
 
 
 class Backend(Protocol):

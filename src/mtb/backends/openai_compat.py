@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -48,12 +49,21 @@ def backend_error_from(exc: Exception) -> BackendError:
             _error_code(exc),
         )
     if isinstance(exc, openai.APITimeoutError):
+        cause = exc.__cause__
+        if cause is not None and type(cause).__name__ in ("ConnectTimeout", "ConnectError"):
+            # The aiohttp transport reports a refused connection (a closed port, a server
+            # that is not up) as httpx's ConnectTimeout, which the SDK calls "Request timed
+            # out": say what happened, with the host.
+            return BackendError("connection", f"connection failed: {str(cause) or type(cause).__name__}")
         return BackendError("timeout", "request timed out")
     if isinstance(exc, openai.APIConnectionError):
         local = local_error(exc.__cause__)
         if local is not None:
             return local
-        return BackendError("connection", f"connection failed: {exc}")
+        # The SDK's own words are only "Connection error."; the transport's say what failed
+        # (a reset, a body cut short, a name that does not resolve).
+        detail = str(exc.__cause__ or "") or str(exc)
+        return BackendError("connection", f"connection failed: {detail}")
     if isinstance(exc, openai.APIResponseValidationError):
         return BackendError("malformed", f"malformed response: {exc.message}")
     raise exc
@@ -67,6 +77,12 @@ def _server_message(exc: openai.APIStatusError) -> str:
         message = error.get("message") if isinstance(error, dict) else None
         if isinstance(message, str):
             return message
+    if isinstance(body, str) and "<" in body:
+        # An HTML error page (a proxy, a load balancer): its text, not its markup. Only its
+        # start is read (the message is cut to a line anyway), and `<[^<>]*>` never scans
+        # past the next `<`, so no page makes this slow.
+        text = " ".join(re.sub(r"<[^<>]*>", " ", body[:100_000]).split())
+        return f"Error code: {exc.status_code} - {text[:160]} (an HTML page of {len(body):,} characters)"
     return exc.message
 
 
@@ -126,21 +142,36 @@ def _field(obj: Any, name: str) -> Any:
 
 def completion_from(response: Any) -> Completion:
     """Read the first choice's text, or raise a 'malformed' BackendError."""
+    usage = usage_from(_field(response, "usage"))
     choices = _field(response, "choices")
     if not isinstance(choices, list) or not choices:
-        raise BackendError("malformed", "malformed response: no choices")
+        raise BackendError("malformed", "malformed response: no choices", usage=usage)
     first = choices[0]
     text = _field(_field(first, "message"), "content")
-    if not isinstance(text, str):
-        raise BackendError("malformed", "malformed response: the first choice has no text")
-    model = _field(response, "model")
     finish_reason = _field(first, "finish_reason")
+    if (text is None or (isinstance(text, str) and not text.strip())) and finish_reason in EMPTY_BECAUSE:
+        # Not written as an answer or a verdict of "": the reply holds nothing to score.
+        raise BackendError("refused", f"no text in the reply: {EMPTY_BECAUSE[finish_reason]}", usage=usage)
+    if not isinstance(text, str):
+        raise BackendError("malformed", "malformed response: the first choice has no text", usage=usage)
+    model = _field(response, "model")
     return Completion(
         text,
         model if isinstance(model, str) else None,
         finish_reason if isinstance(finish_reason, str) else None,
-        usage_from(_field(response, "usage")),
+        usage,
     )
+
+
+# Why a reply came back without text, by its finish_reason; a retry would be paid for and
+# most likely end the same way.
+EMPTY_BECAUSE = {
+    "content_filter": "the server's content filter withheld it (finish_reason content_filter)",
+    "length": (
+        "the token limit was reached before any text "
+        "(finish_reason length; a reasoning model may spend it all thinking)"
+    ),
+}
 
 
 def usage_from(usage: Any) -> Usage | None:

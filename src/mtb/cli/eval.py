@@ -422,17 +422,28 @@ def evaluate(
     # 3. Results: the models' rows (with their placement), and the comparison for the summary.
     # After failed judgments (exit 1) they are still shown: what was judged is scored, the rest is missing.
     results_mode = ResultsMode(mode.value) if mode else None
+    judged = run.steps[-1].exit_code == EXIT_OK
 
     def score() -> int:
-        run.report = score_results(
-            mode=results_mode,
-            model_list=names,
-            judge_model=judge_name,
-            baseline_model=baseline_model,
-            strict=strict,
-            bench=bench,
-            data_dir=data_dir,
-        ).report
+        from mtb.errors import MtbError
+
+        try:
+            run.report = score_results(
+                mode=results_mode,
+                model_list=names,
+                judge_model=judge_name,
+                baseline_model=baseline_model,
+                strict=strict,
+                bench=bench,
+                data_dir=data_dir,
+            ).report
+        except MtbError as exc:
+            if judged:
+                raise
+            # Nothing (or not enough) was judged to score: the judge step's failure (a 401,
+            # a server that is down) is the cause, and its exit code and name are the run's.
+            run.console.print(f"results: none to show ({escape(str(exc))})", highlight=False)
+            return EXIT_FAILED
         if compare is not None:
             run.compared = score_results(
                 mode=results_mode, judge_model=judge_name, compare=compare, bench=bench, data_dir=data_dir
