@@ -4,6 +4,8 @@ shows an empty table as success (docs/reliability.md, "Results")."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -412,6 +414,24 @@ def test_long_names_at_80_columns_without_published_data(runner: CliRunner, tmp_
     shown = results(runner, data, env=NARROW)
     assert shown.exit_code == 0, shown.stderr
     assert_whole(shown.stdout, models, ["average_ci_low", "average_ci_high", "humanities", "judgments"])
+
+
+@pytest.mark.parametrize("output_format", ["table", "json", "csv"])
+def test_a_reader_that_stops_reading_ends_the_command_with_exit_0(tmp_path: Path, output_format: str) -> None:
+    """`mtb results | head -1`: no traceback, and not exit 1, which would say items failed."""
+    data = tmp_path / "data"
+    write(data / "mt_bench" / "question.jsonl", [{"question_id": 1, "category": "writing", "turns": ["W."]}])
+    models = [f"model-{n}" for n in range(300)]  # more output than a pipe's buffer holds
+    write(judgments_dir(data) / "gpt-4_single.jsonl", [single(m, 1, 1, 5) for m in models])
+    command = [sys.executable, "-m", "mtb", "results", "--data-dir", str(data), "--format", output_format]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as process:
+        assert process.stdout is not None and process.stderr is not None
+        process.stdout.readline()
+        process.stdout.close()  # as `head -1` does
+        stderr = process.stderr.read().decode()
+        code = process.wait(timeout=60)
+    assert code == 0, stderr
+    assert "Traceback" not in stderr and "BrokenPipe" not in stderr
 
 
 # ---------------------------------------------------------------- Arena-Hard

@@ -7,10 +7,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 
-from mtb.cli.common import cli_errors, stderr_console, writing_stdout
+from mtb.cli.common import cli_errors, stderr_console, stdout_console, writing_stdout
 from mtb.cli.results import OutputFormat
 
 
@@ -66,5 +65,5 @@ def agreement(
         elif output_format is OutputFormat.markdown:
             typer.echo(tables.to_markdown(table), nl=False)
         else:
-            stdout = Console(emoji=False)
+            stdout = stdout_console()
             stdout.print(tables.to_rich(table, stdout.width))

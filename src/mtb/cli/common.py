@@ -104,6 +104,23 @@ class _StderrConsole(Console):
         return super().render_str(escape_controls(text), **kwargs)
 
 
+class _StdoutConsole(Console):
+    """Results on stdout; a reader that stops reading (`| head -1`) ends the command with exit 0."""
+
+    def on_broken_pipe(self) -> None:
+        # rich exits 1 here, which in mtb means "items failed"; the JSON and CSV paths end
+        # quietly with 0. The reader has what it wanted: the same 0 for a table.
+        self.quiet = True
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        raise SystemExit(EXIT_OK)
+
+
+def stdout_console() -> Console:
+    # emoji=False: names are printed as they are (see stderr_console).
+    return _StdoutConsole(emoji=False)
+
+
 def stderr_console() -> Console:
     # soft_wrap: a long `path:line: message` stays on one line, greppable.
     # emoji=False: a model or file name such as 'x:cat:y' is printed as it is, not as an emoji.

@@ -23,6 +23,7 @@ from mtb.cli.common import (
     cli_errors,
     split_model_list,
     stderr_console,
+    stdout_console,
     writing_stdout,
 )
 
@@ -292,7 +293,7 @@ def _emit(report: ScoreReport, output_format: OutputFormat) -> None:
         typer.echo(tables.to_markdown(report.flat), nl=False)
     else:
         # Columns that do not fit the width (80 in a pipe or a CI log) move to a second table.
-        stdout = Console(emoji=False)
+        stdout = stdout_console()
         for table in report.tables:
             if tables.has_long_cells(table):
                 typer.echo(
