@@ -386,3 +386,124 @@ def test_a_request_the_client_refuses_is_fatal_not_malformed(
         asyncio.run(call(caller))
     assert "malformed" not in str(info.value) and key not in str(info.value)
     assert caller.stats.retries == 0 and not server.requests
+
+
+# ---------------------------------------------------------------- replies kept for unfinished items
+
+
+def two_game_tasks(caller: Caller, ids: range):
+    """Items of two requests played at once, as a pairwise judgment's two games are."""
+
+    def make_tasks(done: set) -> list[Task]:
+        async def one(i: int) -> dict[str, Any]:
+            games = await asyncio.gather(
+                *(
+                    caller.complete([{"role": "user", "content": f"item {i} game {g}"}], PARAMS)
+                    for g in (1, 2)
+                )
+            )
+            return {"id": i, "games": [c.text for c in games]}
+
+        return [Task(i, f"item {i}", lambda i=i: one(i)) for i in ids if i not in done]
+
+    return make_tasks
+
+
+def run_two_game_job(path: Path, server: OpenAIServer, ids: range) -> RunReport:
+    caller = make_caller(server, max_attempts=1)
+
+    async def run() -> RunReport:
+        try:
+            return await run_job(
+                spec_for(path), two_game_tasks(caller, ids), workers=4, progress=CountingProgress()
+            )
+        finally:
+            await caller.endpoint.backend.aclose()
+
+    return asyncio.run(run())
+
+
+def test_a_game_paid_for_is_kept_when_its_item_fails_and_taken_back_next_run(
+    tmp_path: Path, server: OpenAIServer
+) -> None:
+    path = tmp_path / "out.jsonl"
+    server.responder = lambda request: (
+        Reply(status=500)
+        if request.last_user_message.endswith("game 2")
+        else Reply(text=f"re {request.last_user_message}")
+    )
+    first = run_two_game_job(path, server, range(3))
+    assert first.completed == 0 and len(first.failures) == 3
+    assert not path.exists() or path.read_text() == ""  # failures are never written
+    kept = tmp_path / "out.jsonl.partial"
+    assert kept.is_file() and len(kept.read_text().splitlines()) == 3  # each item's game 1
+    assert any("kept in" in note for note in first.notes)
+
+    server.requests.clear()
+    server.responder = lambda request: Reply(text=f"re {request.last_user_message}")
+    second = run_two_game_job(path, server, range(3))
+    assert second.completed == 3 and not second.failures
+    # Only the games that failed were asked again; the others came from the kept replies.
+    assert sorted(r.last_user_message for r in server.chat_requests()) == [
+        f"item {i} game 2" for i in range(3)
+    ]
+    assert second.stats.reused == 3
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    assert rows == [{"id": i, "games": [f"re item {i} game 1", f"re item {i} game 2"]} for i in range(3)]
+    assert not kept.exists()  # nothing left to keep
+
+
+def test_a_kept_reply_serves_only_its_own_item_and_request(tmp_path: Path, server: OpenAIServer) -> None:
+    path = tmp_path / "out.jsonl"
+    server.responder = lambda request: (
+        Reply(status=500) if request.last_user_message == "item 0 game 2" else Reply(text="first run")
+    )
+    run_two_game_job(path, server, range(1))
+    assert (tmp_path / "out.jsonl.partial").is_file()
+
+    server.requests.clear()
+    server.responder = lambda request: Reply(text="second run")
+    # Item 1 sends the same requests as no other item: it takes nothing that item 0 kept.
+    report = run_two_game_job(path, server, range(2))
+    asked = sorted(r.last_user_message for r in server.chat_requests())
+    assert asked == ["item 0 game 2", "item 1 game 1", "item 1 game 2"]
+    rows = {r["id"]: r["games"] for r in map(json.loads, path.read_text().splitlines())}
+    assert rows == {0: ["first run", "second run"], 1: ["second run", "second run"]}
+    assert report.stats.reused == 1
+
+
+def test_an_unreadable_kept_file_is_ignored_with_a_note(tmp_path: Path, server: OpenAIServer) -> None:
+    path = tmp_path / "out.jsonl"
+    kept = tmp_path / "out.jsonl.partial"
+    kept.write_text('{"item": "0", "request": "x", "text": 5}\nnot json\n')
+    server.responder = lambda request: Reply(text="ok")
+    report = run_two_game_job(path, server, range(2))
+    assert report.completed == 2 and len(server.chat_requests()) == 4
+    assert any("out.jsonl.partial" in note and "ignored" in note for note in report.notes)
+    assert not kept.exists()
+
+
+def test_an_interrupted_item_keeps_the_game_it_was_paid_for(tmp_path: Path, server: OpenAIServer) -> None:
+    """Ctrl-C (here, a cancelled run) while game 2 is in flight: game 1's reply is kept."""
+    path = tmp_path / "out.jsonl"
+    server.responder = lambda request: Reply(
+        text="game 1 reply", delay=0.0 if request.last_user_message.endswith("game 1") else 30.0
+    )
+    caller = make_caller(server)
+
+    async def run() -> None:
+        job = asyncio.ensure_future(
+            run_job(spec_for(path), two_game_tasks(caller, range(2)), workers=2, progress=CountingProgress())
+        )
+        while len(server.chat_requests()) < 4:
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.2)  # the game 1 replies arrive; the game 2 requests hang
+        job.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await job
+        await caller.endpoint.backend.aclose()
+
+    asyncio.run(run())
+    kept = [json.loads(line) for line in (tmp_path / "out.jsonl.partial").read_text().splitlines()]
+    assert sorted(k["item"] for k in kept) == ["0", "1"]
+    assert {k["text"] for k in kept} == {"game 1 reply"}

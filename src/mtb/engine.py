@@ -9,7 +9,9 @@
                of rotation for a while
     run_job    resumes an output file, runs the missing tasks with bounded
                concurrency, appends each result as it completes, and reports
-               what failed; failures are never written
+               what failed; failures are never written, and the replies a
+               failed or interrupted item did get are kept for the next run
+               (`mtb.replies`)
 
 A task is an async function that returns one record (a dict) to append.
 """
@@ -31,6 +33,7 @@ from mtb.errors import DataError
 from mtb.jsonl import JsonlAppender, iter_json_lines
 from mtb.progress import ProgressSink
 from mtb.provenance import Run
+from mtb.replies import CURRENT_ITEM, KeptReplies
 from mtb.retry import RetryPolicy, decide, is_rate_limit, is_retryable
 
 if TYPE_CHECKING:
@@ -65,6 +68,7 @@ class CallStats:
     retry_reasons: Counter[str] = field(default_factory=Counter)
     # The model each reply says answered (e.g. gpt-4-0613 for gpt-4): a judge's version, for provenance.
     served_models: Counter[str] = field(default_factory=Counter)
+    reused: int = 0  # replies an earlier run paid for and kept (mtb.replies), taken instead of a request
 
 
 class Endpoint:
@@ -143,6 +147,18 @@ class Caller:
         return min(ready, key=lambda e: e.assigned)
 
     async def complete(self, messages: Sequence[Message], params: SamplingParams) -> Completion:
+        """One reply: one kept for this item by an earlier run (mtb.replies), else a request."""
+        item = CURRENT_ITEM.get()
+        if item is None:
+            return await self._send(messages, params)
+        kept = item.take(messages, params)
+        if kept is not None:
+            return kept
+        completion = await self._send(messages, params)
+        item.add(messages, params, completion)
+        return completion
+
+    async def _send(self, messages: Sequence[Message], params: SamplingParams) -> Completion:
         failures = Counter[bool]()  # keyed by "was it a 429?"
         while True:
             endpoint = self._pick()
@@ -280,15 +296,33 @@ def _latest_per_key(records: Iterable[dict[str, Any]], spec: OutputSpec) -> dict
 
 
 Writer = Callable[[dict[str, Any]], None]
+# A task, where its record goes, and the replies kept for unfinished items of that output.
+Pending = tuple[Task, Writer, KeptReplies]
+
+
+async def _run_item(task: Task, kept: KeptReplies, stats: CallStats) -> dict[str, Any]:
+    """Run one task, its kept replies at hand; if it ends without a record, keep what it was paid for."""
+    item = kept.open_item(task.key)
+    token = CURRENT_ITEM.set(item)
+    try:
+        return await task.run()
+    except BaseException:
+        # Failed, interrupted or stopped: the item is not written, and its replies would be
+        # paid for again; the next run takes them back (mtb.replies).
+        kept.keep(task.key, item)
+        raise
+    finally:
+        CURRENT_ITEM.reset(token)
+        stats.reused += item.reused
 
 
 async def _run_tasks(
-    tasks: Sequence[tuple[Task, Writer]],
+    tasks: Sequence[Pending],
     workers: int,
     progress: ProgressSink,
     report: RunReport,
 ) -> None:
-    queue: asyncio.Queue[tuple[Task, Writer]] = asyncio.Queue()
+    queue: asyncio.Queue[Pending] = asyncio.Queue()
     for item in tasks:
         queue.put_nowait(item)
 
@@ -305,11 +339,11 @@ async def _run_tasks(
         nonlocal streak
         while True:
             try:
-                task, write = queue.get_nowait()
+                task, write, kept = queue.get_nowait()
             except asyncio.QueueEmpty:
                 return
             try:
-                record = await task.run()
+                record = await _run_item(task, kept, report.stats)
             except ItemFailed as exc:
                 report.failures.append((task.label, str(exc)))
                 progress.advance(failed=True)
@@ -360,6 +394,7 @@ class _OpenJob:
     job: Job
     output: JsonlAppender
     existing: list[dict[str, Any]]
+    replies: KeptReplies  # paid for by earlier runs, for items not written yet
     run: Run | None = None
     written: list[dict[str, Any]] = field(default_factory=list)
 
@@ -388,14 +423,16 @@ async def run_jobs(
     """
     with ExitStack() as stack:
         opened: list[_OpenJob] = []
-        pending: list[tuple[Task, Writer]] = []
+        pending: list[Pending] = []
         for job in jobs:
             output = stack.enter_context(JsonlAppender(job.spec.path))
             report.notes.extend(output.notes)
-            state = _OpenJob(job, output, read_existing(job.spec), run)
+            state = _OpenJob(job, output, read_existing(job.spec), KeptReplies(job.spec.path), run)
+            report.notes.extend(state.replies.notes)
             done = done_keys(job.spec, state.existing)
             report.already_done += len(done)
-            pending += [(task, state.write) for task in job.make_tasks(done)]
+            state.replies.forget(done)
+            pending += [(task, state.write, state.replies) for task in job.make_tasks(done)]
             opened.append(state)
         report.total = len(pending)
         progress.start(len(pending))
@@ -411,6 +448,16 @@ async def run_jobs(
             latest = [_latest_per_key([*s.existing, *s.written], s.job.spec) for s in opened]
             for state, records in zip(opened, latest, strict=True):
                 report.unparsed += sum(1 for r in records.values() if state.job.spec.unparsed(r))
+                try:
+                    state.replies.save()
+                except DataError as exc:
+                    report.notes.append(f"the replies of unfinished items were not kept: {exc}")
+                else:
+                    if kept := state.replies.count():
+                        report.notes.append(
+                            f"{kept} replies paid for by unfinished items kept in {state.replies.path}; "
+                            "the next run takes them back instead of asking again"
+                        )
             if run is not None:
                 try:
                     run.finish(

@@ -251,13 +251,19 @@ def test_generate_prints_an_estimate_and_stops_at_max_cost(
     answers = root / "mt_bench" / "model_answer" / "gpt-4.jsonl"
     done = read_jsonl(answers)
     assert all(len(a["choices"][0]["turns"]) == 2 for a in done)
+    # Questions stopped after their first turn keep it for the next run (mtb.replies).
+    partial = answers.with_name("gpt-4.jsonl.partial")
+    kept = len(partial.read_text().splitlines()) if partial.exists() else 0
+    assert sent == 2 * len(done) + kept
 
     rerun = runner.invoke(app, [*args, "--max-tokens", "64"])
     assert rerun.exit_code == 0, rerun.stderr
     rows = read_jsonl(answers)
     assert sorted(r["question_id"] for r in rows) == list(range(1, 41))
-    # Only the questions not written the first time were asked again (two turns each).
-    assert len(server.chat_requests()) - sent == 2 * (40 - len(done))
+    # Only what was not paid for the first time was asked: two turns for the questions not
+    # begun, the second turn for those stopped after the first.
+    assert len(server.chat_requests()) - sent == 2 * (40 - len(done)) - kept
+    assert not partial.exists()
 
 
 def test_cost_flags_are_for_api_models(runner: CliRunner, tmp_path: Path) -> None:

@@ -285,3 +285,34 @@ def test_an_answer_cut_at_the_token_limit_before_any_text_is_not_written(
     assert len(server.chat_requests()) == 2
     answers = data_dir / "mt_bench" / "model_answer" / "test-model.jsonl"
     assert not answers.exists() or not read_jsonl(answers)
+
+
+def test_a_first_turn_paid_for_is_kept_when_the_second_fails(
+    runner: CliRunner, server: OpenAIServer, data_dir: Path
+) -> None:
+    """Turn 2 fails: nothing is written, and the next run asks only for turn 2 (mtb.replies)."""
+
+    def second_turn_fails(request):
+        return Reply(status=400) if len(request.messages) > 1 else model_responder(request)
+
+    server.responder = second_turn_fails
+    result = generate(runner, server, data_dir, "--first-n", "3")
+    assert result.exit_code == 1
+    answers = data_dir / "mt_bench" / "model_answer" / "test-model.jsonl"
+    assert not answers.exists() or read_jsonl(answers) == []
+    kept = answers.with_name("test-model.jsonl.partial")
+    assert len(kept.read_text().splitlines()) == 3
+    assert f"3 replies paid for by unfinished items kept in {kept}" in result.stderr
+
+    server.requests.clear()
+    server.responder = model_responder
+    result = generate(runner, server, data_dir, "--first-n", "3")
+    assert result.exit_code == 0, result.stderr
+    assert all(len(r.messages) == 3 for r in server.chat_requests())  # turn 2 only, three times
+    assert len(server.chat_requests()) == 3
+    assert "3 replies kept from an earlier run" in result.stderr
+    rows = read_jsonl(answers)
+    assert [r["question_id"] for r in rows] == [81, 82, 83]
+    first_turn, second_turn = rows[0]["choices"][0]["turns"]
+    assert first_turn.startswith("turn 1 answer to:") and second_turn.startswith("turn 2 answer to:")
+    assert not kept.exists()

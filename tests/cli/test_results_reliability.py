@@ -421,7 +421,7 @@ def test_a_reader_that_stops_reading_ends_the_command_with_exit_0(tmp_path: Path
     """`mtb results | head -1`: no traceback, and not exit 1, which would say items failed."""
     data = tmp_path / "data"
     write(data / "mt_bench" / "question.jsonl", [{"question_id": 1, "category": "writing", "turns": ["W."]}])
-    models = [f"model-{n}" for n in range(300)]  # more output than a pipe's buffer holds
+    models = [f"model-{n}" for n in range(1500)]  # more output than a pipe's buffer (64 KiB) holds
     write(judgments_dir(data) / "gpt-4_single.jsonl", [single(m, 1, 1, 5) for m in models])
     command = [sys.executable, "-m", "mtb", "results", "--data-dir", str(data), "--format", output_format]
     with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as process:

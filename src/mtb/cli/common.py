@@ -104,16 +104,29 @@ class _StderrConsole(Console):
         return super().render_str(escape_controls(text), **kwargs)
 
 
-class _StdoutConsole(Console):
-    """Results on stdout; a reader that stops reading (`| head -1`) ends the command with exit 0."""
+def _reader_gone() -> None:
+    """The reader of stdout stopped reading (`mtb results | head -1`): end quietly, exit 0.
 
-    def on_broken_pipe(self) -> None:
-        # rich exits 1 here, which in mtb means "items failed"; the JSON and CSV paths end
-        # quietly with 0. The reader has what it wanted: the same 0 for a table.
-        self.quiet = True
+    It has what it wanted. rich and click would exit 1 here, which in mtb means
+    "items failed"; what is still buffered is sent nowhere, so that it does not
+    fail again at exit.
+    """
+    _silence_stdout()
+    raise SystemExit(EXIT_OK)
+
+
+def _silence_stdout() -> None:
+    with contextlib.suppress(OSError, ValueError, AttributeError):
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
-        raise SystemExit(EXIT_OK)
+
+
+class _StdoutConsole(Console):
+    """Results on stdout; a reader that stops reading ends the command with exit 0."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        _reader_gone()
 
 
 def stdout_console() -> Console:
@@ -151,18 +164,16 @@ def writing_stdout() -> Iterator[None]:
     """Results printed to stdout that cannot be written are an error naming stdout, exit 2.
 
     `mtb results > out.txt` on a full disk (or `> /dev/full`) ended in an OSError traceback.
-    A closed pipe (`| head -1`) is left to rich and click, which end quietly.
+    A closed pipe (`| head -1`) ends the command quietly with exit 0.
     """
     try:
         yield
         sys.stdout.flush()
     except BrokenPipeError:
-        raise
+        _reader_gone()
     except OSError as exc:
         # What is still buffered would fail again at exit, as "Exception ignored ...".
-        with contextlib.suppress(OSError, ValueError, AttributeError):
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
+        _silence_stdout()
         raise UsageError(f"stdout: cannot be written ({exc.strerror or exc})") from None
 
 

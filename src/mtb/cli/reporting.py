@@ -20,9 +20,11 @@ def print_report(report: RunReport, console: Console, noun: str) -> int:
     if stats.retries:
         reasons = ", ".join(f"{n}× {r}" for r, n in stats.retry_reasons.most_common())
         retries = f"; {stats.retries} retries ({reasons})"
+    # Replies an earlier run paid for but could not use, taken back instead of requests (mtb.replies).
+    reused = f"; {stats.reused} replies kept from an earlier run" if stats.reused else ""
     console.print(
         f"{noun}: {report.completed} new, {report.already_done} already in {report.output}, "
-        f"{len(report.failures)} failed; {stats.requests} requests{retries}",
+        f"{len(report.failures)} failed; {stats.requests} requests{retries}{reused}",
         highlight=False,
         markup=False,
     )
