@@ -22,6 +22,7 @@ from mtb.engine import (
     OutputSpec,
     RunReport,
     Task,
+    all_of,
     run_job,
 )
 from mtb.progress import ProgressSink
@@ -396,7 +397,7 @@ def two_game_tasks(caller: Caller, ids: range):
 
     def make_tasks(done: set) -> list[Task]:
         async def one(i: int) -> dict[str, Any]:
-            games = await asyncio.gather(
+            games = await all_of(
                 *(
                     caller.complete([{"role": "user", "content": f"item {i} game {g}"}], PARAMS)
                     for g in (1, 2)
@@ -507,3 +508,27 @@ def test_an_interrupted_item_keeps_the_game_it_was_paid_for(tmp_path: Path, serv
     kept = [json.loads(line) for line in (tmp_path / "out.jsonl.partial").read_text().splitlines()]
     assert sorted(k["item"] for k in kept) == ["0", "1"]
     assert {k["text"] for k in kept} == {"game 1 reply"}
+
+
+def test_all_of_waits_for_every_game_before_raising(server: OpenAIServer) -> None:
+    """A game that fails at once does not leave the other running, unawaited and its reply lost."""
+    server.responder = lambda request: (
+        Reply(status=400) if request.last_user_message == "fails" else Reply(text="late", delay=0.3)
+    )
+    caller = make_caller(server, max_attempts=1)
+    seen: list[str] = []
+
+    async def game(content: str) -> str:
+        text = (await caller.complete([{"role": "user", "content": content}], PARAMS)).text
+        seen.append(text)
+        return text
+
+    async def run() -> None:
+        try:
+            with pytest.raises(ItemFailed):
+                await all_of(game("slow"), game("fails"))
+            assert seen == ["late"]  # the slow game ended before the failure was raised
+        finally:
+            await caller.endpoint.backend.aclose()
+
+    asyncio.run(run())

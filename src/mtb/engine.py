@@ -25,7 +25,7 @@ from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from mtb.backends import create_backend
 from mtb.backends.base import Backend, BackendError, Completion, EndpointConfig, Message, SamplingParams
@@ -38,6 +38,8 @@ from mtb.retry import RetryPolicy, decide, is_rate_limit, is_retryable
 
 if TYPE_CHECKING:
     from mtb.cost import Meter
+
+T = TypeVar("T")
 
 
 class ItemFailed(Exception):
@@ -216,6 +218,20 @@ class Caller:
             if error.retry_after is not None:
                 endpoint.pause(decision.wait, self.clock)
             await self.sleep(decision.wait)
+
+
+async def all_of(*calls: Awaitable[T]) -> list[T]:
+    """Await every call (the games of one judgment), then raise the first failure, if any.
+
+    `asyncio.gather` raises as soon as one fails and leaves the others running,
+    unawaited: a game already paid for would finish after its item had given up,
+    and its reply would be lost instead of kept for the next run (mtb.replies).
+    """
+    results = await asyncio.gather(*calls, return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+    return results  # type: ignore[return-value]  # no exception left among them
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,6 @@ number_of_judgment_attempts). Records go to model_judgment/<judge>/<model>.jsonl
 
 from __future__ import annotations
 
-import asyncio
 import re
 import time
 from collections.abc import Callable, Hashable, Iterator, Sequence
@@ -19,7 +18,7 @@ from typing import Any
 
 from mtb.backends.base import Message, SamplingParams
 from mtb.data import DataDir, file_stem_safe, select_questions
-from mtb.engine import Caller, Job, OutputSpec, Task, done_keys
+from mtb.engine import Caller, Job, OutputSpec, Task, all_of, done_keys
 from mtb.errors import MtbError, UsageError
 from mtb.jsonl import iter_json_lines
 from mtb.protocols.arena_hard.config import JudgeConfig
@@ -90,7 +89,7 @@ async def judge_match(
 ) -> dict[str, Any]:
     game_1 = game_messages(config, match.question, match.baseline, match.answer)
     game_2 = game_messages(config, match.question, match.answer, match.baseline)
-    games = await asyncio.gather(*(play_game(caller, config, g, params) for g in (game_1, game_2)))
+    games = await all_of(*(play_game(caller, config, g, params) for g in (game_1, game_2)))
     return {
         "question_id": match.question.question_id,
         "model": match.model,

@@ -10,7 +10,6 @@ upstream). Records go to model_judgment/<judge>/<model>.jsonl.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Hashable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +17,7 @@ from typing import Any
 
 from mtb.backends.base import Message, SamplingParams
 from mtb.data import DataDir, file_stem_safe
-from mtb.engine import Caller, Job, OutputSpec, Task, done_keys
+from mtb.engine import Caller, Job, OutputSpec, Task, all_of, done_keys
 from mtb.errors import UsageError
 from mtb.protocols.arena_hard.judging import missing_line, past_judgments
 from mtb.protocols.arena_hard_v2.records import answer_text, is_scored, parse_judgment
@@ -61,7 +60,7 @@ async def judge_match(
 ) -> dict[str, Any]:
     game_1 = game_messages(config, match.setting, match.question, match.baseline, match.answer)
     game_2 = game_messages(config, match.setting, match.question, match.answer, match.baseline)
-    games = await asyncio.gather(*(play_game(caller, config, g, params) for g in (game_1, game_2)))
+    games = await all_of(*(play_game(caller, config, g, params) for g in (game_1, game_2)))
     return {
         "uid": match.question.question_id,
         "category": match.question.category,

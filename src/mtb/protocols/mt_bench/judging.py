@@ -13,7 +13,6 @@ pairwise match is played twice, with the answers' positions swapped.
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import time
 from collections.abc import Hashable, Iterator, Sequence
@@ -23,7 +22,7 @@ from typing import Any
 
 from mtb.backends.base import Message, SamplingParams
 from mtb.data import HOW_TO_PROVIDE, DataDir, file_stem_safe, select_questions
-from mtb.engine import Caller, Job, OutputSpec, Task, done_keys
+from mtb.engine import Caller, Job, OutputSpec, Task, all_of, done_keys
 from mtb.errors import DataError, MtbError, UsageError
 from mtb.jsonl import iter_json_lines
 from mtb.protocols import fastchat
@@ -279,9 +278,7 @@ async def judge_pair(
 ) -> dict[str, Any]:
     game_1, game_2 = render_pair_match(match, swapped=False), render_pair_match(match, swapped=True)
     # Both games are independent requests; the endpoint's bound still applies to each.
-    verdict_1, verdict_2 = await asyncio.gather(
-        caller.complete(game_1, params), caller.complete(game_2, params)
-    )
+    verdict_1, verdict_2 = await all_of(caller.complete(game_1, params), caller.complete(game_2, params))
     winner_1 = parse_pair_verdict(verdict_1.text, verdicts)
     winner_2 = parse_pair_verdict(verdict_2.text, verdicts)
     return PairJudgment(
