@@ -28,21 +28,27 @@ def cell(value: Any) -> str:
 _UNPRINTED = frozenset({"Cc", "Zl", "Zp"})
 
 
-def shown(value: Any) -> str:
-    """`cell(value)` for a person to read: each control character as its escape (`\\n`, `\\x1b`).
+def escape_controls(text: str, keep: str = "") -> str:
+    """`text` with each control character not in `keep` as its escape (`\\n`, `\\x1b`).
 
-    Model names and file names come from files anyone may write: a newline split a table
-    row in two, and an ESC sequence in a name could recolour, retitle or clear the terminal.
+    Model names, file names and servers' replies come from anyone: a newline split a
+    table row in two, and an ESC sequence could recolour, retitle or clear the terminal.
     """
-    import unicodedata
-
-    text = cell(value)
     if text.isprintable():
         return text
+    import unicodedata
+
     return "".join(
-        ch.encode("unicode_escape").decode("ascii") if unicodedata.category(ch) in _UNPRINTED else ch
+        ch.encode("unicode_escape").decode("ascii")
+        if ch not in keep and unicodedata.category(ch) in _UNPRINTED
+        else ch
         for ch in text
     )
+
+
+def shown(value: Any) -> str:
+    """`cell(value)` for a person to read in a table: every control character escaped."""
+    return escape_controls(cell(value))
 
 
 def to_csv(table: Table) -> str:

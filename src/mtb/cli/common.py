@@ -16,6 +16,7 @@ from rich.markup import escape
 from typer.core import TyperCommand
 
 from mtb.errors import MtbError, UsageError
+from mtb.tables import escape_controls
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -81,27 +82,12 @@ ProgressOption = Annotated[bool, typer.Option("--progress/--no-progress", help="
 DEFAULT_DATA_DIR = Path("data")
 
 
-def escape_controls(text: str) -> str:
-    """`text` with each control character but the newline and tab as its escape (`\\x1b`).
-
-    Messages carry text from files and servers (model names, a server's error body): an
-    ESC sequence in one would reach the terminal as a command (recolour, retitle, clear).
-    """
-    if text.isprintable():
-        return text
-    return "".join(
-        ch.encode("unicode_escape").decode("ascii")
-        if ch not in "\n\t" and (ord(ch) < 0x20 or 0x7F <= ord(ch) < 0xA0)
-        else ch
-        for ch in text
-    )
-
-
 class _StderrConsole(Console):
     """A console whose printed strings never carry control characters to the terminal."""
 
     def render_str(self, text: str, **kwargs: Any) -> Any:
-        return super().render_str(escape_controls(text), **kwargs)
+        # Messages keep their line breaks and tabs; every other control character is escaped.
+        return super().render_str(escape_controls(text, keep="\n\t"), **kwargs)
 
 
 def _reader_gone() -> None:
