@@ -122,7 +122,7 @@ def test_the_meter_admits_while_spent_and_in_flight_fit_then_closes() -> None:
         messages = [{"role": "user", "content": "x" * 16}]  # 4 + 3 + 3 = 10 input tokens
         first = await meter.admit(messages, max_tokens=100)  # 10 + 2 = $12 reserved
         second = await meter.admit(messages, max_tokens=100)  # $24 reserved
-        assert meter.in_flight == 2
+        assert meter.budget.in_flight == 2
         # A third ($12) would pass $30 while two are in flight: it waits for them.
         third = asyncio.ensure_future(meter.admit(messages, max_tokens=100))
         await asyncio.sleep(0)
@@ -133,7 +133,7 @@ def test_the_meter_admits_while_spent_and_in_flight_fit_then_closes() -> None:
         meter.settle(second, Completion("ok", usage=Usage(5, 0)), messages)  # $16 spent, none in flight
         ticket = await third  # 16 + 12 <= 30
         meter.settle(ticket, Completion("ok", usage=Usage(10, 1)), messages)
-        assert meter.spent == 27.0 and meter.in_flight == 0 and meter.reserved == 0
+        assert meter.spent == 27.0 and meter.budget.in_flight == 0 and meter.budget.reserved == 0
         # The next would cost 10 + 1 (the mean reply so far): 38 > 30 with nothing in flight.
         with pytest.raises(cost.BudgetExhausted, match=r"--max-cost \$30.00 reached"):
             await meter.admit(messages, max_tokens=100)
@@ -150,7 +150,7 @@ def test_a_failed_request_costs_nothing_and_frees_its_reservation() -> None:
         messages = [{"role": "user", "content": "x" * 16}]
         ticket = await meter.admit(messages, max_tokens=100)
         meter.settle(ticket, None, messages)
-        assert (meter.spent, meter.reserved, meter.in_flight, meter.responses) == (0.0, 0.0, 0, 0)
+        assert (meter.spent, meter.budget.reserved, meter.budget.in_flight, meter.responses) == (0.0, 0.0, 0, 0)
         await meter.admit(messages, max_tokens=100)  # fits again
 
     asyncio.run(scenario())

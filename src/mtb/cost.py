@@ -307,42 +307,80 @@ class _Ticket:
     reserved: float
 
 
+class Budget:
+    """The dollars one command may spend (`--max-cost`), shared by every run it makes.
+
+    Created once per command (for `mtb eval`, once for all its steps, generation and
+    judging alike, even when they run at the same time) and passed down: what one step
+    spent is what the next one cannot, with no re-reading of the cost log between
+    steps. Without a cap it only counts.
+    """
+
+    def __init__(self, cap: float | None = None) -> None:
+        self.cap = cap
+        self.spent = 0.0
+        self.reserved = 0.0  # the estimates of the requests in flight
+        self.in_flight = 0
+        self.closed: str | None = None
+        self._changed: asyncio.Event | None = None
+
+    @property
+    def left(self) -> float | None:
+        return None if self.cap is None else round(self.cap - self.spent, 6)
+
+    def changed(self) -> asyncio.Event:
+        # Made inside the event loop that waits on it; a step that runs its own loop starts afresh.
+        if self._changed is None or self.in_flight == 0:
+            self._changed = asyncio.Event()
+        return self._changed
+
+    def notify(self) -> None:
+        if self._changed is not None:
+            self._changed.set()
+
+
 class Meter:
-    """What a run spends, and (with `cap`) the gate before each request.
+    """What one run spends, and (with a capped budget) the gate before each request.
 
     Spent money is counted from each response's `usage`, or from counted tokens where a server
-    gives none. A request may start only while spent + the estimates of the requests in flight
-    + its own estimate stay within the cap; when it would not fit, it waits for requests in
-    flight to finish (their real cost replaces their estimate), and when nothing is in flight
-    and it still does not fit, the meter closes: no request starts after that.
+    gives none. A request may start only while the budget's spent + the estimates of the
+    requests in flight + its own estimate stay within the cap; when it would not fit, it waits
+    for requests in flight to finish (their real cost replaces their estimate), and when
+    nothing is in flight and it still does not fit, the budget closes: no request starts
+    after that, in this run or any other sharing the budget.
     """
 
     def __init__(
         self,
         price: Price | None,
-        cap: float | None = None,
+        cap: float | Budget | None = None,
         counter: TokenCounter | None = None,
         expected_output: int = 300,
     ) -> None:
-        if cap is not None and price is None:
+        budget = cap if isinstance(cap, Budget) else Budget(cap)
+        if budget.cap is not None and price is None:
             raise ValueError("a cap needs a price")
         self.price = price
-        self.cap = cap
+        self.budget = budget
         self.counter = counter or TokenCounter()
         self.expected_output = expected_output
         self.input_tokens = 0
         self.output_tokens = 0
         self.responses = 0
         self.without_usage = 0  # responses whose tokens were counted here, not by the server
-        self.spent = 0.0
-        self.reserved = 0.0
-        self.in_flight = 0
-        self.closed: str | None = None
-        self._changed: asyncio.Event | None = None
+        self.spent = 0.0  # by this run; the budget holds what every run sharing it spent
+
+    @property
+    def cap(self) -> float | None:
+        return self.budget.cap
+
+    @property
+    def closed(self) -> str | None:
+        return self.budget.closed
 
     @property
     def gated(self) -> bool:
-        return self.cap is not None and self.price is not None
+        return self.budget.cap is not None and self.price is not None
 
     def _expected_output(self, max_tokens: int) -> int:
         # What this run's replies have been so far is the best guess for the next one.
@@ -352,33 +390,34 @@ class Meter:
     async def admit(self, messages: Sequence[Message], max_tokens: int) -> _Ticket:
         if not self.gated:
             return _Ticket(None, 0.0)
-        assert self.cap is not None and self.price is not None
+        budget = self.budget
+        assert budget.cap is not None and self.price is not None
         input_tokens = self.counter.messages(messages)
         estimate = self.price.cost(input_tokens, self._expected_output(max_tokens))
-        if self._changed is None:
-            self._changed = asyncio.Event()
         while True:
-            if self.closed is not None:
-                raise BudgetExhausted(self.closed)
-            if self.spent + self.reserved + estimate <= self.cap:
+            if budget.closed is not None:
+                raise BudgetExhausted(budget.closed)
+            if budget.spent + budget.reserved + estimate <= budget.cap:
                 break
-            if self.in_flight == 0:
-                self.closed = (
-                    f"--max-cost ${self.cap:.2f} reached: ${self.spent:.4f} spent, and the next request "
+            if budget.in_flight == 0:
+                budget.closed = (
+                    f"--max-cost ${budget.cap:.2f} reached: ${budget.spent:.4f} spent, and the next request "
                     f"(about ${estimate:.4f}) would pass it; everything done is kept, and the same "
                     "command with a higher --max-cost (or none) continues"
                 )
-                self._changed.set()
-                raise BudgetExhausted(self.closed)
+                budget.notify()
+                raise BudgetExhausted(budget.closed)
             # No await between the check and the wait: a settle cannot slip in unseen.
-            self._changed.clear()
-            await self._changed.wait()
-        self.reserved += estimate
-        self.in_flight += 1
+            changed = budget.changed()
+            changed.clear()
+            await changed.wait()
+        budget.reserved += estimate
+        budget.in_flight += 1
         return _Ticket(input_tokens, estimate)
 
     def settle(self, ticket: _Ticket, completion: Completion | None, messages: Sequence[Message]) -> None:
         """Count a finished request (None: it failed, and is taken to have cost nothing)."""
+        budget = self.budget
         if completion is not None:
             usage = completion.usage
             if usage is not None:
@@ -392,12 +431,13 @@ class Meter:
             self.input_tokens += input_tokens
             self.output_tokens += output_tokens
             if self.price is not None:
-                self.spent += self.price.cost(input_tokens, output_tokens)
+                dollars = self.price.cost(input_tokens, output_tokens)
+                self.spent += dollars
+                budget.spent += dollars
         if self.gated:
-            self.in_flight -= 1
-            self.reserved = max(0.0, self.reserved - ticket.reserved) if self.in_flight else 0.0
-            if self._changed is not None:
-                self._changed.set()
+            budget.in_flight -= 1
+            budget.reserved = max(0.0, budget.reserved - ticket.reserved) if budget.in_flight else 0.0
+            budget.notify()
 
     def cost(self) -> float | None:
         return None if self.price is None else self.spent

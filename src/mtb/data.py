@@ -13,7 +13,7 @@ its protocol (`mtb.protocols`).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -118,6 +118,10 @@ def unique_questions(path: Path, questions: list[Question]) -> list[Question]:
     return questions
 
 
-def select_questions(questions: Iterable[Question], first_n: int | None) -> list[Question]:
+def select_questions(
+    questions: Iterable[Question], first_n: int | None, only: Collection[QuestionId] | None = None
+) -> list[Question]:
+    """The first `first_n` questions; of those, with `only`, the ones it names (a judge following generation)."""
     chosen = list(questions)
-    return chosen[:first_n] if first_n is not None else chosen
+    chosen = chosen[:first_n] if first_n is not None else chosen
+    return chosen if only is None else [q for q in chosen if q.question_id in only]

@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -337,10 +337,15 @@ async def _run_tasks(
     workers: int,
     progress: ProgressSink,
     report: RunReport,
+    more: AsyncIterator[Sequence[Pending]] | None = None,
 ) -> None:
-    queue: asyncio.Queue[Pending] = asyncio.Queue()
+    """Run the tasks with `workers` in flight; with `more`, also those it yields, until it ends."""
+    # None tells a worker that nothing more will come.
+    queue: asyncio.Queue[Pending | None] = asyncio.Queue()
     for item in tasks:
         queue.put_nowait(item)
+    size = workers if more is not None else max(1, min(workers, len(tasks)))
+    left = len(tasks)  # tasks queued and not taken yet
 
     from mtb.cost import BudgetExhausted
 
@@ -352,19 +357,20 @@ async def _run_tasks(
     streak = 0
 
     async def worker() -> None:
-        nonlocal streak
+        nonlocal streak, left
         while True:
-            try:
-                task, write, kept = queue.get_nowait()
-            except asyncio.QueueEmpty:
+            pending = await queue.get()
+            if pending is None:
                 return
+            left -= 1
+            task, write, kept = pending
             try:
                 record = await _run_item(task, kept, report.stats)
             except ItemFailed as exc:
                 report.failures.append((task.label, str(exc)))
                 progress.advance(failed=True)
                 streak = streak + 1 if exc.transient else 0
-                if streak >= streak_limit and not queue.empty():
+                if streak >= streak_limit and left:
                     raise FatalError(
                         f"{streak} items in a row failed after every retry, none answered in between "
                         f"(last: {exc}); the server seems down or overloaded: run the same command "
@@ -386,7 +392,20 @@ async def _run_tasks(
             streak = 0
             progress.advance()
 
-    pool = [asyncio.create_task(worker()) for _ in range(max(1, min(workers, len(tasks))))]
+    async def feed() -> None:
+        nonlocal left
+        if more is not None:
+            async for batch in more:
+                report.total += len(batch)
+                progress.grow(len(batch))
+                left += len(batch)
+                for item in batch:
+                    queue.put_nowait(item)
+        for _ in range(size):
+            queue.put_nowait(None)
+
+    pool = [asyncio.create_task(worker()) for _ in range(size)]
+    pool.append(asyncio.create_task(feed()))
     try:
         await asyncio.gather(*pool)
     except FatalError as exc:
@@ -412,7 +431,9 @@ class _OpenJob:
     existing: list[dict[str, Any]]
     replies: KeptReplies  # paid for by earlier runs, for items not written yet
     run: Run | None = None
+    on_written: Callable[[OutputSpec, dict[str, Any]], None] | None = None
     written: list[dict[str, Any]] = field(default_factory=list)
+    scheduled: set[Hashable] = field(default_factory=set)  # done before, or handed to a worker
 
     def write(self, record: dict[str, Any]) -> None:
         if self.run is not None:
@@ -421,6 +442,14 @@ class _OpenJob:
             record = {**record, **self.run.stamp()}
         self.output.write(record)
         self.written.append(record)
+        if self.on_written is not None:
+            self.on_written(self.job.spec, record)
+
+    def pending(self, job: Job) -> list[Pending]:
+        """The tasks of `job` (this file's, perhaps planned anew) not done and not yet handed out."""
+        tasks = [task for task in job.make_tasks(self.scheduled) if task.key not in self.scheduled]
+        self.scheduled.update(task.key for task in tasks)
+        return [(task, self.write, self.replies) for task in tasks]
 
 
 async def run_jobs(
@@ -430,30 +459,50 @@ async def run_jobs(
     progress: ProgressSink,
     report: RunReport,
     run: Run | None = None,
+    more: AsyncIterator[Sequence[Job]] | None = None,
+    on_written: Callable[[OutputSpec, dict[str, Any]], None] | None = None,
 ) -> RunReport:
     """Run, in one pool of `workers`, every task the jobs return for keys not yet done in their files.
 
     `report` is passed in so that the caller still holds the counts if the run
     is interrupted (Ctrl-C cancels this coroutine). With `run`, every record
     written carries its `run_id` (provenance), whatever the protocol that built it.
+    With `more`, the jobs it yields while the run goes on join it (a judge that
+    follows generation): their files are opened once, and a task already done or
+    handed out is never run twice. `on_written` hears of each record written.
     """
     with ExitStack() as stack:
-        opened: list[_OpenJob] = []
-        pending: list[Pending] = []
-        for job in jobs:
+        opened: dict[Path, _OpenJob] = {}
+
+        def open_job(job: Job) -> _OpenJob:
+            state = opened.get(job.spec.path)
+            if state is not None:
+                return state
             output = stack.enter_context(JsonlAppender(job.spec.path))
             report.notes.extend(output.notes)
-            state = _OpenJob(job, output, read_existing(job.spec), KeptReplies(job.spec.path), run)
+            state = _OpenJob(
+                job, output, read_existing(job.spec), KeptReplies(job.spec.path), run, on_written
+            )
             report.notes.extend(state.replies.notes)
             done = done_keys(job.spec, state.existing)
             report.already_done += len(done)
             state.replies.forget(done)
-            pending += [(task, state.write, state.replies) for task in job.make_tasks(done)]
-            opened.append(state)
+            state.scheduled |= done
+            opened[job.spec.path] = state
+            return state
+
+        async def pending_of_more() -> AsyncIterator[Sequence[Pending]]:
+            assert more is not None
+            async for batch in more:
+                yield [item for job in batch for item in open_job(job).pending(job)]
+
+        pending = [item for job in jobs for item in open_job(job).pending(job)]
         report.total = len(pending)
         progress.start(len(pending))
         try:
-            await _run_tasks(pending, workers, progress, report)
+            await _run_tasks(
+                pending, workers, progress, report, pending_of_more() if more is not None else None
+            )
         except asyncio.CancelledError:
             report.interrupted = True
             raise
@@ -461,8 +510,8 @@ async def run_jobs(
             progress.stop()
             # Each file's records, old and new, the latest per key: counted from what is in
             # hand (reading a 5,000-judgment file back took a quarter of a second).
-            latest = [_latest_per_key([*s.existing, *s.written], s.job.spec) for s in opened]
-            for state, records in zip(opened, latest, strict=True):
+            latest = [_latest_per_key([*s.existing, *s.written], s.job.spec) for s in opened.values()]
+            for state, records in zip(opened.values(), latest, strict=True):
                 report.unparsed += sum(1 for r in records.values() if state.job.spec.unparsed(r))
                 try:
                     state.replies.save()
@@ -486,7 +535,7 @@ async def run_jobs(
                     report.notes.append(f"the run's totals were not recorded: {exc}")
         # Only a run that ended by itself tidies its files: sorted, one line per key,
         # the latest kept (as FastChat's reorg_answer_file does).
-        for state, records in zip(opened, latest, strict=True):
+        for state, records in zip(opened.values(), latest, strict=True):
             spec = state.job.spec
             if state.written or len(state.existing) != len(records):
                 try:
@@ -571,18 +620,51 @@ def run_on_endpoints(
 ) -> RunReport:
     """Run the jobs through the endpoints `open_endpoints` makes (inside the event loop), then close them."""
     report = RunReport(output)
-
-    async def main() -> None:
-        endpoints = open_endpoints()
-        caller = Caller(endpoints, policy, report.stats, on_retry=progress.note_retry, meter=meter)
-        try:
-            await run_jobs(make_jobs(caller), workers=workers, progress=progress, report=report, run=run)
-        finally:
-            for endpoint in endpoints:
-                await endpoint.backend.aclose()
-
     try:
-        asyncio.run(main())
+        asyncio.run(
+            serve_jobs(
+                open_endpoints,
+                make_jobs,
+                report=report,
+                workers=workers,
+                policy=policy,
+                progress=progress,
+                meter=meter,
+                run=run,
+            )
+        )
     except KeyboardInterrupt:
         report.interrupted = True
+    return report
+
+
+async def serve_jobs(
+    open_endpoints: Callable[[], Sequence[Endpoint]],
+    make_jobs: Callable[[Caller], Sequence[Job]],
+    *,
+    report: RunReport,
+    workers: int,
+    policy: RetryPolicy,
+    progress: ProgressSink,
+    meter: Meter | None = None,
+    run: Run | None = None,
+    more: Callable[[Caller], AsyncIterator[Sequence[Job]]] | None = None,
+    on_written: Callable[[OutputSpec, dict[str, Any]], None] | None = None,
+) -> RunReport:
+    """`run_on_endpoints` inside a running event loop, beside other runs (a pipelined `mtb eval`)."""
+    endpoints = open_endpoints()
+    caller = Caller(endpoints, policy, report.stats, on_retry=progress.note_retry, meter=meter)
+    try:
+        await run_jobs(
+            make_jobs(caller),
+            workers=workers,
+            progress=progress,
+            report=report,
+            run=run,
+            more=more(caller) if more is not None else None,
+            on_written=on_written,
+        )
+    finally:
+        for endpoint in endpoints:
+            await endpoint.backend.aclose()
     return report

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from rich.console import Console
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 class ProgressSink(Protocol):
     def start(self, total: int) -> None: ...
+    def grow(self, more: int) -> None:
+        """More items joined a run already started (a judge following generation)."""
+        ...
+
     def advance(self, *, failed: bool = False) -> None: ...
     def note_retry(self, reason: str = "") -> None:
         """One request is retried; `reason` is the error it met (already redacted)."""
@@ -59,6 +64,9 @@ class PlainProgress:
         self.total = total
         self._started = self._last = self.clock()
 
+    def grow(self, more: int) -> None:
+        self.total += more
+
     def line(self) -> str:
         elapsed = max(self.clock() - self._started, 1e-9)
         finished = self.done + self.failed
@@ -100,41 +108,29 @@ class PlainProgress:
 class RichProgress:
     """done/total, rate, ETA, failures and retries, redrawn in place."""
 
-    def __init__(self, console: Console, label: str) -> None:
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
-
+    def __init__(self, console: Console, label: str, board: ProgressBoard | None = None) -> None:
         self.label = label
         self.failed = self.retries = 0
         self.last_error = ""
-        self._progress = Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[rate]}"),
-            TextColumn("[red]{task.fields[failed]} failed"),
-            TextColumn("{task.fields[retries]} retries"),
-            TimeElapsedColumn(),
-            TextColumn("ETA"),
-            TimeRemainingColumn(),
-            TextColumn("[dim]{task.fields[last_error]}"),
-            console=console,
-            transient=False,
-        )
+        # Several streams (generation and the judge following it) share one live display:
+        # a console can show only one at a time.
+        self._board = board or ProgressBoard(console)
+        self._progress = self._board.progress
         self._task = self._progress.add_task(label, total=None, rate="", failed=0, retries=0, last_error="")
+
+    def _own_task(self) -> Any:
+        return next(task for task in self._progress.tasks if task.id == self._task)
 
     def start(self, total: int) -> None:
         self._progress.update(self._task, total=total)
-        self._progress.start()
+        self._board.open()
+
+    def grow(self, more: int) -> None:
+        task = self._own_task()
+        self._progress.update(self._task, total=(task.total or 0) + more)
 
     def _refresh(self) -> None:
-        task = self._progress.tasks[0]
+        task = self._own_task()
         speed = task.finished_speed or task.speed
         self._progress.update(
             self._task,
@@ -157,10 +153,53 @@ class RichProgress:
         self._refresh()
 
     def stop(self) -> None:
-        self._progress.stop()
+        self._board.close()
 
 
-def make_progress(console: Console, label: str, enabled: bool = True) -> ProgressSink:
+class ProgressBoard:
+    """One live rich display for the bars of every stream on a console; drawn while any is running."""
+
+    def __init__(self, console: Console) -> None:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        self.console = console
+        self.running = 0
+        self.progress: Any = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]}"),
+            TextColumn("[red]{task.fields[failed]} failed"),
+            TextColumn("{task.fields[retries]} retries"),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            TextColumn("[dim]{task.fields[last_error]}"),
+            console=console,
+            transient=False,
+        )
+
+    def open(self) -> None:
+        if self.running == 0:
+            self.progress.start()
+        self.running += 1
+
+    def close(self) -> None:
+        self.running = max(0, self.running - 1)
+        if self.running == 0:
+            self.progress.stop()
+
+
+def make_progress(
+    console: Console, label: str, enabled: bool = True, board: ProgressBoard | None = None
+) -> ProgressSink:
     if enabled and console.is_terminal:
-        return RichProgress(console, label)
+        return RichProgress(console, label, board)
     return PlainProgress(console, label, interval=5.0 if enabled else float("inf"))

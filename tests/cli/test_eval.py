@@ -209,7 +209,7 @@ def test_a_failed_generation_stops_before_judging_and_names_the_step(
         runner,
         data_dir,
         *("--model", "m1", "--api-base", server.url, "--judge-api-base", server.url),
-        *("--first-n", "5", "--max-attempts", "1", "--format", "json"),
+        *("--first-n", "5", "--max-attempts", "1", "--format", "json", "--no-pipeline"),
     )
     assert result.exit_code == 1, result.stderr
     assert "step 'generate m1' failed" in result.stderr
@@ -218,6 +218,32 @@ def test_a_failed_generation_stops_before_judging_and_names_the_step(
     summary = json.loads(summaries(data_dir)[0].read_text())
     assert summary["failed_step"] == "generate m1" and summary["exit_code"] == 1
     assert [s["step"] for s in summary["steps"]] == ["generate m1"]
+
+
+def test_a_failed_generation_in_a_pipelined_eval_keeps_the_judgments_made_and_scores_nothing(
+    runner: CliRunner, server: OpenAIServer, data_dir: Path
+) -> None:
+    def broken(request: RecordedRequest) -> Reply:
+        if request.body["model"] == "m1" and "Hawaii" in json.dumps(request.messages):
+            return Reply(status=500, text="boom")
+        return respond(request)
+
+    server.responder = broken
+    command = ["--model", "m1", "--api-base", server.url, "--judge-api-base", server.url, "--first-n", "5"]
+    result = run_eval(runner, data_dir, *command, "--max-attempts", "1", "--format", "json")
+    assert result.exit_code == 1, result.stderr
+    assert "step 'generate m1' failed" in result.stderr
+    assert result.stdout == ""  # no results for a model with missing answers
+    judgments = data_dir / "mt_bench/model_judgment/gpt-4_single.jsonl"
+    judged = [json.loads(line) for line in judgments.read_text().splitlines()]
+    assert len(judged) == 8  # the 4 questions answered, both turns; the failed one is not judged
+    assert {r["question_id"] for r in judged} == {82, 83, 84, 85}
+    # A rerun sends only what is missing: one question's two turns, then its two judgments.
+    server.responder = respond
+    before = len(server.chat_requests())
+    rerun = run_eval(runner, data_dir, *command, "--format", "json")
+    assert rerun.exit_code == 0, rerun.stderr
+    assert len(server.chat_requests()) - before == 4
 
 
 def test_a_judge_that_cannot_be_reached_is_the_failed_step_not_the_results(

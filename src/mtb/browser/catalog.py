@@ -282,14 +282,16 @@ class Catalog:
 
         from mtb.benchmarks import Benchmark
         from mtb.data import DataDir
-        from mtb.protocols.base import ResultsRequest
+        from mtb.protocols.base import BattleLogRequest, ResultsRequest
 
         result: dict[str, Any] = {"file": path.name, "title": "", "rows": [], "notes": [], "problems": []}
         started = time.monotonic()
         try:
             bench = Benchmark.load(ARENA_BENCH)
             # `mtb results --bench chatbot-arena --battles FILE`, with its defaults (100 rounds).
-            report = bench.protocol.score(DataDir(self.root, bench), ResultsRequest(battles=path))
+            report = bench.protocol.score(
+                DataDir(self.root, bench), ResultsRequest(battle_log=BattleLogRequest(battles=path))
+            )
         except MtbError as exc:
             result["problems"].append(str(exc))
             return self._relative(result, path)

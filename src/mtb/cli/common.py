@@ -4,21 +4,20 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import os
 import sys
 from collections.abc import Callable, Iterator
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from typer.core import TyperCommand
 
-from mtb.errors import MtbError, UsageError
-from mtb.tables import escape_controls
+from mtb.consoles import reader_gone, silence_stdout, stderr_console, stdout_console
+from mtb.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, MtbError, UsageError
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+__all__ = ["EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "stderr_console", "stdout_console"]
 
 DataDirOption = Annotated[
     Path,
@@ -82,48 +81,19 @@ ProgressOption = Annotated[bool, typer.Option("--progress/--no-progress", help="
 DEFAULT_DATA_DIR = Path("data")
 
 
-class _StderrConsole(Console):
-    """A console whose printed strings never carry control characters to the terminal."""
+class Mode(str, Enum):
+    """How judgments are made and scored: `judge`, `results` and `eval` share it."""
 
-    def render_str(self, text: str, **kwargs: Any) -> Any:
-        # Messages keep their line breaks and tabs; every other control character is escaped.
-        return super().render_str(escape_controls(text, keep="\n\t"), **kwargs)
-
-
-def _reader_gone() -> None:
-    """The reader of stdout stopped reading (`mtb results | head -1`): end quietly, exit 0.
-
-    It has what it wanted. rich and click would exit 1 here, which in mtb means
-    "items failed"; what is still buffered is sent nowhere, so that it does not
-    fail again at exit.
-    """
-    _silence_stdout()
-    raise SystemExit(EXIT_OK)
+    single = "single"
+    pairwise_baseline = "pairwise-baseline"
+    pairwise_all = "pairwise-all"
 
 
-def _silence_stdout() -> None:
-    with contextlib.suppress(OSError, ValueError, AttributeError):
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-
-
-class _StdoutConsole(Console):
-    """Results on stdout; a reader that stops reading ends the command with exit 0."""
-
-    def on_broken_pipe(self) -> None:
-        self.quiet = True
-        _reader_gone()
-
-
-def stdout_console() -> Console:
-    # emoji=False: names are printed as they are (see stderr_console).
-    return _StdoutConsole(emoji=False)
-
-
-def stderr_console() -> Console:
-    # soft_wrap: a long `path:line: message` stays on one line, greppable.
-    # emoji=False: a model or file name such as 'x:cat:y' is printed as it is, not as an emoji.
-    return _StderrConsole(stderr=True, soft_wrap=True, emoji=False)
+class OutputFormat(str, Enum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+    markdown = "markdown"
 
 
 def cli_errors(command: Callable[..., None]) -> Callable[..., None]:
@@ -156,10 +126,10 @@ def writing_stdout() -> Iterator[None]:
         yield
         sys.stdout.flush()
     except BrokenPipeError:
-        _reader_gone()
+        reader_gone()
     except OSError as exc:
         # What is still buffered would fail again at exit, as "Exception ignored ...".
-        _silence_stdout()
+        silence_stdout()
         raise UsageError(f"stdout: cannot be written ({exc.strerror or exc})") from None
 
 

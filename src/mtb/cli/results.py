@@ -4,38 +4,30 @@ from __future__ import annotations
 
 import functools
 import json
-import math
-from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
 from mtb.cli.common import (
     DEFAULT_DATA_DIR,
     BenchOption,
     CategoryOption,
     DataDirOption,
+    Mode,
     ModelListOption,
+    OutputFormat,
     cli_errors,
-    split_model_list,
     stderr_console,
     stdout_console,
     writing_stdout,
 )
 
 if TYPE_CHECKING:
-    from mtb.data import DataDir
-    from mtb.protocols.base import ScoreReport
+    from mtb.app.results import ResultsReport
 
-
-class ResultsMode(str, Enum):
-    single = "single"
-    pairwise_baseline = "pairwise-baseline"
-    pairwise_all = "pairwise-all"
+__all__ = ["OutputFormat", "emit", "results"]
 
 
 class Rating(str, Enum):
@@ -43,24 +35,9 @@ class Rating(str, Enum):
     elo = "elo"
 
 
-@dataclass
-class Scored:
-    """What `score_results` returns (a class defined here: Typer evaluates the function's annotations)."""
-
-    report: ScoreReport
-    data: DataDir
-
-
-class OutputFormat(str, Enum):
-    table = "table"
-    json = "json"
-    csv = "csv"
-    markdown = "markdown"
-
-
 def score_results(
     mode: Annotated[
-        ResultsMode | None,
+        Mode | None,
         typer.Option(
             "--mode", help="Which judgments to score \\[default: single; Arena-Hard: pairwise-baseline]."
         ),
@@ -180,7 +157,7 @@ def score_results(
             "--include-non-anonymous", help="chatbot-arena: count battles where the models were shown."
         ),
     ] = False,
-) -> Scored:
+) -> Any:  # a ResultsReport (Typer evaluates annotations: no import for a type here)
     """Print each model's scores, best first: tables to stdout, warnings to stderr.
 
     chatbot-arena (--battles FILE): Bradley–Terry ratings from human votes with
@@ -191,102 +168,33 @@ def score_results(
     plus how often verdicts flip with position, the judge's first-position
     preference, and how often the longer answer wins.
     """
-    from mtb.benchmarks import Benchmark
-    from mtb.data import DataDir
-    from mtb.errors import UsageError
-    from mtb.protocols.base import ResultsRequest
+    flags = dict(locals())
+    from mtb.app.results import ResultsSpec, results
+    from mtb.cli.reporting import ConsoleReporter
 
-    controls = [
-        name
-        for name, on in (("style", style_control), ("length", length_control), ("markdown", markdown_control))
-        if on
-    ]
-    if len(controls) > 1:
-        raise UsageError("use at most one of --style-control, --length-control and --markdown-control")
-    benchmark = Benchmark.load(bench)
-    data = DataDir(data_dir, benchmark)
-    report = benchmark.protocol.score(
-        data,
-        ResultsRequest(
-            mode=mode.value if mode else None,
-            models=split_model_list(model_list),
-            judge_model=judge_model,
-            baseline_model=baseline_model,
-            input_file=input_file,
-            ci=ci,
-            compare=compare,
-            rounds=rounds,
-            seed=seed,
-            control=controls[0] if controls else None,
-            plot=plot,
-            category=category,
-            position_bias=position_bias,
-            strict=strict,
-            battles=battles,
-            rating=rating.value if rating else None,
-            anchor=_anchor(anchor) if anchor is not None else None,
-            languages=language or None,
-            exclude_ties=exclude_ties,
-            min_battles=min_battles,
-            dedup=dedup,
-            include_non_anonymous=include_non_anonymous,
-        ),
-    )
-    console = stderr_console()
-    for warning in report.warnings:
-        console.print(f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False)
-    for note in report.notes:
-        console.print(note, highlight=False, markup=False)
-    _print_cost(data, report, console)
-    return Scored(report, data)
+    flags.pop("output_format")  # how `results` prints, not what it scores
+    flags["mode"] = mode.value if mode else None
+    flags["rating"] = rating.value if rating else None
+    return results(ResultsSpec(**flags), ConsoleReporter(stderr_console()))
 
 
 @cli_errors
 @functools.wraps(score_results)
 def results(*args: Any, **kwargs: Any) -> None:
     output_format = kwargs.pop("output_format", OutputFormat.table)
-    emit(score_results(*args, **kwargs).report, output_format)
+    emit(score_results(*args, **kwargs), output_format)
 
 
-def _print_cost(data: DataDir, report: ScoreReport, console: Console) -> None:
-    """The logged tokens and cost of the judge runs that wrote the judgments shown."""
-    from mtb import cost
-    from mtb.errors import MtbError
-
-    try:
-        logged = cost.logged_cost(data, report.sources)
-    except MtbError as exc:  # the log is a side record: a bad line does not hide the scores
-        console.print(f"[yellow]warning:[/yellow] {escape(str(exc))}", highlight=False)
-        return
-    if logged is not None:
-        console.print(logged.note(), highlight=False, markup=False)
-
-
-def _anchor(text: str) -> tuple[str, float]:
-    """`MODEL=RATING`; the last '=' splits, so a model's name may hold one."""
-    from mtb.errors import UsageError
-
-    model, sep, value = text.rpartition("=")
-    try:
-        number = float(value)
-    except ValueError:
-        number = math.nan
-    if not sep or not model or not math.isfinite(number):
-        raise UsageError(f"--anchor takes MODEL=RATING, e.g. mixtral-8x7b-instruct-v0.1=1114; got {text!r}")
-    return model, number
-
-
-def emit(report: ScoreReport, output_format: OutputFormat) -> None:
+def emit(report: ResultsReport, output_format: OutputFormat) -> None:
     with writing_stdout():
         _emit(report, output_format)
 
 
-def _emit(report: ScoreReport, output_format: OutputFormat) -> None:
+def _emit(report: ResultsReport, output_format: OutputFormat) -> None:
     from mtb import tables
-    from mtb.jsonl import finite
 
     if output_format is OutputFormat.json:
-        typer.echo(json.dumps(finite(report.records), indent=2, allow_nan=False))
+        typer.echo(json.dumps(report.records, indent=2, allow_nan=False))
     elif output_format is OutputFormat.csv:
         typer.echo(tables.to_csv(report.flat), nl=False)
     elif output_format is OutputFormat.markdown:

@@ -40,6 +40,8 @@ class JudgeRequest:
     retry_unparsed: bool = False
     category: str | None = None
     samples: int = 1  # single grading: judgments per item (judge variance)
+    # Only these of the chosen questions (None: all): what a judge following generation can judge so far.
+    only_questions: frozenset[QuestionId] | None = None
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,45 @@ MAX_ROUNDS = 100_000  # bootstrap rounds: beyond this the resampled indices alon
 
 
 @dataclass(frozen=True)
+class BattleLogRequest:
+    """What to rate from a battle log of human votes (Chatbot Arena); only that family reads it."""
+
+    battles: Path | None = None
+    rating: str | None = None  # "bt" or "elo"
+    anchor: tuple[str, float] | None = None
+    languages: list[str] | None = None
+    exclude_ties: bool = False
+    min_battles: int | None = None
+    dedup: bool = False
+    include_non_anonymous: bool = False
+
+    def given(self) -> list[str]:
+        """The battle-log flags given, as typed: families that score judgments reject them."""
+        given = [
+            ("--battles", self.battles is not None),
+            ("--rating", self.rating is not None),
+            ("--anchor", self.anchor is not None),
+            ("--language", self.languages is not None),
+            ("--exclude-ties", self.exclude_ties),
+            ("--min-battles", self.min_battles is not None),
+            ("--dedup", self.dedup),
+            ("--include-non-anonymous", self.include_non_anonymous),
+        ]
+        return [name for name, on in given if on]
+
+    def __post_init__(self) -> None:
+        from mtb.errors import UsageError
+
+        if self.min_battles is not None and self.min_battles < 0:
+            raise UsageError(f"--min-battles must be 0 or more, not {self.min_battles}")
+
+
+def reads_battle_logs(protocol: BenchmarkProtocol) -> bool:
+    """Whether a family rates models from battle logs (`reads_battle_logs = True` on its class)."""
+    return bool(getattr(protocol, "reads_battle_logs", False))
+
+
+@dataclass(frozen=True)
 class ResultsRequest:
     """`mtb results`'s flags; None means "the benchmark's default"."""
 
@@ -86,39 +127,8 @@ class ResultsRequest:
     category: str | None = None
     position_bias: bool = False  # pairwise: the position-bias table per judge and prompt
     strict: bool = False  # refuse to score judgments made under different settings
-    # Chatbot Arena ratings from battle logs (protocol chatbot-arena).
-    battles: Path | None = None
-    rating: str | None = None  # "bt" or "elo"
-    anchor: tuple[str, float] | None = None
-    languages: list[str] | None = None
-    exclude_ties: bool = False
-    min_battles: int | None = None
-    dedup: bool = False
-    include_non_anonymous: bool = False
-
-    def battle_flags(self) -> list[str]:
-        """The battle-log flags given, as typed: families that score judgments reject them."""
-        given = [
-            ("--battles", self.battles is not None),
-            ("--rating", self.rating is not None),
-            ("--anchor", self.anchor is not None),
-            ("--language", self.languages is not None),
-            ("--exclude-ties", self.exclude_ties),
-            ("--min-battles", self.min_battles is not None),
-            ("--dedup", self.dedup),
-            ("--include-non-anonymous", self.include_non_anonymous),
-        ]
-        return [name for name, on in given if on]
-
-    def reject_battle_flags(self, bench_name: str) -> None:
-        from mtb.errors import UsageError
-
-        flags = self.battle_flags()
-        if flags:
-            raise UsageError(
-                f"{', '.join(flags)} appl{'ies' if len(flags) == 1 else 'y'} to Chatbot Arena battle logs "
-                f"(--bench chatbot-arena), not {bench_name}"
-            )
+    # Chatbot Arena ratings from battle logs: only a family that reads them gets one (`reads_battle_logs`).
+    battle_log: BattleLogRequest = field(default_factory=BattleLogRequest)
 
     def __post_init__(self) -> None:
         # Checked here, where every family's scoring starts: a negative seed or a bootstrap
@@ -129,8 +139,6 @@ class ResultsRequest:
             raise UsageError(f"--seed must be 0 or more, not {self.seed}")
         if self.rounds is not None and not 1 <= self.rounds <= MAX_ROUNDS:
             raise UsageError(f"--rounds must be between 1 and {MAX_ROUNDS:,}, not {self.rounds:,}")
-        if self.min_battles is not None and self.min_battles < 0:
-            raise UsageError(f"--min-battles must be 0 or more, not {self.min_battles}")
 
 
 @dataclass

@@ -88,12 +88,12 @@ class ArenaHard(fastchat.FastChatFiles):
             baseline_model=request.baseline_model or data.bench.default_baseline or "",
             models=request.models,
             first_n=request.first_n,
+            only_questions=request.only_questions,
             retry_unparsed=request.retry_unparsed,
         )
         return judging.planned_run(plan, config, data.bench.name)
 
     def score(self, data: DataDir, request: ResultsRequest) -> ScoreReport:
-        request.reject_battle_flags(data.bench.name)
         from mtb.protocols.arena_hard.report import score
 
         return score(data, request)

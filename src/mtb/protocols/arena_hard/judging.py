@@ -178,8 +178,9 @@ def plan_arena(
     models: Sequence[str] | None,
     first_n: int | None,
     retry_unparsed: bool,
+    only_questions: frozenset[QuestionId] | None = None,
 ) -> ArenaPlan:
-    questions = select_questions(data.questions(), first_n)
+    questions = select_questions(data.questions(), first_n, only_questions)
     chosen = [m for m in (models or data.answer_models()) if m != baseline_model]
     if not chosen:
         raise UsageError(f"no models to judge against {baseline_model}; list them with --model-list")

@@ -135,12 +135,12 @@ class ArenaHardV2:
             category=request.category,
             models=request.models,
             first_n=request.first_n,
+            only_questions=request.only_questions,
             retry_unparsed=request.retry_unparsed,
         )
         return judging.planned_run(plan, config, name, data)
 
     def score(self, data: DataDir, request: ResultsRequest) -> ScoreReport:
-        request.reject_battle_flags(data.bench.name)
         from mtb.protocols.arena_hard_v2.report import score
         from mtb.protocols.arena_hard_v2.settings import JudgeConfig
 

@@ -149,6 +149,7 @@ def plan_judging(
     models: list[str] | None,
     first_n: int | None,
     retry_unparsed: bool,
+    only_questions: frozenset[QuestionId] | None = None,
 ) -> Plan:
     questions = data.questions()
     known = list(dict.fromkeys(q.category for q in questions))
@@ -172,6 +173,8 @@ def plan_judging(
     chosen_questions = [q for q in questions if q.category in categories]
     if first_n is not None:
         chosen_questions = chosen_questions[:first_n]
+    if only_questions is not None:
+        chosen_questions = [q for q in chosen_questions if q.question_id in only_questions]
     baselines = {s.baseline for s in categories.values()}
     listed = models or [m for m in data.answer_models() if m not in baselines]
     if not listed:

@@ -41,6 +41,7 @@ def _no_questions(bench_name: str, what: str) -> NoReturn:
 
 class ChatbotArena:
     name = "chatbot-arena"
+    reads_battle_logs = True
 
     def load_settings(self, bench: Benchmark) -> Any:
         return ChatbotArenaSettings(validate.field(bench.table, "files.battles", str, non_empty=True))

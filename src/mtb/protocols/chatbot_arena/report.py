@@ -57,9 +57,9 @@ def _check_request(data: DataDir, request: ResultsRequest) -> None:
             )
     if request.control not in (None, "style"):
         raise UsageError(f"--{request.control}-control is not Arena's; {name} has --style-control")
-    if request.rating not in (None, "bt", "elo"):
-        raise UsageError(f"--rating must be bt or elo, not {request.rating}")
-    if request.rating == "elo" and request.control is not None:
+    if request.battle_log.rating not in (None, "bt", "elo"):
+        raise UsageError(f"--rating must be bt or elo, not {request.battle_log.rating}")
+    if request.battle_log.rating == "elo" and request.control is not None:
         raise UsageError("--style-control fits Bradley–Terry ratings; it cannot go with --rating elo")
 
 
@@ -202,18 +202,18 @@ def compute(
 
 def score(data: DataDir, request: ResultsRequest) -> ScoreReport:
     _check_request(data, request)
-    path = request.battles or data.root / data.bench.settings.battles
-    if request.battles is None and not path.exists():
+    path = request.battle_log.battles or data.root / data.bench.settings.battles
+    if request.battle_log.battles is None and not path.exists():
         raise UsageError(
             f"no battle log at {path}: pass --battles FILE, or fetch the public one with "
             f"`mtb download-baselines --bench {data.bench.name}`"
         )
     style = request.control == "style"
     filters = Filters(
-        anonymous_only=not request.include_non_anonymous,
-        languages=frozenset(request.languages) if request.languages else None,
-        exclude_ties=request.exclude_ties,
-        dedup=request.dedup,
+        anonymous_only=not request.battle_log.include_non_anonymous,
+        languages=frozenset(request.battle_log.languages) if request.battle_log.languages else None,
+        exclude_ties=request.battle_log.exclude_ties,
+        dedup=request.battle_log.dedup,
         style=style,
     )
     battles = read_battles(path, filters)
@@ -221,26 +221,26 @@ def score(data: DataDir, request: ResultsRequest) -> ScoreReport:
     notes = [f"{path}: {battles.read:,} battle(s) read, {len(battles):,} used"]
     if battles.skipped:
         notes[0] += " (left out: " + ", ".join(f"{n:,} {why}" for why, n in battles.skipped.items()) + ")"
-    if request.min_battles:
-        battles, dropped = keep_models_with(battles, request.min_battles)
+    if request.battle_log.min_battles:
+        battles, dropped = keep_models_with(battles, request.battle_log.min_battles)
         if dropped:
             notes.append(
-                f"{len(dropped)} model(s) with fewer than {request.min_battles} battles left out: "
+                f"{len(dropped)} model(s) with fewer than {request.battle_log.min_battles} battles left out: "
                 + ", ".join(dropped)
             )
     if len(battles) == 0:
         raise DataError(path, "no battle left to rate after the filters" if battles.read else "has no battle")
-    rating = request.rating or "bt"
+    rating = request.battle_log.rating or "bt"
     rounds = request.rounds or DEFAULT_ROUNDS
     seed = DEFAULT_SEED if request.seed is None else request.seed
-    if request.anchor is not None and request.anchor[0] not in battles.models:
-        raise UsageError(f"--anchor: {request.anchor[0]} has no battle here")
+    if request.battle_log.anchor is not None and request.battle_log.anchor[0] not in battles.models:
+        raise UsageError(f"--anchor: {request.battle_log.anchor[0]} has no battle here")
     results, coefficients = compute(
         battles,
         rating=rating,
         rounds=rounds,
         seed=seed,
-        anchor=request.anchor,
+        anchor=request.battle_log.anchor,
         ci=request.ci or rating == "elo",
         style=style,
     )

@@ -49,7 +49,6 @@ class MtBench(fastchat.FastChatFiles):
         return planned_run(plan_judging(data, request), data)
 
     def score(self, data: DataDir, request: ResultsRequest) -> ScoreReport:
-        request.reject_battle_flags(data.bench.name)
         from mtb.protocols.mt_bench.report import score
 
         return score(data, request)

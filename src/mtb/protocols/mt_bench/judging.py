@@ -453,7 +453,7 @@ def plan_judging(data: DataDir, request: JudgeRequest) -> JudgePlan:
     judge_model = request.judge_model or data.bench.default_judge
     reference_model = request.reference_model or settings.default_reference_model
     baseline_model = request.baseline_model or data.bench.default_baseline
-    questions = select_questions(data.questions(), request.first_n)
+    questions = select_questions(data.questions(), request.first_n, request.only_questions)
     models = list(request.models or data.answer_models())
     if mode == "pairwise-baseline":
         if baseline_model is None:

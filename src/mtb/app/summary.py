@@ -1,4 +1,4 @@
-"""`mtb eval`'s core: the models to evaluate (from flags or a TOML file) and the run summary.
+"""`mtb eval`'s models (from flags or a TOML file) and its run summary.
 
 The three steps themselves are `generate`, `judge` and `results`' own functions;
 this module knows no Typer. It reads what those steps leave beside the data

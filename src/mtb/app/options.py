@@ -1,0 +1,196 @@
+"""The typed specs' common parts: checking values as the flags do, and the local-model options.
+
+Every spec field is named as its flag, in snake_case (`first_n` is `--first-n`),
+so one checker serves the CLI and the Python API with the same messages, and an
+unknown keyword argument can be answered with the closest flag.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import math
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from mtb.errors import UsageError
+
+
+def flag(default: Any = None, *, minimum: float | None = None, maximum: float | None = None) -> Any:
+    """A spec field with the range its flag accepts."""
+    metadata = {"minimum": minimum, "maximum": maximum}
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda: type(default)(default), metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
+def flag_name(name: str, prefix: str = "") -> str:
+    return f"--{prefix}{name.replace('_', '-')}"
+
+
+def _describe(name: str, prefix: str) -> str:
+    return f"{prefix.replace('-', '_')}{name} ({flag_name(name, prefix)})"
+
+
+def _check_value(name: str, value: Any, hint: Any, prefix: str) -> Any:
+    """`value` as `hint` wants it (a str path becomes a Path), or a UsageError naming the argument."""
+    where = _describe(name, prefix)
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        options = typing.get_args(hint)
+        if value is None and type(None) in options:
+            return None
+        problems = []
+        for option in (o for o in options if o is not type(None)):
+            try:
+                return _check_value(name, value, option, prefix)
+            except UsageError as exc:
+                problems.append(str(exc))
+        raise UsageError(problems[0])
+    if origin is Literal:
+        allowed = typing.get_args(hint)
+        if value not in allowed:
+            raise UsageError(f"{where}: must be one of {', '.join(map(str, allowed))}, got {value!r}")
+        return value
+    if origin is list:
+        (item,) = typing.get_args(hint)
+        items = [value] if isinstance(value, (str, Path)) else value
+        if not isinstance(items, (list, tuple)):
+            raise UsageError(f"{where}: expected a list, got {value!r}")
+        return [_check_value(name, v, item, prefix) for v in items]
+    if origin is tuple:
+        kinds = typing.get_args(hint)
+        if not isinstance(value, (list, tuple)) or len(value) != len(kinds):
+            raise UsageError(f"{where}: expected {len(kinds)} values, got {value!r}")
+        return tuple(_check_value(name, v, k, prefix) for v, k in zip(value, kinds, strict=True))
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise UsageError(f"{where}: expected True or False, got {value!r}")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise UsageError(f"{where}: expected a whole number, got {value!r}")
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise UsageError(f"{where}: expected a finite number, got {value!r}")
+        return float(value)
+    if hint is str:
+        if not isinstance(value, str):
+            raise UsageError(f"{where}: expected a string, got {value!r}")
+        return value
+    if hint is Path:
+        if not isinstance(value, (str, Path)):
+            raise UsageError(f"{where}: expected a path, got {value!r}")
+        return Path(value)
+    if dataclasses.is_dataclass(hint):
+        if not isinstance(value, hint):  # type: ignore[arg-type]
+            raise UsageError(f"{where}: expected {hint.__name__}, got {value!r}")  # type: ignore[union-attr]
+        check_fields(value)
+        return value
+    return value
+
+
+def check_fields(spec: Any, prefix: str = "") -> None:
+    """Check (and normalise) every field of a spec by its type hint and range, as the flags would."""
+    hints = typing.get_type_hints(type(spec))
+    for spec_field in dataclasses.fields(spec):
+        name = spec_field.name
+        value = _check_value(name, getattr(spec, name), hints[name], getattr(spec, "flag_prefix", prefix))
+        low, high = spec_field.metadata.get("minimum"), spec_field.metadata.get("maximum")
+        numbers = value if isinstance(value, list) else [value]
+        for number in numbers:
+            if not isinstance(number, (int, float)) or isinstance(number, bool):
+                continue
+            where = _describe(name, getattr(spec, "flag_prefix", prefix))
+            if low is not None and number < low:
+                raise UsageError(f"{where}: must be {low:g} or more, got {number:g}")
+            if high is not None and number > high:
+                raise UsageError(f"{where}: must be at most {high:g}, got {number:g}")
+        object.__setattr__(spec, name, value)
+
+
+def unknown_arguments(function: str, given: Mapping[str, Any], known: list[str]) -> None:
+    """A TypeError naming the closest known argument (and its flag) for each unknown one."""
+    unknown = [name for name in given if name not in known]
+    if not unknown:
+        return
+    name = unknown[0]
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    hint = f"; did you mean {close[0]!r} ({flag_name(close[0])})?" if close else ""
+    raise TypeError(f"{function}() got an unexpected keyword argument {name!r}{hint}")
+
+
+# The options of a local model (transformers or vLLM), named as `generate`'s flags;
+# the judge's are the same with a `judge_` prefix (`--judge-dtype`).
+@dataclass
+class LocalOptions:
+    backend: str = "auto"
+    chat_template: Path | None = None
+    dtype: str | None = None
+    revision: str | None = None
+    base_model: str | None = None
+    merge_adapter: bool = False
+    seed: int | None = flag(minimum=0)
+    batch_size: int | None = flag(minimum=1)
+    tensor_parallel_size: int | None = flag(minimum=1)
+    num_gpus_total: int | None = flag(minimum=1)
+    max_model_len: int | None = flag(minimum=1)
+    gpu_memory_utilization: float | None = flag(minimum=0.01, maximum=1.0)
+    flag_prefix: str = field(default="", repr=False, compare=False)
+
+    @classmethod
+    def names(cls) -> list[str]:
+        return [f.name for f in dataclasses.fields(cls) if f.name != "flag_prefix"]
+
+    @classmethod
+    def take(cls, values: dict[str, Any], prefix: str = "") -> LocalOptions:
+        """Pop the options named `<prefix><name>` out of `values` (a command's flags, the API's kwargs)."""
+        found = {name: values.pop(f"{prefix}{name}") for name in cls.names() if f"{prefix}{name}" in values}
+        return cls(**found, flag_prefix=prefix.replace("_", "-"))
+
+    def given(self) -> list[str]:
+        """The flags set away from their defaults, as typed: for "only apply to local models" errors."""
+        return [
+            flag_name(name, self.flag_prefix)
+            for name in self.names()
+            if getattr(self, name) not in (None, False, "auto")
+        ]
+
+    def config(self, model_path: str) -> Any:
+        """The backend's `LocalModelConfig`, with mtb's defaults for the options not given."""
+        from mtb.backends.local import LocalModelConfig
+
+        return LocalModelConfig(
+            model_path=model_path,
+            backend=self.backend,
+            chat_template=self.chat_template,
+            dtype=self.dtype or "auto",
+            revision=self.revision,
+            seed=0 if self.seed is None else self.seed,
+            max_batch_size=self.batch_size or 32,
+            tensor_parallel_size=self.tensor_parallel_size or 1,
+            num_gpus_total=self.num_gpus_total,
+            max_model_len=self.max_model_len,
+            gpu_memory_utilization=self.gpu_memory_utilization or 0.9,
+            base_model=self.base_model,
+            merge_adapter=self.merge_adapter,
+        )
+
+
+def name_from_path(path: str) -> str:
+    """A model's name in file names and results: its path's (or repo id's) last part."""
+    return path.rstrip("/").split("/")[-1]
+
+
+def describe_model(config: Any, backend: Any) -> str:
+    """`path` or `adapter on base`, for the lines said before a local model runs."""
+    adapter = backend.adapter
+    if adapter is None:
+        return str(config.model_path)
+    merged = ", merged" if config.merge_adapter else ""
+    return f"adapter {adapter.path} on {adapter.base}{merged}"

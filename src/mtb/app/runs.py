@@ -1,0 +1,68 @@
+"""Running the engine for a use case, and saying how a run went."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Coroutine, Sequence
+from typing import TYPE_CHECKING, Any
+
+from mtb.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
+
+if TYPE_CHECKING:
+    from mtb.app.reporter import Reporter
+    from mtb.engine import RunReport
+
+
+def run_until_done(work: Coroutine[Any, Any, Any], reports: Sequence[RunReport]) -> None:
+    """Run `work` in a fresh event loop; Ctrl-C (or SIGTERM) marks the reports interrupted.
+
+    The engine keeps everything written and the replies of unfinished items
+    before the interrupt reaches here, so the caller only has to say so.
+    """
+    try:
+        asyncio.run(work)
+    except KeyboardInterrupt:
+        for report in reports:
+            report.interrupted = True
+
+
+def finish_run(report: RunReport, reporter: Reporter, noun: str) -> int:
+    """Say what a run did (counts, retries, failures, why it stopped) and return its exit code."""
+    for note in report.notes:
+        reporter.say(note, level="note")
+    stats = report.stats
+    retries = ""
+    if stats.retries:
+        reasons = ", ".join(f"{n}× {r}" for r, n in stats.retry_reasons.most_common())
+        retries = f"; {stats.retries} retries ({reasons})"
+    # Replies an earlier run paid for but could not use, taken back instead of requests (mtb.replies).
+    reused = f"; {stats.reused} replies kept from an earlier run" if stats.reused else ""
+    reporter.say(
+        f"{noun}: {report.completed} new, {report.already_done} already in {report.output}, "
+        f"{len(report.failures)} failed; {stats.requests} requests{retries}{reused}"
+    )
+    if report.fatal:
+        reporter.say(report.fatal, level="error", tag="stopped")
+    if report.cost_stop:
+        reporter.say(f"{report.cost_stop} ({report.not_done} left)", level="error", tag="stopped")
+    if report.failures:
+        lines = [f"{len(report.failures)} {noun} failed and were not written:"]
+        for reason, count in Counter(reason for _, reason in report.failures).most_common(5):
+            lines.append(f"  {count}× {reason}")
+        for label, reason in report.failures[:10]:
+            lines.append(f"  - {label}: {reason}")
+        if len(report.failures) > 10:
+            lines.append(f"  ... and {len(report.failures) - 10} more")
+        reporter.say("\n".join(lines), level="error", tag="")
+    if report.interrupted:
+        reporter.say(
+            f"interrupted with {report.not_done} left; run the same command again to finish",
+            level="note",
+            tag="",
+        )
+        return EXIT_INTERRUPTED
+    if not report.ok:
+        reporter.say("run the same command again to retry only what is missing")
+        return EXIT_FAILED
+    return EXIT_OK
