@@ -150,7 +150,12 @@ def test_a_failed_request_costs_nothing_and_frees_its_reservation() -> None:
         messages = [{"role": "user", "content": "x" * 16}]
         ticket = await meter.admit(messages, max_tokens=100)
         meter.settle(ticket, None, messages)
-        assert (meter.spent, meter.budget.reserved, meter.budget.in_flight, meter.responses) == (0.0, 0.0, 0, 0)
+        assert (meter.spent, meter.budget.reserved, meter.budget.in_flight, meter.responses) == (
+            0.0,
+            0.0,
+            0,
+            0,
+        )
         await meter.admit(messages, max_tokens=100)  # fits again
 
     asyncio.run(scenario())

@@ -18,8 +18,9 @@ CAP = ("--max-cost", "1")
 GPT4 = (30.0, 60.0)  # USD per million input / output tokens, as in prices/prices.toml
 
 
-def plan_json(stderr: str) -> dict[str, Any]:
-    """The plan JSON printed on stderr before any call."""
+def plan_json(result: Any) -> dict[str, Any]:
+    """The plan JSON: alone on stdout for a dry run, on stderr before the calls of a real run."""
+    stderr = result.stdout if result.stdout.lstrip().startswith("{") else result.stderr
     start = stderr.index("{")
     plan, _ = json.JSONDecoder().raw_decode(stderr[start:])
     assert isinstance(plan, dict)
@@ -39,7 +40,7 @@ def test_dry_run_estimates_the_cost_of_judging_all_31_published_models(
 ) -> None:
     result = runner.invoke(app, ["judge", "--dry-run", "--judge-model", "gpt-4", "--data-dir", str(data_dir)])
     assert result.exit_code == 0, result.stderr
-    plan = plan_json(result.stderr)
+    plan = plan_json(result)
     assert len(plan["models"]) == 31
     assert plan["judge_calls"] == 31 * 80 * 2
     tokens = plan["estimated_tokens"]
@@ -57,7 +58,7 @@ def test_dry_run_estimates_the_cost_of_judging_all_31_published_models(
 def test_the_estimate_learns_reply_length_from_past_judgments(runner: CliRunner, tmp_path: Path) -> None:
     root = write_bench(tmp_path / "data", questions=4, models=1)
     first = runner.invoke(app, ["judge", "--dry-run", "--data-dir", str(root)])
-    default = plan_json(first.stderr)["estimated_tokens"]["output"]
+    default = plan_json(first)["estimated_tokens"]["output"]
     folder = root / "mt_bench" / "model_judgment"
     folder.mkdir()
     long_reply = " ".join(["word"] * 600)  # 600 tokens under cl100k
@@ -75,7 +76,7 @@ def test_the_estimate_learns_reply_length_from_past_judgments(runner: CliRunner,
     ]
     (folder / "gpt-4_single.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     second = runner.invoke(app, ["judge", "--dry-run", "--data-dir", str(root), "--model-list", "model-0"])
-    plan = plan_json(second.stderr)
+    plan = plan_json(second)
     assert plan["estimated_tokens"]["output"] == plan["judge_calls"] * 600 != default
     assert any("median of this judge's past replies" in note for note in plan["estimate_notes"])
 
@@ -86,7 +87,7 @@ def test_an_unknown_judge_gets_no_estimate_and_a_note_naming_the_price_flags(
     root = write_bench(tmp_path / "data", questions=3, models=1)
     result = runner.invoke(app, ["judge", "--dry-run", "--judge-model", "my-judge", "--data-dir", str(root)])
     assert result.exit_code == 0, result.stderr
-    plan = plan_json(result.stderr)
+    plan = plan_json(result)
     assert plan["estimated_cost_usd"] is None
     assert plan["estimated_tokens"]["input"] > 0
     assert any("--price-in" in n and "--price-out" in n for n in plan["estimate_notes"])
@@ -95,7 +96,7 @@ def test_an_unknown_judge_gets_no_estimate_and_a_note_naming_the_price_flags(
         app,
         ["judge", "--dry-run", "--judge-model", "my-judge", "--data-dir", str(root), *PRICE_FLAGS],
     )
-    plan = plan_json(priced.stderr)
+    plan = plan_json(priced)
     tokens = plan["estimated_tokens"]
     assert plan["estimated_cost_usd"] == round((tokens["input"] * 1 + tokens["output"] * 2) / 1e6, 2)
 

@@ -75,7 +75,7 @@ def test_plan_is_printed_and_dry_run_makes_no_call(
 ) -> None:
     result = judge(runner, server, data_dir, "--dry-run")
     assert result.exit_code == 0, result.stderr
-    plan = json.loads(result.stderr[result.stderr.index("{") :])
+    plan = json.loads(result.stdout)  # the plan alone on stdout: `mtb judge --dry-run | jq` works
     assert plan["models"] == MODELS
     assert (plan["questions"], plan["judgments"], plan["already_done"], plan["to_make"]) == (
         80,

@@ -167,7 +167,7 @@ def test_dry_run_loads_no_model_and_wrong_paths_fail_first(
     folder.mkdir()
     planned = judge_local(runner, data_dir, short_bench, folder, "--dry-run")
     assert planned.exit_code == 0, planned.stderr
-    assert "my-judge_single.jsonl" in planned.stderr
+    assert "my-judge_single.jsonl" in planned.stdout
     missing = judge_local(runner, data_dir, short_bench, Path("/no/such/judge"), "--dry-run")
     assert missing.exit_code == 2 and "model folder not found (--judge-model-path)" in missing.stderr
 

@@ -74,8 +74,6 @@ class GenerateSpec:
                 given.append("--provider")
             if given:
                 raise UsageError(f"{', '.join(given)} only apply to API models (--model)")
-        if not self.name.strip():
-            raise UsageError("the model's name is empty: set --model-id")
 
     @property
     def name(self) -> str:
