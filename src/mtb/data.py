@@ -121,7 +121,7 @@ def unique_questions(path: Path, questions: list[Question]) -> list[Question]:
 def select_questions(
     questions: Iterable[Question], first_n: int | None, only: Collection[QuestionId] | None = None
 ) -> list[Question]:
-    """The first `first_n` questions; with `only`, those of them it names (for a judge following generation)."""
+    """The first `first_n` questions; with `only`, those it names (for a judge following generation)."""
     chosen = list(questions)
     chosen = chosen[:first_n] if first_n is not None else chosen
     return chosen if only is None else [q for q in chosen if q.question_id in only]
