@@ -171,3 +171,22 @@ def test_without_a_cap_the_meter_only_counts() -> None:
         assert meter.cost() is None and "no price known" in meter.line()
 
     asyncio.run(scenario())
+
+
+def test_one_budget_caps_two_runs_together() -> None:
+    # Each request: 7 input tokens counted for the message, 2 output expected: $9 at a dollar a token.
+    budget = cost.Budget(12.0)
+    model = cost.Meter(PRICE, budget, cost.TokenCounter(exact=False), expected_output=2)
+    judge = cost.Meter(PRICE, budget, cost.TokenCounter(exact=False), expected_output=2)
+    messages = [{"role": "user", "content": "x"}]
+
+    async def main() -> None:
+        ticket = await model.admit(messages, max_tokens=100)
+        model.settle(ticket, Completion(text="ok", usage=Usage(input_tokens=2, output_tokens=2)), messages)
+        # The judge's own meter spent nothing, but the budget is shared: $4 + $9 would pass $12.
+        with pytest.raises(cost.BudgetExhausted):
+            await judge.admit(messages, max_tokens=100)
+
+    asyncio.run(main())
+    assert (model.spent, judge.spent, budget.spent, budget.left) == (4.0, 0.0, 4.0, 8.0)
+    assert judge.closed is not None and model.closed == judge.closed

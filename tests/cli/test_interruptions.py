@@ -170,3 +170,54 @@ def test_a_full_disk_stops_the_run_leaving_whole_lines_and_a_message(
     assert result.exit_code == 0, result.stderr
     keys = [(r["question_id"], r["turn"]) for r in read_jsonl(output(data_dir))]
     assert len(keys) == len(set(keys)) == 160
+
+
+def eval_args(server: OpenAIServer, data_dir: Path) -> list[str]:
+    return [
+        *("eval", "--model", "m1", "--api-base", server.url, "--api-key", "sk-test"),
+        *("--judge-api-base", server.url, "--judge-api-key", "sk-test", "--first-n", "20"),
+        *("--parallel", "2", "--judge-parallel", "2", "--data-dir", str(data_dir), "--no-progress"),
+    ]
+
+
+def slow_model_and_judge(request) -> Reply:
+    if request.body["model"] == "gpt-4":
+        return slow_judge(request)
+    return Reply(text="an answer " * 5, delay=0.05)
+
+
+def test_a_pipelined_eval_killed_mid_way_loses_nothing_and_a_rerun_sends_only_what_is_missing(
+    server: OpenAIServer, data_dir: Path
+) -> None:
+    server.responder = slow_model_and_judge
+    process = start(eval_args(server, data_dir))
+    # Killed once judgments are being written while answers still come.
+    wait_for_lines(output(data_dir), 6, process)
+    process.kill()
+    process.communicate(timeout=10)
+    answers = data_dir / "mt_bench" / "model_answer" / "m1.jsonl"
+    kept_answers, kept_judgments = read_jsonl(answers), read_jsonl(output(data_dir))
+    assert 3 <= len(kept_answers) < 20 and 6 <= len(kept_judgments) < 40
+
+    before = len(server.chat_requests())
+    server.responder = slow_model_and_judge
+    result = CliRunner().invoke(app, eval_args(server, data_dir))
+    assert result.exit_code == 0, result.stderr
+    sent = server.chat_requests()[before:]
+    # Two turns per missing answer, one judgment per missing (question, turn); kept replies may save some.
+    assert len(sent) <= 2 * (20 - len(kept_answers)) + (40 - len(kept_judgments))
+    rows = read_jsonl(output(data_dir))
+    keys = [(r["question_id"], r["turn"]) for r in rows if r["model"] == "m1"]
+    assert len(keys) == len(set(keys)) == 40
+
+
+def test_ctrl_c_in_a_pipelined_eval_exits_130_with_whole_files(server: OpenAIServer, data_dir: Path) -> None:
+    server.responder = slow_model_and_judge
+    process = start(eval_args(server, data_dir))
+    wait_for_lines(output(data_dir), 4, process)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=20)
+    assert process.returncode == 130, stderr
+    assert "interrupted" in stderr
+    assert read_jsonl(output(data_dir))  # whole JSON lines
+    assert read_jsonl(data_dir / "mt_bench" / "model_answer" / "m1.jsonl")

@@ -9,8 +9,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from mtb.cli.common import cli_errors, stderr_console, stdout_console, writing_stdout
-from mtb.cli.results import OutputFormat
+from mtb.cli.common import OutputFormat, cli_errors, stderr_console, stdout_console, writing_stdout
 
 
 @cli_errors

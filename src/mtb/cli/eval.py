@@ -278,8 +278,8 @@ def evaluate(
     from mtb import tables
     from mtb.app.evaluate import EvalSpec, evaluate
     from mtb.app.options import LocalOptions
+    from mtb.cli.output import emit
     from mtb.cli.reporting import ConsoleReporter
-    from mtb.cli.results import emit
 
     console = stderr_console()
     show_progress = flags.pop("progress")

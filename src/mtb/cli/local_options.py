@@ -2,9 +2,8 @@
 
 `generate` names them plainly (`--backend`, `--dtype`, ...); `judge` with a
 `--judge-` prefix (`--judge-backend`, `--judge-dtype`, ...), so one command line
-can hold both in `mtb eval`. `local_config` builds the backend's config from
-either set, and `given_flags` lists the ones set, for "only apply to local
-models" errors.
+can hold both in `mtb eval`. `mtb.app.options.LocalOptions.take(flags, prefix)`
+turns either set into the specs' `LocalOptions`.
 """
 
 from __future__ import annotations
@@ -15,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 if TYPE_CHECKING:
-    from mtb.backends.local import LocalBackend, LocalModelConfig
+    pass
 
 LOCAL = "Local model (--model-path)"
 LOCAL_JUDGE = "Local judge (--judge-model-path)"
@@ -121,53 +120,3 @@ JudgeTensorParallelOption = Annotated[
 ]
 JudgeMaxModelLenOption = Annotated[int | None, _max_model_len("--judge-max-model-len", LOCAL_JUDGE)]
 JudgeGpuMemoryOption = Annotated[float | None, _gpu_memory("--judge-gpu-memory-utilization", LOCAL_JUDGE)]
-
-
-def given_flags(flags: dict[str, Any]) -> list[str]:
-    """The flags set away from their defaults (None, False, or `auto` for a backend)."""
-    return [flag for flag, value in flags.items() if value not in (None, False, "auto")]
-
-
-def local_config(
-    model_path: str,
-    *,
-    backend: str = "auto",
-    chat_template: Path | None = None,
-    dtype: str | None = None,
-    revision: str | None = None,
-    base_model: str | None = None,
-    merge_adapter: bool = False,
-    seed: int | None = None,
-    batch_size: int | None = None,
-    tensor_parallel_size: int | None = None,
-    num_gpus_total: int | None = None,
-    max_model_len: int | None = None,
-    gpu_memory_utilization: float | None = None,
-) -> LocalModelConfig:
-    """A `LocalModelConfig` from the flags, with mtb's defaults for those not given."""
-    from mtb.backends.local import LocalModelConfig
-
-    return LocalModelConfig(
-        model_path=model_path,
-        backend=backend,
-        chat_template=chat_template,
-        dtype=dtype or "auto",
-        revision=revision,
-        seed=0 if seed is None else seed,
-        max_batch_size=batch_size or 32,
-        tensor_parallel_size=tensor_parallel_size or 1,
-        num_gpus_total=num_gpus_total,
-        max_model_len=max_model_len,
-        gpu_memory_utilization=gpu_memory_utilization or 0.9,
-        base_model=base_model,
-        merge_adapter=merge_adapter,
-    )
-
-
-def describe_model(config: LocalModelConfig, backend: LocalBackend) -> str:
-    """`path` or `adapter on base`, for the lines printed before a run."""
-    adapter = backend.adapter
-    if adapter is None:
-        return str(config.model_path)
-    merged = ", merged" if config.merge_adapter else ""
-    return f"adapter {adapter.path} on {adapter.base}{merged}"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import json
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -20,14 +19,11 @@ from mtb.cli.common import (
     OutputFormat,
     cli_errors,
     stderr_console,
-    stdout_console,
-    writing_stdout,
 )
+from mtb.cli.output import emit
 
 if TYPE_CHECKING:
-    from mtb.app.results import ResultsReport
-
-__all__ = ["OutputFormat", "emit", "results"]
+    pass
 
 
 class Rating(str, Enum):
@@ -183,31 +179,3 @@ def score_results(
 def results(*args: Any, **kwargs: Any) -> None:
     output_format = kwargs.pop("output_format", OutputFormat.table)
     emit(score_results(*args, **kwargs), output_format)
-
-
-def emit(report: ResultsReport, output_format: OutputFormat) -> None:
-    with writing_stdout():
-        _emit(report, output_format)
-
-
-def _emit(report: ResultsReport, output_format: OutputFormat) -> None:
-    from mtb import tables
-
-    if output_format is OutputFormat.json:
-        typer.echo(json.dumps(report.records, indent=2, allow_nan=False))
-    elif output_format is OutputFormat.csv:
-        typer.echo(tables.to_csv(report.flat), nl=False)
-    elif output_format is OutputFormat.markdown:
-        typer.echo(tables.to_markdown(report.flat), nl=False)
-    else:
-        # Columns that do not fit the width (80 in a pipe or a CI log) move to a second table.
-        stdout = stdout_console()
-        for table in report.tables:
-            if tables.has_long_cells(table):
-                typer.echo(
-                    f"{table.title}\n{tables.to_markdown(table)}"
-                    if table.title
-                    else tables.to_markdown(table)
-                )
-            else:
-                stdout.print(tables.to_rich(table, stdout.width))
