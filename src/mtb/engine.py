@@ -582,21 +582,8 @@ def run_on_endpoint(
     (a file, or the folder of several) in the report.
     """
     configs = [config] if isinstance(config, EndpointConfig) else list(config)
-
-    def open_endpoints() -> list[Endpoint]:
-        return [
-            Endpoint(
-                create_backend(c),
-                parallel,
-                name=c.model if len(configs) == 1 else f"{c.model} at {c.api_base}",
-                key_hint=c.key_hint,
-                secrets=[c.api_key],
-            )
-            for c in configs
-        ]
-
     return run_on_endpoints(
-        open_endpoints,
+        lambda: api_endpoints(configs, parallel),
         make_jobs,
         output=output,
         workers=parallel * len(configs),
@@ -605,6 +592,20 @@ def run_on_endpoint(
         meter=meter,
         run=run,
     )
+
+
+def api_endpoints(configs: Sequence[EndpointConfig], parallel: int) -> list[Endpoint]:
+    """An Endpoint per API replica, `parallel` in flight on each; made inside the event loop."""
+    return [
+        Endpoint(
+            create_backend(c),
+            parallel,
+            name=c.model if len(configs) == 1 else f"{c.model} at {c.api_base}",
+            key_hint=c.key_hint,
+            secrets=[c.api_key],
+        )
+        for c in configs
+    ]
 
 
 def run_on_endpoints(

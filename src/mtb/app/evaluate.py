@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mtb.app.generate import GenerateReport, GenerateSpec, Generation
-from mtb.app.judge import AnswerWatch, JudgeReport, JudgeSpec, Judging, Mode
-from mtb.app.options import LocalOptions, check_fields, flag, name_from_path
+from mtb.app.judge import AnswerWatch, JudgeReport, JudgeSpec, Judging
+from mtb.app.options import Answering, Judged, LocalOptions, Scope, check_fields, flag
 from mtb.app.results import ResultsReport, ResultsSpec, results
 from mtb.app.summary import ModelSpec, Step
 from mtb.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, MtbError, UsageError
@@ -40,7 +40,7 @@ def worst(codes: list[int]) -> int:
 
 
 @dataclass
-class EvalSpec:
+class EvalSpec(Answering, Judged, Scope):
     """`mtb eval`'s flags: the models, their defaults, the judge, and the results."""
 
     model: list[str] | None = None
@@ -52,39 +52,17 @@ class EvalSpec:
     api_key: str | None = field(default=None, repr=False)
     provider: str = "openai"
     parallel: int | None = flag(minimum=1)
-    num_choices: int = flag(1, minimum=1)
-    max_tokens: int | None = flag(minimum=1)
-    force_temperature: float | None = flag(minimum=0.0)
-    system_prompt: str | None = None
     local: LocalOptions = field(default_factory=LocalOptions)
-    # The judge.
-    mode: Mode | None = None
-    baseline_model: str | None = None
-    judge_model: str | None = None
-    judge_api_base: str | None = None
-    judge_api_key: str | None = field(default=None, repr=False)
-    judge_provider: str = "openai"
-    reference_model: str | None = None
     judge_parallel: int | None = flag(minimum=1)
-    samples: int = flag(1, minimum=1)
-    judge_model_path: str | None = None
-    judge_local: LocalOptions = field(default_factory=lambda: LocalOptions(flag_prefix="judge-"))
-    max_cost: float | None = None
-    price_in: float | None = flag(minimum=0.0)
-    price_out: float | None = flag(minimum=0.0)
     # The results.
     compare: tuple[str, str] | None = None
     strict: bool = False
-    first_n: int | None = flag(minimum=1)
-    bench: str = "mt_bench"
-    data_dir: Path = Path("data")
-    timeout: float = flag(600.0, minimum=0.1, maximum=86_400.0)
-    max_attempts: int = flag(8, minimum=1)
     # Judge each answer as soon as it is written, where the judge does not share the models' device.
     pipeline: bool = True
 
     def __post_init__(self) -> None:
         check_fields(self)
+        self.check_judge()
         if self.compare is not None and self.mode not in (None, "single"):
             raise UsageError("--compare works with --mode single")
         if self.max_cost is not None and not self.max_cost > 0:
@@ -106,12 +84,6 @@ class EvalSpec:
         if len(set(names)) != len(names):
             raise UsageError(f"two models share a name ({', '.join(names)}): set --model-id for each")
         return specs
-
-    @property
-    def judge_name(self) -> str | None:
-        if self.judge_model is None and self.judge_model_path is not None:
-            return name_from_path(self.judge_model_path)
-        return self.judge_model
 
     def generate_spec(self, model: ModelSpec) -> GenerateSpec:
         """One model's generation: the eval's defaults, then the model's own options."""

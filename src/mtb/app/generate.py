@@ -16,8 +16,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mtb.app.options import LocalOptions, check_fields, flag, name_from_path
-from mtb.app.runs import finish_run, run_until_done
+from mtb.app.options import Answering, LocalOptions, Scope, check_fields, flag, name_from_path
+from mtb.app.runs import finish_run, log_spending, run_until_done
 from mtb.errors import UsageError
 
 if TYPE_CHECKING:
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 
 @dataclass
-class GenerateSpec:
+class GenerateSpec(Answering, Scope):
     """`mtb generate`'s flags; None means the benchmark's (or mtb's) default."""
 
     model: str | None = None
@@ -37,18 +37,6 @@ class GenerateSpec:
     api_key: str | None = field(default=None, repr=False)
     provider: str = "openai"
     parallel: int | None = flag(minimum=1)
-    num_choices: int = flag(1, minimum=1)
-    max_tokens: int | None = flag(minimum=1)
-    force_temperature: float | None = flag(minimum=0.0)
-    system_prompt: str | None = None
-    first_n: int | None = flag(minimum=1)
-    bench: str = "mt_bench"
-    data_dir: Path = Path("data")
-    timeout: float = flag(600.0, minimum=0.1, maximum=86_400.0)
-    max_attempts: int = flag(8, minimum=1)
-    max_cost: float | None = None
-    price_in: float | None = flag(minimum=0.0)
-    price_out: float | None = flag(minimum=0.0)
     local: LocalOptions = field(default_factory=LocalOptions)
 
     def __post_init__(self) -> None:
@@ -229,25 +217,12 @@ class Generation:
     async def _execute_api(
         self, model: str, on_written: Callable[[OutputSpec, dict[str, Any]], None] | None
     ) -> None:
-        from mtb.backends import create_backend
-        from mtb.engine import Endpoint, serve_jobs
+        from mtb.engine import api_endpoints, serve_jobs
         from mtb.provenance import Run, endpoint_settings
         from mtb.retry import RetryPolicy
 
         spec, configs = self.spec, self.configs
         parallel = spec.parallel or 8
-
-        def open_endpoints() -> list[Endpoint]:
-            return [
-                Endpoint(
-                    create_backend(c),
-                    parallel,
-                    name=c.model if len(configs) == 1 else f"{c.model} at {c.api_base}",
-                    key_hint=c.key_hint,
-                    secrets=[c.api_key],
-                )
-                for c in configs
-            ]
 
         provenance = Run.for_output(
             self.output.path,
@@ -255,7 +230,7 @@ class Generation:
             {**endpoint_settings(spec.provider, model, [c.api_base for c in configs]), **self.sampling},
         )
         await serve_jobs(
-            open_endpoints,
+            lambda: api_endpoints(configs, parallel),
             self._jobs,
             report=self.report,
             workers=parallel * len(configs),
@@ -337,25 +312,9 @@ class Generation:
             )
             return GenerateReport(self.spec.name, self.output.path, self.report, 0)
         code = finish_run(self.report, self.reporter, "answers")
-        line = cost_usd = None
-        if self.meter is not None and self.report.stats.requests:
-            line = self.meter.line()
-            cost_usd = self.meter.cost()
-            self.reporter.say(line)
-            from mtb import cost
-
-            problem = cost.record_run(
-                self.data,
-                command="generate",
-                model=self.spec.model or "",
-                output=self.output.path,
-                meter=self.meter,
-                started=self.started,
-                requests=self.report.stats.requests,
-                completed=self.report.completed,
-            )
-            if problem:
-                self.reporter.say(problem, level="warning")
+        line, cost_usd = log_spending(
+            self.meter, self.report, self.data, "generate", self.spec.model or "", self.started, self.reporter
+        )
         return GenerateReport(self.spec.name, self.output.path, self.report, code, line, cost_usd)
 
 

@@ -15,11 +15,11 @@ import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
-from mtb.app.options import LocalOptions, check_fields, flag, name_from_path
-from mtb.app.runs import finish_run, run_until_done
-from mtb.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError
+from mtb.app.options import Judged, Scope, check_fields, flag
+from mtb.app.runs import finish_run, log_spending, run_until_done
+from mtb.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 
 if TYPE_CHECKING:
     from mtb.app.reporter import Reporter
@@ -28,40 +28,19 @@ if TYPE_CHECKING:
     from mtb.protocols.base import PlannedRun
     from mtb.records import QuestionId
 
-Mode = Literal["single", "pairwise-baseline", "pairwise-all"]
-MODES: tuple[str, ...] = ("single", "pairwise-baseline", "pairwise-all")
-
 # A local judge batches what is in flight: every pending judgment goes to the model together.
 LOCAL_JUDGE_PARALLEL = 256
 
 
 @dataclass
-class JudgeSpec:
+class JudgeSpec(Judged, Scope):
     """`mtb judge`'s flags; None means the benchmark's default."""
 
-    mode: Mode | None = None
-    baseline_model: str | None = None
-    judge_model: str | None = None
-    judge_api_base: str | None = None
-    judge_api_key: str | None = field(default=None, repr=False)
-    judge_provider: str = "openai"
-    reference_model: str | None = None
-    judge_model_path: str | None = None
-    judge_local: LocalOptions = field(default_factory=lambda: LocalOptions(flag_prefix="judge-"))
     model_list: list[str] | None = None
     parallel: int | None = flag(minimum=1)
-    first_n: int | None = flag(minimum=1)
     dry_run: bool = False
     retry_unparsed: bool = False
-    samples: int = flag(1, minimum=1)
     category: str | None = None
-    bench: str = "mt_bench"
-    data_dir: Path = Path("data")
-    timeout: float = flag(600.0, minimum=0.1, maximum=86_400.0)
-    max_attempts: int = flag(8, minimum=1)
-    max_cost: float | None = None
-    price_in: float | None = flag(minimum=0.0)
-    price_out: float | None = flag(minimum=0.0)
 
     def __post_init__(self) -> None:
         check_fields(self)
@@ -69,26 +48,7 @@ class JudgeSpec:
             # `a b`, `a,b` and repeated flags alike; the same model twice is once.
             names = [name for value in self.model_list for name in value.replace(",", " ").split()]
             self.model_list = list(dict.fromkeys(names)) or None
-        if self.judge_model_path is None:
-            given = self.judge_local.given()
-            if given:
-                raise UsageError(f"{', '.join(given)} only apply to a local judge (--judge-model-path)")
-        else:
-            api_flags = {"--judge-api-base": self.judge_api_base, "--judge-api-key": self.judge_api_key}
-            given = [name for name, value in api_flags.items() if value]
-            if self.judge_provider != "openai":
-                given.append("--judge-provider")
-            if given:
-                raise UsageError(
-                    f"{', '.join(given)} only apply to a judge behind an API (not --judge-model-path)"
-                )
-
-    @property
-    def judge_name(self) -> str | None:
-        """The judge's name in file names and records: a local judge's folder's last part unless named."""
-        if self.judge_model is None and self.judge_model_path is not None:
-            return name_from_path(self.judge_model_path)
-        return self.judge_model
+        self.check_judge()
 
     def request(self, models: list[str] | None = None, questions: frozenset[QuestionId] | None = None) -> Any:
         from mtb.protocols.base import JudgeRequest
@@ -299,8 +259,7 @@ class Judging:
             await self._execute_api()
 
     async def _execute_api(self) -> None:
-        from mtb.backends import create_backend
-        from mtb.engine import Endpoint, serve_jobs
+        from mtb.engine import api_endpoints, serve_jobs
         from mtb.provenance import endpoint_settings
         from mtb.retry import RetryPolicy
 
@@ -308,15 +267,7 @@ class Judging:
         config = self.endpoint or self.resolve_endpoint()
         parallel = spec.parallel or 8
         await serve_jobs(
-            lambda: [
-                Endpoint(
-                    create_backend(config),
-                    parallel,
-                    name=config.model,
-                    key_hint=config.key_hint,
-                    secrets=[config.api_key],
-                )
-            ],
+            lambda: api_endpoints([config], parallel),
             run.make_jobs if self.follow is None else lambda caller: [],
             report=self.report,
             workers=parallel,
@@ -397,27 +348,11 @@ class Judging:
 
     def finish(self) -> JudgeReport:
         """Say what happened, log what it cost, and return the report."""
-        from mtb import cost
-
         run, report = self.planned, self.report
         code = finish_run(report, self.reporter, "judgments")
-        line = cost_usd = None
-        if self.meter is not None and report.stats.requests:
-            line = self.meter.line()
-            cost_usd = self.meter.cost()
-            self.reporter.say(line)
-            problem = cost.record_run(
-                self.data,
-                command="judge",
-                model=run.judge_model,
-                output=run.output,
-                meter=self.meter,
-                started=self.started,
-                requests=report.stats.requests,
-                completed=report.completed,
-            )
-            if problem:
-                self.reporter.say(problem, level="warning")
+        line, cost_usd = log_spending(
+            self.meter, report, self.data, "judge", run.judge_model, self.started, self.reporter
+        )
         if report.unparsed:
             self.reporter.say(
                 f"{report.unparsed} judgment(s) hold a verdict without a score or winner "

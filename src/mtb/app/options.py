@@ -182,6 +182,69 @@ class LocalOptions:
         )
 
 
+@dataclass
+class Answering:
+    """How a model answers: the sampling flags `generate` and `eval` share."""
+
+    num_choices: int = flag(1, minimum=1)
+    max_tokens: int | None = flag(minimum=1)
+    force_temperature: float | None = flag(minimum=0.0)
+    system_prompt: str | None = None
+
+
+@dataclass
+class Judged:
+    """Who judges and how: the judge flags `judge` and `eval` share."""
+
+    mode: Literal["single", "pairwise-baseline", "pairwise-all"] | None = None
+    baseline_model: str | None = None
+    judge_model: str | None = None
+    judge_api_base: str | None = None
+    judge_api_key: str | None = field(default=None, repr=False)
+    judge_provider: str = "openai"
+    reference_model: str | None = None
+    samples: int = flag(1, minimum=1)
+    judge_model_path: str | None = None
+    judge_local: LocalOptions = field(default_factory=lambda: LocalOptions(flag_prefix="judge-"))
+
+    def check_judge(self) -> None:
+        """A local judge's flags without one, or an API judge's flags with one, are usage errors."""
+        if self.judge_model_path is None:
+            given = self.judge_local.given()
+            if given:
+                raise UsageError(f"{', '.join(given)} only apply to a local judge (--judge-model-path)")
+            return
+        api_flags = {"--judge-api-base": self.judge_api_base, "--judge-api-key": self.judge_api_key}
+        given = [name for name, value in api_flags.items() if value]
+        if self.judge_provider != "openai":
+            given.append("--judge-provider")
+        if given:
+            raise UsageError(
+                f"{', '.join(given)} only apply to a judge behind an API (not --judge-model-path)"
+            )
+
+    @property
+    def judge_name(self) -> str | None:
+        """The judge's name in file names and records: a local judge's folder's last part unless named."""
+        if self.judge_model is None and self.judge_model_path is not None:
+            return name_from_path(self.judge_model_path)
+        return self.judge_model
+
+
+@dataclass
+class Scope:
+    """Where and how far a run goes: the data, the questions, patience and money, shared by every run."""
+
+    first_n: int | None = flag(minimum=1)
+    bench: str = "mt_bench"
+    data_dir: Path = Path("data")
+    timeout: float = flag(600.0, minimum=0.1, maximum=86_400.0)
+    max_attempts: int = flag(8, minimum=1)
+    max_cost: float | None = None
+    price_in: float | None = flag(minimum=0.0)
+    price_out: float | None = flag(minimum=0.0)
+
+
 def name_from_path(path: str) -> str:
     """A model's name in file names and results: its path's (or repo id's) last part."""
     return path.rstrip("/").split("/")[-1]

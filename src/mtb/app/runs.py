@@ -11,6 +11,8 @@ from mtb.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
 
 if TYPE_CHECKING:
     from mtb.app.reporter import Reporter
+    from mtb.cost import Meter
+    from mtb.data import DataDir
     from mtb.engine import RunReport
 
 
@@ -66,3 +68,34 @@ def finish_run(report: RunReport, reporter: Reporter, noun: str) -> int:
         reporter.say("run the same command again to retry only what is missing")
         return EXIT_FAILED
     return EXIT_OK
+
+
+def log_spending(
+    meter: Meter | None,
+    report: RunReport,
+    data: DataDir,
+    command: str,
+    model: str,
+    started: float,
+    reporter: Reporter,
+) -> tuple[str | None, float | None]:
+    """Say what a paid run spent and append it to the cost log: (the line said, its dollars)."""
+    if meter is None or not report.stats.requests:
+        return None, None
+    from mtb import cost
+
+    line = meter.line()
+    reporter.say(line)
+    problem = cost.record_run(
+        data,
+        command=command,
+        model=model,
+        output=report.output,
+        meter=meter,
+        started=started,
+        requests=report.stats.requests,
+        completed=report.completed,
+    )
+    if problem:
+        reporter.say(problem, level="warning")
+    return line, meter.cost()
