@@ -17,7 +17,6 @@ from mtb.cli.common import (
     DataDirOption,
     FirstNOption,
     MaxAttemptsOption,
-    Mode,
     OutputFormat,
     PriceInOption,
     PriceOutOption,
@@ -28,7 +27,6 @@ from mtb.cli.common import (
 )
 from mtb.cli.local_options import (
     LOCAL,
-    LOCAL_JUDGE,
     BackendOption,
     BaseModelOption,
     BatchSizeOption,
@@ -50,9 +48,27 @@ from mtb.cli.local_options import (
     RevisionOption,
     TensorParallelOption,
 )
-
-API = "Model behind an API (--model)"
-JUDGE = "Judge"
+from mtb.cli.options import (
+    API,
+    JUDGE,
+    ApiBaseOption,
+    ApiKeyOption,
+    BaselineModelOption,
+    ForceTemperatureOption,
+    JudgeApiBaseOption,
+    JudgeApiKeyOption,
+    JudgeModelOption,
+    JudgeModelPathOption,
+    JudgeProviderOption,
+    MaxTokensOption,
+    ModeOption,
+    NumChoicesOption,
+    ProviderOption,
+    ReferenceModelOption,
+    SamplesOption,
+    SeedOption,
+    SystemPromptOption,
+)
 
 
 @cli_errors
@@ -85,29 +101,9 @@ def evaluate(
             "defaults.",
         ),
     ] = None,
-    api_base: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--api-base",
-            help="The models' OpenAI-compatible base URL \\[env: OPENAI_BASE_URL]; repeat for replicas.",
-            rich_help_panel=API,
-        ),
-    ] = None,
-    api_key: Annotated[
-        str | None,
-        typer.Option(
-            "--api-key",
-            help="The models' API key \\[env: the provider's variable].",
-            show_default=False,
-            rich_help_panel=API,
-        ),
-    ] = None,
-    provider: Annotated[
-        str,
-        typer.Option(
-            "--provider", help="The models' provider: openai, litellm or fake.", rich_help_panel=API
-        ),
-    ] = "openai",
+    api_base: ApiBaseOption = None,
+    api_key: ApiKeyOption = None,
+    provider: ProviderOption = "openai",
     parallel: Annotated[
         int | None,
         typer.Option(
@@ -116,81 +112,28 @@ def evaluate(
             help="Generation: requests in flight per endpoint \\[default: 8; local: every question at once].",
         ),
     ] = None,
-    num_choices: Annotated[int, typer.Option("--num-choices", min=1, help="Answers per question.")] = 1,
-    max_tokens: Annotated[
-        int | None,
-        typer.Option(
-            "--max-tokens",
-            "--max-new-tokens",
-            min=1,
-            help="New tokens per turn \\[default: the benchmark's].",
-        ),
-    ] = None,
-    force_temperature: Annotated[
-        float | None,
-        typer.Option("--force-temperature", min=0.0, help="One temperature for all questions."),
-    ] = None,
-    system_prompt: Annotated[
-        str | None, typer.Option("--system-prompt", help="A system message before each conversation.")
-    ] = None,
+    num_choices: NumChoicesOption = 1,
+    max_tokens: MaxTokensOption = None,
+    force_temperature: ForceTemperatureOption = None,
+    system_prompt: SystemPromptOption = None,
     backend: BackendOption = "auto",
     chat_template: ChatTemplateOption = None,
     dtype: DtypeOption = None,
     revision: RevisionOption = None,
     base_model: BaseModelOption = None,
     merge_adapter: MergeAdapterOption = False,
-    seed: Annotated[
-        int | None,
-        typer.Option("--seed", min=0, help="Choice i is sampled with seed + i.", rich_help_panel=LOCAL),
-    ] = None,
+    seed: SeedOption = None,
     batch_size: BatchSizeOption = None,
     tensor_parallel_size: TensorParallelOption = None,
     max_model_len: MaxModelLenOption = None,
     gpu_memory_utilization: GpuMemoryOption = None,
-    mode: Annotated[
-        Mode | None,
-        typer.Option(
-            "--mode",
-            help="single, pairwise-baseline (against --baseline-model) or pairwise-all \\[default: the "
-            "benchmark's].",
-            rich_help_panel=JUDGE,
-        ),
-    ] = None,
-    baseline_model: Annotated[
-        str | None,
-        typer.Option("--baseline-model", help="pairwise-baseline: the baseline.", rich_help_panel=JUDGE),
-    ] = None,
-    judge_model: Annotated[
-        str | None,
-        typer.Option(
-            "--judge-model", help="Judge model \\[default: the benchmark's, gpt-4].", rich_help_panel=JUDGE
-        ),
-    ] = None,
-    judge_api_base: Annotated[
-        str | None,
-        typer.Option(
-            "--judge-api-base", envvar="MTB_JUDGE_API_BASE", help="Judge's base URL.", rich_help_panel=JUDGE
-        ),
-    ] = None,
-    judge_api_key: Annotated[
-        str | None,
-        typer.Option(
-            "--judge-api-key",
-            envvar="MTB_JUDGE_API_KEY",
-            help="Judge's API key \\[default: the provider's variable].",
-            show_default=False,
-            rich_help_panel=JUDGE,
-        ),
-    ] = None,
-    judge_provider: Annotated[
-        str, typer.Option("--judge-provider", help="openai, litellm or fake.", rich_help_panel=JUDGE)
-    ] = "openai",
-    reference_model: Annotated[
-        str | None,
-        typer.Option(
-            "--reference-model", help="Whose reference answers \\[default: gpt-4].", rich_help_panel=JUDGE
-        ),
-    ] = None,
+    mode: ModeOption = None,
+    baseline_model: BaselineModelOption = None,
+    judge_model: JudgeModelOption = None,
+    judge_api_base: JudgeApiBaseOption = None,
+    judge_api_key: JudgeApiKeyOption = None,
+    judge_provider: JudgeProviderOption = "openai",
+    reference_model: ReferenceModelOption = None,
     judge_parallel: Annotated[
         int | None,
         typer.Option(
@@ -200,21 +143,8 @@ def evaluate(
             rich_help_panel=JUDGE,
         ),
     ] = None,
-    samples: Annotated[
-        int,
-        typer.Option(
-            "--samples", min=1, help="single: K judgments per answer and turn.", rich_help_panel=JUDGE
-        ),
-    ] = 1,
-    judge_model_path: Annotated[
-        str | None,
-        typer.Option(
-            "--judge-model-path",
-            help="A local judge (model folder, adapter folder or repo id); loaded after the models are "
-            "released.",
-            rich_help_panel=LOCAL_JUDGE,
-        ),
-    ] = None,
+    samples: SamplesOption = 1,
+    judge_model_path: JudgeModelPathOption = None,
     judge_backend: JudgeBackendOption = "auto",
     judge_chat_template: JudgeChatTemplateOption = None,
     judge_dtype: JudgeDtypeOption = None,

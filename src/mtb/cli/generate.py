@@ -34,6 +34,16 @@ from mtb.cli.local_options import (
     RevisionOption,
     TensorParallelOption,
 )
+from mtb.cli.options import (
+    ApiBaseOption,
+    ApiKeyOption,
+    ForceTemperatureOption,
+    MaxTokensOption,
+    NumChoicesOption,
+    ProviderOption,
+    SeedOption,
+    SystemPromptOption,
+)
 
 
 def run_generate(
@@ -55,32 +65,9 @@ def run_generate(
             help="Name for the answer file and records \\[default: the model's last path part].",
         ),
     ] = None,
-    api_base: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--api-base",
-            help="OpenAI-compatible base URL ending in /v1 \\[env: OPENAI_BASE_URL, for the openai "
-            "provider and litellm's openai/ models]. Repeat it for replicas of one model: requests go to "
-            "the least busy, --parallel in flight on each.",
-        ),
-    ] = None,
-    api_key: Annotated[
-        str | None,
-        typer.Option(
-            "--api-key",
-            help="API key \\[env: the provider's variable: OPENAI_API_KEY; litellm: by the model's "
-            "prefix, e.g. ANTHROPIC_API_KEY for anthropic/...].",
-            show_default=False,
-        ),
-    ] = None,
-    provider: Annotated[
-        str,
-        typer.Option(
-            "--provider",
-            help="openai (any OpenAI-compatible server), litellm (provider/model names) or fake "
-            "(in-process, deterministic answers, no key; --model fake).",
-        ),
-    ] = "openai",
+    api_base: ApiBaseOption = None,
+    api_key: ApiKeyOption = None,
+    provider: ProviderOption = "openai",
     parallel: Annotated[
         int | None,
         typer.Option(
@@ -89,29 +76,10 @@ def run_generate(
             help="Requests in flight at once, per endpoint \\[default: 8; local: every question at once].",
         ),
     ] = None,
-    num_choices: Annotated[int, typer.Option("--num-choices", min=1, help="Answers per question.")] = 1,
-    max_tokens: Annotated[
-        int | None,
-        typer.Option(
-            "--max-tokens",
-            "--max-new-tokens",
-            "--max-new-token",
-            min=1,
-            help="New tokens per turn \\[default: the benchmark's, 1024].",
-        ),
-    ] = None,
-    force_temperature: Annotated[
-        float | None,
-        typer.Option(
-            "--force-temperature",
-            min=0.0,
-            help="One temperature for all questions, over the table.",
-        ),
-    ] = None,
-    system_prompt: Annotated[
-        str | None,
-        typer.Option("--system-prompt", help="A system message before each conversation."),
-    ] = None,
+    num_choices: NumChoicesOption = 1,
+    max_tokens: MaxTokensOption = None,
+    force_temperature: ForceTemperatureOption = None,
+    system_prompt: SystemPromptOption = None,
     first_n: FirstNOption = None,
     bench: BenchOption = "mt_bench",
     data_dir: DataDirOption = DEFAULT_DATA_DIR,
@@ -127,12 +95,7 @@ def run_generate(
     revision: RevisionOption = None,
     base_model: BaseModelOption = None,
     merge_adapter: MergeAdapterOption = False,
-    seed: Annotated[
-        int | None,
-        typer.Option(
-            "--seed", min=0, help="Choice i is sampled with seed + i \\[default: 0].", rich_help_panel=LOCAL
-        ),
-    ] = None,
+    seed: SeedOption = None,
     batch_size: BatchSizeOption = None,
     tensor_parallel_size: TensorParallelOption = None,
     num_gpus_total: Annotated[

@@ -17,7 +17,6 @@ from mtb.cli.common import (
     FirstNOption,
     MaxAttemptsOption,
     MaxCostOption,
-    Mode,
     ModelListOption,
     PriceInOption,
     PriceOutOption,
@@ -28,7 +27,6 @@ from mtb.cli.common import (
     writing_stdout,
 )
 from mtb.cli.local_options import (
-    LOCAL_JUDGE,
     JudgeBackendOption,
     JudgeBaseModelOption,
     JudgeBatchSizeOption,
@@ -40,68 +38,28 @@ from mtb.cli.local_options import (
     JudgeRevisionOption,
     JudgeTensorParallelOption,
 )
+from mtb.cli.options import (
+    BaselineModelOption,
+    JudgeApiBaseOption,
+    JudgeApiKeyOption,
+    JudgeModelOption,
+    JudgeModelPathOption,
+    JudgeProviderOption,
+    ModeOption,
+    ReferenceModelOption,
+    SamplesOption,
+)
 
 
 def run_judge(
-    mode: Annotated[
-        Mode | None,
-        typer.Option(
-            "--mode",
-            help="single: a 1-10 score per answer and turn; pairwise-baseline: each model against "
-            "--baseline-model; pairwise-all: every pair of --model-list. Pairs are judged in both orders. "
-            "\\[default: single; Arena-Hard: pairwise-baseline]",
-        ),
-    ] = None,
-    baseline_model: Annotated[
-        str | None,
-        typer.Option(
-            "--baseline-model", help="The model others are compared with \\[default: gpt-3.5-turbo]."
-        ),
-    ] = None,
-    judge_model: Annotated[
-        str | None,
-        typer.Option("--judge-model", help="Judge model \\[default: the benchmark's, gpt-4]."),
-    ] = None,
-    judge_api_base: Annotated[
-        str | None,
-        typer.Option(
-            "--judge-api-base",
-            envvar="MTB_JUDGE_API_BASE",
-            help="Judge's base URL \\[default: the provider's own endpoint, e.g. api.openai.com]. "
-            "OPENAI_BASE_URL is for generation and never moves the judge.",
-        ),
-    ] = None,
-    judge_api_key: Annotated[
-        str | None,
-        typer.Option(
-            "--judge-api-key",
-            envvar="MTB_JUDGE_API_KEY",
-            help="Judge's API key \\[default: the provider's variable: OPENAI_API_KEY; litellm: by the "
-            "model's prefix, e.g. ANTHROPIC_API_KEY for anthropic/...].",
-            show_default=False,
-        ),
-    ] = None,
-    judge_provider: Annotated[
-        str,
-        typer.Option(
-            "--judge-provider",
-            help="openai (any OpenAI-compatible server), litellm (provider/model names) or fake "
-            "(in-process, deterministic verdicts, no key; --judge-model fake).",
-        ),
-    ] = "openai",
-    reference_model: Annotated[
-        str | None,
-        typer.Option("--reference-model", help="Whose reference answers to use \\[default: gpt-4]."),
-    ] = None,
-    judge_model_path: Annotated[
-        str | None,
-        typer.Option(
-            "--judge-model-path",
-            help="A local judge: a model folder, adapter folder or Hugging Face repo id, run here "
-            "(vLLM or transformers). Its name in file names is --judge-model, else the path's last part.",
-            rich_help_panel=LOCAL_JUDGE,
-        ),
-    ] = None,
+    mode: ModeOption = None,
+    baseline_model: BaselineModelOption = None,
+    judge_model: JudgeModelOption = None,
+    judge_api_base: JudgeApiBaseOption = None,
+    judge_api_key: JudgeApiKeyOption = None,
+    judge_provider: JudgeProviderOption = "openai",
+    reference_model: ReferenceModelOption = None,
+    judge_model_path: JudgeModelPathOption = None,
     judge_backend: JudgeBackendOption = "auto",
     judge_chat_template: JudgeChatTemplateOption = None,
     judge_dtype: JudgeDtypeOption = None,
@@ -126,15 +84,7 @@ def run_judge(
     retry_unparsed: Annotated[
         bool, typer.Option("--retry-unparsed", help="Judge again the verdicts that held no rating.")
     ] = False,
-    samples: Annotated[
-        int,
-        typer.Option(
-            "--samples",
-            min=1,
-            help="single: K judgments per answer and turn, each recorded; results show their mean and "
-            "the judge's own spread.",
-        ),
-    ] = 1,
+    samples: SamplesOption = 1,
     category: CategoryOption = None,
     bench: BenchOption = "mt_bench",
     data_dir: DataDirOption = DEFAULT_DATA_DIR,
