@@ -9,7 +9,14 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from mtb.cli.common import OutputFormat, cli_errors, stderr_console, stdout_console, writing_stdout
+from mtb.cli.common import (
+    OutputFormat,
+    OutputFormatOption,
+    cli_errors,
+    stderr_console,
+    stdout_console,
+    writing_stdout,
+)
 
 
 @cli_errors
@@ -31,9 +38,7 @@ def agreement(
             "human against human, then each pair of judges].",
         ),
     ] = None,
-    output_format: Annotated[OutputFormat, typer.Option("--format", help="table, json, csv or markdown.")] = (
-        OutputFormat.table
-    ),
+    output_format: OutputFormatOption = OutputFormat.table,
 ) -> None:
     """Agreement per turn, with ties (S1) and without (S2), as FastChat's compute_agreement.py.
 

@@ -96,6 +96,9 @@ class OutputFormat(str, Enum):
     markdown = "markdown"
 
 
+OutputFormatOption = Annotated[OutputFormat, typer.Option("--format", help="table, json, csv or markdown.")]
+
+
 def cli_errors(command: Callable[..., None]) -> Callable[..., None]:
     """Turn mtb's own errors into a one-line message and their exit code, and Ctrl-C into 130."""
 

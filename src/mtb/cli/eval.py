@@ -18,6 +18,7 @@ from mtb.cli.common import (
     FirstNOption,
     MaxAttemptsOption,
     OutputFormat,
+    OutputFormatOption,
     PriceInOption,
     PriceOutOption,
     ProgressOption,
@@ -96,9 +97,9 @@ def evaluate(
         Path | None,
         typer.Option(
             "--models-file",
-            help="A TOML file of [[model]] tables, each a model (model or model_path) and its own options "
-            "(model_id, api_base, provider, base_model, max_tokens, temperature, ...); flags give the "
-            "defaults.",
+            help="A TOML file of \\[\\[model]] tables, each a model (model or model_path) and its own "
+            "options (model_id, api_base, provider, base_model, max_tokens, temperature, ...); flags give "
+            "the defaults.",
         ),
     ] = None,
     api_base: ApiBaseOption = None,
@@ -176,9 +177,7 @@ def evaluate(
     strict: Annotated[
         bool, typer.Option("--strict", help="Refuse to score judgments made under different settings.")
     ] = False,
-    output_format: Annotated[OutputFormat, typer.Option("--format", help="table, json, csv or markdown.")] = (
-        OutputFormat.table
-    ),
+    output_format: OutputFormatOption = OutputFormat.table,
     first_n: FirstNOption = None,
     bench: BenchOption = "mt_bench",
     data_dir: DataDirOption = DEFAULT_DATA_DIR,

@@ -17,6 +17,7 @@ from mtb.cli.common import (
     Mode,
     ModelListOption,
     OutputFormat,
+    OutputFormatOption,
     cli_errors,
     stderr_console,
 )
@@ -52,9 +53,7 @@ def score_results(
         Path | None,
         typer.Option("--input-file", help="A judgment file \\[default: the judge's file in DATA]."),
     ] = None,
-    output_format: Annotated[OutputFormat, typer.Option("--format", help="table, json, csv or markdown.")] = (
-        OutputFormat.table
-    ),
+    output_format: OutputFormatOption = OutputFormat.table,
     ci: Annotated[
         bool, typer.Option("--ci/--no-ci", help="single: bootstrap 95% intervals over questions.")
     ] = True,
