@@ -33,9 +33,10 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from mtb import validate
-from mtb.benchmarks import find_manifest, load_toml
+from mtb.benchmarks import find_manifest
 from mtb.errors import DataError, MtbError, UsageError
 from mtb.jsonl import target_mode, temp_beside, unwritable
+from mtb.resources import load_toml
 
 GITHUB_RAW = "https://raw.githubusercontent.com"
 CHUNK = 1 << 16
