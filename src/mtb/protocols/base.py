@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from mtb.backends.base import Message, SamplingParams
-from mtb.engine import Caller, Job, OutputSpec
+from mtb.jobs import Completer, Job, OutputSpec
 from mtb.records import ModelAnswer, Question, QuestionId
 from mtb.tables import Table
 
@@ -51,7 +51,7 @@ class PlannedRun:
     gaps_are_fatal: bool
     output: Path  # the output file, or the folder of several
     params: SamplingParams
-    make_jobs: Callable[[Caller], Sequence[Job]]
+    make_jobs: Callable[[Completer], Sequence[Job]]
     judge_model: str
     # What the cost estimate needs (mtb.cost turns it into money; protocols know no prices):
     # the messages of every request the run will send (first attempts, done work left out),

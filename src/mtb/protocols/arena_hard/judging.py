@@ -18,8 +18,8 @@ from typing import Any
 
 from mtb.backends.base import Message, SamplingParams
 from mtb.data import DataDir, file_stem_safe, select_questions
-from mtb.engine import Caller, Job, OutputSpec, Task, all_of, done_keys
 from mtb.errors import MtbError, UsageError
+from mtb.jobs import Completer, Job, OutputSpec, Task, all_of, done_keys
 from mtb.jsonl import iter_json_lines
 from mtb.protocols.arena_hard.config import JudgeConfig
 from mtb.protocols.arena_hard.records import parse_judgment
@@ -68,7 +68,7 @@ def game_messages(
 
 
 async def play_game(
-    caller: Caller, config: JudgeConfig, messages: list[Message], params: SamplingParams
+    caller: Completer, config: JudgeConfig, messages: list[Message], params: SamplingParams
 ) -> dict[str, Any]:
     conversation = list(messages)
     judgment = ""
@@ -85,7 +85,7 @@ async def play_game(
 
 
 async def judge_match(
-    caller: Caller, match: ArenaMatch, config: JudgeConfig, judge_model: str, params: SamplingParams
+    caller: Completer, match: ArenaMatch, config: JudgeConfig, judge_model: str, params: SamplingParams
 ) -> dict[str, Any]:
     game_1 = game_messages(config, match.question, match.baseline, match.answer)
     game_2 = game_messages(config, match.question, match.answer, match.baseline)
@@ -153,7 +153,7 @@ class ArenaPlan:
             "output": str(next(iter(self.specs.values())).path.parent) if self.specs else "",
         }
 
-    def jobs(self, caller: Caller, config: JudgeConfig, params: SamplingParams) -> list[Job]:
+    def jobs(self, caller: Completer, config: JudgeConfig, params: SamplingParams) -> list[Job]:
         def task(match: ArenaMatch) -> Task:
             return Task(
                 match.question.question_id,

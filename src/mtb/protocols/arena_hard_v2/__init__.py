@@ -20,8 +20,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mtb import validate
-from mtb.engine import OutputSpec
 from mtb.errors import UsageError
+from mtb.jobs import OutputSpec
+from mtb.protocols.arena_hard_v2.records import TOKEN_ENCODING as TOKEN_ENCODING
+from mtb.protocols.arena_hard_v2.records import answer_metadata as answer_metadata
 from mtb.protocols.base import BenchmarkProtocol
 from mtb.records import ModelAnswer, Question, QuestionId, sortable_id
 
@@ -30,17 +32,6 @@ if TYPE_CHECKING:
     from mtb.data import DataDir
     from mtb.protocols.arena_hard_v2.settings import CategorySetting
     from mtb.protocols.base import JudgeRequest, PlannedRun, ResultsRequest, ScoreReport
-
-# Upstream's v2 answers count tokens with tiktoken's gpt-4o encoding; the
-# published o3-mini answers' token_len all agree with it (not with cl100k).
-TOKEN_ENCODING = "o200k_base"
-
-
-def answer_metadata(text: str) -> dict[str, Any]:
-    """The `metadata` of a v2 answer: token_len (o200k) and markdown counts outside fenced code."""
-    from mtb.protocols.arena_hard.answers import markdown_counts, token_length
-
-    return {"token_len": token_length(text, TOKEN_ENCODING), **markdown_counts(text)}
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,8 @@ from typing import Any
 
 from mtb.backends.base import Message, SamplingParams
 from mtb.data import DataDir, file_stem_safe
-from mtb.engine import Caller, Job, OutputSpec, Task, all_of, done_keys
 from mtb.errors import UsageError
+from mtb.jobs import Completer, Job, OutputSpec, Task, all_of, done_keys
 from mtb.protocols.arena_hard.judging import missing_line, past_judgments
 from mtb.protocols.arena_hard_v2.records import answer_text, is_scored, parse_judgment
 from mtb.protocols.arena_hard_v2.settings import CategorySetting, JudgeConfig
@@ -49,14 +49,14 @@ def game_messages(
 
 
 async def play_game(
-    caller: Caller, config: JudgeConfig, messages: list[Message], params: SamplingParams
+    caller: Completer, config: JudgeConfig, messages: list[Message], params: SamplingParams
 ) -> dict[str, Any]:
     text = (await caller.complete(messages, params)).text
     return {"score": config.verdict(text), "judgment": {"answer": text}, "prompt": messages}
 
 
 async def judge_match(
-    caller: Caller, match: Match, config: JudgeConfig, judge_model: str, params: SamplingParams
+    caller: Completer, match: Match, config: JudgeConfig, judge_model: str, params: SamplingParams
 ) -> dict[str, Any]:
     game_1 = game_messages(config, match.setting, match.question, match.baseline, match.answer)
     game_2 = game_messages(config, match.setting, match.question, match.answer, match.baseline)
@@ -122,7 +122,7 @@ class Plan:
             "output": str(output),
         }
 
-    def jobs(self, caller: Caller, config: JudgeConfig, params: SamplingParams) -> list[Job]:
+    def jobs(self, caller: Completer, config: JudgeConfig, params: SamplingParams) -> list[Job]:
         def task(match: Match) -> Task:
             return Task(
                 match.question.question_id,

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from mtb import validate
-from mtb.engine import OutputSpec
 from mtb.errors import UsageError
+from mtb.jobs import OutputSpec
 from mtb.protocols.base import BenchmarkProtocol
 from mtb.records import ModelAnswer, Question, QuestionId
 
