@@ -9,7 +9,8 @@ rows stay exact argmax. Generation stops, per row, at EOS or at the
 template's end-of-turn tokens; special tokens are left out of the text.
 
 This module imports torch and transformers at the top; it is itself imported
-only when a local model is used (`mtb.backends.local.open_local_backend`).
+only when a local model is used (`mtb.backends.local.open_local_backend`);
+what it shares with the vLLM backend is `mtb.backends.local_base`.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from transformers.utils import logging as transformers_logging
 
 from mtb.backends.adapters import AdapterInfo
 from mtb.backends.base import BackendError, Completion, Message, SamplingParams
-from mtb.backends.local import (
+from mtb.backends.local_base import (
     GREEDY_BELOW,
     BatchingBackend,
     LocalModelConfig,

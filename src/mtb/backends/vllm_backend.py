@@ -17,7 +17,7 @@ from vllm import SamplingParams as VLLMSamplingParams
 
 from mtb.backends.adapters import AdapterInfo
 from mtb.backends.base import BackendError, Completion, Message, SamplingParams
-from mtb.backends.local import (
+from mtb.backends.local_base import (
     GREEDY_BELOW,
     BatchingBackend,
     LocalModelConfig,
