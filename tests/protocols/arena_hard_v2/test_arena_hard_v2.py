@@ -14,7 +14,8 @@ from mtb.benchmarks import Benchmark
 from mtb.data import DataDir
 from mtb.errors import DataError, UsageError
 from mtb.jsonl import read_records
-from mtb.protocols.arena_hard_v2 import PROTOCOL, answer_metadata, records, scoring
+from mtb.protocols.arena_hard_v2 import PROTOCOL, records, scoring
+from mtb.protocols.arena_hard_v2.records import answer_metadata
 from mtb.protocols.arena_hard_v2.settings import JudgeConfig, read_judge_settings
 from mtb.protocols.base import JudgeRequest, ResultsRequest
 from mtb.records import Question

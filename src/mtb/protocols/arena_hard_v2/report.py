@@ -20,8 +20,7 @@ DEFAULT_ROUNDS, DEFAULT_SEED = 100, 42  # upstream: 100 rounds (unseeded)
 
 
 def _metadata(answer: ModelAnswer) -> dict[str, Any]:
-    from mtb.protocols.arena_hard_v2 import answer_metadata
-    from mtb.protocols.arena_hard_v2.records import answer_text
+    from mtb.protocols.arena_hard_v2.records import answer_metadata, answer_text
 
     found = answer.extra.get("metadata")
     return found if isinstance(found, dict) else answer_metadata(answer_text(answer))
