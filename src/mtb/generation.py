@@ -10,6 +10,7 @@ from mtb.backends.base import Message, SamplingParams
 from mtb.benchmarks import Benchmark
 from mtb.data import DataDir
 from mtb.jobs import Completer, OutputSpec, Task
+from mtb.protocols.base import GeneratedAnswer
 from mtb.records import Question
 
 
@@ -65,7 +66,8 @@ async def answer_question(
             messages = conversation(settings.system_prompt, question.turns[: turn + 1], replies)
             replies.append((await caller.complete(messages, choice_params)).text)
         choices.append(replies)
-    return bench.protocol.answer_record(bench, question, choices, settings.model_id, settings.record_extra)
+    answer = GeneratedAnswer(question, choices, settings.model_id, settings.record_extra)
+    return bench.protocol.answer_record(bench, answer)
 
 
 def answer_output(data: DataDir, model_id: str, questions: Sequence[Question] = ()) -> OutputSpec:

@@ -28,6 +28,16 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
+class GeneratedAnswer:
+    """What generation got for one question, which the family writes as an answer record."""
+
+    question: Question
+    choices: list[list[str]]  # choices[i]: choice i's replies, turn by turn
+    model_id: str
+    extra: dict[str, Any]  # fields every record carries beside the family's (the chat template's hash)
+
+
+@dataclass(frozen=True)
 class JudgeRequest:
     """`mtb judge`'s flags; None means "the benchmark's default"."""
 
@@ -163,15 +173,8 @@ class BenchmarkProtocol(Protocol):
 
     def answer_output(self, data: DataDir, model_id: str) -> OutputSpec: ...
 
-    def answer_record(
-        self,
-        bench: Benchmark,
-        question: Question,
-        choices: list[list[str]],
-        model_id: str,
-        extra: dict[str, Any],
-    ) -> dict[str, Any]:
-        """One answer record in the family's schema: `choices[i]` holds choice i's replies, turn by turn."""
+    def answer_record(self, bench: Benchmark, answer: GeneratedAnswer) -> dict[str, Any]:
+        """One answer record in the family's schema."""
         ...
 
     def check_generation(self, bench: Benchmark) -> None:

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from mtb.benchmarks import Benchmark
     from mtb.data import DataDir
     from mtb.protocols.arena_hard_v2.settings import CategorySetting
-    from mtb.protocols.base import JudgeRequest, PlannedRun, ResultsRequest, ScoreReport
+    from mtb.protocols.base import GeneratedAnswer, JudgeRequest, PlannedRun, ResultsRequest, ScoreReport
 
 
 @dataclass(frozen=True)
@@ -73,20 +73,13 @@ class ArenaHardV2:
             sort_key=lambda record: sortable_id(record["uid"]),
         )
 
-    def answer_record(
-        self,
-        bench: Benchmark,
-        question: Question,
-        choices: list[list[str]],
-        model_id: str,
-        extra: dict[str, Any],
-    ) -> dict[str, Any]:
+    def answer_record(self, bench: Benchmark, answer: GeneratedAnswer) -> dict[str, Any]:
         from mtb.protocols.arena_hard_v2.records import answer_record
 
-        if len(choices) != 1 or len(choices[0]) != 1:
+        if len(answer.choices) != 1 or len(answer.choices[0]) != 1:
             raise UsageError(f"{bench.name} answers hold one reply to one prompt; use --num-choices 1")
-        text = choices[0][0]
-        return answer_record(question, text, model_id, answer_metadata(text), extra)
+        text = answer.choices[0][0]
+        return answer_record(answer.question, text, answer.model_id, answer_metadata(text), answer.extra)
 
     def check_generation(self, bench: Benchmark) -> None:
         from mtb.protocols.arena_hard.answers import token_length
