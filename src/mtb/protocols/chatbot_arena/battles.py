@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TextIO
 
 from mtb.errors import DataError
+from mtb.jsonl import input_errors
 from mtb.jsonstream import iter_values
 from mtb.parquet import is_parquet, iter_rows
 
@@ -49,14 +50,8 @@ def read_battles(path: Path, filters: Filters, *, fast: bool = True) -> Battles:
     if is_parquet(path):
         return _read_parquet(path, filters)
     sink = BattleSink()
-    try:
+    with input_errors(path, "a battle file (JSON array, JSONL or Parquet)"):
         stream = path.open("rb") if fast else path.open(encoding="utf-8", newline="")
-    except IsADirectoryError:
-        raise DataError(path, "is a folder; expected a battle file (JSON array, JSONL or Parquet)") from None
-    except FileNotFoundError:
-        raise DataError(path, "file not found") from None
-    except OSError as exc:
-        raise DataError(path, f"cannot be read ({exc.strerror or exc})") from None
     with stream:
         if fast:
             from mtb.protocols.chatbot_arena.scanning import scan

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from mtb.errors import DataError, UsageError
-from mtb.jsonl import decode_text, iter_json_lines, refuse_device
+from mtb.jsonl import decode_text, input_errors, iter_json_lines, refuse_device
 from mtb.parquet import is_parquet, iter_rows
 from mtb.records import QuestionId, question_id_of
 from mtb.validate import field as get_field
@@ -179,15 +179,8 @@ def iter_json_array(path: Path, text: str) -> Iterator[tuple[int, dict[str, Any]
 
 def _first_byte(path: Path) -> bytes:
     refuse_device(path)
-    try:
-        with path.open("rb") as handle:
-            head = handle.read(4096)
-    except FileNotFoundError:
-        raise DataError(path, "file not found") from None
-    except IsADirectoryError:
-        raise DataError(path, "is a folder; expected a vote file (.json or .jsonl)") from None
-    except OSError as exc:
-        raise DataError(path, f"cannot be read ({exc.strerror or exc})") from None
+    with input_errors(path, "a vote file (.json or .jsonl)"), path.open("rb") as handle:
+        head = handle.read(4096)
     return head.removeprefix(b"\xef\xbb\xbf").lstrip()[:1]
 
 
