@@ -12,6 +12,7 @@ the backends never import the module that imports them.
                        time, gathered into batches: requests that arrive within a
                        few milliseconds of each other go to the model as one call,
                        run in a worker thread so the event loop stays free
+    LocalModelBackend  a BatchingBackend over a loaded model: what hf and vLLM keep alike
     load_error         a loading failure (missing path, offline, out of memory,
                        bad dtype) as one clear mtb error
 
@@ -254,6 +255,21 @@ class BatchingBackend:
         self._pending = []
 
 
+class LocalModelBackend(BatchingBackend):
+    """A BatchingBackend over a model loaded here (transformers or vLLM): its configuration,
+    its chat template (whose hash each answer records), and the adapter on it, if any."""
+
+    def __init__(self, config: LocalModelConfig, template: str, adapter: AdapterInfo | None) -> None:
+        super().__init__()
+        self.config = config
+        self.template = template
+        self.template_sha256 = template_hash(template)
+        self.adapter = adapter
+
+    def generation_failed(self, exc: Exception) -> BackendError:
+        return generation_error(exc, self.config)
+
+
 def vllm_engine_arguments(config: LocalModelConfig, adapter: AdapterInfo | None = None) -> dict[str, Any]:
     """`vllm.LLM(...)` keyword arguments from mtb's flags (here, so the mapping is tested without vLLM).
 
@@ -317,6 +333,13 @@ def base_load_error(exc: BaseException, config: LocalModelConfig, adapter: Adapt
         return reason
     where = "--base-model" if adapter.base_from_flag else f"{adapter.path / 'adapter_config.json'}"
     return DataError(adapter.base, f"the base model of adapter '{adapter.path}' (from {where}): {reason}")
+
+
+def loading_error(exc: BaseException, config: LocalModelConfig, adapter: AdapterInfo | None) -> MtbError:
+    """The model's weights did not load: named as the adapter's base where there is an adapter."""
+    if adapter is not None:
+        return base_load_error(exc, config, adapter)
+    return load_error(exc, config)
 
 
 def adapter_error(exc: BaseException, adapter: AdapterInfo) -> MtbError:
