@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from mtb.protocols.chatbot_arena.records import A_WINS, B_WINS, TIE, Battles
+from mtb.tables import record_of
 
 K, SCALE, BASE, INIT = 4.0, 400.0, 10.0, 1000.0
 LN_BASE = math.log(BASE)
@@ -239,12 +240,4 @@ class ModelRating:
     online_elo: float
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "model": self.model,
-            "rating": self.rating,
-            "ci_low": self.ci_low,
-            "ci_high": self.ci_high,
-            "rank": self.rank,
-            "battles": self.battles,
-            "online_elo": self.online_elo,
-        }
+        return record_of(self, "model rating ci_low ci_high rank battles online_elo")

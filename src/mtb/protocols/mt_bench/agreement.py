@@ -36,6 +36,7 @@ from mtb.errors import DataError, UsageError
 from mtb.jsonl import decode_text, input_errors, iter_json_lines, refuse_device
 from mtb.parquet import is_parquet, iter_rows
 from mtb.records import QuestionId, question_id_of
+from mtb.tables import record_of
 from mtb.validate import field as get_field
 
 HUMAN = "human"
@@ -275,15 +276,7 @@ class Agreement:
         return self.agree / self.total if self.total else None
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "judge_1": self.judge_1,
-            "judge_2": self.judge_2,
-            "turn": self.turn,
-            "ties": self.ties,
-            "agree": self.agree,
-            "total": self.total,
-            "ratio": self.ratio,
-        }
+        return record_of(self, "judge_1 judge_2 turn ties agree total ratio")
 
 
 Grouped = dict[int, dict[tuple[str, str, str], dict[str, list[Vote]]]]  # turn → key → judge → votes
