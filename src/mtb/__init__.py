@@ -1,3 +1,3 @@
 """mtb: LLM-as-a-judge benchmarks from the command line."""
 
-__version__ = "0.1.0"
+from mtb.version import __version__ as __version__

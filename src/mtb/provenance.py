@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from mtb.errors import DataError
+from mtb.version import __version__
 
 RUN_FILE_SUFFIX = ".runs.jsonl"
 RUN_ID_FIELD = "run_id"
@@ -88,8 +89,6 @@ def endpoint_settings(provider: str, model: str, api_bases: Iterable[str | None]
 
 
 def mtb_version() -> str:
-    from mtb import __version__
-
     return __version__
 
 
