@@ -13,18 +13,8 @@ from typing import Any
 import pytest
 
 from mtb.backends import EndpointConfig, SamplingParams, create_backend
-from mtb.engine import (
-    Caller,
-    CallStats,
-    Endpoint,
-    FatalError,
-    ItemFailed,
-    OutputSpec,
-    RunReport,
-    Task,
-    all_of,
-    run_job,
-)
+from mtb.engine import Caller, Endpoint, FatalError, ItemFailed, run_job
+from mtb.jobs import CallStats, OutputSpec, RunReport, Task, all_of
 from mtb.progress import ProgressSink
 from mtb.retry import RetryPolicy
 from mtb.testing.openai_server import OpenAIServer, RecordedRequest, Reply

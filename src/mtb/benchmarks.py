@@ -16,44 +16,21 @@ manifest needs only what its protocol uses.
 from __future__ import annotations
 
 import os
-import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mtb import validate
-from mtb.errors import DataError, UsageError
+from mtb.errors import UsageError
+
+# Defined in mtb.resources (`as` re-exports them): older code finds them here.
+from mtb.resources import load_toml as load_toml
+from mtb.resources import resource_dir as resource_dir
 
 if TYPE_CHECKING:
     from mtb.protocols.base import BenchmarkProtocol
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
-
 BENCH_PATH_VARIABLE = "MTB_BENCH_PATH"
-
-
-def resource_dir(name: str) -> Path:
-    """The `questions/` or `prompts/` folder: inside the installed wheel, or at the repo root."""
-    package_dir = Path(__file__).resolve().parent
-    for candidate in (package_dir / name, package_dir.parents[1] / name):
-        if candidate.is_dir():
-            return candidate
-    raise DataError(package_dir / name, "mtb's own data folder is missing; reinstall mtb")
-
-
-def load_toml(path: Path) -> dict[str, Any]:
-    from mtb.jsonl import read_text
-
-    text = read_text(path)  # a byte that is not UTF-8 is reported as path:line
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise DataError(path, f"not valid TOML ({exc})") from None
-    except RecursionError:  # tomllib recurses per nested array or table
-        raise DataError(path, "not valid TOML (nested too deeply)") from None
 
 
 def manifest_folders() -> list[Path]:

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from mtb import validate
 from mtb.errors import UsageError
+from mtb.resources import load_toml, resource_dir
 
 if TYPE_CHECKING:
     from mtb.backends.base import Completion, Message
@@ -69,15 +70,11 @@ class Price:
 
 
 def prices_file() -> Path:
-    from mtb.benchmarks import resource_dir
-
     return resource_dir("prices") / "prices.toml"
 
 
 def load_prices(path: Path | None = None) -> dict[str, Price]:
     """Every name and alias in the table → its Price; a bad entry is `path: models.NAME: problem`."""
-    from mtb.benchmarks import load_toml
-
     path = path or prices_file()
     table = load_toml(path)
     with validate.in_file(path):

@@ -13,7 +13,6 @@ interrupted run, and continues it with a Range request (see docs/reliability.md)
 
 from __future__ import annotations
 
-import hashlib
 import http.client
 import json
 import os
@@ -33,9 +32,11 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from mtb import validate
-from mtb.benchmarks import find_manifest, load_toml
+from mtb.benchmarks import find_manifest
 from mtb.errors import DataError, MtbError, UsageError
 from mtb.jsonl import target_mode, temp_beside, unwritable
+from mtb.provenance import sha256_file
+from mtb.resources import load_toml
 
 GITHUB_RAW = "https://raw.githubusercontent.com"
 CHUNK = 1 << 16
@@ -169,14 +170,6 @@ def select(files: list[FileSpec], models: list[str] | None) -> list[FileSpec]:
     return [f for f in files if f.model is None or f.model in models]
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 LARGE_JSON = 64 << 20  # bytes: beyond this a .json file is checked as a stream
 
 
@@ -252,7 +245,7 @@ def is_present(dest: Path, spec: FileSpec) -> bool:
         return False
     if spec.sha256 is None:
         return format_problem(dest, spec.path) is None
-    return sha256_of(dest) == spec.sha256
+    return sha256_file(dest) == spec.sha256
 
 
 @contextmanager
@@ -278,7 +271,7 @@ def atomic_target(dest: Path) -> Iterator[tuple[BinaryIO, Path]]:
 def _check_hash(temp: Path, spec: FileSpec, origin: str) -> None:
     """The pinned hash; for an unpinned file, at least that it parses as its kind."""
     if spec.sha256 is not None:
-        actual = sha256_of(temp)
+        actual = sha256_file(temp)
         if actual != spec.sha256:
             raise Corrupt(f"{origin}: sha256 {actual}, expected {spec.sha256}")
         return
@@ -569,8 +562,8 @@ def fetch_hub(spec: FileSpec, dest: Path, advance: Advance) -> None:
         if spec.sha256 is not None:
             problem = (
                 None
-                if sha256_of(cached) == spec.sha256
-                else f"sha256 {sha256_of(cached)}, expected {spec.sha256}"
+                if sha256_file(cached) == spec.sha256
+                else f"sha256 {sha256_file(cached)}, expected {spec.sha256}"
             )
         else:
             problem = format_problem(cached, spec.path)

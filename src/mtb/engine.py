@@ -13,7 +13,9 @@
                failed or interrupted item did get are kept for the next run
                (`mtb.replies`)
 
-A task is an async function that returns one record (a dict) to append.
+A task is an async function that returns one record (a dict) to append. What a
+run is made of (Task, OutputSpec, Job, RunReport) is defined in `mtb.jobs`, which
+the protocols plan with; this module runs it.
 """
 
 from __future__ import annotations
@@ -25,12 +27,23 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterab
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from mtb.backends import create_backend
 from mtb.backends.base import Backend, BackendError, Completion, EndpointConfig, Message, SamplingParams
 from mtb.errors import DataError
-from mtb.jsonl import JsonlAppender, iter_json_lines
+
+# Defined in mtb.jobs, below both the protocols and this module; the `as` re-exports keep
+# `from mtb.engine import Job, OutputSpec, ...` working for code written before the move.
+from mtb.jobs import CallStats as CallStats
+from mtb.jobs import Job as Job
+from mtb.jobs import OutputSpec as OutputSpec
+from mtb.jobs import RunReport as RunReport
+from mtb.jobs import Task as Task
+from mtb.jobs import all_of as all_of
+from mtb.jobs import done_keys as done_keys
+from mtb.jobs import read_existing as read_existing
+from mtb.jsonl import JsonlAppender
 from mtb.progress import ProgressSink
 from mtb.provenance import Run
 from mtb.replies import CURRENT_ITEM, KeptReplies
@@ -38,8 +51,6 @@ from mtb.retry import RetryPolicy, decide, is_rate_limit, is_retryable
 
 if TYPE_CHECKING:
     from mtb.cost import Meter
-
-T = TypeVar("T")
 
 
 class ItemFailed(Exception):
@@ -61,16 +72,6 @@ def redact(text: str, secrets: Iterable[str | None]) -> str:
         if secret and len(secret) >= 4:
             text = text.replace(secret, "***")
     return text
-
-
-@dataclass
-class CallStats:
-    requests: int = 0
-    retries: int = 0
-    retry_reasons: Counter[str] = field(default_factory=Counter)
-    # The model each reply says answered (e.g. gpt-4-0613 for gpt-4): a judge's version, for provenance.
-    served_models: Counter[str] = field(default_factory=Counter)
-    reused: int = 0  # replies an earlier run paid for and kept (mtb.replies), taken instead of a request
 
 
 class Endpoint:
@@ -106,7 +107,8 @@ def _replica_trouble(error: BackendError) -> bool:
 class Caller:
     """Sends requests to one Endpoint, or spreads them over replicas.
 
-    The single place where requests are retried.
+    The single place where requests are retried. It is the `mtb.jobs.Completer`
+    that tasks are given.
     """
 
     def __init__(
@@ -220,90 +222,6 @@ class Caller:
             await self.sleep(decision.wait)
 
 
-async def all_of(*calls: Awaitable[T]) -> list[T]:
-    """Await every call (the games of one judgment), then raise the first failure, if any.
-
-    `asyncio.gather` raises as soon as one fails and leaves the others running,
-    unawaited: a game already paid for would finish after its item had given up,
-    and its reply would be lost instead of kept for the next run (mtb.replies).
-    """
-    results = await asyncio.gather(*calls, return_exceptions=True)
-    for result in results:
-        if isinstance(result, BaseException):
-            raise result
-    return results  # type: ignore[return-value]  # no exception left among them
-
-
-@dataclass(frozen=True)
-class Task:
-    key: Hashable
-    label: str  # names the item in failure reports, e.g. "question 81"
-    run: Callable[[], Awaitable[dict[str, Any]]]
-
-
-@dataclass
-class RunReport:
-    output: Path
-    total: int = 0  # tasks this run set out to do
-    already_done: int = 0  # found in the output file and skipped
-    completed: int = 0
-    failures: list[tuple[str, str]] = field(default_factory=list)  # (label, reason)
-    fatal: str | None = None
-    cost_stop: str | None = None  # why --max-cost stopped the run
-    interrupted: bool = False
-    notes: list[str] = field(default_factory=list)
-    stats: CallStats = field(default_factory=CallStats)
-    unparsed: int = 0  # records in the output files, old and new, whose verdict names no score or winner
-
-    @property
-    def not_done(self) -> int:
-        return self.total - self.completed
-
-    @property
-    def ok(self) -> bool:
-        return (
-            not self.failures
-            and self.fatal is None
-            and self.cost_stop is None
-            and not self.interrupted
-            and self.not_done == 0
-        )
-
-
-@dataclass(frozen=True)
-class OutputSpec:
-    """How the records of one output file are keyed, checked and ordered."""
-
-    path: Path
-    parse: Callable[[dict[str, Any]], Any]  # validates a line; raises ValueError
-    key: Callable[[dict[str, Any]], Hashable]
-    sort_key: Callable[[dict[str, Any]], Any]
-    # A record that exists but should be produced again (e.g. an unparsed verdict
-    # with --retry-unparsed) is not counted as done.
-    is_done: Callable[[dict[str, Any]], bool] = lambda record: True
-    # A verdict that names no score or winner: kept, left out of results, counted in the report.
-    unparsed: Callable[[dict[str, Any]], bool] = lambda record: False
-
-
-def read_existing(spec: OutputSpec) -> list[dict[str, Any]]:
-
-    if not spec.path.exists():
-        return []
-    records = []
-    for number, obj in iter_json_lines(spec.path):
-        try:
-            spec.parse(obj)
-        except ValueError as exc:
-            raise DataError(spec.path, str(exc), number) from None
-        records.append(obj)
-    return records
-
-
-def done_keys(spec: OutputSpec, records: Iterable[dict[str, Any]] | None = None) -> set[Hashable]:
-    """The keys a run can skip: records in the output that count as done."""
-    return {spec.key(r) for r in (read_existing(spec) if records is None else records) if spec.is_done(r)}
-
-
 def _latest_per_key(records: Iterable[dict[str, Any]], spec: OutputSpec) -> dict[Hashable, dict[str, Any]]:
     latest: dict[Hashable, dict[str, Any]] = {}
     for record in records:
@@ -414,14 +332,6 @@ async def _run_tasks(
         for member in pool:
             member.cancel()
         await asyncio.gather(*pool, return_exceptions=True)
-
-
-@dataclass(frozen=True)
-class Job:
-    """One output file and the tasks that fill it."""
-
-    spec: OutputSpec
-    make_tasks: Callable[[set[Hashable]], Sequence[Task]]
 
 
 @dataclass

@@ -9,7 +9,8 @@ from typing import Any
 from mtb.backends.base import Message, SamplingParams
 from mtb.benchmarks import Benchmark
 from mtb.data import DataDir
-from mtb.engine import Caller, OutputSpec, Task
+from mtb.jobs import Completer, OutputSpec, Task
+from mtb.protocols.base import GeneratedAnswer
 from mtb.records import Question
 
 
@@ -52,7 +53,7 @@ def conversation(
 
 
 async def answer_question(
-    caller: Caller, question: Question, bench: Benchmark, settings: GenerationSettings
+    caller: Completer, question: Question, bench: Benchmark, settings: GenerationSettings
 ) -> dict[str, Any]:
     """Every choice's replies, turn by turn, as one record in the benchmark's answer schema."""
     temperature = temperature_for(question, bench, settings.force_temperature)
@@ -65,7 +66,8 @@ async def answer_question(
             messages = conversation(settings.system_prompt, question.turns[: turn + 1], replies)
             replies.append((await caller.complete(messages, choice_params)).text)
         choices.append(replies)
-    return bench.protocol.answer_record(bench, question, choices, settings.model_id, settings.record_extra)
+    answer = GeneratedAnswer(question, choices, settings.model_id, settings.record_extra)
+    return bench.protocol.answer_record(bench, answer)
 
 
 def answer_output(data: DataDir, model_id: str, questions: Sequence[Question] = ()) -> OutputSpec:
@@ -94,7 +96,7 @@ def answer_output(data: DataDir, model_id: str, questions: Sequence[Question] = 
 def generation_tasks(
     questions: Sequence[Question],
     done: set[Hashable],
-    caller: Caller,
+    caller: Completer,
     bench: Benchmark,
     settings: GenerationSettings,
 ) -> list[Task]:

@@ -65,17 +65,28 @@ def refuse_device(path: Path) -> None:
         raise DataError(path, "is a device, not a file; give a file, or a pipe")
 
 
+@contextlib.contextmanager
+def input_errors(path: Path, expected: str) -> Iterator[None]:
+    """The ways opening (or reading) an input file fails, as DataErrors that name it.
+
+    `expected` is what the path should have been, for the message when it is a folder
+    ("a JSONL file"). Every reader says these the same way, whatever it reads.
+    """
+    try:
+        yield
+    except FileNotFoundError:
+        raise DataError(path, "file not found") from None
+    except IsADirectoryError:
+        raise DataError(path, f"is a folder; expected {expected}") from None
+    except OSError as exc:
+        raise DataError(path, f"cannot be read ({exc.strerror or exc})") from None
+
+
 def read_text(path: Path) -> str:
     """A text file, checked for UTF-8; an unreadable or non-UTF-8 file is a DataError."""
     refuse_device(path)
-    try:
+    with input_errors(path, "a file"):
         raw = path.read_bytes()
-    except IsADirectoryError:
-        raise DataError(path, "is a folder; expected a file") from None
-    except FileNotFoundError:
-        raise DataError(path, "file not found") from None
-    except OSError as exc:
-        raise DataError(path, f"cannot be read ({exc.strerror or exc})") from None
     return decode_text(path, raw)
 
 
@@ -107,14 +118,8 @@ def decode_line(path: Path, raw: bytes, number: int) -> dict[str, Any] | None:
 def iter_json_lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """Yield (line number, object) for every non-blank line; bad JSON or bytes are a DataError."""
     refuse_device(path)
-    try:
+    with input_errors(path, "a JSONL file"):
         handle = path.open("rb")
-    except FileNotFoundError:
-        raise DataError(path, "file not found") from None
-    except IsADirectoryError:
-        raise DataError(path, "is a folder; expected a JSONL file") from None
-    except OSError as exc:
-        raise DataError(path, f"cannot be read ({exc.strerror or exc})") from None
     with handle:
         for number, raw in enumerate(handle, start=1):
             obj = decode_line(path, raw, number)

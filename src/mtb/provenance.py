@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from mtb.errors import DataError
+from mtb.version import __version__
 
 RUN_FILE_SUFFIX = ".runs.jsonl"
 RUN_ID_FIELD = "run_id"
@@ -55,6 +56,15 @@ def sha256_text(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def sha256_file(path: Path) -> str:
+    """A file's sha256, read a few megabytes at a time (weights and downloads run to gigabytes)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 22), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def endpoint_host(api_base: str | None) -> str | None:
     """`https://user:pw@host:8000/v1?key=x` → `host:8000`: never a credential or a path."""
     if not api_base:
@@ -79,8 +89,6 @@ def endpoint_settings(provider: str, model: str, api_bases: Iterable[str | None]
 
 
 def mtb_version() -> str:
-    from mtb import __version__
-
     return __version__
 
 

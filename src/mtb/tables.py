@@ -1,4 +1,7 @@
-"""A result table and its renderings: rich (for people), CSV and markdown (for files)."""
+"""A result table and its renderings: rich (for people), CSV and markdown (for files).
+
+And `record_of`: one result as a JSON record, for `--format json`.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +16,16 @@ class Table:
     title: str
     columns: list[str]
     rows: list[list[Any]]
+
+
+def record_of(result: object, names: str) -> dict[str, Any]:
+    """`result` as a JSON record (`--format json`): each attribute in `names` (space-separated;
+    fields or properties) under its own name, in that order.
+
+    Written as a dict literal, each key stood twice, as a string and as an attribute, free to
+    drift apart; here a key is the attribute it reads.
+    """
+    return {name: getattr(result, name) for name in names.split()}
 
 
 def cell(value: Any) -> str:

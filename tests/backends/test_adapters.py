@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from mtb.backends.adapters import resolve_adapter, vllm_lora_rank
-from mtb.backends.local import LocalModelConfig, template_hash, vllm_engine_arguments
+from mtb.backends.local_base import LocalModelConfig, template_hash, vllm_engine_arguments
 from mtb.cli.main import app
 from mtb.errors import DataError, UsageError
 

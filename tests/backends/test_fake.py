@@ -13,8 +13,9 @@ import pytest
 from helpers import TINY_JUDGE_PROMPTS
 from mtb.backends import SamplingParams, create_backend, resolve_endpoint
 from mtb.backends.fake import FakeBackend, FakeMode, fake_reply, parse_fake_model, request_digest
-from mtb.engine import Caller, CallStats, Endpoint, OutputSpec, Task, run_job
+from mtb.engine import Caller, Endpoint, run_job
 from mtb.errors import UsageError
+from mtb.jobs import CallStats, OutputSpec, Task
 from mtb.progress import ProgressSink
 from mtb.protocols.mt_bench.verdicts import parse_pair_verdict, parse_rating
 from mtb.retry import RetryPolicy

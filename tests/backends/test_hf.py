@@ -14,7 +14,8 @@ pytest.importorskip("transformers", reason="needs the local extra: pip install -
 
 from mtb.backends.base import BackendError, Message, SamplingParams
 from mtb.backends.hf import HFBackend
-from mtb.backends.local import LocalModelConfig, open_local_backend
+from mtb.backends.local import open_local_backend
+from mtb.backends.local_base import LocalModelConfig
 from mtb.errors import DataError, MissingExtraError, MtbError, UsageError
 from mtb.generation import conversation
 

@@ -9,7 +9,8 @@ import pytest
 pytest.importorskip("litellm", reason="the mtb[litellm] extra is not installed")
 
 from mtb.backends import EndpointConfig, SamplingParams, create_backend
-from mtb.engine import Caller, CallStats, Endpoint, FatalError
+from mtb.engine import Caller, Endpoint, FatalError
+from mtb.jobs import CallStats
 from mtb.retry import RetryPolicy
 from mtb.testing.openai_server import OpenAIServer, Reply
 

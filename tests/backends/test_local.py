@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from mtb.backends.local import LocalModelConfig, load_error, pick_backend, vllm_engine_arguments
+from mtb.backends.local import pick_backend
+from mtb.backends.local_base import LocalModelConfig, load_error, vllm_engine_arguments
 from mtb.errors import UsageError
 
 

@@ -158,8 +158,8 @@ def test_plot_draws_ratings_and_the_win_fraction_heatmap(
 def test_win_fractions_follow_fastchat() -> None:
     import numpy as np
 
-    from mtb.protocols.chatbot_arena.battles import A_WINS, B_WINS, TIE, Battles
     from mtb.protocols.chatbot_arena.plot import win_fractions
+    from mtb.protocols.chatbot_arena.records import A_WINS, B_WINS, TIE, Battles
 
     a = np.array([0, 0, 1, 0], dtype=np.int32)
     b = np.array([1, 1, 0, 1], dtype=np.int32)

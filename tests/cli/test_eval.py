@@ -293,7 +293,7 @@ def test_a_local_model_and_a_local_judge_on_cpu(
     runner: CliRunner, data_dir: Path, tiny_model: Path, tmp_path: Path
 ) -> None:
     """The tiny random model answers, is released, then judges: its verdicts hold no rating, counted."""
-    from mtb.benchmarks import resource_dir
+    from mtb.resources import resource_dir
 
     # The judge's reply cut to a few tokens (the tiny model is slow enough); generation's max_tokens stays.
     text = (resource_dir("questions") / "mt_bench.toml").read_text()

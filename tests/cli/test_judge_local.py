@@ -15,8 +15,8 @@ import pytest
 from typer.testing import CliRunner
 
 from helpers import read_jsonl
-from mtb.benchmarks import resource_dir
 from mtb.cli.main import app
+from mtb.resources import resource_dir
 
 MODEL = "vicuna-13b-v1.3"  # a published model's answers, judged by the tiny model
 JUDGE_TOKENS = 12

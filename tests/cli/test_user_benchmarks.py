@@ -14,8 +14,8 @@ import pytest
 from typer.testing import CliRunner
 
 from helpers import judge_rating_for, judge_responder, model_responder, read_jsonl
-from mtb.benchmarks import resource_dir
 from mtb.cli.main import app
+from mtb.resources import resource_dir
 from mtb.testing.openai_server import OpenAIServer, RecordedRequest, Reply
 
 QUESTIONS = [

@@ -34,6 +34,7 @@ from typing import Any
 
 from mtb.errors import DataError, UsageError
 from mtb.jsonl import read_text
+from mtb.provenance import sha256_file
 
 ADAPTER_CONFIG = "adapter_config.json"
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")
@@ -137,14 +138,6 @@ def vllm_lora_rank(rank: int | None) -> int:
     raise UsageError(f"adapter rank r={rank} is above the largest vLLM supports ({VLLM_LORA_RANKS[-1]})")
 
 
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 22), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def adapter_sha256(folder: Path) -> str:
     """sha256 of `sha256sum adapter_config.json adapter_model.*` (name order), as the module says."""
     names = sorted(
@@ -152,7 +145,7 @@ def adapter_sha256(folder: Path) -> str:
         for p in folder.iterdir()
         if p.is_file() and (p.name == ADAPTER_CONFIG or p.name.startswith("adapter_model"))
     )
-    lines = "".join(f"{_file_sha256(folder / name)}  {name}\n" for name in names)
+    lines = "".join(f"{sha256_file(folder / name)}  {name}\n" for name in names)
     return hashlib.sha256(lines.encode("utf-8")).hexdigest()
 
 

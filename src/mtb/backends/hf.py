@@ -2,14 +2,15 @@
 
 Requests that arrive together (every question's turn 1, then the turn 2s as
 their turn 1s finish) are run as one left-padded `generate` call
-(`BatchingBackend`). Rows may mix greedy and sampled decoding: `RowSampler`
+(`LocalModelBackend`). Rows may mix greedy and sampled decoding: `RowSampler`
 draws each sampled row's token from that row's own seeded generator, so a
 row's text does not depend on which other rows share its batch, and greedy
 rows stay exact argmax. Generation stops, per row, at EOS or at the
 template's end-of-turn tokens; special tokens are left out of the text.
 
 This module imports torch and transformers at the top; it is itself imported
-only when a local model is used (`mtb.backends.local.open_local_backend`).
+only when a local model is used (`mtb.backends.local.open_local_backend`);
+what it shares with the vLLM backend is `mtb.backends.local_base`.
 """
 
 from __future__ import annotations
@@ -32,17 +33,16 @@ from transformers.utils import logging as transformers_logging
 
 from mtb.backends.adapters import AdapterInfo
 from mtb.backends.base import BackendError, Completion, Message, SamplingParams
-from mtb.backends.local import (
+from mtb.backends.local_base import (
     GREEDY_BELOW,
-    BatchingBackend,
+    LocalModelBackend,
     LocalModelConfig,
     adapter_error,
     base_load_error,
     end_of_turn_ids,
-    generation_error,
     load_error,
+    loading_error,
     pick_template,
-    template_hash,
 )
 from mtb.errors import MtbError, UsageError
 
@@ -121,15 +121,18 @@ def _torch_dtype(name: str) -> Any:
     return getattr(torch, name)
 
 
-class HFBackend(BatchingBackend):
-    def __init__(self, config: LocalModelConfig, tokenizer: Any, model: Any, template: str) -> None:
-        super().__init__()
-        self.config = config
+class HFBackend(LocalModelBackend):
+    def __init__(
+        self,
+        config: LocalModelConfig,
+        tokenizer: Any,
+        model: Any,
+        template: str,
+        adapter: AdapterInfo | None = None,
+    ) -> None:
+        super().__init__(config, template, adapter)
         self.tokenizer = tokenizer
         self.model = model
-        self.template = template
-        self.template_sha256 = template_hash(template)
-        self.adapter: AdapterInfo | None = None
         self.max_batch_size = config.max_batch_size
         stops = [tokenizer.eos_token_id, *end_of_turn_ids(tokenizer, template)]
         configured = getattr(model.generation_config, "eos_token_id", None)
@@ -167,14 +170,11 @@ class HFBackend(BatchingBackend):
         try:
             model = AutoModelForCausalLM.from_pretrained(weights, **kwargs)
         except Exception as exc:
-            if adapter is not None:
-                raise base_load_error(exc, config, adapter) from None
-            raise load_error(exc, config) from None
+            raise loading_error(exc, config, adapter) from None
         if adapter is not None:
             model = apply_adapter(model, adapter, merge=config.merge_adapter)
         model.eval()
-        backend = cls(config, tokenizer, model, template)
-        backend.adapter = adapter
+        backend = cls(config, tokenizer, model, template, adapter)
         backend.render([{"role": "user", "content": "hi"}])  # a broken template fails now, not mid-run
         return backend
 
@@ -200,9 +200,6 @@ class HFBackend(BatchingBackend):
 
     def prompt_size(self, prompt: Any) -> int:
         return len(prompt)
-
-    def generation_failed(self, exc: Exception) -> BackendError:
-        return generation_error(exc, self.config)
 
     def generate_batch(self, prompts: list[Any], params: list[SamplingParams]) -> list[Completion]:
         width = max(len(p) for p in prompts)

@@ -16,39 +16,32 @@ from vllm import LLM
 from vllm import SamplingParams as VLLMSamplingParams
 
 from mtb.backends.adapters import AdapterInfo
-from mtb.backends.base import BackendError, Completion, Message, SamplingParams
-from mtb.backends.local import (
+from mtb.backends.base import Completion, Message, SamplingParams
+from mtb.backends.local_base import (
     GREEDY_BELOW,
-    BatchingBackend,
+    LocalModelBackend,
     LocalModelConfig,
-    base_load_error,
     end_of_turn_ids,
-    generation_error,
-    load_error,
+    loading_error,
     pick_template,
-    template_hash,
     vllm_engine_arguments,
 )
 
 
-class VLLMBackend(BatchingBackend):
+class VLLMBackend(LocalModelBackend):
     max_batch_size = None  # vLLM schedules any number of requests itself
 
     def __init__(
         self, config: LocalModelConfig, llm: Any, template: str, adapter: AdapterInfo | None = None
     ) -> None:
-        super().__init__()
-        self.config = config
+        super().__init__(config, template, adapter)
         self.llm = llm
-        self.adapter = adapter
         # The base is loaded once with LoRA enabled; every request names the adapter.
         self.lora_request: Any = None
         if adapter is not None:
             from vllm.lora.request import LoRARequest
 
             self.lora_request = LoRARequest(adapter.path.name, 1, str(adapter.path))
-        self.template = template
-        self.template_sha256 = template_hash(template)
         # vLLM stops at EOS and the model's generation_config; the template's
         # end-of-turn tokens are added, as the transformers backend does.
         self.stop_ids = end_of_turn_ids(llm.get_tokenizer(), template)
@@ -58,9 +51,7 @@ class VLLMBackend(BatchingBackend):
         try:
             llm = LLM(**vllm_engine_arguments(config, adapter))
         except Exception as exc:
-            if adapter is not None:
-                raise base_load_error(exc, config, adapter) from None
-            raise load_error(exc, config) from None
+            raise loading_error(exc, config, adapter) from None
 
         def base_tokenizer() -> Any:  # an adapter's tokenizer without a template: the base's
             from transformers import AutoTokenizer
@@ -72,9 +63,6 @@ class VLLMBackend(BatchingBackend):
 
     def prepare(self, messages: Sequence[Message]) -> list[Message]:
         return list(messages)
-
-    def generation_failed(self, exc: Exception) -> BackendError:
-        return generation_error(exc, self.config)
 
     def _sampling(self, params: SamplingParams, choice_seed: int) -> Any:
         greedy = params.temperature < GREEDY_BELOW

@@ -432,7 +432,8 @@ class Catalog:
 
 def _default_battle_log() -> str | None:
     """The file name `mtb results --bench chatbot-arena` reads when --battles is not given."""
-    from mtb.benchmarks import find_manifest, load_toml
+    from mtb.benchmarks import find_manifest
+    from mtb.resources import load_toml
 
     try:
         files = load_toml(find_manifest(ARENA_BENCH)).get("files", {})

@@ -6,10 +6,10 @@ from typing import Annotated
 
 import typer
 
-from mtb import __version__
 from mtb.cli import agreement, browse, download, generate, judge, results
 from mtb.cli import eval as eval_command
 from mtb.cli.common import MultiValueCommand
+from mtb.version import __version__
 
 app = typer.Typer(
     name="mtb",

@@ -18,13 +18,23 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from mtb.backends.base import Message, SamplingParams
-from mtb.engine import Caller, Job, OutputSpec
+from mtb.jobs import Completer, Job, OutputSpec
 from mtb.records import ModelAnswer, Question, QuestionId
 from mtb.tables import Table
 
 if TYPE_CHECKING:
     from mtb.benchmarks import Benchmark
     from mtb.data import DataDir
+
+
+@dataclass(frozen=True)
+class GeneratedAnswer:
+    """What generation got for one question, which the family writes as an answer record."""
+
+    question: Question
+    choices: list[list[str]]  # choices[i]: choice i's replies, turn by turn
+    model_id: str
+    extra: dict[str, Any]  # fields every record carries beside the family's (the chat template's hash)
 
 
 @dataclass(frozen=True)
@@ -53,7 +63,7 @@ class PlannedRun:
     gaps_are_fatal: bool
     output: Path  # the output file, or the folder of several
     params: SamplingParams
-    make_jobs: Callable[[Caller], Sequence[Job]]
+    make_jobs: Callable[[Completer], Sequence[Job]]
     judge_model: str
     # What the cost estimate needs (mtb.cost turns it into money; protocols know no prices):
     # the messages of every request the run will send (first attempts, done work left out),
@@ -171,15 +181,8 @@ class BenchmarkProtocol(Protocol):
 
     def answer_output(self, data: DataDir, model_id: str) -> OutputSpec: ...
 
-    def answer_record(
-        self,
-        bench: Benchmark,
-        question: Question,
-        choices: list[list[str]],
-        model_id: str,
-        extra: dict[str, Any],
-    ) -> dict[str, Any]:
-        """One answer record in the family's schema: `choices[i]` holds choice i's replies, turn by turn."""
+    def answer_record(self, bench: Benchmark, answer: GeneratedAnswer) -> dict[str, Any]:
+        """One answer record in the family's schema."""
         ...
 
     def check_generation(self, bench: Benchmark) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mtb.data import unique_questions
-from mtb.engine import OutputSpec
+from mtb.jobs import OutputSpec
 from mtb.jsonl import read_records
 from mtb.records import ModelAnswer, Question, QuestionId, new_answer_id, sortable_id
 

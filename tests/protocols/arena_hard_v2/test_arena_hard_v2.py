@@ -14,9 +14,10 @@ from mtb.benchmarks import Benchmark
 from mtb.data import DataDir
 from mtb.errors import DataError, UsageError
 from mtb.jsonl import read_records
-from mtb.protocols.arena_hard_v2 import PROTOCOL, answer_metadata, records, scoring
+from mtb.protocols.arena_hard_v2 import PROTOCOL, records, scoring
+from mtb.protocols.arena_hard_v2.records import answer_metadata
 from mtb.protocols.arena_hard_v2.settings import JudgeConfig, read_judge_settings
-from mtb.protocols.base import JudgeRequest, ResultsRequest
+from mtb.protocols.base import GeneratedAnswer, JudgeRequest, ResultsRequest
 from mtb.records import Question
 
 O3_MINI = "o3-mini-2025-01-31"
@@ -74,7 +75,7 @@ def test_what_we_write_is_upstreams_schema_and_reads_back(tmp_path: Path) -> Non
     bench = Benchmark.load("arena-hard-v2.0")
     question = Question("abc123", "hard_prompt", ["Write a haiku."])
     text = "# Haiku\n\n- **one**\n- two\n\n```\n# not a header\n```"
-    record = PROTOCOL.answer_record(bench, question, [[text]], "my-model", {})
+    record = PROTOCOL.answer_record(bench, GeneratedAnswer(question, [[text]], "my-model", {}))
     assert list(record) == ["uid", "ans_id", "model", "messages", "tstamp", "metadata"]
     assert record["messages"] == [
         {"role": "user", "content": "Write a haiku."},
@@ -88,7 +89,7 @@ def test_what_we_write_is_upstreams_schema_and_reads_back(tmp_path: Path) -> Non
     answer = PROTOCOL.read_answers(path)["abc123"]
     assert records.answer_json(answer) == record
     with pytest.raises(UsageError, match="one reply"):
-        PROTOCOL.answer_record(bench, question, [[text], [text]], "my-model", {})
+        PROTOCOL.answer_record(bench, GeneratedAnswer(question, [[text], [text]], "my-model", {}))
 
 
 def test_an_answer_without_the_assistants_answer_is_a_line_error(tmp_path: Path) -> None:

@@ -10,7 +10,8 @@ import pytest
 
 import fastchat_arena_reference as reference
 from mtb.protocols.chatbot_arena import ratings
-from mtb.protocols.chatbot_arena.battles import Battles, Filters, read_battles
+from mtb.protocols.chatbot_arena.battles import read_battles
+from mtb.protocols.chatbot_arena.records import Battles, Filters
 from mtb.protocols.chatbot_arena.report import compute
 from mtb.testing.arena_battles import generate, load_rows
 

@@ -13,7 +13,8 @@ import pytest
 
 from mtb.errors import DataError
 from mtb.protocols.chatbot_arena import scanning
-from mtb.protocols.chatbot_arena.battles import Battles, Filters, read_battles
+from mtb.protocols.chatbot_arena.battles import read_battles
+from mtb.protocols.chatbot_arena.records import Battles, Filters
 from mtb.testing.arena_battles import generate, load_rows
 
 FILTERS = [

@@ -22,12 +22,11 @@ from typing import TYPE_CHECKING, Any
 from mtb import validate
 from mtb.protocols import fastchat
 from mtb.protocols.base import BenchmarkProtocol
-from mtb.records import Question
 
 if TYPE_CHECKING:
     from mtb.benchmarks import Benchmark
     from mtb.data import DataDir
-    from mtb.protocols.base import JudgeRequest, PlannedRun, ResultsRequest, ScoreReport
+    from mtb.protocols.base import GeneratedAnswer, JudgeRequest, PlannedRun, ResultsRequest, ScoreReport
 
 
 @dataclass(frozen=True)
@@ -43,23 +42,15 @@ class ArenaHard(fastchat.FastChatFiles):
             raise ValueError("missing field 'judging.default_baseline'")
         return ArenaHardSettings(validate.field(bench.table, "files.judge_config", str))
 
-    def answer_record(
-        self,
-        bench: Benchmark,
-        question: Question,
-        choices: list[list[str]],
-        model_id: str,
-        extra: dict[str, Any],
-    ) -> dict[str, Any]:
+    def answer_record(self, bench: Benchmark, answer: GeneratedAnswer) -> dict[str, Any]:
         from mtb.protocols.arena_hard.answers import answer_turn, conv_metadata
 
         # Arena-hard-auto stores each turn as {"content", "token_len"} ...
-        record = fastchat.answer_record(
-            question, [[answer_turn(text) for text in replies] for replies in choices], model_id, extra
-        )
+        turns = [[answer_turn(text) for text in replies] for replies in answer.choices]
+        record = fastchat.answer_record(answer.question, turns, answer.model_id, answer.extra)
         # ... and adds conv_metadata for style control, for one choice of one turn.
-        if len(choices) == 1 and len(choices[0]) == 1:
-            record["conv_metadata"] = conv_metadata(choices[0][0])
+        if len(answer.choices) == 1 and len(answer.choices[0]) == 1:
+            record["conv_metadata"] = conv_metadata(answer.choices[0][0])
         return record
 
     def check_generation(self, bench: Benchmark) -> None:

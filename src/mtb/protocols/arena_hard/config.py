@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from mtb import validate
 from mtb.errors import DataError
@@ -36,6 +37,28 @@ def template_problem(template: str) -> str | None:
     return None
 
 
+def load_judge_config(path: Path, how_to_get_it: str) -> dict[str, Any]:
+    """An arena-hard-auto judge config's YAML mapping (both versions' configs are YAML).
+
+    A missing file says `how_to_get_it`; a YAML error names its line."""
+    import yaml
+
+    if not path.exists():
+        raise DataError(path, f"judge config not found; {how_to_get_it}")
+    text = read_text(path)
+    try:
+        table = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        line = getattr(getattr(exc, "problem_mark", None), "line", None)
+        raise DataError(
+            path, f"not valid YAML ({getattr(exc, 'problem', exc)})", None if line is None else line + 1
+        ) from None
+    with validate.in_file(path):
+        if not isinstance(table, dict):
+            raise ValueError("expected a mapping of settings")
+    return table
+
+
 @dataclass(frozen=True)
 class JudgeConfig:
     """The parts of arena-hard-auto's config/judge_config.yaml that define a judgment."""
@@ -49,21 +72,8 @@ class JudgeConfig:
 
     @classmethod
     def load(cls, path: Path) -> JudgeConfig:
-        import yaml
-
-        if not path.exists():
-            raise DataError(path, "judge config not found; point --data-dir at arena-hard-auto's data")
-        text = read_text(path)
-        try:
-            table = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            line = getattr(getattr(exc, "problem_mark", None), "line", None)
-            raise DataError(
-                path, f"not valid YAML ({getattr(exc, 'problem', exc)})", None if line is None else line + 1
-            ) from None
+        table = load_judge_config(path, "point --data-dir at arena-hard-auto's data")
         with validate.in_file(path):
-            if not isinstance(table, dict):
-                raise ValueError("expected a mapping of settings")
             templates = validate.string_list(table, "prompt_template")
             if not templates:
                 raise ValueError("'prompt_template' must be a non-empty list of strings")

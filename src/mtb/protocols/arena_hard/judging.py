@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Hashable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from mtb.backends.base import Message, SamplingParams
 from mtb.data import DataDir, file_stem_safe, select_questions
-from mtb.engine import Caller, Job, OutputSpec, Task, all_of, done_keys
 from mtb.errors import MtbError, UsageError
+from mtb.jobs import Completer, Job, OutputSpec, Task, all_of, done_keys
 from mtb.jsonl import iter_json_lines
 from mtb.protocols.arena_hard.config import JudgeConfig
 from mtb.protocols.arena_hard.records import parse_judgment
@@ -41,7 +41,9 @@ def read_verdict(judgment: str, pattern: re.Pattern[str]) -> tuple[str | None, b
 
 
 @dataclass(frozen=True)
-class ArenaMatch:
+class BaselineMatch:
+    """One model's answer to a question, to be judged against the baseline's answer to it."""
+
     question: Question
     model: str
     answer: ModelAnswer
@@ -50,6 +52,16 @@ class ArenaMatch:
     @property
     def label(self) -> str:
         return f"{self.model} question {self.question.question_id}"
+
+
+@dataclass(frozen=True)
+class ArenaMatch(BaselineMatch):
+    def games(self, config: JudgeConfig) -> tuple[list[Message], list[Message]]:
+        """Both games' opening messages: game 1 shows the baseline as A, game 2 the model."""
+        return (
+            game_messages(config, self.question, self.baseline, self.answer),
+            game_messages(config, self.question, self.answer, self.baseline),
+        )
 
 
 def game_messages(
@@ -68,7 +80,7 @@ def game_messages(
 
 
 async def play_game(
-    caller: Caller, config: JudgeConfig, messages: list[Message], params: SamplingParams
+    caller: Completer, config: JudgeConfig, messages: list[Message], params: SamplingParams
 ) -> dict[str, Any]:
     conversation = list(messages)
     judgment = ""
@@ -85,11 +97,9 @@ async def play_game(
 
 
 async def judge_match(
-    caller: Caller, match: ArenaMatch, config: JudgeConfig, judge_model: str, params: SamplingParams
+    caller: Completer, match: ArenaMatch, config: JudgeConfig, judge_model: str, params: SamplingParams
 ) -> dict[str, Any]:
-    game_1 = game_messages(config, match.question, match.baseline, match.answer)
-    game_2 = game_messages(config, match.question, match.answer, match.baseline)
-    games = await all_of(*(play_game(caller, config, g, params) for g in (game_1, game_2)))
+    games = await all_of(*(play_game(caller, config, g, params) for g in match.games(config)))
     return {
         "question_id": match.question.question_id,
         "model": match.model,
@@ -103,27 +113,59 @@ def judgment_path(data: DataDir, judge_model: str, model: str) -> Path:
     return data.judgment_dir / file_stem_safe(judge_model) / f"{file_stem_safe(model)}.jsonl"
 
 
-def judgment_output(path: Path, retry_unparsed: bool) -> OutputSpec:
-    def scored(record: dict[str, Any]) -> bool:
-        return all(game.get("score") is not None for game in record["games"])
+def judgment_files(
+    data: DataDir,
+    judge_model: str,
+    models: Iterable[str],
+    output: Callable[[Path, bool], OutputSpec],
+    retry_unparsed: bool,
+) -> tuple[dict[str, OutputSpec], dict[str, frozenset[Hashable]]]:
+    """Each model's judgment file in the judge's folder, read as `output(path, retry_unparsed)`
+    says, and the question ids it already holds."""
+    specs = {model: output(judgment_path(data, judge_model, model), retry_unparsed) for model in models}
+    return specs, {model: frozenset(done_keys(spec)) for model, spec in specs.items()}
 
+
+def games_scored(record: dict[str, Any]) -> bool:
+    """Every game of a judgment holds a label."""
+    return all(game.get("score") is not None for game in record["games"])
+
+
+def judgment_output(
+    path: Path,
+    retry_unparsed: bool,
+    *,
+    id_field: str = "question_id",
+    parse: Callable[[dict[str, Any]], Any] = parse_judgment,
+    scored: Callable[[dict[str, Any]], bool] = games_scored,
+) -> OutputSpec:
+    """A judgment file, one record per question (`id_field`: v2.0 calls it "uid"); a record
+    whose games are not all `scored` is kept but left out of results, and with
+    `retry_unparsed` judged again."""
     return OutputSpec(
         path=path,
-        parse=parse_judgment,
-        key=lambda r: r["question_id"],
-        sort_key=lambda r: sortable_id(r["question_id"]),
+        parse=parse,
+        key=lambda r: r[id_field],
+        sort_key=lambda r: sortable_id(r[id_field]),
         is_done=scored if retry_unparsed else (lambda r: True),
         unparsed=lambda r: not scored(r),
     )
 
 
+M = TypeVar("M", bound=BaselineMatch)
+
+
 @dataclass(frozen=True)
-class ArenaPlan:
+class BaselinePlan(Generic[M]):
+    """Each model's matches against the baseline, its output file, and what that file holds.
+
+    Both Arena-Hard versions plan this way; v0.1 has one baseline, v2.0 one per category.
+    """
+
     judge_model: str
-    baseline_model: str
     models: list[str]
     questions: list[Question]
-    matches: dict[str, list[ArenaMatch]]  # per model
+    matches: dict[str, list[M]]  # per model
     specs: dict[str, OutputSpec]
     gaps: list[str]
     done: dict[str, frozenset[Hashable]]  # per model, the question ids its output file already holds
@@ -137,37 +179,55 @@ class ArenaPlan:
             if m.question.question_id in self.done[model]
         )
 
-    def summary(self, bench: str) -> dict[str, Any]:
+    def to_judge(self) -> Iterator[M]:
+        """The matches whose judgment is not in their output file yet, model by model."""
+        for model in self.models:
+            yield from (m for m in self.matches[model] if m.question.question_id not in self.done[model])
+
+    def summary_with(self, bench: str, baselines: dict[str, Any], output: str) -> dict[str, Any]:
+        """The plan printed before the run; `baselines` names the baseline key and value."""
         total = sum(len(m) for m in self.matches.values())
         return {
             "bench": bench,
             "mode": "pairwise-baseline",
             "judge": self.judge_model,
-            "baseline": self.baseline_model,
+            **baselines,
             "models": self.models,
             "questions": len(self.questions),
             "judgments": total,
             "already_done": self.already_done,
             "to_make": total - self.already_done,
             "judge_calls": 2 * (total - self.already_done),
-            "output": str(next(iter(self.specs.values())).path.parent) if self.specs else "",
+            "output": output,
         }
 
-    def jobs(self, caller: Caller, config: JudgeConfig, params: SamplingParams) -> list[Job]:
-        def task(match: ArenaMatch) -> Task:
-            return Task(
-                match.question.question_id,
-                match.label,
-                lambda: judge_match(caller, match, config, self.judge_model, params),
-            )
+    def jobs_for(self, models: Iterable[str], judge: Callable[[M], Awaitable[dict[str, Any]]]) -> list[Job]:
+        """One job per model's output file: `judge` for each of its matches not done yet."""
 
-        def tasks_for(model: str) -> Any:
+        def task(match: M) -> Task:
+            return Task(match.question.question_id, match.label, lambda: judge(match))
+
+        def tasks_for(model: str) -> Callable[[set[Hashable]], list[Task]]:
             def make(done: set[Hashable]) -> list[Task]:
                 return [task(m) for m in self.matches[model] if m.question.question_id not in done]
 
             return make
 
-        return [Job(self.specs[model], tasks_for(model)) for model in self.models]
+        return [Job(self.specs[model], tasks_for(model)) for model in models]
+
+
+@dataclass(frozen=True)
+class ArenaPlan(BaselinePlan[ArenaMatch]):
+    baseline_model: str
+
+    def summary(self, bench: str) -> dict[str, Any]:
+        output = str(next(iter(self.specs.values())).path.parent) if self.specs else ""
+        return self.summary_with(bench, {"baseline": self.baseline_model}, output)
+
+    def jobs(self, caller: Completer, config: JudgeConfig, params: SamplingParams) -> list[Job]:
+        return self.jobs_for(
+            self.models, lambda match: judge_match(caller, match, config, self.judge_model, params)
+        )
 
 
 def plan_arena(
@@ -195,34 +255,22 @@ def plan_arena(
         missing = [q.question_id for q in questions if q.question_id not in by_question]
         if missing:
             gaps.append(missing_line(model, missing, "answer"))
-    matches: dict[str, list[ArenaMatch]] = {}
-    specs: dict[str, OutputSpec] = {}
-    done: dict[str, frozenset[Hashable]] = {}
-    for model in chosen:
-        baseline = answers[baseline_model]
-        matches[model] = [
+    baseline = answers[baseline_model]
+    matches = {
+        model: [
             ArenaMatch(q, model, answers[model][q.question_id], baseline[q.question_id])
             for q in questions
             if q.question_id in answers[model] and q.question_id in baseline
         ]
-        specs[model] = judgment_output(judgment_path(data, judge_model, model), retry_unparsed)
-        done[model] = frozenset(done_keys(specs[model]))
-    return ArenaPlan(judge_model, baseline_model, chosen, questions, matches, specs, gaps, done)
+        for model in chosen
+    }
+    specs, done = judgment_files(data, judge_model, chosen, judgment_output, retry_unparsed)
+    return ArenaPlan(judge_model, chosen, questions, matches, specs, gaps, done, baseline_model)
 
 
 # The reply length to assume when no judgment holds any yet: upstream's judge answers the
 # question itself before comparing, so its replies are long.
 DEFAULT_OUTPUT_TOKENS = 700
-
-
-def request_messages(plan: ArenaPlan, config: JudgeConfig) -> Iterator[list[Message]]:
-    """Both games' first requests for every match still to judge (a second attempt is not foreseen)."""
-    for model in plan.models:
-        for match in plan.matches[model]:
-            if match.question.question_id in plan.done[model]:
-                continue
-            yield game_messages(config, match.question, match.baseline, match.answer)
-            yield game_messages(config, match.question, match.answer, match.baseline)
 
 
 def missing_line(model: str, ids: list[QuestionId], what: str) -> str:
@@ -257,7 +305,8 @@ def planned_run(plan: ArenaPlan, config: JudgeConfig, bench: str) -> PlannedRun:
         params=params,
         make_jobs=lambda caller: plan.jobs(caller, config, params),
         judge_model=plan.judge_model,
-        requests=lambda: request_messages(plan, config),
+        # Both games' first requests for every match still to judge (a second attempt is not foreseen).
+        requests=lambda: (messages for match in plan.to_judge() for messages in match.games(config)),
         past_outputs=lambda: past_judgments(plan.specs[plan.models[0]].path.parent),
         default_output_tokens=DEFAULT_OUTPUT_TOKENS,
         provenance={

@@ -26,6 +26,29 @@ def refuse_mt_bench_flags(request: ResultsRequest) -> None:
         raise UsageError("--position-bias works with MT-bench pairwise judgments")
 
 
+def judgment_files(
+    folder: Path, models: list[str] | None, bench: str
+) -> tuple[list[Path], list[Path], list[str]]:
+    """The judge folder's judgment files (one per model), those of `models` (--model-list; None:
+    all), and a warning for any listed model without one."""
+    files = (
+        sorted(p for p in folder.glob("*.jsonl") if p.is_file() and not is_run_file(p))
+        if folder.is_dir()
+        else []
+    )
+    if not files:
+        raise DataError(folder, f"no judgment files here; run `mtb judge --bench {bench}` first")
+    chosen = [p for p in files if models is None or p.stem in models]
+    warnings = []
+    if models is not None:
+        if not chosen:
+            raise UsageError(f"no judgment file in {folder} for {', '.join(models)}")
+        absent = [m for m in models if m not in {p.stem for p in chosen}]
+        if absent:
+            warnings.append(f"no judgment file in {folder} for: {', '.join(absent)}")
+    return files, chosen, warnings
+
+
 def score(data: DataDir, request: ResultsRequest) -> ScoreReport:
     if request.plot is not None:
         raise UsageError("--plot draws MT-bench scores by category; Arena-Hard has a single category")
@@ -40,21 +63,7 @@ def score(data: DataDir, request: ResultsRequest) -> ScoreReport:
     rounds = request.rounds or DEFAULT_ROUNDS
     seed = DEFAULT_SEED if request.seed is None else request.seed
     control = request.control
-    files = (
-        sorted(p for p in folder.glob("*.jsonl") if p.is_file() and not is_run_file(p))
-        if folder.is_dir()
-        else []
-    )
-    if not files:
-        raise DataError(folder, f"no judgment files here; run `mtb judge --bench {data.bench.name}` first")
-    chosen = [p for p in files if request.models is None or p.stem in request.models]
-    warnings = []
-    if request.models is not None:
-        absent = [m for m in request.models if m not in {p.stem for p in chosen}]
-        if not chosen:
-            raise UsageError(f"no judgment file in {folder} for {', '.join(request.models)}")
-        if absent:
-            warnings.append(f"no judgment file in {folder} for: {', '.join(absent)}")
+    files, chosen, warnings = judgment_files(folder, request.models, data.bench.name)
     _check_baseline(data, folder, files, baseline, explicit=request.baseline_model is not None)
     known = frozenset(q.question_id for q in data.questions())
     # The default folder is the judge's (judges that differ only by '/' share it); an --input-file

@@ -20,6 +20,7 @@ from mtb.protocols.arena_hard.answers import token_length
 from mtb.protocols.arena_hard.records import parse_judgment
 from mtb.protocols.arena_hard.scanning import Games, map_files, scan_judged, scan_token_lengths
 from mtb.records import QuestionId
+from mtb.tables import record_of
 
 WEIGHT = 3  # how many battles a strong verdict (A>>B, B>>A) counts for, as upstream
 # Game 1 shows the baseline as A; game 2 shows the model as A. For each label:
@@ -133,13 +134,7 @@ class ArenaScore:
     battles: float
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "model": self.model,
-            "score": self.score,
-            "ci_low": self.ci_low,
-            "ci_high": self.ci_high,
-            "avg_tokens": self.avg_tokens,
-        }
+        return record_of(self, "model score ci_low ci_high avg_tokens")
 
 
 def arena_scores(

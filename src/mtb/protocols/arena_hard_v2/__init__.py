@@ -20,8 +20,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mtb import validate
-from mtb.engine import OutputSpec
 from mtb.errors import UsageError
+from mtb.jobs import OutputSpec
+from mtb.protocols.arena_hard_v2.records import TOKEN_ENCODING as TOKEN_ENCODING
+from mtb.protocols.arena_hard_v2.records import answer_metadata as answer_metadata
 from mtb.protocols.base import BenchmarkProtocol
 from mtb.records import ModelAnswer, Question, QuestionId, sortable_id
 
@@ -29,18 +31,7 @@ if TYPE_CHECKING:
     from mtb.benchmarks import Benchmark
     from mtb.data import DataDir
     from mtb.protocols.arena_hard_v2.settings import CategorySetting
-    from mtb.protocols.base import JudgeRequest, PlannedRun, ResultsRequest, ScoreReport
-
-# Upstream's v2 answers count tokens with tiktoken's gpt-4o encoding; the
-# published o3-mini answers' token_len all agree with it (not with cl100k).
-TOKEN_ENCODING = "o200k_base"
-
-
-def answer_metadata(text: str) -> dict[str, Any]:
-    """The `metadata` of a v2 answer: token_len (o200k) and markdown counts outside fenced code."""
-    from mtb.protocols.arena_hard.answers import markdown_counts, token_length
-
-    return {"token_len": token_length(text, TOKEN_ENCODING), **markdown_counts(text)}
+    from mtb.protocols.base import GeneratedAnswer, JudgeRequest, PlannedRun, ResultsRequest, ScoreReport
 
 
 @dataclass(frozen=True)
@@ -82,20 +73,13 @@ class ArenaHardV2:
             sort_key=lambda record: sortable_id(record["uid"]),
         )
 
-    def answer_record(
-        self,
-        bench: Benchmark,
-        question: Question,
-        choices: list[list[str]],
-        model_id: str,
-        extra: dict[str, Any],
-    ) -> dict[str, Any]:
+    def answer_record(self, bench: Benchmark, answer: GeneratedAnswer) -> dict[str, Any]:
         from mtb.protocols.arena_hard_v2.records import answer_record
 
-        if len(choices) != 1 or len(choices[0]) != 1:
+        if len(answer.choices) != 1 or len(answer.choices[0]) != 1:
             raise UsageError(f"{bench.name} answers hold one reply to one prompt; use --num-choices 1")
-        text = choices[0][0]
-        return answer_record(question, text, model_id, answer_metadata(text), extra)
+        text = answer.choices[0][0]
+        return answer_record(answer.question, text, answer.model_id, answer_metadata(text), answer.extra)
 
     def check_generation(self, bench: Benchmark) -> None:
         from mtb.protocols.arena_hard.answers import token_length

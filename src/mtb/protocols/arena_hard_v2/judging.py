@@ -10,34 +10,39 @@ upstream). Records go to model_judgment/<judge>/<model>.jsonl.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from mtb.backends.base import Message, SamplingParams
 from mtb.data import DataDir, file_stem_safe
-from mtb.engine import Caller, Job, OutputSpec, Task, all_of, done_keys
 from mtb.errors import UsageError
-from mtb.protocols.arena_hard.judging import missing_line, past_judgments
+from mtb.jobs import Completer, Job, OutputSpec, all_of
+from mtb.protocols.arena_hard.judging import (
+    BaselineMatch,
+    BaselinePlan,
+    judgment_files,
+    missing_line,
+    past_judgments,
+)
+from mtb.protocols.arena_hard.judging import judgment_output as v0_1_judgment_output
 from mtb.protocols.arena_hard_v2.records import answer_text, is_scored, parse_judgment
 from mtb.protocols.arena_hard_v2.settings import CategorySetting, JudgeConfig
 from mtb.protocols.base import PlannedRun
 from mtb.provenance import sha256_text
-from mtb.records import ModelAnswer, Question, QuestionId, sortable_id
+from mtb.records import ModelAnswer, Question, QuestionId
 
 
 @dataclass(frozen=True)
-class Match:
-    question: Question
-    model: str
-    answer: ModelAnswer
-    baseline: ModelAnswer
-    setting: CategorySetting
+class Match(BaselineMatch):
+    setting: CategorySetting  # the answer's category: its baseline and system prompt
 
-    @property
-    def label(self) -> str:
-        return f"{self.model} question {self.question.question_id}"
+    def games(self, config: JudgeConfig) -> tuple[list[Message], list[Message]]:
+        """Both games' messages: game 1 shows the baseline as A, game 2 the model."""
+        return (
+            game_messages(config, self.setting, self.question, self.baseline, self.answer),
+            game_messages(config, self.setting, self.question, self.answer, self.baseline),
+        )
 
 
 def game_messages(
@@ -49,18 +54,16 @@ def game_messages(
 
 
 async def play_game(
-    caller: Caller, config: JudgeConfig, messages: list[Message], params: SamplingParams
+    caller: Completer, config: JudgeConfig, messages: list[Message], params: SamplingParams
 ) -> dict[str, Any]:
     text = (await caller.complete(messages, params)).text
     return {"score": config.verdict(text), "judgment": {"answer": text}, "prompt": messages}
 
 
 async def judge_match(
-    caller: Caller, match: Match, config: JudgeConfig, judge_model: str, params: SamplingParams
+    caller: Completer, match: Match, config: JudgeConfig, judge_model: str, params: SamplingParams
 ) -> dict[str, Any]:
-    game_1 = game_messages(config, match.setting, match.question, match.baseline, match.answer)
-    game_2 = game_messages(config, match.setting, match.question, match.answer, match.baseline)
-    games = await all_of(*(play_game(caller, config, g, params) for g in (game_1, game_2)))
+    games = await all_of(*(play_game(caller, config, g, params) for g in match.games(config)))
     return {
         "uid": match.question.question_id,
         "category": match.question.category,
@@ -71,72 +74,25 @@ async def judge_match(
     }
 
 
-def judgment_path(data: DataDir, judge_model: str, model: str) -> Path:
-    return data.judgment_dir / file_stem_safe(judge_model) / f"{file_stem_safe(model)}.jsonl"
-
-
 def judgment_output(path: Path, retry_unparsed: bool) -> OutputSpec:
-    return OutputSpec(
-        path=path,
-        parse=parse_judgment,
-        key=lambda r: r["uid"],
-        sort_key=lambda r: sortable_id(r["uid"]),
-        is_done=is_scored if retry_unparsed else (lambda r: True),
-        unparsed=lambda r: not is_scored(r),
-    )
+    """v0.1's judgment file, with v2.0's key and record rules."""
+    return v0_1_judgment_output(path, retry_unparsed, id_field="uid", parse=parse_judgment, scored=is_scored)
 
 
 @dataclass(frozen=True)
-class Plan:
-    judge_model: str
+class Plan(BaselinePlan[Match]):
     categories: dict[str, CategorySetting]  # the categories judged
-    models: list[str]
-    questions: list[Question]
-    matches: dict[str, list[Match]]  # per model
-    specs: dict[str, OutputSpec]
-    gaps: list[str]
-    done: dict[str, frozenset[Hashable]]  # per model, the question ids its output file already holds
-
-    @property
-    def already_done(self) -> int:
-        return sum(
-            1
-            for model, matches in self.matches.items()
-            for m in matches
-            if m.question.question_id in self.done[model]
-        )
 
     def summary(self, bench: str, output: Path) -> dict[str, Any]:
-        total = sum(len(m) for m in self.matches.values())
-        return {
-            "bench": bench,
-            "mode": "pairwise-baseline",
-            "judge": self.judge_model,
-            "baselines": {c: s.baseline for c, s in self.categories.items()},
-            "models": self.models,
-            "questions": len(self.questions),
-            "judgments": total,
-            "already_done": self.already_done,
-            "to_make": total - self.already_done,
-            "judge_calls": 2 * (total - self.already_done),
-            "output": str(output),
-        }
+        baselines = {c: s.baseline for c, s in self.categories.items()}
+        return self.summary_with(bench, {"baselines": baselines}, str(output))
 
-    def jobs(self, caller: Caller, config: JudgeConfig, params: SamplingParams) -> list[Job]:
-        def task(match: Match) -> Task:
-            return Task(
-                match.question.question_id,
-                match.label,
-                lambda: judge_match(caller, match, config, self.judge_model, params),
-            )
-
-        def tasks_for(model: str) -> Any:
-            def make(done: set[Hashable]) -> list[Task]:
-                return [task(m) for m in self.matches[model] if m.question.question_id not in done]
-
-            return make
-
-        return [Job(self.specs[model], tasks_for(model)) for model in self.models if self.matches[model]]
+    def jobs(self, caller: Completer, config: JudgeConfig, params: SamplingParams) -> list[Job]:
+        # Only a model with matches gets a job, and so an output file (v0.1 opens every one).
+        return self.jobs_for(
+            [model for model in self.models if self.matches[model]],
+            lambda match: judge_match(caller, match, config, self.judge_model, params),
+        )
 
 
 def plan_judging(
@@ -194,8 +150,6 @@ def plan_judging(
         if missing:
             gaps.append(missing_line(baseline, missing, "baseline answer"))
     matches: dict[str, list[Match]] = {}
-    specs: dict[str, OutputSpec] = {}
-    done: dict[str, frozenset[Hashable]] = {}
     for model in listed:
         own = [q for q in chosen_questions if categories[q.category].baseline != model]
         missing = [q.question_id for q in own if q.question_id not in answers[model]]
@@ -212,23 +166,12 @@ def plan_judging(
             for q in own
             if q.question_id in answers[model] and q.question_id in answers[categories[q.category].baseline]
         ]
-        specs[model] = judgment_output(judgment_path(data, judge_model, model), retry_unparsed)
-        done[model] = frozenset(done_keys(specs[model]))
-    return Plan(judge_model, categories, listed, chosen_questions, matches, specs, gaps, done)
+    specs, done = judgment_files(data, judge_model, listed, judgment_output, retry_unparsed)
+    return Plan(judge_model, listed, chosen_questions, matches, specs, gaps, done, categories)
 
 
 # The reply length to assume when no judgment holds any yet (the judge writes its own answer first).
 DEFAULT_OUTPUT_TOKENS = 800
-
-
-def request_messages(plan: Plan, config: JudgeConfig) -> Iterator[list[Message]]:
-    """Both games' requests for every match still to judge."""
-    for model in plan.models:
-        for match in plan.matches[model]:
-            if match.question.question_id in plan.done[model]:
-                continue
-            yield game_messages(config, match.setting, match.question, match.baseline, match.answer)
-            yield game_messages(config, match.setting, match.question, match.answer, match.baseline)
 
 
 def planned_run(plan: Plan, config: JudgeConfig, bench: str, data: DataDir) -> PlannedRun:
@@ -244,7 +187,7 @@ def planned_run(plan: Plan, config: JudgeConfig, bench: str, data: DataDir) -> P
         params=params,
         make_jobs=lambda caller: plan.jobs(caller, config, params),
         judge_model=plan.judge_model,
-        requests=lambda: request_messages(plan, config),
+        requests=lambda: (messages for match in plan.to_judge() for messages in match.games(config)),
         # v2 keeps a game's text in `judgment.answer`.
         past_outputs=lambda: past_judgments(
             output, lambda judgment: judgment.get("answer") if isinstance(judgment, dict) else None

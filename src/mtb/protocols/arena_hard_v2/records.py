@@ -18,6 +18,9 @@ from mtb import validate
 from mtb.records import Choice, ModelAnswer, Question, new_answer_id, tstamp_of
 
 ANSWER_KEYS = ("uid", "ans_id", "model", "messages", "tstamp")
+# Upstream's v2 answers count tokens with tiktoken's gpt-4o encoding; the
+# published o3-mini answers' token_len all agree with it (not with cl100k).
+TOKEN_ENCODING = "o200k_base"
 
 
 def parse_question(obj: dict[str, Any]) -> Question:
@@ -75,6 +78,13 @@ def answer_json(answer: ModelAnswer) -> dict[str, Any]:
 
 def answer_text(answer: ModelAnswer) -> str:
     return answer.choices[0].turns[0]
+
+
+def answer_metadata(text: str) -> dict[str, Any]:
+    """The `metadata` of a v2 answer: token_len (o200k) and markdown counts outside fenced code."""
+    from mtb.protocols.arena_hard.answers import markdown_counts, token_length
+
+    return {"token_len": token_length(text, TOKEN_ENCODING), **markdown_counts(text)}
 
 
 def answer_record(

@@ -7,12 +7,11 @@ from typing import Any
 
 from mtb.data import DataDir, file_stem_safe
 from mtb.errors import DataError, UsageError
-from mtb.protocols.arena_hard.report import judge_warnings, refuse_mt_bench_flags
+from mtb.protocols.arena_hard.report import judge_warnings, judgment_files, refuse_mt_bench_flags
 from mtb.protocols.arena_hard.scanning import map_files
 from mtb.protocols.arena_hard_v2 import scoring
 from mtb.protocols.arena_hard_v2.settings import CategorySetting
 from mtb.protocols.base import ResultsRequest, ScoreReport
-from mtb.provenance import is_run_file
 from mtb.records import ModelAnswer, QuestionId
 from mtb.tables import Table
 
@@ -20,8 +19,7 @@ DEFAULT_ROUNDS, DEFAULT_SEED = 100, 42  # upstream: 100 rounds (unseeded)
 
 
 def _metadata(answer: ModelAnswer) -> dict[str, Any]:
-    from mtb.protocols.arena_hard_v2 import answer_metadata
-    from mtb.protocols.arena_hard_v2.records import answer_text
+    from mtb.protocols.arena_hard_v2.records import answer_metadata, answer_text
 
     found = answer.extra.get("metadata")
     return found if isinstance(found, dict) else answer_metadata(answer_text(answer))
@@ -43,21 +41,8 @@ def score(
         )
     judge = request.judge_model or judge_default
     folder = request.input_file or data.judgment_dir / file_stem_safe(judge)
-    files = (
-        sorted(p for p in folder.glob("*.jsonl") if p.is_file() and not is_run_file(p))
-        if folder.is_dir()
-        else []
-    )
-    if not files:
-        raise DataError(folder, f"no judgment files here; run `mtb judge --bench {name}` first")
-    chosen = [p for p in files if request.models is None or p.stem in request.models]
-    warnings, notes = [], []
-    if request.models is not None:
-        if not chosen:
-            raise UsageError(f"no judgment file in {folder} for {', '.join(request.models)}")
-        absent = [m for m in request.models if m not in {p.stem for p in chosen}]
-        if absent:
-            warnings.append(f"no judgment file in {folder} for: {', '.join(absent)}")
+    _, chosen, warnings = judgment_files(folder, request.models, name)
+    notes: list[str] = []
     rounds = request.rounds or DEFAULT_ROUNDS
     seed = DEFAULT_SEED if request.seed is None else request.seed
     questions = data.questions()

@@ -19,6 +19,7 @@ from typing import Any
 from mtb.protocols.arena_hard.scanning import scan_judged
 from mtb.protocols.arena_hard_v2.records import parse_judgment
 from mtb.records import QuestionId
+from mtb.tables import record_of
 
 WEIGHT = 3
 _STRONG = (1.0,) * WEIGHT, (0.0,) * WEIGHT
@@ -88,18 +89,12 @@ class V2Score:
     avg_tokens: int | None
     judgments: int  # records scored (both games labelled)
 
+    @property
+    def ci_level(self) -> str:
+        return CI_LEVEL
+
     def to_json(self) -> dict[str, Any]:
-        return {
-            "model": self.model,
-            "category": self.category,
-            "baseline": self.baseline,
-            "score": self.score,
-            "ci_low": self.ci_low,
-            "ci_high": self.ci_high,
-            "ci_level": CI_LEVEL,
-            "avg_tokens": self.avg_tokens,
-            "judgments": self.judgments,
-        }
+        return record_of(self, "model category baseline score ci_low ci_high ci_level avg_tokens judgments")
 
 
 def bootstrap_mean(

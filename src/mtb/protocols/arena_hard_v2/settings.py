@@ -17,6 +17,7 @@ from typing import Any
 
 from mtb import validate
 from mtb.errors import DataError
+from mtb.protocols.arena_hard.config import load_judge_config
 
 PLACEHOLDERS = ("QUESTION", "ANSWER_A", "ANSWER_B")
 
@@ -33,22 +34,8 @@ class JudgeConfig:
 
     @classmethod
     def load(cls, path: Path) -> JudgeConfig:
-        import yaml
-
-        if not path.exists():
-            raise DataError(
-                path, "judge config not found; run `mtb download-baselines --bench arena-hard-v2.0`"
-            )
-        try:
-            table = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except yaml.YAMLError as exc:
-            line = getattr(getattr(exc, "problem_mark", None), "line", None)
-            raise DataError(
-                path, f"not valid YAML ({getattr(exc, 'problem', exc)})", None if line is None else line + 1
-            ) from None
+        table = load_judge_config(path, "run `mtb download-baselines --bench arena-hard-v2.0`")
         with validate.in_file(path):
-            if not isinstance(table, dict):
-                raise ValueError("expected a mapping of settings")
             if table.get("reference"):
                 raise ValueError(
                     "'reference' answers are not supported; mtb judges as the published config (null)"

@@ -16,15 +16,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from mtb import validate
-from mtb.engine import OutputSpec
 from mtb.errors import UsageError
+from mtb.jobs import OutputSpec
 from mtb.protocols.base import BenchmarkProtocol
 from mtb.records import ModelAnswer, Question, QuestionId
 
 if TYPE_CHECKING:
     from mtb.benchmarks import Benchmark
     from mtb.data import DataDir
-    from mtb.protocols.base import JudgeRequest, PlannedRun, ResultsRequest, ScoreReport
+    from mtb.protocols.base import GeneratedAnswer, JudgeRequest, PlannedRun, ResultsRequest, ScoreReport
 
 
 @dataclass(frozen=True)
@@ -55,14 +55,7 @@ class ChatbotArena:
     def answer_output(self, data: DataDir, model_id: str) -> OutputSpec:
         _no_questions(data.bench.name, "answer")
 
-    def answer_record(
-        self,
-        bench: Benchmark,
-        question: Question,
-        choices: list[list[str]],
-        model_id: str,
-        extra: dict[str, Any],
-    ) -> dict[str, Any]:
+    def answer_record(self, bench: Benchmark, answer: GeneratedAnswer) -> dict[str, Any]:
         _no_questions(bench.name, "answer")
 
     def check_generation(self, bench: Benchmark) -> None:

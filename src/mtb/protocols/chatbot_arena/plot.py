@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from mtb.protocols.chatbot_arena.battles import A_WINS, B_WINS, Battles
+from mtb.protocols.chatbot_arena.records import A_WINS, B_WINS, Battles
 
 if TYPE_CHECKING:
-    from mtb.protocols.chatbot_arena.report import ModelRating
+    from mtb.protocols.chatbot_arena.ratings import ModelRating
 
 
 def win_fractions(battles: Battles, order: Sequence[str]) -> np.ndarray:

@@ -26,10 +26,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from mtb.protocols.chatbot_arena.battles import A_WINS, B_WINS, TIE, Battles
+from mtb.protocols.chatbot_arena.records import A_WINS, B_WINS, TIE, Battles
+from mtb.tables import record_of
 
 K, SCALE, BASE, INIT = 4.0, 400.0, 10.0, 1000.0
 LN_BASE = math.log(BASE)
@@ -223,3 +225,19 @@ def rank_of(ci_low: np.ndarray, ci_high: np.ndarray) -> np.ndarray:
     """1 + the number of models whose lower bound is above this model's upper bound."""
     ranks: np.ndarray = 1 + (ci_low[None, :] > ci_high[:, None]).sum(axis=1)
     return ranks
+
+
+# One model's line of the results: here, below both the report that computes it and the
+# plot that draws it.
+@dataclass(frozen=True)
+class ModelRating:
+    model: str
+    rating: float
+    ci_low: float | None
+    ci_high: float | None
+    rank: int | None
+    battles: int
+    online_elo: float
+
+    def to_json(self) -> dict[str, Any]:
+        return record_of(self, "model rating ci_low ci_high rank battles online_elo")

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from typing import Any
+from dataclasses import replace
 
 import numpy as np
 
@@ -11,33 +10,13 @@ from mtb.data import DataDir
 from mtb.errors import DataError, UsageError
 from mtb.protocols.base import ResultsRequest, ScoreReport
 from mtb.protocols.chatbot_arena import ratings
-from mtb.protocols.chatbot_arena.battles import A_WINS, B_WINS, Battles, Filters, read_battles
+from mtb.protocols.chatbot_arena.battles import read_battles
+from mtb.protocols.chatbot_arena.ratings import ModelRating as ModelRating
+from mtb.protocols.chatbot_arena.records import A_WINS, B_WINS, Battles, Filters
 from mtb.tables import Table
 
 # FastChat 0.2.36's report_elo_analysis_results: 100 rounds; later code seeds numpy with 0.
 DEFAULT_ROUNDS, DEFAULT_SEED = 100, 0
-
-
-@dataclass(frozen=True)
-class ModelRating:
-    model: str
-    rating: float
-    ci_low: float | None
-    ci_high: float | None
-    rank: int | None
-    battles: int
-    online_elo: float
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "model": self.model,
-            "rating": self.rating,
-            "ci_low": self.ci_low,
-            "ci_high": self.ci_high,
-            "rank": self.rank,
-            "battles": self.battles,
-            "online_elo": self.online_elo,
-        }
 
 
 def _check_request(data: DataDir, request: ResultsRequest) -> None:

@@ -39,15 +39,15 @@ import msgspec
 
 from mtb.errors import DataError
 from mtb.jsonstream import MAX_RECORD
-from mtb.protocols.chatbot_arena.battles import (
+from mtb.protocols.chatbot_arena.records import (
     TIE,
     WINNERS,
+    BadRecord,
+    BattleSink,
     Checked,
     Filters,
-    _Bad,
-    _Sink,
-    _style_totals,
     check_record,
+    style_totals,
 )
 
 CHUNK = 1 << 23  # bytes read at a time
@@ -175,12 +175,12 @@ def _decode_full(
             ) from None
 
 
-def scan(stream: BinaryIO, path: Any, filters: Filters, sink: _Sink) -> None:
+def scan(stream: BinaryIO, path: Any, filters: Filters, sink: BattleSink) -> None:
     """Every record of a battle file (JSON array or JSONL) into `sink`, or a `path:line` DataError."""
     sink.read += _scan(stream, path, filters, sink)
 
 
-def _scan(stream: BinaryIO, path: Any, filters: Filters, sink: _Sink) -> int:
+def _scan(stream: BinaryIO, path: Any, filters: Filters, sink: BattleSink) -> int:
     """scan's loop; the number of records read."""
     decode: Callable[[memoryview], Any] = msgspec.json.Decoder(battle_type(filters)).decode
     refused = (msgspec.DecodeError, RecursionError)  # ValidationError is a DecodeError
@@ -297,7 +297,7 @@ def _scan(stream: BinaryIO, path: Any, filters: Filters, sink: _Sink) -> int:
         sink.read_in_full += 1
         try:
             sink.add(check_record(value, filters))
-        except _Bad as exc:
+        except BadRecord as exc:
             raise DataError(path, str(exc), _line(data, line_base, start)) from None
 
 
@@ -339,7 +339,7 @@ def _filtered(battle: Any, outcome: int, filters: Filters) -> Checked | None:
         try:
             if meta is None:
                 return None
-            totals = (_style_totals(meta, "a"), _style_totals(meta, "b"))
+            totals = (style_totals(meta, "a"), style_totals(meta, "b"))
         except ValueError:
             return None
     return (*head, None, totals)

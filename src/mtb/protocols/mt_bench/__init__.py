@@ -14,12 +14,11 @@ from typing import TYPE_CHECKING, Any
 
 from mtb.protocols import fastchat
 from mtb.protocols.base import BenchmarkProtocol
-from mtb.records import Question
 
 if TYPE_CHECKING:
     from mtb.benchmarks import Benchmark
     from mtb.data import DataDir
-    from mtb.protocols.base import JudgeRequest, PlannedRun, ResultsRequest, ScoreReport
+    from mtb.protocols.base import GeneratedAnswer, JudgeRequest, PlannedRun, ResultsRequest, ScoreReport
 
 
 class MtBench(fastchat.FastChatFiles):
@@ -30,15 +29,9 @@ class MtBench(fastchat.FastChatFiles):
 
         return MtBenchSettings.from_manifest(bench)
 
-    def answer_record(
-        self,
-        bench: Benchmark,
-        question: Question,
-        choices: list[list[str]],
-        model_id: str,
-        extra: dict[str, Any],
-    ) -> dict[str, Any]:
-        return fastchat.answer_record(question, [list(replies) for replies in choices], model_id, extra)
+    def answer_record(self, bench: Benchmark, answer: GeneratedAnswer) -> dict[str, Any]:
+        replies = [list(choice) for choice in answer.choices]
+        return fastchat.answer_record(answer.question, replies, answer.model_id, answer.extra)
 
     def check_generation(self, bench: Benchmark) -> None:
         return None

@@ -33,9 +33,10 @@ from pathlib import Path
 from typing import Any
 
 from mtb.errors import DataError, UsageError
-from mtb.jsonl import decode_text, iter_json_lines, refuse_device
+from mtb.jsonl import decode_text, input_errors, iter_json_lines, refuse_device
 from mtb.parquet import is_parquet, iter_rows
 from mtb.records import QuestionId, question_id_of
+from mtb.tables import record_of
 from mtb.validate import field as get_field
 
 HUMAN = "human"
@@ -179,15 +180,8 @@ def iter_json_array(path: Path, text: str) -> Iterator[tuple[int, dict[str, Any]
 
 def _first_byte(path: Path) -> bytes:
     refuse_device(path)
-    try:
-        with path.open("rb") as handle:
-            head = handle.read(4096)
-    except FileNotFoundError:
-        raise DataError(path, "file not found") from None
-    except IsADirectoryError:
-        raise DataError(path, "is a folder; expected a vote file (.json or .jsonl)") from None
-    except OSError as exc:
-        raise DataError(path, f"cannot be read ({exc.strerror or exc})") from None
+    with input_errors(path, "a vote file (.json or .jsonl)"), path.open("rb") as handle:
+        head = handle.read(4096)
     return head.removeprefix(b"\xef\xbb\xbf").lstrip()[:1]
 
 
@@ -282,15 +276,7 @@ class Agreement:
         return self.agree / self.total if self.total else None
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "judge_1": self.judge_1,
-            "judge_2": self.judge_2,
-            "turn": self.turn,
-            "ties": self.ties,
-            "agree": self.agree,
-            "total": self.total,
-            "ratio": self.ratio,
-        }
+        return record_of(self, "judge_1 judge_2 turn ties agree total ratio")
 
 
 Grouped = dict[int, dict[tuple[str, str, str], dict[str, list[Vote]]]]  # turn → key → judge → votes

@@ -22,8 +22,8 @@ from typing import Any
 
 from mtb.backends.base import Message, SamplingParams
 from mtb.data import HOW_TO_PROVIDE, DataDir, file_stem_safe, select_questions
-from mtb.engine import Caller, Job, OutputSpec, Task, all_of, done_keys
 from mtb.errors import DataError, MtbError, UsageError
+from mtb.jobs import Completer, Job, OutputSpec, Task, all_of, done_keys
 from mtb.jsonl import iter_json_lines
 from mtb.protocols import fastchat
 from mtb.protocols.base import JudgeRequest, PlannedRun
@@ -256,7 +256,7 @@ def pair_matches(
 
 
 async def judge_single(
-    caller: Caller, match: SingleMatch, judge_model: str, params: SamplingParams, verdicts: Verdicts
+    caller: Completer, match: SingleMatch, judge_model: str, params: SamplingParams, verdicts: Verdicts
 ) -> dict[str, Any]:
     messages = render_single_match(match)
     completion = await caller.complete(messages, params)
@@ -274,7 +274,7 @@ async def judge_single(
 
 
 async def judge_pair(
-    caller: Caller, match: PairMatch, judge_model: str, params: SamplingParams, verdicts: Verdicts
+    caller: Completer, match: PairMatch, judge_model: str, params: SamplingParams, verdicts: Verdicts
 ) -> dict[str, Any]:
     game_1, game_2 = render_pair_match(match, swapped=False), render_pair_match(match, swapped=True)
     # Both games are independent requests; the endpoint's bound still applies to each.
@@ -333,7 +333,7 @@ def pair_output(data: DataDir, judge_model: str, retry_unparsed: bool) -> Output
 def judge_tasks(
     matches: Sequence[Match],
     done: set[Hashable],
-    caller: Caller,
+    caller: Completer,
     judge_model: str,
     params: SamplingParams,
     verdicts: Verdicts,

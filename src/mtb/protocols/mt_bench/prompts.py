@@ -18,10 +18,10 @@ from pathlib import Path
 
 from mtb import validate
 from mtb.backends.base import Message
-from mtb.benchmarks import load_toml, resource_dir
 from mtb.errors import DataError, UsageError
 from mtb.protocols.mt_bench.records import JudgePrompt
 from mtb.records import ModelAnswer, Question
+from mtb.resources import load_toml, resource_dir
 
 # FastChat's common.py: the double-bracket form first, then the single one.
 FASTCHAT_RATING_PATTERNS = (r"\[\[(\d+\.?\d*)\]\]", r"\[(\d+\.?\d*)\]")

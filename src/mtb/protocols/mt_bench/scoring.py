@@ -19,7 +19,7 @@ from mtb.protocols.mt_bench.records import PairJudgment, SingleJudgment
 from mtb.protocols.mt_bench.verdicts import UNPARSED
 from mtb.records import QuestionId, sortable_id
 from mtb.stats.bootstrap import percentile_interval, seeded_rng
-from mtb.tables import Table
+from mtb.tables import Table, record_of
 
 J = TypeVar("J", SingleJudgment, PairJudgment)
 
@@ -314,15 +314,7 @@ class Comparison:
         return self.ci_low > 0 or self.ci_high < 0
 
     def to_json(self) -> dict[str, Any]:
-        row: dict[str, Any] = {
-            "model_a": self.model_a,
-            "model_b": self.model_b,
-            "difference": self.difference,
-            "ci_low": self.ci_low,
-            "ci_high": self.ci_high,
-            "questions": self.questions,
-            "significant": self.significant,
-        }
+        row = record_of(self, "model_a model_b difference ci_low ci_high questions significant")
         if self.categories:
             row["categories"] = {name: c.to_json() for name, c in self.categories.items()}
         return row
@@ -340,13 +332,7 @@ class CategoryDifference:
         return self.ci_low > 0 or self.ci_high < 0
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "difference": self.difference,
-            "ci_low": self.ci_low,
-            "ci_high": self.ci_high,
-            "questions": self.questions,
-            "significant": self.significant,
-        }
+        return record_of(self, "difference ci_low ci_high questions significant")
 
 
 def _paired(s_a: Any, c_a: Any, s_b: Any, c_b: Any, draws: Any) -> tuple[float, float, float]:
@@ -485,20 +471,11 @@ class PairScore:
         return (self.win + 0.5 * self.tie) / self.judgments if self.judgments else default
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "model": self.model,
-            "win": self.win,
-            "loss": self.loss,
-            "tie": self.tie,
-            "win_rate": self.win_rate,
-            "loss_rate": self.loss_rate,
-            "win_rate_adjusted": self.win_rate_adjusted,
-            "judgments": self.judgments,
-            "excluded": self.excluded,
-            "inconsistent_rate": self.inconsistent_rate,
-            "first_position_rate": self.first_position_rate,
-            "longer_answer_win_rate": self.longer_answer_win_rate,
-        }
+        return record_of(
+            self,
+            "model win loss tie win_rate loss_rate win_rate_adjusted judgments excluded"
+            " inconsistent_rate first_position_rate longer_answer_win_rate",
+        )
 
 
 def selected_matches(

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from mtb import validate
-from mtb.benchmarks import Benchmark
 from mtb.protocols.mt_bench.prompts import PromptMap
+
+if TYPE_CHECKING:
+    from mtb.benchmarks import Benchmark
 
 
 @dataclass(frozen=True)
