@@ -240,3 +240,28 @@ def test_only_the_commands_import_typer() -> None:
             if any(module == "typer" or module.startswith("typer.") for module in imported):
                 offenders.append(f"{path.relative_to(SRC)}:{node.lineno}")
     assert not offenders, "typer imported outside mtb.cli:\n" + "\n".join(offenders)
+
+
+def test_the_use_cases_import_neither_typer_nor_rich_and_no_command_calls_another() -> None:
+    """mtb.app is the library's: a Python user calls it without the command line's
+    dependencies; `mtb eval` reaches the other steps through it, never through their commands."""
+    graph = import_graph()
+    app_modules = [name for name in graph if name == f"{PACKAGE}.app" or name.startswith(f"{PACKAGE}.app.")]
+    assert len(app_modules) >= 6, app_modules
+    offenders: list[str] = []
+    for name, path in _modules().items():
+        if name not in app_modules:
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                imported = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                imported = [node.module or ""]
+            else:
+                continue
+            if any(m.split(".")[0] in ("typer", "rich") or m.startswith(f"{PACKAGE}.cli") for m in imported):
+                offenders.append(f"{path.relative_to(SRC)}:{node.lineno}")
+    assert not offenders, "mtb.app imports typer, rich or a command:\n" + "\n".join(offenders)
+    commands = ("generate", "judge", "results", "agreement", "browse", "download")
+    assert not [m for m in graph[f"{PACKAGE}.cli.eval"] if m in {f"{PACKAGE}.cli.{c}" for c in commands}]
