@@ -82,6 +82,7 @@ def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
     """
     monkeypatch.setenv("MTB_RETRY_BASE_DELAY", "0.01")
     monkeypatch.setenv("MTB_RETRY_MAX_DELAY", "0.05")
+    monkeypatch.setenv("MTB_BATCH_POLL_SECONDS", "0.05")  # batches at the test server take 50 ms
 
 
 @pytest.fixture(scope="session")

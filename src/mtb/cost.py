@@ -55,9 +55,18 @@ class Price:
     output: float  # USD per million output tokens
     date: str | None = None
     source: str | None = None
+    # The Batch API's prices (`--batch`), where the provider has one.
+    batch_input: float | None = None
+    batch_output: float | None = None
 
     def cost(self, input_tokens: int, output_tokens: int) -> float:
         return (input_tokens * self.input + output_tokens * self.output) / 1_000_000
+
+    def for_batch(self) -> Price | None:
+        """The price of the same tokens sent through the Batch API; None where none is known."""
+        if self.batch_input is None or self.batch_output is None:
+            return None
+        return Price(f"{self.name} (batch)", self.batch_input, self.batch_output, self.date, self.source)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -84,12 +93,17 @@ def load_prices(path: Path | None = None) -> dict[str, Price]:
         with validate.in_file(path, where=f"models.{name}"):
             if not isinstance(entry, dict):
                 raise ValueError("must be a table")
+            batch = [_non_negative(entry, k) if k in entry else None for k in ("batch_input", "batch_output")]
+            if (batch[0] is None) != (batch[1] is None):
+                raise ValueError("give both batch_input and batch_output, or neither")
             price = Price(
                 name,
                 _non_negative(entry, "input"),
                 _non_negative(entry, "output"),
                 validate.field(entry, "date", str),
                 validate.field(entry, "source", str),
+                batch[0],
+                batch[1],
             )
             for key in (name, *validate.string_list(entry, "aliases", default=[])):
                 if key in prices:
@@ -124,14 +138,17 @@ def find_price(model: str, prices: dict[str, Price]) -> Price | None:
     return None
 
 
-def resolve_price(model: str, price_in: float | None, price_out: float | None) -> Price | None:
-    """The price to use for `model`: the flags over the table; None when neither knows it."""
+def resolve_price(
+    model: str, price_in: float | None, price_out: float | None, batch: bool = False
+) -> Price | None:
+    """The price to use for `model`: the flags over the table (its batch price with `batch`, where
+    it has one); None when neither knows it. Flags are taken as the price paid, batch or not."""
     for flag, value in (("--price-in", price_in), ("--price-out", price_out)):
         if value is not None and (not math.isfinite(value) or value < 0):
             raise UsageError(f"{flag} must be a number of dollars, 0 or more, not {value}")
     listed = find_price(model, load_prices())
     if price_in is None and price_out is None:
-        return listed
+        return (listed.for_batch() or listed) if batch and listed is not None else listed
     if listed is None and (price_in is None or price_out is None):
         raise UsageError(f"'{model}' is not in mtb's price table; give both {PRICE_FLAGS}")
     return Price(
@@ -416,25 +433,31 @@ class Meter:
         """Count a finished request (None: it failed, and is taken to have cost nothing)."""
         budget = self.budget
         if completion is not None:
-            usage = completion.usage
-            if usage is not None:
-                input_tokens, output_tokens = usage.input_tokens, usage.output_tokens
-            else:
-                self.without_usage += 1
-                counted = ticket.input_tokens
-                input_tokens = counted if counted is not None else self.counter.messages(messages)
-                output_tokens = self.counter.text(completion.text)
-            self.responses += 1
-            self.input_tokens += input_tokens
-            self.output_tokens += output_tokens
-            if self.price is not None:
-                dollars = self.price.cost(input_tokens, output_tokens)
-                self.spent += dollars
-                budget.spent += dollars
+            self._count(completion, ticket.input_tokens, messages)
         if self.gated:
             budget.in_flight -= 1
             budget.reserved = max(0.0, budget.reserved - ticket.reserved) if budget.in_flight else 0.0
             budget.notify()
+
+    def count(self, completion: Completion, messages: Sequence[Message]) -> None:
+        """Count a reply paid for without this run's admission (a batch an earlier run submitted)."""
+        self._count(completion, None, messages)
+
+    def _count(self, completion: Completion, counted: int | None, messages: Sequence[Message]) -> None:
+        usage = completion.usage
+        if usage is not None:
+            input_tokens, output_tokens = usage.input_tokens, usage.output_tokens
+        else:
+            self.without_usage += 1
+            input_tokens = counted if counted is not None else self.counter.messages(messages)
+            output_tokens = self.counter.text(completion.text)
+        self.responses += 1
+        self.input_tokens += input_tokens
+        self.output_tokens += output_tokens
+        if self.price is not None:
+            dollars = self.price.cost(input_tokens, output_tokens)
+            self.spent += dollars
+            self.budget.spent += dollars
 
     def cost(self) -> float | None:
         return None if self.price is None else self.spent

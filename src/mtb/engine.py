@@ -36,6 +36,7 @@ from mtb.errors import DataError
 # Defined in mtb.jobs, below both the protocols and this module; the `as` re-exports keep
 # `from mtb.engine import Job, OutputSpec, ...` working for code written before the move.
 from mtb.jobs import CallStats as CallStats
+from mtb.jobs import Deferred
 from mtb.jobs import Job as Job
 from mtb.jobs import OutputSpec as OutputSpec
 from mtb.jobs import RunReport as RunReport
@@ -295,6 +296,10 @@ async def _run_tasks(
                         "again when it answers"
                     ) from None
                 continue
+            except Deferred:
+                # Its request waits in a batch at the provider: the next run collects it.
+                report.deferred += 1
+                continue
             except BudgetExhausted as exc:
                 # Not a failure of the item: no new request starts, and the requests in
                 # flight (already paid for) finish and are written by their workers.
@@ -440,6 +445,7 @@ async def run_jobs(
                         failed=len(report.failures),
                         requests=report.stats.requests,
                         served_models=dict(report.stats.served_models),
+                        **({"batches": list(report.batches)} if report.batches else {}),
                     )
                 except DataError as exc:  # a full disk: the report must still be printed
                     report.notes.append(f"the run's totals were not recorded: {exc}")

@@ -77,6 +77,11 @@ class CallStats:
     reused: int = 0  # replies an earlier run paid for and kept (mtb.replies), taken instead of a request
 
 
+class Deferred(Exception):
+    """The item's request is in a provider's batch that is not done yet: not a failure, and not
+    written; the next run collects it (`--batch --no-wait`)."""
+
+
 @dataclass
 class RunReport:
     output: Path
@@ -90,6 +95,8 @@ class RunReport:
     notes: list[str] = field(default_factory=list)
     stats: CallStats = field(default_factory=CallStats)
     unparsed: int = 0  # records in the output files, old and new, whose verdict names no score or winner
+    deferred: int = 0  # items whose requests wait in a provider's batch (`--no-wait`)
+    batches: list[str] = field(default_factory=list)  # the provider's batch ids this run used
 
     @property
     def not_done(self) -> int:

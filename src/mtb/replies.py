@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 from collections.abc import Hashable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -51,6 +52,10 @@ class ItemReplies:
     # The request is hashed only if the item ends unfinished: nothing is added to the hot path.
     received: list[tuple[Sequence[Message], SamplingParams, Completion]] = field(default_factory=list)
     reused: int = 0
+    key: Hashable = None  # the item's key in its output
+    # Requests sent so far, by fingerprint: an item that sends one request twice (two choices
+    # without a seed) gets two batch lines, numbered the same way on every run (mtb.batch).
+    sent: Counter[str] = field(default_factory=Counter)
 
     def take(self, messages: Sequence[Message], params: SamplingParams) -> Completion | None:
         """A kept reply to this request, used once; None when there is none."""
@@ -102,11 +107,11 @@ class KeptReplies:
     def open_item(self, key: Hashable) -> ItemReplies:
         """The item's kept replies, handed over to the task that runs it."""
         if not self.items:
-            return ItemReplies()
+            return ItemReplies(key=key)
         kept = self.items.pop(item_name(key), [])
         if kept:
             self._changed = True
-        return ItemReplies(kept=kept)
+        return ItemReplies(kept=kept, key=key)
 
     def forget(self, done: set[Hashable]) -> None:
         """Drop what is kept for items the output already holds (nothing would ever take it)."""

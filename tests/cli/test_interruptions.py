@@ -221,3 +221,26 @@ def test_ctrl_c_in_a_pipelined_eval_exits_130_with_whole_files(server: OpenAISer
     assert "interrupted" in stderr
     assert read_jsonl(output(data_dir))  # whole JSON lines
     assert read_jsonl(data_dir / "mt_bench" / "model_answer" / "m1.jsonl")
+
+
+def test_a_batch_judge_killed_once_submitted_is_collected_by_a_rerun_that_sends_nothing(
+    server: OpenAIServer, data_dir: Path
+) -> None:
+    server.responder = judge_responder
+    server.batches.delay = 1.5
+    state = output(data_dir).with_name(output(data_dir).name + ".batches")
+    process = start([*judge_args(server, data_dir), "--batch", "--first-n", "20"])
+    deadline = time.monotonic() + 30
+    while not (state.exists() and state.read_text().endswith("\n")):
+        assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+        time.sleep(0.02)
+    process.kill()
+    process.communicate(timeout=10)
+    assert len(server.batches.created) == 1
+
+    result = CliRunner().invoke(app, [*judge_args(server, data_dir), "--batch", "--first-n", "20"])
+    assert result.exit_code == 0, result.stderr
+    assert len(server.batches.created) == 1  # no new batch
+    assert server.chat_requests() == []  # and no direct request
+    rows = read_jsonl(output(data_dir))
+    assert len({(r["question_id"], r["turn"]) for r in rows}) == len(rows) == 40

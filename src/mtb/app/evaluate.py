@@ -100,6 +100,8 @@ class EvalSpec(Answering, Judged, Scope):
             "max_attempts": self.max_attempts,
         }
         if model.model is not None:
+            # The Batch API is for models behind an API; a local model in the same eval runs here.
+            values |= {"batch": self.batch, "no_wait": self.no_wait, "forget_batches": self.forget_batches}
             values |= {"api_base": self.api_base, "api_key": self.api_key, "provider": self.provider}
         else:
             local = {name: getattr(self.local, name) for name in LocalOptions.names()}
@@ -133,6 +135,9 @@ class EvalSpec(Answering, Judged, Scope):
             max_attempts=self.max_attempts,
             price_in=self.price_in,
             price_out=self.price_out,
+            batch=self.batch and self.judge_model_path is None,
+            no_wait=self.no_wait and self.judge_model_path is None,
+            forget_batches=self.forget_batches,
         )
 
 

@@ -41,6 +41,9 @@ class GenerateSpec(Answering, Scope):
 
     def __post_init__(self) -> None:
         check_fields(self)
+        self.check_batch(local=self.model_path is not None, provider=self.provider)
+        if self.batch and len(self.api_base or []) > 1:
+            raise UsageError("--batch sends to one endpoint: give one --api-base")
         if (self.model is None) == (self.model_path is None):
             raise UsageError(
                 "give exactly one of --model (a model behind an API) and --model-path (a local model)"
@@ -142,7 +145,7 @@ class Generation:
         from mtb.backends import resolve_endpoint
 
         spec = self.spec
-        price = cost.resolve_price(model, spec.price_in, spec.price_out)
+        price = cost.resolve_price(model, spec.price_in, spec.price_out, batch=spec.batch)
         cost.check_cap(spec.max_cost, price, model)
         if price is None and self.budget.cap is not None:
             # An eval's cap: a model without a price cannot be counted against it.
@@ -223,12 +226,31 @@ class Generation:
 
         spec, configs = self.spec, self.configs
         parallel = spec.parallel or 8
-
         provenance = Run.for_output(
             self.output.path,
             "generate",
-            {**endpoint_settings(spec.provider, model, [c.api_base for c in configs]), **self.sampling},
+            {
+                **endpoint_settings(spec.provider, model, [c.api_base for c in configs]),
+                **self.sampling,
+                **({"batch": True} if spec.batch else {}),
+            },
         )
+        if spec.batch:
+            from mtb.app.runs import run_in_batches
+
+            await run_in_batches(
+                configs[0],
+                self._jobs,
+                report=self.report,
+                reporter=self.reporter,
+                progress=self.reporter.progress(f"generate {spec.name}"),
+                meter=self.meter,
+                run=provenance,
+                wait=not spec.no_wait,
+                forget=spec.forget_batches,
+                on_written=on_written,
+            )
+            return
         await serve_jobs(
             lambda: api_endpoints(configs, parallel),
             self._jobs,

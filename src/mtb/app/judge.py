@@ -49,6 +49,7 @@ class JudgeSpec(Judged, Scope):
             names = [name for value in self.model_list for name in value.replace(",", " ").split()]
             self.model_list = list(dict.fromkeys(names)) or None
         self.check_judge()
+        self.check_batch(local=self.judge_model_path is not None, provider=self.judge_provider)
 
     def request(self, models: list[str] | None = None, questions: frozenset[QuestionId] | None = None) -> Any:
         from mtb.protocols.base import JudgeRequest
@@ -185,7 +186,7 @@ class Judging:
                 return JudgeReport(self.plan, run.output, EXIT_USAGE, gaps=self.gaps)
             self.reporter.say(f"skipped; missing:\n{lines}", level="warning")
         # The cost before any call: the prompts counted, the replies from the judge's history.
-        price = cost.resolve_price(run.judge_model, spec.price_in, spec.price_out)
+        price = cost.resolve_price(run.judge_model, spec.price_in, spec.price_out, batch=spec.batch)
         cost.check_cap(self.budget.cap, price, run.judge_model)
         # Exact counting costs about a second (loading the tokenizer, then 3M tokens for a full run):
         # paid where the count matters (a plan to read, a cap to keep), not on every run's critical path.
@@ -266,15 +267,34 @@ class Judging:
         spec, run = self.spec, self.planned
         config = self.endpoint or self.resolve_endpoint()
         parallel = spec.parallel or 8
+        make_jobs = run.make_jobs if self.follow is None else lambda caller: []
+        endpoint = endpoint_settings(spec.judge_provider, run.judge_model, [config.api_base])
+        provenance = self._provenance({**endpoint, **({"batch": True} if spec.batch else {})})
+        if spec.batch:
+            from mtb.app.runs import run_in_batches
+
+            await run_in_batches(
+                config,
+                make_jobs,
+                report=self.report,
+                reporter=self.reporter,
+                progress=self.reporter.progress("judge"),
+                meter=self.meter,
+                run=provenance,
+                wait=not spec.no_wait,
+                forget=spec.forget_batches,
+                more=self._more_jobs(),
+            )
+            return
         await serve_jobs(
             lambda: api_endpoints([config], parallel),
-            run.make_jobs if self.follow is None else lambda caller: [],
+            make_jobs,
             report=self.report,
             workers=parallel,
             policy=RetryPolicy.from_env(spec.max_attempts),
             progress=self.reporter.progress("judge"),
             meter=self.meter,
-            run=self._provenance(endpoint_settings(spec.judge_provider, run.judge_model, [config.api_base])),
+            run=provenance,
             more=self._more_jobs(),
         )
 

@@ -243,6 +243,21 @@ class Scope:
     max_cost: float | None = None
     price_in: float | None = flag(minimum=0.0)
     price_out: float | None = flag(minimum=0.0)
+    # The provider's Batch API: half the price, results within its window (mtb.batch).
+    batch: bool = False
+    no_wait: bool = False
+    forget_batches: bool = False
+
+    def check_batch(self, local: bool, provider: str) -> None:
+        if self.no_wait and not self.batch:
+            raise UsageError("--no-wait goes with --batch: it submits the batch and returns")
+        if self.batch and local:
+            raise UsageError("--batch applies to models behind an API, not to local models")
+        if self.batch and provider != "openai":
+            raise UsageError(
+                f"--batch needs --provider openai (the OpenAI Batch API, or a server with its "
+                f"/v1/files and /v1/batches), not {provider}"
+            )
 
 
 def name_from_path(path: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from typing import TYPE_CHECKING, Any
 
 from mtb.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
@@ -57,13 +57,27 @@ def finish_run(report: RunReport, reporter: Reporter, noun: str) -> int:
         if len(report.failures) > 10:
             lines.append(f"  ... and {len(report.failures) - 10} more")
         reporter.say("\n".join(lines), level="error", tag="")
+    batches = ", ".join(report.batches)
     if report.interrupted:
         reporter.say(
             f"interrupted with {report.not_done} left; run the same command again to finish",
             level="note",
             tag="",
         )
+        if report.batches:
+            reporter.say(
+                f"batch(es) {batches} go on at the provider, already paid for; the same command collects "
+                "their results instead of sending the requests again",
+                level="note",
+            )
         return EXIT_INTERRUPTED
+    if report.deferred and not report.failures and report.fatal is None and report.cost_stop is None:
+        reporter.say(
+            f"{report.deferred} item(s) wait in batch(es) {batches} at the provider; run the same command "
+            "again later to collect them (nothing is sent twice)",
+            level="note",
+        )
+        return EXIT_OK
     if not report.ok:
         reporter.say("run the same command again to retry only what is missing")
         return EXIT_FAILED
@@ -80,7 +94,8 @@ def log_spending(
     reporter: Reporter,
 ) -> tuple[str | None, float | None]:
     """Say what a paid run spent and append it to the cost log: (the line said, its dollars)."""
-    if meter is None or not report.stats.requests:
+    if meter is None or not (report.stats.requests or meter.responses):
+        # Nothing sent and nothing collected (a batch an earlier run paid for is collected here).
         return None, None
     from mtb import cost
 
@@ -99,3 +114,53 @@ def log_spending(
     if problem:
         reporter.say(problem, level="warning")
     return line, meter.cost()
+
+
+async def run_in_batches(
+    config: Any,
+    make_jobs: Callable[[Any], Sequence[Any]],
+    *,
+    report: RunReport,
+    reporter: Reporter,
+    progress: Any,
+    meter: Meter | None,
+    run: Any,
+    wait: bool,
+    forget: bool,
+    more: Callable[[Any], Any] | None = None,
+    on_written: Callable[[Any, dict[str, Any]], None] | None = None,
+) -> None:
+    """The jobs, their requests sent through the provider's Batch API (mtb.batch) instead of one by one."""
+    from mtb.backends.openai_batch import OpenAIBatchClient
+    from mtb.backends.openai_compat import chat_body, completion_from
+    from mtb.batch import BatchCaller, BatchState
+    from mtb.engine import run_jobs
+
+    state = BatchState(report.output, forget=forget)
+    report.notes.extend(state.notes)
+    caller = BatchCaller(
+        OpenAIBatchClient(config),
+        state,
+        config.model,
+        chat_body=chat_body,
+        read_reply=completion_from,
+        meter=meter,
+        stats=report.stats,
+        on_status=reporter.say,
+        wait=wait,
+    )
+    # The same list: the run file names the batches (mtb.provenance), the report says them.
+    report.batches = caller.used
+    try:
+        await run_jobs(
+            make_jobs(caller),
+            # Every item at once: what can be asked now goes out in one batch.
+            workers=1_000_000,
+            progress=progress,
+            report=report,
+            run=run,
+            more=more(caller) if more is not None else None,
+            on_written=on_written,
+        )
+    finally:
+        await caller.aclose()

@@ -191,36 +191,47 @@ def usage_from(usage: Any) -> Usage | None:
     return None
 
 
+def chat_body(model: str, messages: Sequence[Message], params: SamplingParams) -> dict[str, Any]:
+    """A chat-completions request body: sent directly, or as one line of a batch."""
+    body: dict[str, Any] = {
+        "model": model,
+        "messages": list(messages),
+        "temperature": params.temperature,
+        "max_tokens": params.max_tokens,
+        "n": 1,
+    }
+    if params.seed is not None:
+        body["seed"] = params.seed
+    return body
+
+
+def async_client(config: EndpointConfig) -> openai.AsyncOpenAI:
+    """The SDK's client for an endpoint; no key is a usage error, except for a server of one's own."""
+    api_key = config.api_key
+    if not api_key:
+        if config.api_base is None:
+            from mtb.errors import UsageError
+
+            raise UsageError(f"no API key for {config.model}: set {config.key_hint}")
+        api_key = PLACEHOLDER_KEY
+    return openai.AsyncOpenAI(
+        base_url=config.api_base,
+        api_key=api_key,
+        max_retries=0,  # mtb's engine is the only retry layer
+        timeout=config.timeout,
+        http_client=_aiohttp_client(config.timeout),
+    )
+
+
 class OpenAICompatBackend:
     def __init__(self, config: EndpointConfig) -> None:
         self.config = config
-        api_key = config.api_key
-        if not api_key:
-            if config.api_base is None:
-                from mtb.errors import UsageError
-
-                raise UsageError(f"no API key for {config.model}: set {config.key_hint}")
-            api_key = PLACEHOLDER_KEY
-        self.client = openai.AsyncOpenAI(
-            base_url=config.api_base,
-            api_key=api_key,
-            max_retries=0,  # mtb's engine is the only retry layer
-            timeout=config.timeout,
-            http_client=_aiohttp_client(config.timeout),
-        )
+        self.client = async_client(config)
         # Absolute, so the SDK parses one URL per request instead of joining two.
         self._chat_url = f"{str(self.client.base_url).rstrip('/')}/chat/completions"
 
     async def complete(self, messages: Sequence[Message], params: SamplingParams) -> Completion:
-        body: dict[str, Any] = {
-            "model": self.config.model,
-            "messages": list(messages),
-            "temperature": params.temperature,
-            "max_tokens": params.max_tokens,
-            "n": 1,
-        }
-        if params.seed is not None:
-            body["seed"] = params.seed
+        body = chat_body(self.config.model, messages, params)
         try:
             # The SDK's documented raw route: its typed `chat.completions.create`
             # walks every message through a TypedDict transform, about 3 ms of CPU

@@ -55,7 +55,9 @@ from mtb.cli.options import (
     ApiBaseOption,
     ApiKeyOption,
     BaselineModelOption,
+    BatchOption,
     ForceTemperatureOption,
+    ForgetBatchesOption,
     JudgeApiBaseOption,
     JudgeApiKeyOption,
     JudgeModelOption,
@@ -63,6 +65,7 @@ from mtb.cli.options import (
     JudgeProviderOption,
     MaxTokensOption,
     ModeOption,
+    NoWaitOption,
     NumChoicesOption,
     ProviderOption,
     ReferenceModelOption,
@@ -192,6 +195,9 @@ def evaluate(
             rich_help_panel=JUDGE,
         ),
     ] = True,
+    batch: BatchOption = False,
+    no_wait: NoWaitOption = False,
+    forget_batches: ForgetBatchesOption = False,
     progress: ProgressOption = True,
 ) -> None:
     """Generate, judge and show the results, then write a summary to DATA/<bench>/eval/.

@@ -40,12 +40,15 @@ from mtb.cli.local_options import (
 )
 from mtb.cli.options import (
     BaselineModelOption,
+    BatchOption,
+    ForgetBatchesOption,
     JudgeApiBaseOption,
     JudgeApiKeyOption,
     JudgeModelOption,
     JudgeModelPathOption,
     JudgeProviderOption,
     ModeOption,
+    NoWaitOption,
     ReferenceModelOption,
     SamplesOption,
 )
@@ -93,6 +96,9 @@ def run_judge(
     max_cost: MaxCostOption = None,
     price_in: PriceInOption = None,
     price_out: PriceOutOption = None,
+    batch: BatchOption = False,
+    no_wait: NoWaitOption = False,
+    forget_batches: ForgetBatchesOption = False,
     progress: ProgressOption = True,
 ) -> int:
     """Grade answers; append to DATA/<bench>/model_judgment/<judge>_single.jsonl (or _pair.jsonl).

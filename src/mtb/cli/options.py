@@ -152,3 +152,32 @@ JudgeModelPathOption = Annotated[
         rich_help_panel=LOCAL_JUDGE,
     ),
 ]
+
+# -- the provider's Batch API ------------------------------------------------------
+BATCH = "Batch API (--batch)"
+BatchOption = Annotated[
+    bool,
+    typer.Option(
+        "--batch",
+        help="Send the requests through the provider's Batch API (OpenAI's /v1/batches, or a server "
+        "with the same endpoints): half the price, results within its 24h window. The batches are "
+        "recorded beside the output; a rerun collects them and never sends a request twice.",
+        rich_help_panel=BATCH,
+    ),
+]
+NoWaitOption = Annotated[
+    bool,
+    typer.Option(
+        "--no-wait",
+        help="With --batch: submit and return; run the same command later to collect the results.",
+        rich_help_panel=BATCH,
+    ),
+]
+ForgetBatchesOption = Annotated[
+    bool,
+    typer.Option(
+        "--forget-batches",
+        help="Start over: drop the record of earlier batches (they stay at the provider, uncollected).",
+        rich_help_panel=BATCH,
+    ),
+]

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from mtb.testing.batches import BatchService
+
 
 @dataclass(frozen=True)
 class Reply:
@@ -140,6 +142,8 @@ class OpenAIServer:
         self._stopping = threading.Event()
         self._httpd = _Server(("127.0.0.1", 0), self._handler_class())
         self._thread: threading.Thread | None = None
+        # OpenAI's Batch API (files and batches), each line answered by the responder.
+        self.batches = BatchService(self._answer_batch_line)
 
     @property
     def url(self) -> str:
@@ -166,6 +170,7 @@ class OpenAIServer:
 
     def stop(self) -> None:
         self._stopping.set()
+        self.batches.stop()
         self._httpd.shutdown()
         self._httpd.server_close()
         if self._thread:
@@ -192,6 +197,19 @@ class OpenAIServer:
                 )
         return self.responder(request)
 
+    def _answer_batch_line(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """One line of a batch: the responder's reply as a chat completion (or an error) body."""
+        request = RecordedRequest("/v1/chat/completions", {}, body, time.monotonic())
+        reply = self.responder(request)
+        if reply.status != 200:
+            return reply.status, {"error": {"message": f"scripted {reply.status}", "type": "test"}}
+        usage = reply.usage or (
+            sum(rough_tokens(str(m.get("content", ""))) for m in request.messages),
+            rough_tokens(reply.text),
+        )
+        text = completion_body(reply.text, str(body.get("model", "")), None if reply.no_usage else usage)
+        return 200, json.loads(text)
+
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         server = self
 
@@ -205,9 +223,9 @@ class OpenAIServer:
                 return
 
             def _send(
-                self, status: int, body: str, headers: dict[str, str] | None = None, drip: float = 0.0
+                self, status: int, body: str | bytes, headers: dict[str, str] | None = None, drip: float = 0.0
             ) -> None:
-                payload = body.encode()
+                payload = body.encode() if isinstance(body, str) else body
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(payload)))
@@ -223,7 +241,18 @@ class OpenAIServer:
                     self.wfile.write(payload[index : index + 1])
                     self.wfile.flush()
 
+            def _batch_api(self, method: str, raw: bytes = b"") -> bool:
+                headers = {name.lower(): value for name, value in self.headers.items()}
+                handled = server.batches.handle(method, self.path, headers, raw)
+                if handled is None:
+                    return False
+                status, body, extra = handled
+                self._send(status, body, extra)
+                return True
+
             def do_GET(self) -> None:
+                if self._batch_api("GET"):
+                    return
                 self._send(
                     200,
                     json.dumps({"object": "list", "data": [{"id": "test-model", "object": "model"}]}),
@@ -232,6 +261,8 @@ class OpenAIServer:
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", 0))
                 raw = self.rfile.read(length)
+                if self._batch_api("POST", raw):
+                    return
                 try:
                     body = json.loads(raw or b"{}")
                 except ValueError:
