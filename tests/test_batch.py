@@ -118,7 +118,7 @@ def test_generation_in_batches_asks_each_turn_in_its_own_batch(
     assert result.exit_code == 0, result.stderr
     assert len(server.batches.created) == 2 and server.chat_requests() == []
     rows = read_jsonl(data_dir / "mt_bench" / "model_answer" / "m1.jsonl")
-    assert [r["choices"][0]["turns"] for r in rows][0] == ["m1 answers turn 1", "m1 answers turn 2"]
+    assert rows[0]["choices"][0]["turns"] == ["m1 answers turn 1", "m1 answers turn 2"]
 
 
 def test_a_bad_state_file_is_path_and_line_with_the_way_out(
