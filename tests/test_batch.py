@@ -147,3 +147,25 @@ def test_batch_is_refused_for_local_models_and_other_providers(runner: CliRunner
     assert other.exit_code == 2 and "--batch needs --provider openai" in other.stderr
     no_wait = runner.invoke(app, ["judge", "--no-wait", "--data-dir", str(data_dir)])
     assert no_wait.exit_code == 2 and "--no-wait goes with --batch" in no_wait.stderr
+
+
+def test_an_eval_in_batches_sends_nothing_directly_and_logs_the_batch_price(
+    runner: CliRunner, server: OpenAIServer, data_dir: Path
+) -> None:
+    server.responder = respond
+    result = runner.invoke(
+        app,
+        [
+            *("eval", "--model", "m1", "--api-base", server.url, "--api-key", "sk"),
+            *("--judge-api-base", server.url, "--judge-api-key", "sk", "--first-n", "3", "--batch"),
+            *("--data-dir", str(data_dir), "--no-progress", "--format", "json"),
+        ],
+    )
+    assert result.exit_code == 0, result.stderr
+    assert server.chat_requests() == []
+    assert len(server.batches.lines) == 6 + 6  # 3 questions × 2 turns, then 6 judgments
+    assert [r["model"] for r in json.loads(result.stdout)] == ["m1"]
+    logged = read_jsonl(data_dir / "mt_bench" / "runs" / "cost.jsonl")
+    judge_run = next(r for r in logged if r["command"] == "judge")
+    assert judge_run["price"]["entry"] == "gpt-4 (batch)"
+    assert judge_run["price"]["input_per_million"] == 15.0

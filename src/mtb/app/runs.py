@@ -116,6 +116,10 @@ def log_spending(
     return line, meter.cost()
 
 
+# Items in flight under --batch: thousands of requests per batch, and idle workers cost little.
+BATCH_WORKERS = 4096
+
+
 async def run_in_batches(
     config: Any,
     make_jobs: Callable[[Any], Sequence[Any]],
@@ -154,8 +158,9 @@ async def run_in_batches(
     try:
         await run_jobs(
             make_jobs(caller),
-            # Every item at once: what can be asked now goes out in one batch.
-            workers=1_000_000,
+            # Every item at once, so that what can be asked now goes out in one batch (a judge
+            # following generation keeps this many workers waiting for its items).
+            workers=BATCH_WORKERS,
             progress=progress,
             report=report,
             run=run,
