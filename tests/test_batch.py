@@ -169,3 +169,17 @@ def test_an_eval_in_batches_sends_nothing_directly_and_logs_the_batch_price(
     judge_run = next(r for r in logged if r["command"] == "judge")
     assert judge_run["price"]["entry"] == "gpt-4 (batch)"
     assert judge_run["price"]["input_per_million"] == 15.0
+
+
+def test_a_batch_the_provider_does_not_know_stops_the_run_naming_the_record(
+    runner: CliRunner, server: OpenAIServer, data_dir: Path
+) -> None:
+    server.responder = respond
+    assert judge(runner, server, data_dir, "--batch").exit_code == 0
+    state = data_dir / "mt_bench/model_judgment/gpt-4_single.jsonl.batches"
+    (data_dir / "mt_bench/model_judgment/gpt-4_single.jsonl").unlink()
+    state.write_text(state.read_text().replace(server.batches.created[0], "batch_gone"))
+    result = judge(runner, server, data_dir, "--batch")
+    assert result.exit_code == 1
+    assert f"{state}:1: batch batch_gone is unknown at the provider" in result.stderr
+    assert len(server.batches.created) == 1  # nothing resubmitted behind the user's back

@@ -378,9 +378,11 @@ class BatchCaller:
                 status = await self.client.status(batch_id)
             except BackendError as exc:
                 if exc.status == 404:
+                    line = next((b.line for b in self.state.batches if b.batch_id == batch_id), None)
+                    where = f"{self.state.path}:{line}" if line else str(self.state.path)
                     raise FatalError(
-                        f"{self.state.path}: batch {batch_id} is unknown at the provider ({exc.message}); "
-                        f"{FORGET} starts over without it"
+                        f"{where}: batch {batch_id} is unknown at the provider ({exc.message}): another "
+                        f"account or server? {FORGET} starts over without it (its requests are sent again)"
                     ) from None
                 self.on_status(f"batch {batch_id}: status not read ({exc.message}); trying again")
                 await asyncio.sleep(self.poll)
