@@ -78,6 +78,9 @@ class Benchmark:
     default_baseline: str | None
     category_order: tuple[str, ...]
     description: str = ""
+    # The language answers should be written in (ISO 639-1, `language = "ko"`), or None: then
+    # `mtb results` counts each model's judged turns in another language (mtb.language).
+    language: str | None = None
     path: Path = Path()  # the manifest itself
     # What the protocol read from the manifest (`BenchmarkProtocol.load_settings`).
     settings: Any = None
@@ -121,6 +124,7 @@ class Benchmark:
                 default_baseline=validate.field(table, "judging.default_baseline", str, default=None),
                 category_order=tuple(validate.string_list(table, "categories.order", [])),
                 description=validate.field(table, "description", str, default=""),
+                language=validate.field(table, "language", str, default=None, non_empty=True),
                 path=path,
                 table=table,
             )

@@ -42,6 +42,7 @@ class ResultsSpec:
     markdown_control: bool = False
     category: str | None = None
     position_bias: bool = False
+    language_penalty: Literal["none", "zero"] = "none"
     bench: str = "mt_bench"
     data_dir: Path = Path("data")
     plot: Path | None = None
@@ -91,6 +92,7 @@ class ResultsSpec:
             plot=self.plot,
             category=self.category,
             position_bias=self.position_bias,
+            language_penalty=self.language_penalty,
             strict=self.strict,
             battle_log=BattleLogRequest(
                 battles=self.battles,
@@ -116,6 +118,7 @@ class ResultsReport:
     notes: list[str] = field(default_factory=list)
     sources: list[Path] = field(default_factory=list)  # the judgment files (or folders) scored
     cost_note: str | None = None
+    bootstrap: dict[str, list[float]] = field(default_factory=dict)  # per model, each round's score
 
     def json_text(self) -> str:
         return json.dumps(self.records, indent=2, allow_nan=False)
@@ -157,6 +160,7 @@ def results(spec: ResultsSpec, reporter: Reporter) -> ResultsReport:
         scored.notes,
         scored.sources,
         cost_note,
+        scored.bootstrap,
     )
 
 

@@ -38,6 +38,14 @@ def agreement(
             "human against human, then each pair of judges].",
         ),
     ] = None,
+    win_rates: Annotated[
+        bool,
+        typer.Option(
+            "--win-rates",
+            help="Instead: for each judge, each model's wins, losses and win rate without ties, side by "
+            "side (self-enhancement: does a judge favour its own model?).",
+        ),
+    ] = False,
     output_format: OutputFormatOption = OutputFormat.table,
 ) -> None:
     """Agreement per turn, with ties (S1) and without (S2), as FastChat's compute_agreement.py.
@@ -50,6 +58,9 @@ def agreement(
     from mtb import tables
     from mtb.protocols.mt_bench.agreement import compute
 
+    if win_rates:
+        _win_rates(files, judges, output_format)
+        return
     report = compute(files, judges)
     console = stderr_console()
     for warning in report.warnings:
@@ -71,3 +82,28 @@ def agreement(
         else:
             stdout = stdout_console()
             stdout.print(tables.to_rich(table, stdout.width))
+
+
+def _win_rates(files: list[Path], judges: tuple[str, str] | None, output_format: OutputFormat) -> None:
+    from mtb import tables
+    from mtb.protocols.mt_bench.win_rates import compute, side_by_side
+
+    rows, warnings = compute(files, judges)
+    console = stderr_console()
+    for warning in warnings:
+        console.print(f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False)
+    flat = tables.Table(
+        "Win rate without ties",
+        ["judge", "model", "wins", "losses", "win_rate"],
+        [[r.judge, r.model, r.wins, r.losses, r.win_rate] for r in rows],
+    )
+    with writing_stdout():
+        if output_format is OutputFormat.json:
+            typer.echo(json.dumps([r.to_json() for r in rows], indent=2, allow_nan=False))
+        elif output_format is OutputFormat.csv:
+            typer.echo(tables.to_csv(flat), nl=False)
+        elif output_format is OutputFormat.markdown:
+            typer.echo(tables.to_markdown(flat), nl=False)
+        else:
+            stdout = stdout_console()
+            stdout.print(tables.to_rich(side_by_side(rows), stdout.width))

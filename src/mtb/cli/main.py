@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from mtb.cli import agreement, browse, download, generate, judge, results
+from mtb.cli import agreement, bias, browse, download, generate, judge, quality, results
 from mtb.cli import eval as eval_command
 from mtb.cli.common import MultiValueCommand
 from mtb.version import __version__
@@ -29,6 +29,8 @@ app.command("results", cls=MultiValueCommand)(results.results)
 app.command("download-baselines", cls=MultiValueCommand)(download.download_baselines)
 app.command("browse", cls=MultiValueCommand)(browse.browse)
 app.command("agreement")(agreement.agreement)
+app.add_typer(bias.app, name="bias")
+app.command("quality", cls=MultiValueCommand)(quality.quality)
 
 
 def _version(value: bool) -> None:

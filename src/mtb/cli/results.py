@@ -32,6 +32,11 @@ class Rating(str, Enum):
     elo = "elo"
 
 
+class LanguagePenalty(str, Enum):
+    none = "none"
+    zero = "zero"
+
+
 def score_results(
     mode: Annotated[
         Mode | None,
@@ -102,6 +107,14 @@ def score_results(
             "won by the first- or second-shown answer both times, or neither (error).",
         ),
     ] = False,
+    language_penalty: Annotated[
+        LanguagePenalty,
+        typer.Option(
+            "--language-penalty",
+            help="single, with a manifest `language`: zero scores 0 each turn answered in another "
+            "language (KoMT-Bench's rule); none only counts them (wrong_language).",
+        ),
+    ] = LanguagePenalty.none,
     bench: BenchOption = "mt_bench",
     data_dir: DataDirOption = DEFAULT_DATA_DIR,
     plot: Annotated[
@@ -170,6 +183,7 @@ def score_results(
     flags.pop("output_format")  # how `results` prints, not what it scores
     flags["mode"] = mode.value if mode else None
     flags["rating"] = rating.value if rating else None
+    flags["language_penalty"] = language_penalty.value
     return results(ResultsSpec(**flags), ConsoleReporter(stderr_console()))
 
 

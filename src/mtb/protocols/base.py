@@ -137,6 +137,8 @@ class ResultsRequest:
     category: str | None = None
     position_bias: bool = False  # pairwise: the position-bias table per judge and prompt
     strict: bool = False  # refuse to score judgments made under different settings
+    # MT-bench single: "zero" scores 0 the turns answered in another language than the manifest's.
+    language_penalty: str = "none"
     # Chatbot Arena ratings from battle logs: only a family that reads them gets one (`reads_battle_logs`).
     battle_log: BattleLogRequest = field(default_factory=BattleLogRequest)
 
@@ -162,6 +164,9 @@ class ScoreReport:
     notes: list[str] = field(default_factory=list)  # shown as they are on stderr
     # The judgment files (or folders) scored: `results` adds the logged cost of the runs that made them.
     sources: list[Path] = field(default_factory=list)
+    # Each model's score in each bootstrap round, where the family keeps them (round r of one
+    # model beside round r of another): what `mtb quality` needs for its Brier score.
+    bootstrap: dict[str, list[float]] = field(default_factory=dict)
 
 
 class BenchmarkProtocol(Protocol):

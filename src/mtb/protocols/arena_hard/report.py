@@ -24,6 +24,8 @@ def refuse_mt_bench_flags(request: ResultsRequest) -> None:
         raise UsageError("--compare works with MT-bench single grading")
     if request.position_bias:
         raise UsageError("--position-bias works with MT-bench pairwise judgments")
+    if request.language_penalty != "none":
+        raise UsageError("--language-penalty works with MT-bench single grading")
 
 
 def judgment_files(
@@ -137,6 +139,7 @@ def score(data: DataDir, request: ResultsRequest) -> ScoreReport:
         warnings=warnings,
         notes=notes,
         sources=[folder],
+        bootstrap={s.model: list(s.rounds) for s in scores if s.rounds},
     )
 
 

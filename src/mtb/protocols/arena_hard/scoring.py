@@ -132,6 +132,8 @@ class ArenaScore:
     ci_high: float
     avg_tokens: int | None
     battles: float
+    # The score in each bootstrap round (all models' rounds drawn together), for `mtb quality`.
+    rounds: tuple[float, ...] = field(default=(), repr=False, compare=False)
 
     def to_json(self) -> dict[str, Any]:
         return record_of(self, "model score ci_low ci_high avg_tokens")
@@ -178,7 +180,7 @@ def arena_scores(
     samples = np.array([strengths(c) for c in cells])
     low, high = np.percentile(samples, [2.5, 97.5], axis=0)
     tokens = avg_tokens or {}
-    scores = [ArenaScore(baseline, 50.0, 50.0, 50.0, tokens.get(baseline), 0.0)]
+    scores = [ArenaScore(baseline, 50.0, 50.0, 50.0, tokens.get(baseline), 0.0, (50.0,) * rounds)]
     for k, model in enumerate(models, start=1):
         scores.append(
             ArenaScore(
@@ -188,6 +190,7 @@ def arena_scores(
                 ci_high=float(100 * bt.win_rate(high[k])),
                 avg_tokens=tokens.get(model),
                 battles=float(table[k - 1].sum()),
+                rounds=tuple(float(v) for v in 100 * bt.win_rate(samples[:, k])),
             )
         )
     scores.sort(key=lambda s: s.score, reverse=True)

@@ -89,6 +89,8 @@ def score(
 
     records: list[dict[str, Any]] = []
     tables, flat_rows = [], []
+    # Each model's rounds (`mtb quality`), kept when one category is scored: a model has one score then.
+    bootstrap: dict[str, list[float]] = {}
     for category in categories:
         setting = settings.get(category)
         if setting is None:
@@ -134,6 +136,8 @@ def score(
             for model, rows in entries.items():
                 flat = [v for _, values in rows for v in values]
                 mean, low, high = scoring.bootstrap_mean(flat, rounds, seed, model)
+                if len(categories) == 1:
+                    bootstrap[model] = [100 * v for v in scoring.bootstrap_means(flat, rounds, seed, model)]
                 scores.append(
                     scoring.V2Score(
                         model,
@@ -190,6 +194,8 @@ def score(
         scores.append(
             scoring.V2Score(baseline, category, baseline, 50.0, 50.0, 50.0, avg_tokens(baseline, category), 0)
         )
+        if bootstrap:
+            bootstrap[baseline] = [50.0] * rounds
         scores.sort(key=lambda s: s.score, reverse=True)
         held = f", {request.control} controlled" if request.control else ""
         title = (
@@ -223,4 +229,5 @@ def score(
         warnings=warnings,
         notes=notes,
         sources=[folder],
+        bootstrap=bootstrap,
     )

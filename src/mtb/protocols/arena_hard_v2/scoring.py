@@ -97,18 +97,24 @@ class V2Score:
         return record_of(self, "model category baseline score ci_low ci_high ci_level avg_tokens judgments")
 
 
-def bootstrap_mean(
-    entries: Sequence[float], rounds: int, seed: int, model: str
-) -> tuple[float, float, float]:
-    """(mean of the rounds' means, 5th, 95th percentile), as upstream's
-    groupby(model).sample(frac=1, replace=True) rounds."""
+def bootstrap_means(entries: Sequence[float], rounds: int, seed: int, model: str) -> Any:
+    """Each round's mean, as upstream's groupby(model).sample(frac=1, replace=True) rounds."""
     import numpy as np
 
     from mtb.stats.bootstrap import seeded_rng
 
     values = np.asarray(entries, dtype=float)
     rng = seeded_rng(seed, model)  # one stream per model: adding a model changes no other interval
-    means = values[rng.integers(0, len(values), size=(rounds, len(values)))].mean(axis=1)
+    return values[rng.integers(0, len(values), size=(rounds, len(values)))].mean(axis=1)
+
+
+def bootstrap_mean(
+    entries: Sequence[float], rounds: int, seed: int, model: str
+) -> tuple[float, float, float]:
+    """(mean of the rounds' means, 5th, 95th percentile)."""
+    import numpy as np
+
+    means = bootstrap_means(entries, rounds, seed, model)
     low, high = np.quantile(means, [(1 - LEVEL) / 2, 1 - (1 - LEVEL) / 2])
     return float(means.mean()), float(low), float(high)
 

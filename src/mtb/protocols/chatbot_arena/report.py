@@ -29,6 +29,7 @@ def _check_request(data: DataDir, request: ResultsRequest) -> None:
         ("--compare", request.compare is not None),
         ("--category", request.category is not None),
         ("--model-list", request.models is not None),
+        ("--language-penalty", request.language_penalty != "none"),
     ):
         if given:
             raise UsageError(

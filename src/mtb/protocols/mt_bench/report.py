@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -34,6 +35,8 @@ def score(data: DataDir, request: ResultsRequest) -> ScoreReport:
     single = mode == "single"
     if request.position_bias and single:
         raise UsageError("--position-bias works with --mode pairwise-baseline or pairwise-all")
+    if request.language_penalty != "none" and not single:
+        raise UsageError("--language-penalty works with single grading (--mode single)")
     judge = request.judge_model or data.bench.default_judge
     path = request.input_file or (single_judgment_path if single else pair_judgment_path)(data, judge)
     if not path.exists():
@@ -272,6 +275,7 @@ def _single(
         notes.append(
             f"{collapsed.unrated_samples} sample(s) without a rating were left out of their item's mean"
         )
+    judgments, wrong_language = _language(data, judgments, request, warnings, notes)
     if request.compare:
         records, tables, flat, compare_notes = _compare(data, judgments, request, rounds, seed)
         return ScoreReport(records, tables, flat, warnings, notes + compare_notes)
@@ -290,6 +294,8 @@ def _single(
     if request.ci:
         scores = scoring.with_intervals(scores, judgments, turns=turns, rounds=rounds, seed=seed)
     scores = scoring.with_samples(scores, collapsed)
+    if wrong_language is not None:
+        scores = [replace(s, wrong_language=wrong_language.get(s.model)) for s in scores]
     # Placed among every other model judged in the same file (the published baselines, when present).
     scores = scoring.with_placement(scores, {s.model: s.average for s in everyone if s.average is not None})
     warnings += _missing_warning(request.models, [s.model for s in scores])
@@ -327,7 +333,38 @@ def _single(
         flat=scoring.single_table(scores, turns, categories=True),
         warnings=warnings,
         notes=notes,
+        bootstrap={s.model: list(s.average_rounds) for s in scores if s.average_rounds},
     )
+
+
+def _language(
+    data: DataDir,
+    judgments: list[SingleJudgment],
+    request: ResultsRequest,
+    warnings: list[str],
+    notes: list[str],
+) -> tuple[list[SingleJudgment], dict[str, int] | None]:
+    """With a manifest `language`: the judged turns per model answered in another one, and
+    under --language-penalty zero, the judgments with those turns scored 0."""
+    language = data.bench.language
+    if language is None:
+        if request.language_penalty != "none":
+            raise UsageError(
+                f"--language-penalty needs the benchmark's language: {data.bench.name}'s manifest sets "
+                'none (add `language = "ko"`, an ISO 639-1 code)'
+            )
+        return judgments, None
+    from mtb.protocols.mt_bench.language import count_by_model, wrong_language_turns, zero_scored
+
+    flagged, checked, more = wrong_language_turns(data, judgments, language)
+    warnings += more
+    if request.language_penalty == "zero":
+        judgments = zero_scored(judgments, flagged)
+        notes.append(
+            f"--language-penalty zero: {len(flagged)} judged turn(s) answered in another language than "
+            f"'{language}' scored 0"
+        )
+    return judgments, count_by_model(flagged, checked)
 
 
 def _none_listed(path: Path, wanted: list[str], found: list[str]) -> str:

@@ -70,6 +70,10 @@ class ModelScore:
     judge_sd: float | None = None
     # Where the average falls among the other models in the same file (published baselines).
     placement: str | None = None
+    # Judged turns whose answer is not in the benchmark's language (manifest `language`), else None.
+    wrong_language: int | None = None
+    # The average in each bootstrap round, for `mtb quality` (not printed).
+    average_rounds: tuple[float, ...] = field(default=(), repr=False, compare=False)
 
     def to_json(self) -> dict[str, Any]:
         row: dict[str, Any] = {"model": self.model}
@@ -87,6 +91,8 @@ class ModelScore:
             row.update(samples=self.samples, judge_sd=self.judge_sd)
         if self.placement is not None:
             row["placement"] = self.placement
+        if self.wrong_language is not None:
+            row["wrong_language"] = self.wrong_language
         return row
 
 
@@ -256,10 +262,9 @@ def _per_question(rows: Sequence[SingleJudgment], turns: int) -> tuple[list[Ques
     return order, sums, counts
 
 
-def bootstrap_intervals(
-    rows: Sequence[SingleJudgment], turns: int, *, rounds: int, seed: int, model: str
-) -> dict[str, tuple[float, float]]:
-    """95% intervals for the average and each turn mean, resampling questions with replacement.
+def bootstrap_means(rows: Sequence[SingleJudgment], turns: int, *, rounds: int, seed: int, model: str) -> Any:
+    """rounds × (turns + 1): per round, the average (column 0) and each turn's mean, resampling
+    questions with replacement.
 
     A question carries all its turns with it, so the turn-1 and turn-2 scores
     of one answer stay together, and the average stays FastChat's pooled mean.
@@ -269,7 +274,19 @@ def bootstrap_intervals(
     _, sums, counts = _per_question(rows, turns)
     draws = seeded_rng(seed, model).integers(0, len(sums), size=(rounds, len(sums)))
     with np.errstate(invalid="ignore", divide="ignore"):
-        means = sums[draws].sum(axis=1) / counts[draws].sum(axis=1)  # rounds × (turns + 1)
+        return sums[draws].sum(axis=1) / counts[draws].sum(axis=1)
+
+
+def bootstrap_intervals(
+    rows: Sequence[SingleJudgment], turns: int, *, rounds: int, seed: int, model: str
+) -> dict[str, tuple[float, float]]:
+    """95% intervals for the average and each turn mean, from `bootstrap_means`."""
+    means = bootstrap_means(rows, turns, rounds=rounds, seed=seed, model=model)
+    return intervals_of(means, rows, turns)
+
+
+def intervals_of(means: Any, rows: Sequence[SingleJudgment], turns: int) -> dict[str, tuple[float, float]]:
+    _, _, counts = _per_question(rows, turns)
     intervals = {"average": percentile_interval(means[:, 0])}
     for turn in range(1, turns + 1):
         if counts[:, turn].any():
@@ -289,12 +306,15 @@ def with_intervals(
     for j in judgments:
         if j.score != UNPARSED:
             kept[j.model].append(j)
-    return [
-        replace(s, ci=bootstrap_intervals(kept[s.model], turns, rounds=rounds, seed=seed, model=s.model))
-        if kept[s.model]
-        else s
-        for s in scores
-    ]
+    out = []
+    for s in scores:
+        if not kept[s.model]:
+            out.append(s)
+            continue
+        means = bootstrap_means(kept[s.model], turns, rounds=rounds, seed=seed, model=s.model)
+        average_rounds = tuple(float(v) for v in means[:, 0])
+        out.append(replace(s, ci=intervals_of(means, kept[s.model], turns), average_rounds=average_rounds))
+    return out
 
 
 @dataclass(frozen=True)
@@ -407,6 +427,9 @@ def single_table(scores: Sequence[ModelScore], turns: int, *, categories: bool, 
     if with_ci:
         columns += ["average_ci_low", "average_ci_high"]
     columns += ["judgments", "excluded"]
+    language = any(s.wrong_language is not None for s in scores)
+    if language:
+        columns.append("wrong_language")
     category_names: list[str] = []
     if categories:
         for score in scores:
@@ -418,6 +441,8 @@ def single_table(scores: Sequence[ModelScore], turns: int, *, categories: bool, 
         if with_ci:
             row += list(score.ci.get("average", (None, None)))
         row += [score.judgments, score.excluded]
+        if language:
+            row.append(score.wrong_language)
         row += [score.categories.get(c) for c in category_names]
         rows.append(row)
     return Table(title, columns + category_names, rows)
