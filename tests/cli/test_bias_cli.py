@@ -290,3 +290,30 @@ def test_position_by_the_papers_protocol(runner: CliRunner, server: OpenAIServer
     again = runner.invoke(app, args)
     assert again.exit_code == 0, again.stderr
     assert len(server.chat_requests()) == 480
+
+
+def test_verbosity_rerun_after_failures_sends_only_what_is_missing(
+    runner: CliRunner, server: OpenAIServer, data_dir: Path
+) -> None:
+    inner = verbosity_responder()
+    failed = {"n": 0}
+
+    def respond(request: RecordedRequest) -> Reply:
+        if is_judge(request) and failed["n"] < 4:
+            failed["n"] += 1
+            return Reply(status=500)
+        return inner(request)
+
+    server.responder = respond
+    args = args_for(server, data_dir, "--answers", "10", "--max-attempts", "1")
+    first = runner.invoke(app, args)
+    assert first.exit_code == 1, first.stderr
+    assert "failed" in first.stderr
+    second = runner.invoke(app, args)
+    assert second.exit_code == 0, second.stderr
+    requests = server.chat_requests()
+    assert sum(is_rephrase(r) for r in requests) == 10  # never asked twice
+    # Every game once, and the 4 that failed once more: a game that succeeded beside a failed
+    # one was kept (mtb.replies) and taken back instead of asked again.
+    assert sum(is_judge(r) for r in requests) == 20 + 4
+    assert len(read_jsonl(Path(json.loads(second.stdout)["records"]))) == 10

@@ -202,3 +202,18 @@ def test_mt_bench_single_quality_with_a_plot(runner: CliRunner, tmp_path: Path) 
     assert "trace-m1" in plot.read_text()
     table = runner.invoke(app, args)
     assert table.exit_code == 0 and "separability" in table.stdout and "m4" in table.stdout
+
+    # The reference computed on the way from a battle log: m4 beats m3 beats m2 beats m1.
+    battles = tmp_path / "battles.jsonl"
+    rng = random.Random(5)
+    with battles.open("w") as handle:
+        for n in range(600):
+            a, b = rng.sample(range(4), 2)
+            winner = "model_a" if (rng.random() < 0.85) == (a > b) else "model_b"
+            row = {"model_a": models[a], "model_b": models[b], "winner": winner, "anony": True, "tstamp": n}
+            handle.write(json.dumps(row) + "\n")
+    on_the_way = runner.invoke(
+        app, ["quality", "--reference-battles", str(battles), "--data-dir", str(root), "--format", "json"]
+    )
+    assert on_the_way.exit_code == 0, on_the_way.stderr
+    assert json.loads(on_the_way.stdout)["spearman"] == pytest.approx(1.0)

@@ -487,8 +487,6 @@ def verbosity(spec: VerbositySpec, reporter: Reporter) -> BiasReport:
         return [make(t) for t in targets if t.key not in done]
 
     def judge_tasks(caller: Completer, done: set[Hashable]) -> list[Task]:
-        load_rephrased()  # what the rephrasing step has just written
-
         def make(target: _Target) -> Task | None:
             record = rephrased.get(target.key)
             if record is None:
@@ -583,6 +581,15 @@ def verbosity(spec: VerbositySpec, reporter: Reporter) -> BiasReport:
             "max_tokens": bench.judge_params.max_tokens,
         },
     )
+
+    def judge_jobs(caller: Completer) -> list[Job]:
+        # What the rephrasing step has just written decides which records are current.
+        load_rephrased()
+        jobs = [Job(records_output, lambda done: judge_tasks(caller, done))]
+        if spec.control:
+            jobs.append(Job(control_output, lambda done: control_tasks(caller, done)))
+        return jobs
+
     steps = [
         _Step(
             "rephrase",
@@ -596,10 +603,7 @@ def verbosity(spec: VerbositySpec, reporter: Reporter) -> BiasReport:
         _Step(
             "judge",
             judge_config,
-            lambda caller: [
-                Job(records_output, lambda done: judge_tasks(caller, done)),
-                *([Job(control_output, lambda done: control_tasks(caller, done))] if spec.control else []),
-            ],
+            judge_jobs,
             records_path,
             judge_run,
             _meter(bench.judge_model, PAIR_REPLY_TOKENS),
