@@ -116,7 +116,7 @@ def verbosity(
     output_format: OutputFormatOption = OutputFormat.table,
     progress: ProgressOption = True,
 ) -> None:
-    """The repetitive-list attack: a rephrasing of an answer's numbered list inserted before it.
+    """The repetitive-list attack (the paper's Table 3): a rephrased list inserted before the list.
 
     Picks --answers MT-bench answers (of --model-list, or of every answer file) whose
     first turn holds a numbered list, seeded; has --rephrase-model rephrase each list
@@ -170,10 +170,12 @@ def position(
     output_format: OutputFormatOption = OutputFormat.table,
     progress: ProgressOption = True,
 ) -> None:
-    """Position bias by the paper's protocol: --model answers each first-turn question twice at
-    temperature 0.7 (seeds --seed and --seed + 1); the judge judges each pair in both orders
-    under each --prompt. Pairs go to FastChat-schema pair files, which
-    `mtb results --mode pairwise-all --position-bias --input-file FILE` reads too.
+    """Position bias by the paper's protocol (its Table 2): two answers of one model, both orders.
+
+    --model answers each first-turn question twice at temperature 0.7 (seeds --seed and
+    --seed + 1); the judge judges each pair in both orders under each --prompt. Pairs go
+    to FastChat-schema pair files, which `mtb results --mode pairwise-all --position-bias
+    --input-file FILE` reads too. A rerun pays for nothing twice.
     """
     flags = dict(locals())
     from mtb.app.bias import PROMPTS, PositionSpec
