@@ -248,46 +248,27 @@ class _Eval:
     # -- the judge following generation -------------------------------------------------
 
     def pipelined(self, models: list[ModelSpec]) -> None:
+        from mtb.app.preflight import placeholder_files, remove_if_empty
         from mtb.app.runs import run_until_done
         from mtb.engine import done_keys
 
-        # Every step is checked (keys, paths, data, prices) before the first request.
+        # Every step was checked (keys, paths, data, prices) by the preflight; what fails
+        # while the steps are prepared is raised as it is: nothing has run, nothing is summed up.
         generations: list[Generation] = []
         watch = AnswerWatch()
         for model in models:
-            name = f"generate {model.name}"
-            started = time.time()
-            try:
-                generation = Generation(self.spec.generate_spec(model), self.reporter, self.budget)
-            except (MtbError, KeyboardInterrupt) as exc:
-                self.failed(name, started, exc)
-                raise _Stop() from None
+            generation = Generation(self.spec.generate_spec(model), self.reporter, self.budget)
             generations.append(generation)
             watch.add(model.name, done_keys(generation.output))
         # The judge plans from the answer files, which generation is about to open: made now
-        # (empty), and taken away again if the judge cannot start.
-        created = [g.output.path for g in generations if not g.output.path.exists()]
+        # (empty), and taken away again if the judge cannot start, or if nothing is written.
         started = time.time()
-        try:
-            for path in created:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.touch()
+        with placeholder_files([g.output.path for g in generations], keep=True) as created:
             judging = Judging(self.spec.judge_spec(self.names), self.reporter, self.budget, follow=watch)
-            early = judging.estimate()
-            if early is not None:
-                raise _Stop()
+            if judging.estimate() is not None:  # a dry run's plan: eval makes none
+                raise UsageError("the judge stopped before its first call")
             if self.spec.judge_model_path is None:
                 judging.resolve_endpoint()
-        except (MtbError, KeyboardInterrupt, _Stop) as exc:
-            for path in created:
-                path.unlink(missing_ok=True)
-            if isinstance(exc, _Stop):
-                self.steps.append(Step("judge", time.time() - started, EXIT_USAGE))
-            else:
-                self.failed("judge", started, exc)
-            raise _Stop() from None
-        except OSError as exc:
-            raise UsageError(f"cannot create the answer files: {exc}") from None
 
         self.reporter.section("generate " + ", ".join(self.names) + ", judged as answers are written")
         timings: dict[str, tuple[float, float]] = {}
@@ -318,6 +299,7 @@ class _Eval:
                 await judge_task
 
         run_until_done(both(), [g.report for g in generations] + [judging.report])
+        remove_if_empty(created)
         for generation in generations:
             name = generation.spec.name
             begun, ended = timings.get(name, (started, time.time()))
@@ -383,11 +365,15 @@ class _Eval:
         failed = next((s.name for s in self.steps if s.exit_code == code), None) if code else None
         if failed is not None:
             reason = f": {why}" if why else ""
-            self.reporter.say(
-                f"mtb eval: step '{failed}' failed{reason}; run the same command again to continue",
-                level="error",
-                tag="",
+            # A usage or input error is not cured by a rerun: the step's own message says what to fix.
+            stopped = [g.run for g in self.generated] + (
+                [self.judged.run] if self.judged and self.judged.run else []
             )
+            if code == EXIT_USAGE or any(run.fatal for run in stopped):
+                again = ""
+            else:
+                again = "; run the same command again to continue"
+            self.reporter.say(f"mtb eval: step '{failed}' failed{reason}{again}", level="error", tag="")
         settings: dict[str, Any] = {}
         notes: list[str] = []
         spending: dict[str, Any] = {}
@@ -465,6 +451,10 @@ def evaluate(spec: EvalSpec, reporter: Reporter) -> EvalReport:
         judge = spec.judge_name or benchmark.default_judge
         # The judge's price is needed for the cap: say so before any model answers anything.
         cost.check_cap(spec.max_cost, cost.resolve_price(judge, spec.price_in, spec.price_out), judge)
+    from mtb.app.preflight import check_eval
+
+    # Every step is checked before the first request; a problem is raised here, and nothing is written.
+    check_eval(spec, models, data)
     run = _Eval(spec, reporter, [m.name for m in models], data, cost.Budget(spec.max_cost))
     pipelined = judge_follows(spec, models)
     why: str | None = None

@@ -65,9 +65,17 @@ def finish_run(report: RunReport, reporter: Reporter, noun: str) -> int:
         )
         return EXIT_INTERRUPTED
     if not report.ok:
-        reporter.say("run the same command again to retry only what is missing")
+        reporter.say(rerun_advice(report))
         return EXIT_FAILED
     return EXIT_OK
+
+
+def rerun_advice(report: RunReport) -> str:
+    """What to do next: a rerun cures failed items and a spent cap, not what stopped the run outright."""
+    if report.fatal:
+        # A refused key, a model the server does not have: the same command would stop the same way.
+        return "what is done is kept; once the cause above is fixed, a rerun sends only what is missing"
+    return "run the same command again to retry only what is missing"
 
 
 def log_spending(

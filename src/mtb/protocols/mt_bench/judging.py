@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from mtb.backends.base import Message, SamplingParams
-from mtb.data import HOW_TO_PROVIDE, DataDir, file_stem_safe, select_questions
+from mtb.data import DataDir, file_stem_safe, select_questions
 from mtb.errors import DataError, MtbError, UsageError
 from mtb.jobs import Completer, Job, OutputSpec, Task, all_of, done_keys
 from mtb.jsonl import iter_json_lines
@@ -434,7 +434,7 @@ def reference_answers(
         raise DataError(
             path,
             f"no reference answers from '{reference_model}'; pass --reference-model "
-            f"with the name of a file in {path.parent}, or {HOW_TO_PROVIDE}",
+            f"with the name of a file in {path.parent}, or {data.how_to_provide()}",
         )
     return fastchat.read_answers(path)
 
