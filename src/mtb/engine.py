@@ -381,6 +381,8 @@ async def run_jobs(
     follows generation): their files are opened once, and a task already done or
     handed out is never run twice. `on_written` hears of each record written.
     """
+    if run is not None:
+        report.run_id = run.run_id
     with ExitStack() as stack:
         opened: dict[Path, _OpenJob] = {}
 

@@ -90,6 +90,7 @@ class RunReport:
     notes: list[str] = field(default_factory=list)
     stats: CallStats = field(default_factory=CallStats)
     unparsed: int = 0  # records in the output files, old and new, whose verdict names no score or winner
+    run_id: str | None = None  # the run its records point to (provenance), for the cost log
 
     @property
     def not_done(self) -> int:

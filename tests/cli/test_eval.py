@@ -130,6 +130,8 @@ def test_the_summary_holds_scores_categories_placement_settings_cost_and_timings
     ):
         assert text in markdown
     assert "judge" in markdown and "generate m22" in markdown
+    # The cost of the judgments scored is said once, not again for the comparison.
+    assert result.stderr.count("cost of the judgments shown") == 1
     # The comparison is on stderr; stdout is the results table only.
     assert "By category" in result.stderr and "m22" in result.stdout
 

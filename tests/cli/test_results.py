@@ -63,8 +63,10 @@ def test_json_follows_show_result_semantics(runner: CliRunner, judged: Path) -> 
         "ci",
         "placement",
     ]
-    # Placed among the file's other models, from their averages: b has 9.0.
-    assert a["placement"] == "below every other model here; next: b (9.00)"
+    # Placed only among models judged on the same question turns: b was judged on 2 of a's 6.
+    assert a["placement"] == "no other model here was judged on the same 6 question turns"
+    b = rows[0]
+    assert b["placement"] == "above every other model here; next: a (7.00) (on the same 2 question turns)"
     low, high = a["ci"]["average"]
     assert low <= a["average"] <= high
     assert a["turn_1"] == pytest.approx(7.0)  # (8 + 10 + 3) / 3

@@ -346,6 +346,7 @@ class _Eval:
                         data_dir=spec.data_dir,
                     ),
                     self.reporter,
+                    say_cost=False,  # the same judgments' cost was said just above
                 )
         except MtbError as exc:
             if judged:

@@ -103,6 +103,7 @@ def log_spending(
         started=started,
         requests=report.stats.requests,
         completed=report.completed,
+        run_id=report.run_id,
     )
     if problem:
         reporter.say(problem, level="warning")

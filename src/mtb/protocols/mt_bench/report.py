@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 from mtb.data import DataDir, can_name_a_file
 from mtb.errors import DataError, UsageError
-from mtb.protocols.base import ResultsRequest, ScoreReport
+from mtb.protocols.base import ResultsRequest, ScoredRuns, ScoreReport
 from mtb.protocols.mt_bench import scoring
 from mtb.protocols.mt_bench.judging import pair_judgment_path, single_judgment_path
 from mtb.protocols.mt_bench.records import PairJudgment, SingleJudgment
@@ -265,6 +265,9 @@ def _single(
     ]
     more_warnings, notes = provenance_check(path, scored, request.strict)
     warnings += more_warnings
+    runs = ScoredRuns()
+    for judgment in scored:
+        runs.add(judgment.run_id, [judgment.model])
     # --samples K: each item's samples become their mean; the judge's spread is kept apart.
     collapsed = scoring.collapse_samples(judgments)
     judgments = collapsed.items
@@ -274,9 +277,8 @@ def _single(
         )
     if request.compare:
         records, tables, flat, compare_notes = _compare(data, judgments, request, rounds, seed)
-        return ScoreReport(records, tables, flat, warnings, notes + compare_notes)
+        return ScoreReport(records, tables, flat, warnings, notes + compare_notes, scored_runs=runs)
     categories = {q.question_id: q.category for q in data.questions()}
-    everyone = scoring.single_scores(judgments, categories, turns=turns)
     scores = scoring.single_scores(
         judgments,
         categories,
@@ -290,8 +292,9 @@ def _single(
     if request.ci:
         scores = scoring.with_intervals(scores, judgments, turns=turns, rounds=rounds, seed=seed)
     scores = scoring.with_samples(scores, collapsed)
-    # Placed among every other model judged in the same file (the published baselines, when present).
-    scores = scoring.with_placement(scores, {s.model: s.average for s in everyone if s.average is not None})
+    # Placed among the other models judged in the same file (the published baselines, when present),
+    # on the same question turns.
+    scores = scoring.with_placement(scores, judgments)
     warnings += _missing_warning(request.models, [s.model for s in scores])
     warnings += _incomplete_warning(data, judgments, [s.model for s in scores])
     unrated = [s.model for s in scores if s.average is None]
@@ -327,6 +330,7 @@ def _single(
         flat=scoring.single_table(scores, turns, categories=True),
         warnings=warnings,
         notes=notes,
+        scored_runs=runs,
     )
 
 
@@ -419,4 +423,7 @@ def _pairwise(
             "answer shown first/second won both games; error = anything else"
         )
         return ScoreReport([b.to_json() for b in bias], [table, bias_table], bias_table, warnings, notes)
-    return ScoreReport([s.to_json() for s in scores], [table], table, warnings, notes)
+    runs = ScoredRuns()
+    for match in scoring.selected_matches(judgments, baseline=baseline, model_list=wanted):
+        runs.add(match.run_id, [m for m in (match.model_1, match.model_2) if m != baseline])
+    return ScoreReport([s.to_json() for s in scores], [table], table, warnings, notes, scored_runs=runs)
