@@ -425,6 +425,7 @@ async def run_jobs(
             latest = [_latest_per_key([*s.existing, *s.written], s.job.spec) for s in opened.values()]
             for state, records in zip(opened.values(), latest, strict=True):
                 report.unparsed += sum(1 for r in records.values() if state.job.spec.unparsed(r))
+                report.unparsed_new += sum(1 for r in state.written if state.job.spec.unparsed(r))
                 try:
                     state.replies.save()
                 except DataError as exc:

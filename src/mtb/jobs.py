@@ -91,6 +91,7 @@ class RunReport:
     stats: CallStats = field(default_factory=CallStats)
     unparsed: int = 0  # records in the output files, old and new, whose verdict names no score or winner
     run_id: str | None = None  # the run its records point to (provenance), for the cost log
+    unparsed_new: int = 0  # of the records this run wrote, those whose verdict names no score or winner
 
     @property
     def not_done(self) -> int:

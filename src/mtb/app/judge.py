@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mtb.app.options import Judged, Scope, check_fields, flag
-from mtb.app.runs import finish_run, log_spending, run_until_done
+from mtb.app.runs import finish_run, log_spending, run_until_done, unreadable_verdicts
 from mtb.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 
 if TYPE_CHECKING:
@@ -360,6 +360,7 @@ class Judging:
                 level="warning",
                 tag="",
             )
+        code = unreadable_verdicts(report, code, self.reporter)
         if code == EXIT_OK and self.follow is not None and self.gaps:
             code = EXIT_FAILED
         return JudgeReport(self.plan, run.output, code, report, report.unparsed, self.gaps, line, cost_usd)

@@ -61,10 +61,9 @@ def check_model_path(model_path: str, flag: str = "--model-path") -> None:
         or model_path.count("/") > 1
         or ("/" in model_path and Path(first_part).is_dir())
     )
+    where = "" if path.is_absolute() else f" (relative to {Path.cwd()})"
     if looks_like_path:
-        raise DataError(
-            path, f"model folder not found ({flag}; relative to {Path.cwd()}); no Hub lookup was made"
-        )
+        raise DataError(path, f"model folder not found ({flag}){where}; no Hub lookup was made")
     known = hub_knows(model_path)
     if known is False:
         offline = hub_offline()
@@ -73,7 +72,7 @@ def check_model_path(model_path: str, flag: str = "--model-path") -> None:
             if offline
             else "and the Hugging Face Hub has no model of that name (or it is private: set HF_TOKEN)"
         )
-        raise DataError(path, f"no such model folder here ({flag}; relative to {Path.cwd()}), {why}")
+        raise DataError(path, f"no such model folder here ({flag}){where}, {why}")
 
 
 def hub_offline() -> bool:
