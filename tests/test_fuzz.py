@@ -53,7 +53,7 @@ def judge_prompts() -> list[dict[str, Any]]:
         {
             "name": name,
             "type": "pairwise" if name.startswith("pair") else "single",
-            "system_prompt": "Judge.",
+            "system_prompt": "Judge; end with the rating as [[rating]].",
             "prompt_template": template,
             "description": "",
             "category": "general",

@@ -36,9 +36,15 @@ def score(data: DataDir, request: ResultsRequest) -> ScoreReport:
         raise UsageError("--position-bias works with --mode pairwise-baseline or pairwise-all")
     judge = request.judge_model or data.bench.default_judge
     path = request.input_file or (single_judgment_path if single else pair_judgment_path)(data, judge)
+    # Plain `mtb results` scores the default judge's file only: say which other judges' files exist.
+    others = (
+        other_judges(data, path, single) if request.judge_model is None and not request.input_file else []
+    )
     if not path.exists():
         if path.is_symlink():  # exists() follows the link: a loop or a missing target is "not there"
             raise DataError(path, "a symbolic link to nothing readable (a loop, or a missing target)")
+        if others:
+            raise DataError(path, f"no judgments by the default judge {judge} here; {_others_line(others)}")
         raise DataError(path, "no judgments here; run `mtb judge` first, or pass --input-file")
     if request.compare and not single:
         raise UsageError("--compare works with --mode single")
@@ -65,7 +71,29 @@ def score(data: DataDir, request: ResultsRequest) -> ScoreReport:
             strict=request.strict,
         )
     report.sources = [path]
+    if others:
+        report.notes.append(f"scored the default judge {judge}'s file; {_others_line(others)}")
     return report
+
+
+def other_judges(data: DataDir, scored: Path, single: bool) -> list[str]:
+    """The judges with a judgment file of this mode beside `scored`, other than its own."""
+    from mtb.provenance import is_run_file
+
+    folder = data.judgment_dir
+    suffix = "_single.jsonl" if single else "_pair.jsonl"
+    if not folder.is_dir():
+        return []
+    return sorted(
+        p.name.removesuffix(suffix)
+        for p in folder.glob(f"*{suffix}")
+        if p.is_file() and p != scored and not is_run_file(p)
+    )
+
+
+def _others_line(judges: list[str]) -> str:
+    shown = ", ".join(judges[:8]) + (f" and {len(judges) - 8} more" if len(judges) > 8 else "")
+    return f"other judges' files here: {shown} (--judge-model NAME scores one)"
 
 
 def _examples(values: Sequence[Any], limit: int = 5) -> str:
