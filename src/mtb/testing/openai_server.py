@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 import threading
 import time
 from collections import deque
@@ -340,7 +341,8 @@ def main(argv: list[str] | None = None) -> int:
         server = OpenAIServer(responder=responder, address=(args.host, args.port))
     except OSError as exc:
         parser.error(f"cannot listen on {args.host}:{args.port} ({exc.strerror or exc})")
-    print(f"serving at {server.url} (Ctrl-C to stop)", flush=True)
+    sys.stdout.write(f"serving at {server.url} (Ctrl-C to stop)\n")
+    sys.stdout.flush()
     server.start()
     try:
         while True:
