@@ -598,25 +598,29 @@ class ModelCost:
 
     model: str
     judgments: int = 0
-    priced: int = 0  # judgments whose run's cost is logged
+    logged: int = 0  # judgments whose run is in the cost log
+    priced: int = 0  # of those, judgments whose run had a price
     cost_usd: float = 0.0
     runs: set[str] = field(default_factory=set)
     # Runs that also wrote judgments not counted here (other models', or later replaced): their whole cost.
     shared_runs_usd: float = 0.0
 
     def line(self) -> str:
+        if not self.logged:
+            return f"{self.model}: no logged run made its {self.judgments} judgment(s)"
         if not self.priced:
-            return f"{self.model}: no logged cost for its {self.judgments} judgment(s)"
+            return f"{self.model}: {self.logged} judgment(s) by a judge without a price: no cost known"
         runs = f"{len(self.runs)} run{'s' if len(self.runs) != 1 else ''}"
-        unknown = self.judgments - self.priced
         parts = [f"{self.model}: {dollars(self.cost_usd)} for {self.priced} judgment(s) ({runs}"]
         if self.shared_runs_usd:
             parts.append(
                 f", shared with other judgments: {dollars(self.shared_runs_usd)} in all, split by judgment"
             )
         parts.append(")")
-        if unknown:
-            parts.append(f"; {unknown} more without a logged cost")
+        if self.logged > self.priced:
+            parts.append(f"; {self.logged - self.priced} more by a judge without a price")
+        if self.judgments > self.logged:
+            parts.append(f"; {self.judgments - self.logged} more made by no logged run (published ones)")
         return "".join(parts)
 
 
@@ -629,8 +633,7 @@ class ScoredCost:
     runs: int
 
     def lines(self) -> list[str]:
-        priced = [m for m in self.models if m.priced]
-        if not priced:
+        if not any(m.logged for m in self.models):
             return []
         if len(self.models) == 1:
             return [f"cost: {self.models[0].line()}"]
@@ -646,22 +649,20 @@ def scored_cost(data: DataDir, scored: Any) -> ScoredCost:
 
     A run's cost is split over the judgments it wrote: a judge run of two models costs
     each its own judgments, and `results --model-list A` shows A's, not the file's.
-    Judgments without a run id (published ones) or whose run has no logged cost are
-    counted as such.
+    Judgments without a run id (published ones) or whose run is not logged, or was
+    not priced, are counted as such.
     """
     runs = logged_runs(data)
-
-    def found(run_id: str | None) -> LoggedRun | None:
-        run = runs.get(run_id) if run_id is not None else None
-        return run if run is not None and run.cost_usd is not None and run.completed > 0 else None
-
     costs = []
     for model, by_run in scored.per_model.items():
         cost = ModelCost(model)
         for run_id, count in by_run.items():
             cost.judgments += count
-            run = found(run_id)
-            if run_id is None or run is None or run.cost_usd is None:
+            run = runs.get(run_id) if run_id is not None else None
+            if run_id is None or run is None:
+                continue
+            cost.logged += count
+            if run.cost_usd is None or run.completed <= 0:
                 continue
             cost.priced += count
             cost.runs.add(run_id)
@@ -671,8 +672,8 @@ def scored_cost(data: DataDir, scored: Any) -> ScoredCost:
         costs.append(cost)
     total, used = 0.0, 0
     for run_id, count in scored.judgments.items():
-        run = found(run_id)
-        if run is not None and run.cost_usd is not None:
+        run = runs.get(run_id) if run_id is not None else None
+        if run is not None and run.cost_usd is not None and run.completed > 0:
             total += run.cost_usd * min(count, run.completed) / run.completed
             used += 1
     return ScoredCost(costs, total, used)
