@@ -470,3 +470,17 @@ def test_the_summary_names_an_adapters_base_and_hash(
     assert Path(adapter["base_model"]).name == "tiny"
     assert f"(sha256 {adapter['adapter_sha256'][:12]}) on base" in json_path.with_suffix(".md").read_text()
     assert summary["estimate"][f"generate {tiny_adapter.name}"]["estimated_cost_usd"] == 0.0
+
+
+def test_a_rerun_counts_what_is_already_there_for_the_models_and_questions_asked(
+    runner: CliRunner, server: OpenAIServer, data_dir: Path
+) -> None:
+    server.responder = respond
+    common = ["--api-base", server.url, "--judge-api-base", server.url]
+    assert run_eval(runner, data_dir, "--model", "m1", "--model", "m22", *common, "--first-n", "5").exit_code == 0
+    for pipeline in ("--pipeline", "--no-pipeline"):
+        again = run_eval(runner, data_dir, "--model", "m1", *common, "--first-n", "2", pipeline)
+        assert again.exit_code == 0, again.stderr
+        # Not the file's 5 answers, nor the judge file's 20 judgments of both models.
+        assert "answers: 0 new, 2 already in" in again.stderr
+        assert "judgments: 0 new, 4 already in" in again.stderr

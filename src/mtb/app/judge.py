@@ -349,6 +349,9 @@ class Judging:
     def finish(self) -> JudgeReport:
         """Say what happened, log what it cost, and return the report."""
         run, report = self.planned, self.report
+        already = self._already_in_scope()
+        if already is not None:  # the judgments of the models asked for, not the whole file's
+            report.already_done = already
         code = finish_run(report, self.reporter, "judgments")
         line, cost_usd = log_spending(
             self.meter, report, self.data, "judge", run.judge_model, self.started, self.reporter
@@ -364,6 +367,22 @@ class Judging:
         if code == EXIT_OK and self.follow is not None and self.gaps:
             code = EXIT_FAILED
         return JudgeReport(self.plan, run.output, code, report, report.unparsed, self.gaps, line, cost_usd)
+
+
+    def _already_in_scope(self) -> int | None:
+        """How many of the judgments asked for were made before this run; None when it cannot be told."""
+        from mtb.errors import MtbError
+
+        if self.follow is None:
+            before = self.plan.get("already_done")
+            return before if isinstance(before, int) else None
+        try:  # planned again now: what is done in scope, less what this run made
+            done = [plan.summary.get("already_done") for plan in self._plans_now()]
+        except MtbError:
+            return None
+        if not all(isinstance(n, int) for n in done):
+            return None
+        return max(0, sum(done) - self.report.completed)
 
 
 def judge(spec: JudgeSpec, reporter: Reporter, budget: Budget | None = None) -> JudgeReport:
