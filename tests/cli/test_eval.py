@@ -477,7 +477,8 @@ def test_a_rerun_counts_what_is_already_there_for_the_models_and_questions_asked
 ) -> None:
     server.responder = respond
     common = ["--api-base", server.url, "--judge-api-base", server.url]
-    assert run_eval(runner, data_dir, "--model", "m1", "--model", "m22", *common, "--first-n", "5").exit_code == 0
+    first = run_eval(runner, data_dir, "--model", "m1", "--model", "m22", *common, "--first-n", "5")
+    assert first.exit_code == 0, first.stderr
     for pipeline in ("--pipeline", "--no-pipeline"):
         again = run_eval(runner, data_dir, "--model", "m1", *common, "--first-n", "2", pipeline)
         assert again.exit_code == 0, again.stderr

@@ -368,7 +368,6 @@ class Judging:
             code = EXIT_FAILED
         return JudgeReport(self.plan, run.output, code, report, report.unparsed, self.gaps, line, cost_usd)
 
-
     def _already_in_scope(self) -> int | None:
         """How many of the judgments asked for were made before this run; None when it cannot be told."""
         from mtb.errors import MtbError
@@ -380,9 +379,10 @@ class Judging:
             done = [plan.summary.get("already_done") for plan in self._plans_now()]
         except MtbError:
             return None
-        if not all(isinstance(n, int) for n in done):
+        counts = [n for n in done if isinstance(n, int)]
+        if len(counts) != len(done):
             return None
-        return max(0, sum(done) - self.report.completed)
+        return max(0, sum(counts) - self.report.completed)
 
 
 def judge(spec: JudgeSpec, reporter: Reporter, budget: Budget | None = None) -> JudgeReport:
