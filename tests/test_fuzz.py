@@ -53,7 +53,7 @@ def judge_prompts() -> list[dict[str, Any]]:
         {
             "name": name,
             "type": "pairwise" if name.startswith("pair") else "single",
-            "system_prompt": "Judge.",
+            "system_prompt": "Judge; end with the rating as [[rating]].",
             "prompt_template": template,
             "description": "",
             "category": "general",
@@ -405,7 +405,7 @@ def test_the_uncorrupted_data_works(tmp_path: Path, runner: CliRunner) -> None:
     shown = runner.invoke(app, ["results", "--format", "json", "--no-ci", *common])
     assert shown.exit_code == 0, shown.stderr
     assert {row["model"] for row in json.loads(shown.stdout)} == set(MODELS)
-    logged = "cost: 1 logged run(s) made these judgments: 4,000 input + 400 output tokens, $0.14"
+    logged = "cost: 1 logged run(s) wrote to these files, for every model in them"
     assert logged in shown.stderr
     assert "different settings" not in shown.stderr and "1 judgment(s) carry no record" in shown.stderr
     planned = runner.invoke(app, ["judge", "--dry-run", "--model-list", *MODELS, *common])

@@ -65,6 +65,30 @@ def test_second_writer_is_refused(tmp_path: Path) -> None:
         pass
 
 
+def test_the_lock_file_goes_when_the_writer_is_done(tmp_path: Path) -> None:
+    path = tmp_path / "out.jsonl"
+    with JsonlAppender(path) as out:
+        assert Path(f"{path}.lock").exists()
+        out.write({"a": 1})
+    assert not Path(f"{path}.lock").exists()
+    with JsonlAppender(path) as again:  # and the next writer takes the lock anew
+        again.write({"a": 2})
+    assert [obj for _, obj in iter_json_lines(path)] == [{"a": 1}, {"a": 2}]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.jsonl"]
+
+
+def test_a_file_made_and_never_written_is_taken_away(tmp_path: Path) -> None:
+    made = tmp_path / "typo.jsonl"
+    with JsonlAppender(made):
+        pass
+    assert not made.exists()
+    kept = tmp_path / "kept.jsonl"
+    kept.touch()  # an empty file that was there before is not this run's to remove
+    with JsonlAppender(kept):
+        pass
+    assert kept.exists()
+
+
 def test_write_atomically_leaves_old_file_on_failure(tmp_path: Path) -> None:
     path = tmp_path / "out.jsonl"
     path.write_text("old\n")

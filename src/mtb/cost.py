@@ -497,10 +497,15 @@ def record_run(
     started: float,
     requests: int,
     completed: int,
+    run_id: str | None = None,
 ) -> str | None:
-    """Append the run's tokens and cost to the run log; a warning if it cannot be written."""
+    """Append the run's tokens and cost to the run log; a warning if it cannot be written.
+
+    `run_id` is the run its records carry (provenance): what ties a judgment to what it cost.
+    """
     path = log_path(data)
     record = {
+        "run_id": run_id,
         "command": command,
         "model": model,
         "output": _relative(output, data.root),
@@ -538,7 +543,8 @@ class LoggedCost:
         if self.unpriced:
             money += f" (+ {self.unpriced} run(s) without a price)"
         return (
-            f"cost: {self.runs} logged run(s) made these judgments: {self.input_tokens:,} input + "
+            f"cost: {self.runs} logged run(s) wrote to these files, for every model in them (no judgment "
+            f"shown names a run with a logged cost): {self.input_tokens:,} input + "
             f"{self.output_tokens:,} output tokens, {money}"
         )
 
@@ -570,6 +576,130 @@ def logged_cost(data: DataDir, sources: Sequence[Path]) -> LoggedCost | None:
         else:
             total.cost_usd += cost
     return total if total.runs else None
+
+
+def dollars(amount: float) -> str:
+    """$0.0168 below a dollar (a short run's cost is cents or less), $1,234.56 above."""
+    return f"${amount:,.4f}" if abs(amount) < 1 else f"${amount:,.2f}"
+
+
+@dataclass(frozen=True)
+class LoggedRun:
+    """One paid run in the cost log, found by the run id its records carry."""
+
+    cost_usd: float | None
+    completed: int
+    input_tokens: int
+    output_tokens: int
+
+
+def logged_runs(data: DataDir) -> dict[str, LoggedRun]:
+    """Every logged run that names its run id (runs logged before mtb noted it are left out)."""
+    from mtb.jsonl import iter_json_lines
+
+    path = log_path(data)
+    runs: dict[str, LoggedRun] = {}
+    if not path.is_file():
+        return runs
+    for number, obj in iter_json_lines(path):
+        with validate.in_file(path, number):
+            run_id = validate.field(obj, "run_id", str, default=None)
+            if not run_id:
+                continue
+            runs[run_id] = LoggedRun(
+                cost_usd=validate.number(obj, "cost_usd", default=None),
+                completed=validate.field(obj, "completed", int),
+                input_tokens=validate.field(obj, "input_tokens", int),
+                output_tokens=validate.field(obj, "output_tokens", int),
+            )
+    return runs
+
+
+@dataclass
+class ModelCost:
+    """What one model's judgments (those scored) cost: each its run's cost over what the run wrote."""
+
+    model: str
+    judgments: int = 0
+    logged: int = 0  # judgments whose run is in the cost log
+    priced: int = 0  # of those, judgments whose run had a price
+    cost_usd: float = 0.0
+    runs: set[str] = field(default_factory=set)
+    # Runs that also wrote judgments not counted here (other models', or later replaced): their whole cost.
+    shared_runs_usd: float = 0.0
+
+    def line(self) -> str:
+        if not self.logged:
+            return f"{self.model}: no logged run made its {self.judgments} judgment(s)"
+        if not self.priced:
+            return f"{self.model}: {self.logged} judgment(s) by a judge without a price: no cost known"
+        runs = f"{len(self.runs)} run{'s' if len(self.runs) != 1 else ''}"
+        parts = [f"{self.model}: {dollars(self.cost_usd)} for {self.priced} judgment(s) ({runs}"]
+        if self.shared_runs_usd:
+            parts.append(
+                f", shared with other judgments: {dollars(self.shared_runs_usd)} in all, split by judgment"
+            )
+        parts.append(")")
+        if self.logged > self.priced:
+            parts.append(f"; {self.logged - self.priced} more by a judge without a price")
+        if self.judgments > self.logged:
+            parts.append(f"; {self.judgments - self.logged} more made by no logged run (published ones)")
+        return "".join(parts)
+
+
+@dataclass
+class ScoredCost:
+    """What the judgments shown cost, per model and in all, through the runs that made them."""
+
+    models: list[ModelCost]
+    total_usd: float
+    runs: int
+
+    def lines(self) -> list[str]:
+        if not any(m.logged for m in self.models):
+            return []
+        if len(self.models) == 1:
+            return [f"cost: {self.models[0].line()}"]
+        header = (
+            f"cost of the judgments shown: {dollars(self.total_usd)} from {self.runs} logged run(s), "
+            "each run's cost split over the judgments it wrote:"
+        )
+        return [header + "".join(f"\n  {m.line()}" for m in self.models)]
+
+
+def scored_cost(data: DataDir, scored: Any) -> ScoredCost:
+    """Per model, the cost of the judgments scored (`ScoredRuns`), through the runs that made them.
+
+    A run's cost is split over the judgments it wrote: a judge run of two models costs
+    each its own judgments, and `results --model-list A` shows A's, not the file's.
+    Judgments without a run id (published ones) or whose run is not logged, or was
+    not priced, are counted as such.
+    """
+    runs = logged_runs(data)
+    costs = []
+    for model, by_run in scored.per_model.items():
+        cost = ModelCost(model)
+        for run_id, count in by_run.items():
+            cost.judgments += count
+            run = runs.get(run_id) if run_id is not None else None
+            if run_id is None or run is None:
+                continue
+            cost.logged += count
+            if run.cost_usd is None or run.completed <= 0:
+                continue
+            cost.priced += count
+            cost.runs.add(run_id)
+            cost.cost_usd += run.cost_usd * min(count, run.completed) / run.completed
+            if count < run.completed:
+                cost.shared_runs_usd += run.cost_usd
+        costs.append(cost)
+    total, used = 0.0, 0
+    for run_id, count in scored.judgments.items():
+        run = runs.get(run_id) if run_id is not None else None
+        if run is not None and run.cost_usd is not None and run.completed > 0:
+            total += run.cost_usd * min(count, run.completed) / run.completed
+            used += 1
+    return ScoredCost(costs, total, used)
 
 
 def check_cap(max_cost: float | None, price: Price | None, model: str) -> None:

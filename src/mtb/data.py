@@ -13,6 +13,7 @@ its protocol (`mtb.protocols`).
 from __future__ import annotations
 
 import os
+import shlex
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,25 @@ HOW_TO_PROVIDE = (
     "point --data-dir (or MTB_DATA_DIR) at a folder in FastChat's layout, "
     "for example a copy of FastChat's fastchat/llm_judge/data"
 )
+
+
+def how_to_provide(bench: Benchmark, root: Path) -> str:
+    """The command that fills `root` with `bench`'s files, or where to point --data-dir.
+
+    A benchmark whose manifest lists its files ([download]) is one command away; a
+    new user meets this first, so it names the command before anything else.
+    """
+    if "download" not in bench.table:
+        return HOW_TO_PROVIDE
+    from mtb.benchmarks import find_manifest
+
+    try:
+        by_name = find_manifest(bench.path.stem) == bench.path
+    except UsageError:
+        by_name = False
+    bench_arg = bench.path.stem if by_name else str(bench.path)
+    command = f"mtb download-baselines --bench {shlex.quote(bench_arg)} --data-dir {shlex.quote(str(root))}"
+    return f"fetch the benchmark's files with `{command}`, or {HOW_TO_PROVIDE}"
 
 
 # A file name holds at most 255 bytes (NAME_MAX on Linux and macOS file systems). Beside an
@@ -71,10 +91,14 @@ class DataDir:
     def required(self, relative: str) -> Path:
         path = self.root / relative
         if not path.exists():
-            raise DataError(path, f"not found; {HOW_TO_PROVIDE}")
+            raise DataError(path, f"not found; {self.how_to_provide()}")
         if path.is_dir():
             raise DataError(path, "is a folder; expected a file")
         return path
+
+    def how_to_provide(self) -> str:
+        """How to fill this data directory: the download command where the manifest has one."""
+        return how_to_provide(self.bench, self.root)
 
     @property
     def question_path(self) -> Path:

@@ -386,6 +386,8 @@ async def run_jobs(
     follows generation): their files are opened once, and a task already done or
     handed out is never run twice. `on_written` hears of each record written.
     """
+    if run is not None:
+        report.run_id = run.run_id
     with ExitStack() as stack:
         opened: dict[Path, _OpenJob] = {}
 
@@ -428,6 +430,7 @@ async def run_jobs(
             latest = [_latest_per_key([*s.existing, *s.written], s.job.spec) for s in opened.values()]
             for state, records in zip(opened.values(), latest, strict=True):
                 report.unparsed += sum(1 for r in records.values() if state.job.spec.unparsed(r))
+                report.unparsed_new += sum(1 for r in state.written if state.job.spec.unparsed(r))
                 try:
                     state.replies.save()
                 except DataError as exc:

@@ -97,6 +97,8 @@ class RunReport:
     unparsed: int = 0  # records in the output files, old and new, whose verdict names no score or winner
     deferred: int = 0  # items whose requests wait in a provider's batch (`--no-wait`)
     batches: list[str] = field(default_factory=list)  # the provider's batch ids this run used
+    run_id: str | None = None  # the run its records point to (provenance), for the cost log
+    unparsed_new: int = 0  # of the records this run wrote, those whose verdict names no score or winner
 
     @property
     def not_done(self) -> int:

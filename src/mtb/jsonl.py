@@ -290,8 +290,12 @@ class JsonlAppender:
         # run). Holding the record keeps its id from being reused; records are never
         # changed once written.
         self._lines: dict[int, tuple[dict[str, Any], str]] = {}
+        self._created = False
 
     def __enter__(self) -> JsonlAppender:
+        # A file this run creates and never writes to is taken away again at the end: a
+        # mistyped model name left an empty answer file that later read as a model.
+        self._created = not self.path.exists()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -355,4 +359,12 @@ class JsonlAppender:
         if self._handle is not None:
             self._handle.close()
             self._handle = None
+        with contextlib.suppress(OSError):
+            if self._created and self.path.stat().st_size == 0:
+                self.path.unlink()
+        # The lock file goes while the lock is still held, so nothing is left beside the output.
+        # A process that opened it just before waits on a file that is gone, and its lock
+        # (filelock checks the link count) fails; the next run makes a new one.
+        with contextlib.suppress(OSError):
+            Path(self._lock.lock_file).unlink()
         self._lock.release()

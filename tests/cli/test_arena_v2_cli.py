@@ -164,7 +164,9 @@ def test_generate_judge_and_score_hard_prompt(
     unparsed = sum(1 for r in records if any(g["score"] is None for g in r["games"]))
     assert unparsed > 0
     retried = runner.invoke(app, [*judged_args, "--retry-unparsed"])
-    assert retried.exit_code == 0, retried.stderr
+    # The test judge answers the same prompt the same way: not one retried verdict reads, a failure.
+    assert retried.exit_code == 1, retried.stderr
+    assert f"none of the {unparsed} judgment(s) made holds a readable verdict" in retried.stderr
     assert len(server.chat_requests()) == 1750 + 2 * unparsed
     assert len(read_jsonl(folder / "model_judgment" / "gpt-4.1" / "my-model.jsonl")) == 500
 

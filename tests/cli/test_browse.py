@@ -193,7 +193,7 @@ def test_arena_hard_games(page: Any, served: BrowseServer) -> None:
 
 def test_export_works_from_disk(chromium: Any, runner: CliRunner, browse_data: Path, tmp_path: Path) -> None:
     out = tmp_path / "report.html"
-    result = runner.invoke(app, ["browse", "--data-dir", str(browse_data), "--export", str(out)])
+    result = runner.invoke(app, ["browse", "--data-dir", str(browse_data), "--export", str(out), "--all"])
     assert result.exit_code == 0, result.output
     context = chromium.new_context()
     page = context.new_page()
@@ -581,4 +581,93 @@ def test_export_embeds_the_arena_ratings(chromium: Any, runner: CliRunner, tmp_p
     check_arena_table(page, cli_ratings(runner, folder / "small.jsonl"))
     assert errors == []
     assert all(r.startswith("file://") for r in requests), requests
+    context.close()
+
+
+# -- the default export: what the user works on ---------------------------------------
+
+
+@pytest.fixture
+def own_run(data_dir: Path, shared_data: Path) -> Path:
+    """Every published answer (MT-bench's and Arena-Hard's, 110 MB) and one model of the user's own,
+    judged through `mtb eval` on the test server."""
+    from helpers import judge_responder
+    from mtb.testing.openai_server import OpenAIServer, Reply
+
+    shutil.copytree(shared_data / "arena-hard-v0.1", data_dir / "arena-hard-v0.1")
+
+    def respond(request: Any) -> Reply:
+        if request.body["model"] == "gpt-4":
+            return judge_responder(request)
+        return Reply(text=f"mine answers: {request.last_user_message[:40]}")
+
+    # In a process of its own: this module's Playwright keeps an event loop running here.
+    with OpenAIServer(responder=respond) as server:
+        command = ["eval", "--model", "mine", "--api-base", server.url, "--judge-api-base", server.url]
+        command += ["--first-n", "3", "--data-dir", str(data_dir), "--no-progress"]
+        done = subprocess.run(
+            [sys.executable, "-m", "mtb", *command], capture_output=True, text=True, timeout=120
+        )
+    assert done.returncode == 0, done.stderr
+    return data_dir
+
+
+def embedded(html: str) -> dict[str, Any]:
+    marker = '<script type="application/json" id="mtb-data">'
+    start = html.index(marker) + len(marker)
+    return json.loads(html[start : html.index("</script>", start)])  # type: ignore[no-any-return]
+
+
+def test_the_default_export_holds_the_users_model_and_every_score_not_every_published_answer(
+    runner: CliRunner, own_run: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "page.html"
+    result = runner.invoke(app, ["browse", "--data-dir", str(own_run), "--export", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "--all adds every published answer" in result.stderr
+    size = out.stat().st_size
+    assert size <= 10_000_000, size  # was 107 MB: every published answer
+    data = embedded(out.read_text())
+    benches = {b["name"]: b for b in data["index"]["benchmarks"]}
+    assert benches["mt_bench"]["models"] == ["mine"] and benches["mt_bench"]["own_models"] == ["mine"]
+    assert benches["arena-hard-v0.1"]["models"] == []  # no run of the user's there: no answers
+    assert data["index"]["focus"] == {"bench": "mt_bench", "model": "mine"}
+    assert set(data["question"]["mt_bench"]["81"]["answers"]) == {"mine"}
+    # The leaderboard: the model's score with its interval, and its eval summary.
+    (table,) = data["leaderboard"]["mt_bench"]["single"]
+    (row,) = [r for r in table["rows"] if r["model"] == "mine"]
+    low, high = row["ci"]["average"]
+    assert low <= row["average"] <= high
+    (summary,) = data["leaderboard"]["mt_bench"]["summaries"]
+    assert summary["models"] == ["mine"] and summary["markdown"].startswith("# mtb eval — mt_bench")
+    assert data["leaderboard"]["arena-hard-v0.1"]["published"]["rows"]  # the published scores stay
+
+    everything = tmp_path / "all.html"
+    args = ["browse", "--data-dir", str(own_run), "--export", str(everything), "--all", "--bench", "mt_bench"]
+    assert runner.invoke(app, args).exit_code == 0
+    answers = embedded(everything.read_text())["question"]["mt_bench"]["81"]["answers"]
+    assert {"mine", "gpt-4", "vicuna-13b-v1.3"} <= set(answers)  # --all: today's page
+
+
+def test_the_exported_page_opens_on_the_users_model_with_intervals_and_summaries(
+    chromium: Any, runner: CliRunner, own_run: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "page.html"
+    assert runner.invoke(app, ["browse", "--data-dir", str(own_run), "--export", str(out)]).exit_code == 0
+    context = chromium.new_context()
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(out.as_uri())
+    page.wait_for_selector(".answer-a[data-turn='1']")
+    assert page.input_value("#bench") == "mt_bench" and page.input_value("#model-a") == "mine"
+    assert "mine answers" in page.locator(".answer-a").first.inner_text()
+    page.click("#nav-leaderboard")
+    page.wait_for_selector("tr.own[data-model='mine']")
+    row = page.locator("tr.own[data-model='mine']").inner_text()
+    assert "–" in row  # the interval, low–high
+    page.click("tr.own[data-model='mine'] .summary-link")
+    page.wait_for_selector("#summary-view h4")
+    assert "Scores" in page.locator("#summary-view").inner_text()
+    assert errors == []
     context.close()

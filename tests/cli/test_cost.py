@@ -185,7 +185,7 @@ def test_max_cost_stops_gpt4_judging_and_a_rerun_completes_without_duplicates(
     shown = runner.invoke(app, ["results", "--data-dir", str(root), "--no-ci"])
     assert shown.exit_code == 0, shown.stderr
     total = sum(r["cost_usd"] for r in cost_log(root))
-    assert "cost: 2 logged run(s) made these judgments" in shown.stderr
+    assert "cost of the judgments shown: " in shown.stderr and "from 2 logged run(s)" in shown.stderr
     assert f"${total:,.2f}" in shown.stderr
 
 
@@ -271,3 +271,55 @@ def test_cost_flags_are_for_api_models(runner: CliRunner, tmp_path: Path) -> Non
     result = runner.invoke(app, ["generate", "--model-path", str(tmp_path), "--max-cost", "1"])
     assert result.exit_code == 2
     assert "--max-cost" in result.stderr and "API models" in result.stderr
+
+
+# -- after: what the judgments shown cost, per model ----------------------------------
+
+
+def judge_at_a_fixed_usage(request: Any) -> Reply:
+    """100 prompt and 20 reply tokens a judgment: $0.0042 at gpt-4's prices."""
+    return Reply(text=judge_responder(request).text, usage=(100, 20))
+
+
+def test_results_shows_a_models_own_judgments_cost_not_the_files(
+    runner: CliRunner, server: OpenAIServer, tmp_path: Path
+) -> None:
+    root = write_bench(tmp_path / "data", questions=2, models=3)
+    server.responder = judge_at_a_fixed_usage
+    base = ["judge", "--judge-api-base", server.url, "--data-dir", str(root), "--no-progress"]
+    assert runner.invoke(app, [*base, "--model-list", "model-0"]).exit_code == 0  # 4 judgments
+    assert runner.invoke(app, [*base, "--model-list", "model-1", "model-2"]).exit_code == 0  # 8, one run
+    assert sum(r["cost_usd"] for r in cost_log(root)) == 12 * 0.0042  # the file's cost: $0.0504
+
+    alone = runner.invoke(app, ["results", "--model-list", "model-0", "--data-dir", str(root), "--no-ci"])
+    assert alone.exit_code == 0, alone.stderr
+    assert "cost: model-0: $0.0168 for 4 judgment(s) (1 run)" in alone.stderr
+    assert "$0.0504" not in alone.stderr and "shared" not in alone.stderr
+
+    shared = runner.invoke(app, ["results", "--model-list", "model-1", "--data-dir", str(root), "--no-ci"])
+    assert "cost: model-1: $0.0168 for 4 judgment(s) (1 run, shared with other judgments: $0.0336" in (
+        shared.stderr
+    )
+
+    every = runner.invoke(app, ["results", "--data-dir", str(root), "--no-ci"])
+    assert "cost of the judgments shown: $0.0504 from 2 logged run(s)" in every.stderr
+    compared = runner.invoke(
+        app, ["results", "--compare", "model-0", "model-1", "--data-dir", str(root), "--rounds", "10"]
+    )
+    assert compared.exit_code == 0, compared.stderr
+    assert compared.stderr.count("cost of the judgments shown: $0.0336") == 1
+
+
+def test_the_estimate_is_unchanged_by_another_judges_past_run(
+    runner: CliRunner, server: OpenAIServer, tmp_path: Path
+) -> None:
+    root = write_bench(tmp_path / "data", questions=3, models=1)
+    dry_run = ["judge", "--dry-run", "--judge-model", "gpt-4", "--data-dir", str(root)]
+    before = plan_json(runner.invoke(app, dry_run))
+    server.responder = lambda request: Reply(text="Rating: [[5]]")  # a smoke run's short replies
+    other = ["judge", "--judge-model", "fake-judge", "--judge-api-base", server.url, "--data-dir", str(root)]
+    assert runner.invoke(app, [*other, "--no-progress"]).exit_code == 0
+    after = plan_json(runner.invoke(app, dry_run))
+    assert after["estimated_tokens"] == before["estimated_tokens"]
+    assert after["estimated_cost_usd"] == before["estimated_cost_usd"]
+    assert any("the benchmark's default" in note for note in after["estimate_notes"])

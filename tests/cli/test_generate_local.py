@@ -115,7 +115,7 @@ def test_missing_template_is_a_usage_error_naming_the_flag(
     ("args", "message", "code"),
     [
         (["--model-path", "/no/such/model"], "model folder not found", 2),
-        (["--model-path", "mtb-test-org/not-cached"], "HF_HUB_OFFLINE=1 forbids downloading", 1),
+        (["--model-path", "mtb-test-org/not-cached"], "HF_HUB_OFFLINE=1 forbids downloading", 2),
         (["--model-path", ".", "--dtype", "float8"], "unsupported --dtype 'float8'", 2),
         (["--model", "m", "--model-path", "."], "exactly one of --model", 2),
         ([], "exactly one of --model", 2),

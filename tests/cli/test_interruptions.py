@@ -144,6 +144,7 @@ def test_a_full_disk_stops_the_run_leaving_whole_lines_and_a_message(
     # A file size limit (RLIMIT_FSIZE) stands in for a full disk: writes past it fail with
     # EFBIG as they would with ENOSPC. Was: a traceback, and a last line cut in the middle.
     limit = 20_000
+    server.responder = judge_responder  # verdicts that read: the run is judged by its writes alone
 
     def limit_file_size() -> None:
         resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))

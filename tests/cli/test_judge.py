@@ -103,7 +103,8 @@ def test_unparsed_verdicts_are_counted_and_retried_on_request(
 ) -> None:
     server.responder = lambda request: Reply(text="I cannot decide.")
     result = judge(runner, server, data_dir, "--first-n", "2")
-    assert result.exit_code == 0
+    assert result.exit_code == 1  # not one readable verdict: a failure, naming the count
+    assert "none of the 8 judgment(s) made holds a readable verdict" in result.stderr
     assert "8 judgment(s) hold a verdict without a score" in result.stderr
     assert "--retry-unparsed" in result.stderr
     assert {r["score"] for r in read_jsonl(judgment_file(data_dir))} == {-1}

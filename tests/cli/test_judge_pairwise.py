@@ -160,8 +160,9 @@ def test_unparsed_games_are_rejudged_on_request(
         str(data_dir),
     ]
     result = runner.invoke(app, args)
-    assert result.exit_code == 0
+    assert result.exit_code == 1  # not one readable verdict
     assert "2 judgment(s) hold a verdict without a score or winner" in result.stderr
+    assert "none of the 2 judgment(s) made holds a readable verdict" in result.stderr
     server.responder = lambda request: Reply(text="[[C]]")
     assert runner.invoke(app, [*args, "--retry-unparsed"]).exit_code == 0
     rows = read_jsonl(data_dir / "mt_bench" / "model_judgment" / "gpt-4_pair.jsonl")

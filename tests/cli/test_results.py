@@ -63,8 +63,10 @@ def test_json_follows_show_result_semantics(runner: CliRunner, judged: Path) -> 
         "ci",
         "placement",
     ]
-    # Placed among the file's other models, from their averages: b has 9.0.
-    assert a["placement"] == "below every other model here; next: b (9.00)"
+    # Placed only among models judged on the same question turns: b was judged on 2 of a's 6.
+    assert a["placement"] == "no other model here was judged on the same 6 question turns"
+    b = rows[0]
+    assert b["placement"] == "above every other model here; next: a (7.00) (on the same 2 question turns)"
     low, high = a["ci"]["average"]
     assert low <= a["average"] <= high
     assert a["turn_1"] == pytest.approx(7.0)  # (8 + 10 + 3) / 3
@@ -138,3 +140,23 @@ def test_compare_unknown_model_is_a_usage_error(runner: CliRunner, judged: Path)
     result = runner.invoke(app, ["results", "--data-dir", str(judged), "--compare", "a", "zzz"])
     assert result.exit_code == 2
     assert "no usable judgments for 'zzz'" in result.stderr
+
+
+def test_plain_results_says_which_other_judges_files_exist(runner: CliRunner, judged: Path) -> None:
+    folder = judged / "mt_bench" / "model_judgment"
+    other = [{**judgment("c", 81, 1, 5), "judge": ["judge-x", "single-v1"]}]
+    (folder / "judge-x_single.jsonl").write_text("".join(json.dumps(r) + "\n" for r in other))
+    result = runner.invoke(app, ["results", "--data-dir", str(judged)])
+    assert result.exit_code == 0, result.stderr
+    assert "scored the default judge gpt-4's file; other judges' files here: judge-x" in result.stderr
+    assert "--judge-model NAME" in result.stderr
+
+    # Named, the judge's own file is scored and nothing is said of the others.
+    named = runner.invoke(app, ["results", "--data-dir", str(judged), "--judge-model", "judge-x"])
+    assert named.exit_code == 0 and "other judges' files" not in named.stderr
+
+    # Without the default judge's file, the error names the files there are.
+    (folder / "gpt-4_single.jsonl").unlink()
+    missing = runner.invoke(app, ["results", "--data-dir", str(judged)])
+    assert missing.exit_code == 2
+    assert "no judgments by the default judge gpt-4 here; other judges' files here: judge-x" in missing.stderr

@@ -91,6 +91,32 @@ def test_placement_follows_the_data_not_a_list(runner: CliRunner, judged: Path) 
     assert placed["a"] == "above every other model here; next: b (4.67)"
 
 
+def test_a_tie_is_a_tie(runner: CliRunner, judged: Path) -> None:
+    path = judged / "mt_bench/model_judgment/gpt-4_single.jsonl"
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    twin = [{**r, "model": "a-twin"} for r in rows if r["model"] == "a"]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows + twin))
+    result = runner.invoke(app, ["results", "--data-dir", str(judged), "--format", "json", "--no-ci"])
+    placed = {row["model"]: row["placement"] for row in json.loads(result.stdout)}
+    assert placed["a"] == "tied with a-twin (6.67); next above: c (10.00); next below: b (4.67)"
+
+
+def test_placement_compares_only_models_judged_on_the_same_questions(runner: CliRunner, judged: Path) -> None:
+    """A model run on one question is placed by the others' averages on that question, not on all three."""
+    path = judged / "mt_bench/model_judgment/gpt-4_single.jsonl"
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    quick = [{**r, "model": "quick", "score": 7} for r in rows if r["model"] == "a" and r["question_id"] == 1]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows + quick))
+    result = runner.invoke(app, ["results", "--data-dir", str(judged), "--format", "json", "--no-ci"])
+    placed = {row["model"]: row["placement"] for row in json.loads(result.stdout)}
+    # On question 1: a 7.00 (8, 6), b 6.00, c 10.00; quick's 7.00 ties a there, not a's 6.67 overall.
+    assert placed["quick"] == "tied with a (7.00); next above: c (10.00); next below: b (6.00) " + (
+        "(on the same 2 question turns)"
+    )
+    # The others are not placed against quick, judged on fewer of their questions.
+    assert placed["a"] == "between c (10.00) and b (4.67)"
+
+
 def test_compare_of_a_model_with_itself_is_a_usage_error(runner: CliRunner, judged: Path) -> None:
     # It printed "+0.000 over 3 questions, not a significant difference": a measurement of nothing.
     result = runner.invoke(app, ["results", "--data-dir", str(judged), "--compare", "a", "a"])

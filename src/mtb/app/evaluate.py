@@ -27,9 +27,10 @@ from mtb.app.summary import ModelSpec, Step
 from mtb.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, MtbError, UsageError
 
 if TYPE_CHECKING:
-    from mtb.app.reporter import Reporter
+    from mtb.app.reporter import Level, Reporter
     from mtb.cost import Budget
     from mtb.data import DataDir
+    from mtb.progress import ProgressSink
 
 # Worse outcomes win when steps are combined: interrupted, then bad usage or input, then failed items.
 _SEVERITY = {EXIT_OK: 0, EXIT_FAILED: 1, EXIT_USAGE: 2, EXIT_INTERRUPTED: 3}
@@ -57,6 +58,8 @@ class EvalSpec(Answering, Judged, Scope):
     # The results.
     compare: tuple[str, str] | None = None
     strict: bool = False
+    # Judge again the verdicts that held no rating (as `mtb judge --retry-unparsed`).
+    retry_unparsed: bool = False
     # Judge each answer as soon as it is written, where the judge does not share the models' device.
     pipeline: bool = True
 
@@ -138,6 +141,7 @@ class EvalSpec(Answering, Judged, Scope):
             batch=self.batch and self.judge_model_path is None,
             no_wait=self.no_wait and self.judge_model_path is None,
             forget_batches=self.forget_batches,
+            retry_unparsed=self.retry_unparsed,
         )
 
 
@@ -165,6 +169,48 @@ class EvalReport:
         return self.exit_code == EXIT_OK
 
 
+class PlanInOneLine:
+    """The eval's reporter for its judge step: the plan in one line, not 30 lines of JSON amid the progress.
+
+    `mtb judge --dry-run` prints the whole plan; in an eval the line is enough.
+    """
+
+    def __init__(self, reporter: Reporter) -> None:
+        self.reporter = reporter
+
+    def say(self, text: str, *, level: Level = "info", tag: str | None = None) -> None:
+        self.reporter.say(text, level=level, tag=tag)
+
+    def data(self, obj: dict[str, Any]) -> None:
+        self.reporter.say(plan_line(obj))
+
+    def section(self, title: str) -> None:
+        self.reporter.section(title)
+
+    def progress(self, label: str) -> ProgressSink:
+        return self.reporter.progress(label)
+
+
+def plan_line(plan: dict[str, Any]) -> str:
+    """A judge plan in one line: what is to be judged, by whom, the estimate, and where it goes."""
+    parts = [f"judge: {plan.get('judge')}"]
+    if "to_make" in plan:
+        parts.append(
+            f"{plan['to_make']} judgment(s) to make ({plan.get('already_done', 0)} already done), "
+            f"{plan.get('judge_calls', plan['to_make'])} call(s)"
+        )
+    tokens = plan.get("estimated_tokens")
+    if isinstance(tokens, dict):
+        cost = plan.get("estimated_cost_usd")
+        money = "no price known" if cost is None else f"about ${cost:,.2f}"
+        parts.append(
+            f"estimate {tokens.get('input', 0):,} input + {tokens.get('output', 0):,} output tokens, {money}"
+        )
+    if plan.get("output"):
+        parts.append(f"→ {plan['output']}")
+    return "; ".join(parts)
+
+
 class _Stop(Exception):
     """The eval ends here: a later step could not mean anything."""
 
@@ -187,6 +233,9 @@ class _Eval:
     judged: JudgeReport | None = None
     scored: ResultsReport | None = None
     compared: ResultsReport | None = None
+    # What each step was expected to cost before it ran, by step name ("generate m1", "judge").
+    estimates: dict[str, Any] = field(default_factory=dict)
+    unreadable: bool = False  # a model scored has no readable verdict: a rerun would not change it
 
     def code(self) -> int:
         return worst([s.exit_code for s in self.steps])
@@ -216,8 +265,8 @@ class _Eval:
     # -- one after the other ----------------------------------------------------------
 
     def sequential(self, models: list[ModelSpec]) -> None:
-        from mtb.app.generate import generate
         from mtb.app.judge import judge
+        from mtb.app.runs import run_until_done
 
         for model in models:
             name = f"generate {model.name}"
@@ -226,7 +275,10 @@ class _Eval:
                 self.skip(name, "--max-cost is spent")
             started = time.time()
             try:
-                report = generate(self.spec.generate_spec(model), self.reporter, self.budget)
+                generation = Generation(self.spec.generate_spec(model), self.reporter, self.budget)
+                self.estimates[name] = step_estimate(generation)
+                run_until_done(generation.execute(), [generation.report])
+                report = generation.finish()
             except (MtbError, KeyboardInterrupt) as exc:
                 self.failed(name, started, exc)
                 self.stop_if_fatal()
@@ -242,57 +294,41 @@ class _Eval:
             self.skip("judge", "--max-cost was spent by generation")
         started = time.time()
         try:
-            self.judged = judge(self.spec.judge_spec(self.names), self.reporter, self.budget)
+            self.judged = judge(self.spec.judge_spec(self.names), PlanInOneLine(self.reporter), self.budget)
         except (MtbError, KeyboardInterrupt) as exc:
             self.failed("judge", started, exc)
             self.stop_if_fatal()
             return
+        self.estimates["judge"] = judge_estimate(self.judged.plan)
         self.steps.append(Step("judge", time.time() - started, self.judged.exit_code))
         self.stop_if_fatal()
 
     # -- the judge following generation -------------------------------------------------
 
     def pipelined(self, models: list[ModelSpec]) -> None:
+        from mtb.app.preflight import placeholder_files, remove_if_empty
         from mtb.app.runs import run_until_done
         from mtb.engine import done_keys
 
-        # Every step is checked (keys, paths, data, prices) before the first request.
+        # Every step was checked (keys, paths, data, prices) by the preflight; what fails
+        # while the steps are prepared is raised as it is: nothing has run, nothing is summed up.
         generations: list[Generation] = []
         watch = AnswerWatch()
         for model in models:
-            name = f"generate {model.name}"
-            started = time.time()
-            try:
-                generation = Generation(self.spec.generate_spec(model), self.reporter, self.budget)
-            except (MtbError, KeyboardInterrupt) as exc:
-                self.failed(name, started, exc)
-                raise _Stop() from None
+            generation = Generation(self.spec.generate_spec(model), self.reporter, self.budget)
             generations.append(generation)
+            self.estimates[f"generate {model.name}"] = step_estimate(generation)
             watch.add(model.name, done_keys(generation.output))
         # The judge plans from the answer files, which generation is about to open: made now
-        # (empty), and taken away again if the judge cannot start.
-        created = [g.output.path for g in generations if not g.output.path.exists()]
+        # (empty), and taken away again if the judge cannot start, or if nothing is written.
         started = time.time()
-        try:
-            for path in created:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.touch()
+        with placeholder_files([g.output.path for g in generations], keep=True) as created:
             judging = Judging(self.spec.judge_spec(self.names), self.reporter, self.budget, follow=watch)
-            early = judging.estimate()
-            if early is not None:
-                raise _Stop()
+            if judging.estimate() is not None:  # a dry run's plan: eval makes none
+                raise UsageError("the judge stopped before its first call")
             if self.spec.judge_model_path is None:
                 judging.resolve_endpoint()
-        except (MtbError, KeyboardInterrupt, _Stop) as exc:
-            for path in created:
-                path.unlink(missing_ok=True)
-            if isinstance(exc, _Stop):
-                self.steps.append(Step("judge", time.time() - started, EXIT_USAGE))
-            else:
-                self.failed("judge", started, exc)
-            raise _Stop() from None
-        except OSError as exc:
-            raise UsageError(f"cannot create the answer files: {exc}") from None
+        self.estimates["judge"] = follow_estimate(judging, self.spec)
 
         self.reporter.section("generate " + ", ".join(self.names) + ", judged as answers are written")
         timings: dict[str, tuple[float, float]] = {}
@@ -323,6 +359,7 @@ class _Eval:
                 await judge_task
 
         run_until_done(both(), [g.report for g in generations] + [judging.report])
+        remove_if_empty(created)
         for generation in generations:
             name = generation.spec.name
             begun, ended = timings.get(name, (started, time.time()))
@@ -369,7 +406,10 @@ class _Eval:
                         data_dir=spec.data_dir,
                     ),
                     self.reporter,
+                    say_cost=False,  # the same judgments' cost was said just above
                 )
+            code = unreadable(self.scored, self.reporter)
+            self.unreadable = code != EXIT_OK
         except MtbError as exc:
             if judged:
                 self.failed("results", started, exc)
@@ -380,33 +420,66 @@ class _Eval:
             code = EXIT_FAILED
         self.steps.append(Step("results", time.time() - started, code))
 
+    def estimate_and_spend(self) -> dict[str, Any]:
+        """Per step, what it was expected to cost before it ran beside what it spent."""
+        spent: dict[str, float | None] = {f"generate {g.model}": g.cost_usd for g in self.generated}
+        if self.judged is not None:
+            spent["judge"] = self.judged.cost_usd
+        return {
+            step: {**estimate, "spent_usd": None if spent.get(step) is None else round(spent[step] or 0, 6)}
+            for step, estimate in self.estimates.items()
+        }
+
     def finish(self, why: str | None, pipelined: bool) -> EvalReport:
-        from mtb.app.summary import latest_run, logged_spending, summary_paths, write_summary
+        from mtb.app.summary import (
+            adapter_of,
+            latest_run,
+            logged_spending,
+            questions_note,
+            questions_run,
+            summary_paths,
+            write_summary,
+        )
         from mtb.provenance import mtb_version
 
         code = self.code()
         failed = next((s.name for s in self.steps if s.exit_code == code), None) if code else None
         if failed is not None:
             reason = f": {why}" if why else ""
-            self.reporter.say(
-                f"mtb eval: step '{failed}' failed{reason}; run the same command again to continue",
-                level="error",
-                tag="",
+            # A usage or input error is not cured by a rerun: the step's own message says what to fix.
+            stopped = [g.run for g in self.generated] + (
+                [self.judged.run] if self.judged and self.judged.run else []
             )
+            # Stopped outright (a refused key, an unknown model) or judged without a readable verdict:
+            # the same command would end the same way.
+            unreadable_run = any(r.completed and r.unparsed_new >= r.completed for r in stopped)
+            if code == EXIT_USAGE or unreadable_run or self.unreadable or any(run.fatal for run in stopped):
+                again = ""
+            else:
+                again = "; run the same command again to continue"
+            self.reporter.say(f"mtb eval: step '{failed}' failed{reason}{again}", level="error", tag="")
         settings: dict[str, Any] = {}
         notes: list[str] = []
         spending: dict[str, Any] = {}
+        questions: dict[str, Any] = {}
+        adapters: dict[str, Any] = {}
         try:
             for name in self.names:
                 answers = self.data.bench.protocol.answer_output(self.data, name).path
                 settings[f"answers {name}"] = latest_run(answers)
+                questions[name] = questions_run(self.data, name, self.spec.first_n)
+                adapter = adapter_of(answers)
+                if adapter is not None:
+                    adapters[name] = adapter
             for source in self.scored.sources if self.scored else []:
                 settings[f"judgments {source.name}"] = latest_run(source)
             spending = logged_spending(self.data, self.began)
         except MtbError as exc:  # a bad side record must not hide the scores
             notes.append(str(exc))
+        notes += [line for name, counts in questions.items() if (line := questions_note(name, counts))]
         scores = self.scored.records if self.scored else None
         rows = scores if isinstance(scores, list) else []
+        mode = self.spec.mode or (self.judged.plan.get("mode") if self.judged else None)
         summary = {
             "bench": self.data.bench.name,
             "started": self.began_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -414,7 +487,12 @@ class _Eval:
             "mtb_version": mtb_version(),
             "models": self.names,
             "judge": self.spec.judge_name or self.data.bench.default_judge,
-            "mode": self.spec.mode or "default",
+            "judge_is_default": self.spec.judge_name is None,
+            "mode": mode or "the benchmark's default",
+            "mode_is_default": self.spec.mode is None,
+            "questions": questions,
+            "adapters": adapters,
+            "estimate": self.estimate_and_spend(),
             "pipelined": pipelined,
             "exit_code": code,
             "failed_step": failed,
@@ -470,6 +548,10 @@ def evaluate(spec: EvalSpec, reporter: Reporter) -> EvalReport:
         judge = spec.judge_name or benchmark.default_judge
         # The judge's price is needed for the cap: say so before any model answers anything.
         cost.check_cap(spec.max_cost, cost.resolve_price(judge, spec.price_in, spec.price_out), judge)
+    from mtb.app.preflight import check_eval
+
+    # Every step is checked before the first request; a problem is raised here, and nothing is written.
+    check_eval(spec, models, data)
     run = _Eval(spec, reporter, [m.name for m in models], data, cost.Budget(spec.max_cost))
     pipelined = judge_follows(spec, models)
     why: str | None = None
@@ -482,3 +564,50 @@ def evaluate(spec: EvalSpec, reporter: Reporter) -> EvalReport:
     except _Stop as stop:
         why = stop.why
     return run.finish(why, pipelined)
+
+
+def step_estimate(generation: Generation) -> dict[str, Any]:
+    """What a generation was expected to cost: an API model's estimate; a local model costs no money."""
+    estimate = getattr(generation, "estimate", None)
+    if estimate is not None:
+        return dict(estimate)
+    return {"estimated_cost_usd": 0.0, "estimate_notes": ["a local model: no money is spent"]}
+
+
+def judge_estimate(plan: dict[str, Any]) -> dict[str, Any]:
+    """The judge plan's estimate, as the plan JSON of `mtb judge --dry-run` gives it."""
+    keys = ("estimated_tokens", "estimated_cost_usd", "price", "estimate_notes", "judge_calls")
+    return {key: plan[key] for key in keys if key in plan}
+
+
+def follow_estimate(judging: Judging, spec: EvalSpec) -> dict[str, Any]:
+    """A judge that follows generation has no total before the run (the answers are not written yet)."""
+    from mtb import cost
+
+    if spec.judge_model_path is not None:
+        return {"estimated_cost_usd": 0.0, "estimate_notes": ["a local judge: no money is spent"]}
+    price = cost.resolve_price(judging.planned.judge_model, spec.price_in, spec.price_out)
+    return {
+        "estimated_cost_usd": None,
+        "price": None if price is None else price.to_json(),
+        "estimate_notes": [
+            "the judge follows generation: each answer is estimated as it is written, not as a total "
+            "before the run (mtb judge --dry-run, after generation, gives one)"
+        ],
+    }
+
+
+def unreadable(scored: ResultsReport | None, reporter: Reporter) -> int:
+    """Models whose every verdict is unreadable fail the eval (exit 1): there is no score to show."""
+    rows = scored.records if scored is not None and isinstance(scored.records, list) else []
+    empty = [r for r in rows if isinstance(r, dict) and "average" in r and r["average"] is None]
+    if not empty:
+        return EXIT_OK
+    counts = ", ".join(f"{r.get('model')} ({r.get('excluded', 0)} judgment(s))" for r in empty)
+    reporter.say(
+        f"no readable verdict (a score) for: {counts}; check that the judge follows its prompt, then "
+        "judge them again with --retry-unparsed",
+        level="error",
+        tag="",
+    )
+    return EXIT_FAILED

@@ -333,6 +333,8 @@ class Generation:
                 "(the model was not loaded)"
             )
             return GenerateReport(self.spec.name, self.output.path, self.report, 0)
+        # The answers already there to the questions asked (--first-n), not the whole file's.
+        self.report.already_done = sum(1 for q in self.questions if q.question_id in self.done)
         code = finish_run(self.report, self.reporter, "answers")
         line, cost_usd = log_spending(
             self.meter, self.report, self.data, "generate", self.spec.model or "", self.started, self.reporter

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mtb.app.options import Judged, Scope, check_fields, flag
-from mtb.app.runs import finish_run, log_spending, run_until_done
+from mtb.app.runs import finish_run, log_spending, run_until_done, unreadable_verdicts
 from mtb.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 
 if TYPE_CHECKING:
@@ -369,6 +369,9 @@ class Judging:
     def finish(self) -> JudgeReport:
         """Say what happened, log what it cost, and return the report."""
         run, report = self.planned, self.report
+        already = self._already_in_scope()
+        if already is not None:  # the judgments of the models asked for, not the whole file's
+            report.already_done = already
         code = finish_run(report, self.reporter, "judgments")
         line, cost_usd = log_spending(
             self.meter, report, self.data, "judge", run.judge_model, self.started, self.reporter
@@ -380,9 +383,26 @@ class Judging:
                 level="warning",
                 tag="",
             )
+        code = unreadable_verdicts(report, code, self.reporter)
         if code == EXIT_OK and self.follow is not None and self.gaps:
             code = EXIT_FAILED
         return JudgeReport(self.plan, run.output, code, report, report.unparsed, self.gaps, line, cost_usd)
+
+    def _already_in_scope(self) -> int | None:
+        """How many of the judgments asked for were made before this run; None when it cannot be told."""
+        from mtb.errors import MtbError
+
+        if self.follow is None:
+            before = self.plan.get("already_done")
+            return before if isinstance(before, int) else None
+        try:  # planned again now: what is done in scope, less what this run made
+            done = [plan.summary.get("already_done") for plan in self._plans_now()]
+        except MtbError:
+            return None
+        counts = [n for n in done if isinstance(n, int)]
+        if len(counts) != len(done):
+            return None
+        return max(0, sum(counts) - self.report.completed)
 
 
 def judge(spec: JudgeSpec, reporter: Reporter, budget: Budget | None = None) -> JudgeReport:

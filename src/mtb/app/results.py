@@ -131,8 +131,11 @@ def json_ready(records: Any) -> Any:
     return json.loads(json.dumps(finite(records), allow_nan=False))
 
 
-def results(spec: ResultsSpec, reporter: Reporter) -> ResultsReport:
-    """Score the judgments the spec names; warnings, notes and the logged cost go to the reporter."""
+def results(spec: ResultsSpec, reporter: Reporter, *, say_cost: bool = True) -> ResultsReport:
+    """Score the judgments the spec names; warnings, notes and the logged cost go to the reporter.
+
+    `say_cost=False` leaves the cost out (a second scoring of the same judgments, as eval's --compare).
+    """
     from mtb.benchmarks import Benchmark
     from mtb.data import DataDir
     from mtb.protocols.base import reads_battle_logs
@@ -151,7 +154,7 @@ def results(spec: ResultsSpec, reporter: Reporter) -> ResultsReport:
         reporter.say(warning, level="warning")
     for note in scored.notes:
         reporter.say(note)
-    cost_note = _logged_cost(data, scored.sources, reporter)
+    cost_note = _logged_cost(data, scored, reporter) if say_cost else None
     return ResultsReport(
         json_ready(scored.records),
         scored.tables,
@@ -164,13 +167,21 @@ def results(spec: ResultsSpec, reporter: Reporter) -> ResultsReport:
     )
 
 
-def _logged_cost(data: DataDir, sources: list[Path], reporter: Reporter) -> str | None:
-    """The logged tokens and cost of the judge runs that wrote the judgments shown."""
+def _logged_cost(data: DataDir, scored: Any, reporter: Reporter) -> str | None:
+    """The cost of the judgments shown: per model through the runs that made them, else the files'."""
     from mtb import cost
     from mtb.errors import MtbError
 
     try:
-        logged = cost.logged_cost(data, sources)
+        if scored.scored_runs is not None:
+            lines = cost.scored_cost(data, scored.scored_runs).lines()
+            if lines:
+                for line in lines:
+                    reporter.say(line)
+                return "\n".join(lines)
+        # No judgment shown names a logged run (a log older than run ids, a family that does not
+        # tell): what the runs that wrote to these files cost, said as such.
+        logged = cost.logged_cost(data, scored.sources)
     except MtbError as exc:  # the log is a side record: a bad line does not hide the scores
         reporter.say(str(exc), level="warning")
         return None

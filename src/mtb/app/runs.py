@@ -79,9 +79,34 @@ def finish_run(report: RunReport, reporter: Reporter, noun: str) -> int:
         )
         return EXIT_OK
     if not report.ok:
-        reporter.say("run the same command again to retry only what is missing")
+        reporter.say(rerun_advice(report))
         return EXIT_FAILED
     return EXIT_OK
+
+
+def unreadable_verdicts(report: RunReport, code: int, reporter: Reporter) -> int:
+    """A judge run whose every new judgment holds no readable verdict failed (exit 1).
+
+    The calls went through, but nothing can be scored: a wrong judge model, a prompt it
+    does not follow. Exit 0 hid it until `results` showed no average.
+    """
+    if code != EXIT_OK or not report.completed or report.unparsed_new < report.completed:
+        return code
+    reporter.say(
+        f"none of the {report.completed} judgment(s) made holds a readable verdict (a score or a winner): "
+        "check that the judge model follows the judge prompt",
+        level="error",
+        tag="",
+    )
+    return EXIT_FAILED
+
+
+def rerun_advice(report: RunReport) -> str:
+    """What to do next: a rerun cures failed items and a spent cap, not what stopped the run outright."""
+    if report.fatal:
+        # A refused key, a model the server does not have: the same command would stop the same way.
+        return "what is done is kept; once the cause above is fixed, a rerun sends only what is missing"
+    return "run the same command again to retry only what is missing"
 
 
 def log_spending(
@@ -110,6 +135,7 @@ def log_spending(
         started=started,
         requests=report.stats.requests,
         completed=report.completed,
+        run_id=report.run_id,
     )
     if problem:
         reporter.say(problem, level="warning")

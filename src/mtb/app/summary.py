@@ -245,6 +245,52 @@ def latest_run(output: Path) -> dict[str, Any] | None:
     return {**last, "runs_in_file": len(runs)}
 
 
+def questions_run(data: DataDir, model: str, first_n: int | None) -> dict[str, Any]:
+    """How many of the benchmark's questions a model was run on (--first-n) and has answers to."""
+    from mtb.data import select_questions
+
+    everything = data.questions()
+    chosen = select_questions(everything, first_n)
+    path = data.answer_path(model)
+    answers = data.answers(model) if path.is_file() else {}
+    return {
+        "run": len(chosen),
+        "of": len(everything),
+        "answered": sum(1 for q in chosen if q.question_id in answers),
+        "first_n": first_n,
+    }
+
+
+def questions_note(model: str, counts: Mapping[str, Any]) -> str | None:
+    """A line for a reader when a model was not run on the whole benchmark, or lacks answers."""
+    run, total, answered = counts["run"], counts["of"], counts["answered"]
+    if run < total:
+        return (
+            f"{model}: run on {run} of the benchmark's {total} questions (--first-n {counts['first_n']}); "
+            "its scores are over those only, and it is placed among models on the same questions"
+        )
+    if answered < run:
+        return f"{model}: {answered} of the {run} questions run have an answer"
+    return None
+
+
+# What an answer record notes of a LoRA adapter (mtb.backends.adapters.record_fields).
+ADAPTER_FIELDS = ("adapter", "adapter_sha256", "base_model", "base_model_fingerprint", "adapter_merged")
+
+
+def adapter_of(answers: Path) -> dict[str, Any] | None:
+    """The adapter and base the newest answers were made with, from the answer records; None: no adapter."""
+    from mtb.jsonl import iter_json_lines
+
+    if not answers.is_file():
+        return None
+    found: dict[str, Any] | None = None
+    for _, obj in iter_json_lines(answers):
+        if isinstance(obj.get("adapter_sha256"), str):
+            found = {key: obj.get(key) for key in ADAPTER_FIELDS}
+    return found
+
+
 def logged_spending(data: DataDir, since: float) -> dict[str, Any]:
     """Tokens and dollars the cost log holds for runs started at or after `since` (this eval's)."""
     from mtb import cost
@@ -311,27 +357,45 @@ def _cell(text: Any) -> str:
 
 def render_markdown(summary: Mapping[str, Any]) -> str:
     """The summary for a person: scores, categories, comparison, placement, settings, cost, timings."""
+    default_judge = " (the benchmark's default judge)" if summary.get("judge_is_default") else ""
+    default_mode = " (the benchmark's default)" if summary.get("mode_is_default") else ""
     lines = [
         f"# mtb eval — {summary['bench']}",
         "",
         f"- started: {summary['started']}",
-        f"- judge: {_cell(summary['judge'])} ({summary['mode']})",
+        f"- judge: {_cell(summary['judge'])}{default_judge}",
+        f"- mode: {_cell(summary['mode'])}{default_mode}",
         f"- models: {', '.join(_cell(m) for m in summary['models'])}",
+    ]
+    for model, counts in summary.get("questions", {}).items():
+        lines.append(
+            f"- questions of {_cell(model)}: {counts['run']} of {counts['of']}"
+            + (f" (--first-n {counts['first_n']})" if counts.get("first_n") else "")
+            + (f", {counts['answered']} answered" if counts["answered"] != counts["run"] else "")
+        )
+    for model, adapter in summary.get("adapters", {}).items():
+        lines.append(
+            f"- {_cell(model)}: adapter {_cell(adapter.get('adapter'))} (sha256 "
+            f"{str(adapter.get('adapter_sha256'))[:12]}) on base {_cell(adapter.get('base_model'))}"
+            + (" (merged)" if adapter.get("adapter_merged") else "")
+        )
+    lines += [
         f"- exit code: {summary['exit_code']}"
         + (f" ({summary['failed_step']} failed)" if summary.get("failed_step") else ""),
         f"- mtb {summary['mtb_version']}",
         "",
     ]
+    notes = summary.get("notes") or []
+    if notes:
+        lines += ["## Notes", "", *(f"- {_cell(note)}" for note in notes), ""]
     scores = summary.get("scores")
     if isinstance(scores, list) and scores:
         rows = [r for r in scores if isinstance(r, dict)]
         lines += ["## Scores", ""]
         if all("average" in r for r in rows):
             turns = sorted({k for r in rows for k in r if k.startswith("turn_")})
-            lines += [
-                "| model | average | " + " | ".join(turns) + " | judgments | excluded | placement |",
-                "|---|---|" + "---|" * len(turns) + "---|---|---|",
-            ]
+            header = ["model", "average", *turns, "judgments", "excluded", "placement"]
+            lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
             for r in rows:
                 lines.append(
                     f"| {_cell(r.get('model'))} | {_number(r.get('average'))} | "
@@ -413,6 +477,25 @@ def render_markdown(summary: Mapping[str, Any]) -> str:
         )
     else:
         lines.append("No paid request was sent (everything was done, or the models and judge were local).")
+    estimates = summary.get("estimate") or {}
+    if estimates:
+        lines += [
+            "",
+            "## Estimate (before the run) and spend",
+            "",
+            "| step | estimated tokens (in / out) | estimated (USD) | spent (USD) |",
+            "|---|---|---|---|",
+        ]
+        for step, estimate in estimates.items():
+            tokens = estimate.get("estimated_tokens")
+            shown = f"{tokens['input']} / {tokens['output']}" if isinstance(tokens, dict) else "–"
+            lines.append(
+                f"| {_cell(step)} | {shown} | {_number(estimate.get('estimated_cost_usd'), 4)} | "
+                f"{_number(estimate.get('spent_usd'), 4)} |"
+            )
+        for step, estimate in estimates.items():
+            for note in estimate.get("estimate_notes") or []:
+                lines.append(f"- {_cell(step)}: {_cell(note)}")
     lines += ["", "## Timings", "", "| step | seconds | exit code |", "|---|---|---|"]
     for step in summary.get("steps", []):
         lines.append(f"| {_cell(step['step'])} | {step['seconds']:.1f} | {step['exit_code']} |")

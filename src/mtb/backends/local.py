@@ -14,6 +14,8 @@ imports them, so it is kept apart from what they share. The names of
 
 from __future__ import annotations
 
+import functools
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -39,15 +41,72 @@ def check_dtype(dtype: str) -> str:
 
 
 def check_model_path(model_path: str, flag: str = "--model-path") -> None:
-    """A path that looks like a folder must exist; anything else is taken for a Hub repo id."""
+    """A local model folder, or a Hub repo id; a missing local folder is said at once.
+
+    `output/lora-r16` reads as a Hub repo id (owner/name), and loading it became
+    a minute of Hub retries ending in an error that never said no folder of that
+    name exists here. So a name that is not a folder here is refused before any
+    load when it looks local (it starts with `/`, `.` or `~`, has two slashes, or
+    its first part is a folder here), when the Hub is offline and its cache lacks
+    it, or when the Hub answers that no such repo exists.
+    """
     path = Path(model_path).expanduser()
     if path.exists():
         if not path.is_dir():
             raise DataError(path, f"{flag} must be a model folder (with config.json) or a Hub repo id")
         return
-    looks_like_path = model_path.startswith(("/", ".", "~")) or model_path.count("/") > 1
+    first_part = model_path.split("/")[0]
+    looks_like_path = (
+        model_path.startswith(("/", ".", "~"))
+        or model_path.count("/") > 1
+        or ("/" in model_path and Path(first_part).is_dir())
+    )
+    where = "" if path.is_absolute() else f" (relative to {Path.cwd()})"
     if looks_like_path:
-        raise DataError(path, f"model folder not found ({flag})")
+        raise DataError(path, f"model folder not found ({flag}){where}; no Hub lookup was made")
+    known = hub_knows(model_path)
+    if known is False:
+        offline = hub_offline()
+        why = (
+            "and it is not in the local Hugging Face cache (HF_HUB_OFFLINE=1 forbids downloading it)"
+            if offline
+            else "and the Hugging Face Hub has no model of that name (or it is private: set HF_TOKEN)"
+        )
+        raise DataError(path, f"no such model folder here ({flag}){where}, {why}")
+
+
+def hub_offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+# Seconds for the one look-up of a repo id on the Hub: the load's own retries took 46 s.
+HUB_LOOKUP_TIMEOUT = 10.0
+
+
+@functools.lru_cache(maxsize=32)
+def hub_knows(repo_id: str) -> bool | None:
+    """Whether the Hub (or, offline, its local cache) has `repo_id`; None when that cannot be told."""
+    try:
+        import huggingface_hub
+    except ImportError:
+        return None
+    if hub_offline():
+        for name in ("config.json", "adapter_config.json"):
+            try:
+                cached = huggingface_hub.try_to_load_from_cache(repo_id, name)
+            except Exception:  # an id the Hub client refuses (two dashes, ...): not in the cache
+                return False
+            if isinstance(cached, str):
+                return True
+        # Downloaded at another revision than main: its folder in the cache is there all the same.
+        folder = Path(huggingface_hub.constants.HF_HUB_CACHE) / f"models--{repo_id.replace('/', '--')}"
+        return folder.is_dir()
+    try:
+        api = huggingface_hub.HfApi(endpoint=os.environ.get("HF_ENDPOINT") or None)
+        api.model_info(repo_id, timeout=HUB_LOOKUP_TIMEOUT)
+    except Exception as exc:  # the network, a gated repo, an old client: the load says what is wrong
+        return False if type(exc).__name__ == "RepositoryNotFoundError" else None
+    return True
 
 
 def pick_backend(requested: str) -> str:

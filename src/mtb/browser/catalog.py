@@ -41,7 +41,9 @@ from mtb.records import QuestionId
 
 T = TypeVar("T")
 
-LABEL_CHARS = 128  # FastChat's qa_browser shows the first 128 characters of a question
+LABEL_CHARS = 128
+# Bootstrap rounds for the leaderboard's intervals: 31 models in well under a second.
+LEADERBOARD_ROUNDS = 300  # FastChat's qa_browser shows the first 128 characters of a question
 
 
 @dataclass
@@ -62,6 +64,11 @@ class BenchData:
     published: dict[str, Any] | None = None
     problems: list[str] = field(default_factory=list)
     agreement: dict[str, Any] | None = None
+    # The models this data directory's own runs made (an answer file with its run file beside
+    # it, or a model of an eval summary), newest first: what the user works on.
+    own_models: list[str] = field(default_factory=list)
+    # The eval summaries in <bench>/eval/: file, started, models, and the markdown itself.
+    summaries: list[dict[str, Any]] = field(default_factory=list)
 
 
 VOTE_FILES = (
@@ -161,6 +168,8 @@ class Catalog:
         if judgments.is_dir() and self.inside(judgments):
             names |= {d.name for d in judgments.iterdir() if d.is_dir() and self._files(d, "*.jsonl")}
         data.judges = sorted(names)
+        data.summaries = self._summaries(folder / "eval", data)
+        data.own_models = self._own_models(folder, data)
         config = folder / "config" / "judge_config.yaml"
         if config.is_file() and self.inside(config):
             try:
@@ -181,6 +190,44 @@ class Catalog:
             if rows:
                 data.published = {"file": path.name, "header": rows[0], "rows": rows[1:]}
         return data
+
+    def _summaries(self, folder: Path, data: BenchData) -> list[dict[str, Any]]:
+        """`mtb eval`'s summaries, newest first: each JSON's models and start, and its markdown."""
+        import json
+
+        found = []
+        for path in reversed(self._files(folder, "*.json")):
+            markdown = path.with_suffix(".md")
+            try:
+                summary = json.loads(read_text(path))
+                text = read_text(markdown) if markdown.is_file() and self.inside(markdown) else ""
+            except (MtbError, ValueError) as exc:
+                data.problems.append(f"{path}: {exc}")
+                continue
+            models = summary.get("models") if isinstance(summary, dict) else None
+            if not isinstance(models, list):
+                continue
+            found.append(
+                {
+                    "file": str(path.relative_to(self.root)),
+                    "started": str(summary.get("started", "")),
+                    "models": [str(m) for m in models],
+                    "markdown": text,
+                }
+            )
+        return found
+
+    def _own_models(self, folder: Path, data: BenchData) -> list[str]:
+        """The models of this directory's own runs, newest first: answers mtb made here (a run file
+        beside them), then the models of eval summaries."""
+        from mtb.provenance import run_file_for
+
+        answers = self._files(folder / "model_answer", "*.jsonl")
+        made = [(run_file_for(p).stat().st_mtime, p.stem) for p in answers if run_file_for(p).is_file()]
+        names = [name for _, name in sorted(made, reverse=True)]
+        for summary in data.summaries:
+            names += [m for m in summary["models"] if m in data.models]
+        return list(dict.fromkeys(names))
 
     def _load_heavy(self, data: BenchData) -> None:
         """Answers, references and judgments: the bulk, read on the first question or leaderboard asked."""
@@ -250,12 +297,17 @@ class Catalog:
                         {"id": q["id"], "category": q["category"], "label": _label(q)} for q in data.questions
                     ],
                     "models": data.models,
+                    "own_models": data.own_models,
                     "judges": data.judges,
                     "baseline": data.baseline,
                     "problems": data.problems,
                 }
             )
-        return {"benchmarks": benches, "arena": [p.name for p in self.arena_logs()]}
+        # The page opens on the newest model of the user's own runs, where there is one.
+        focus = next(
+            ({"bench": b["name"], "model": b["own_models"][0]} for b in benches if b["own_models"]), None
+        )
+        return {"benchmarks": benches, "arena": [p.name for p in self.arena_logs()], "focus": focus}
 
     # -- Chatbot Arena ratings -------------------------------------------------
 
@@ -360,6 +412,10 @@ class Catalog:
             scores = scoring.single_scores(
                 loaded.judgments, categories, turns=turns, category_order=order, model_list=models
             )
+            # 95% intervals over questions, as `mtb results` gives them (fewer rounds: a page, not a paper).
+            scores = scoring.with_intervals(
+                scores, loaded.judgments, turns=turns, rounds=LEADERBOARD_ROUNDS, seed=0
+            )
             axes = [c for c in order if any(c in s.categories for s in scores)]
             tables.append(
                 {
@@ -370,7 +426,18 @@ class Catalog:
                     "rows": [s.to_json() for s in scores],
                 }
             )
-        return {"bench": bench, "single": tables, "published": data.published, "problems": data.problems}
+        summaries = [
+            summary
+            for summary in data.summaries
+            if models is None or any(m in models for m in summary["models"])
+        ]
+        return {
+            "bench": bench,
+            "single": tables,
+            "published": data.published,
+            "summaries": summaries,
+            "problems": data.problems,
+        }
 
     def agreement(self, bench: str, models: list[str] | None = None) -> dict[str, Any]:
         """Each pair of judges (mtb pair files, published human and GPT-4 votes): agreement per turn,

@@ -174,22 +174,38 @@ def _csp_hash(text: str) -> str:
     return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() + "'"
 
 
-def export_html(data_dir: Path, benches: list[str] | None = None, models: list[str] | None = None) -> str:
-    """One self-contained page: our script, style and the data inline; no request of any kind."""
+def export_html(
+    data_dir: Path,
+    benches: list[str] | None = None,
+    models: list[str] | None = None,
+    *,
+    everything: bool = False,
+) -> str:
+    """One self-contained page: our script, style and the data inline; no request of any kind.
+
+    By default the page holds what the user works on: the answers and judgments of the
+    models of the data directory's own runs (and of the models they were matched
+    against), with every model's scores on the leaderboard. Every published answer
+    (100 MB and more) needs `everything`; `models` names the models instead.
+    """
     catalog = Catalog(data_dir)
     index = catalog.index()
     if benches:
         index["benchmarks"] = [b for b in index["benchmarks"] if b["name"] in benches]
+        if index["focus"] and index["focus"]["bench"] not in benches:
+            index["focus"] = None
     questions: dict[str, dict[str, Any]] = {}
     leaderboards: dict[str, Any] = {}
     agreements: dict[str, Any] = {}
     for bench in index["benchmarks"]:
         name = bench["name"]
-        if models:
-            bench["models"] = [m for m in bench["models"] if m in models]
-        questions[name] = {q["id"]: catalog.question(name, q["id"], models) for q in bench["questions"]}
+        kept = models if models or everything else own_and_opponents(catalog, name)
+        if kept is not None:
+            bench["models"] = [m for m in bench["models"] if m in kept]
+        questions[name] = {q["id"]: catalog.question(name, q["id"], kept) for q in bench["questions"]}
+        # Every model's scores, whatever answers are kept: the published baselines to compare with.
         leaderboards[name] = catalog.leaderboard(name, models)
-        agreements[name] = catalog.agreement(name, models)
+        agreements[name] = catalog.agreement(name, kept)
     # Every battle log is rated now: the exported page makes no request to rate one later.
     arena = {log: catalog.arena(log) for log in index["arena"]}
     if models:
@@ -211,6 +227,23 @@ def export_html(data_dir: Path, benches: list[str] | None = None, models: list[s
     body = f'<script type="application/json" id="mtb-data">{json_for_html(data)}</script>\n'
     body += f"<script>{script}</script>"
     return page(head, body)
+
+
+def own_and_opponents(catalog: Catalog, bench: str) -> list[str]:
+    """The models of the data directory's own runs, and those their pairwise judgments set them against."""
+    data = catalog.bench(bench)
+    own = set(data.own_models)
+    if not own:
+        return []
+    kept = set(own)
+    for matches in data.pair.values():
+        for match in matches:
+            if match["model_1"] in own or match["model_2"] in own:
+                kept.update((match["model_1"], match["model_2"]))
+    for games in data.games.values():
+        if any(g["model"] in own for g in games) and data.baseline:
+            kept.add(data.baseline)
+    return sorted(kept)
 
 
 def _only_models(rated: dict[str, Any], models: list[str]) -> dict[str, Any]:

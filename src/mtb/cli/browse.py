@@ -30,6 +30,14 @@ def browse(
         list[str] | None,
         typer.Option("--models", help="With --export: only these models (list them after the flag)."),
     ] = None,
+    everything: Annotated[
+        bool,
+        typer.Option(
+            "--all",
+            help="With --export: every model's answers and judgments, the published ones too (100 MB and "
+            "more); by default the page holds your own runs' models and every model's scores.",
+        ),
+    ] = False,
     data_dir: DataDirOption = DEFAULT_DATA_DIR,
 ) -> None:
     """Read questions, answers side by side, reference answers and every judgment, in a browser.
@@ -52,11 +60,18 @@ def browse(
     if export is not None:
         from mtb.jsonl import write_atomically
 
-        page = export_html(data_dir, bench, models)
+        page = export_html(data_dir, bench, models, everything=everything)
         write_atomically(export, [page])
         # The size written, not the file's: `--export /dev/stdout` has none.
         size = len(page.encode("utf-8")) + 1
         console.print(f"wrote {export} ({size:,} bytes)", highlight=False, markup=False)
+        if not models and not everything:
+            console.print(
+                "it holds your own runs' answers and judgments and every model's scores; "
+                "--all adds every published answer",
+                highlight=False,
+                markup=False,
+            )
         return
     server = make_server(data_dir, host, port)
     if host not in ("127.0.0.1", "localhost", "::1"):

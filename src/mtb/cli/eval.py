@@ -180,6 +180,12 @@ def evaluate(
     strict: Annotated[
         bool, typer.Option("--strict", help="Refuse to score judgments made under different settings.")
     ] = False,
+    retry_unparsed: Annotated[
+        bool,
+        typer.Option(
+            "--retry-unparsed", help="Judge again the verdicts that held no rating.", rich_help_panel=JUDGE
+        ),
+    ] = False,
     output_format: OutputFormatOption = OutputFormat.table,
     first_n: FirstNOption = None,
     bench: BenchOption = "mt_bench",

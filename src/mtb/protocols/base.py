@@ -12,6 +12,7 @@ comes back. A family rejects, as a UsageError, the flags that mean nothing to it
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -154,6 +155,22 @@ class ResultsRequest:
 
 
 @dataclass
+class ScoredRuns:
+    """Which runs made the judgments scored (by the `run_id` each carries; None: none recorded).
+
+    `results` turns it into what the judgments shown cost: a run's logged cost over what it wrote.
+    """
+
+    judgments: Counter[str | None] = field(default_factory=Counter)  # each judgment once
+    per_model: dict[str, Counter[str | None]] = field(default_factory=dict)  # a match counts for both
+
+    def add(self, run_id: str | None, models: Iterable[str]) -> None:
+        self.judgments[run_id] += 1
+        for model in models:
+            self.per_model.setdefault(model, Counter())[run_id] += 1
+
+
+@dataclass
 class ScoreReport:
     """What `mtb results` prints: records for --format json, tables for people, one flat table for files."""
 
@@ -167,6 +184,8 @@ class ScoreReport:
     # Each model's score in each bootstrap round, where the family keeps them (round r of one
     # model beside round r of another): what `mtb quality` needs for its Brier score.
     bootstrap: dict[str, list[float]] = field(default_factory=dict)
+    # The runs behind the judgments scored, per model; None: the family does not tell (cost: the files').
+    scored_runs: ScoredRuns | None = None
 
 
 class BenchmarkProtocol(Protocol):

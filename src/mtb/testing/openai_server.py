@@ -7,12 +7,17 @@ Retry-After; it records every request and the peak number in flight.
 
     with OpenAIServer(responder=lambda request: Reply(text="[[7]]")) as server:
         client = AsyncOpenAI(base_url=server.url, api_key="test")
+
+From a shell, `python -m mtb.testing.openai_server` serves until Ctrl-C, every model
+answering as mtb's fake provider does: a way to try `mtb eval` over real HTTP with
+no key and no cost (`--help` says how).
 """
 
 from __future__ import annotations
 
 import json
 import math
+import sys
 import threading
 import time
 from collections import deque
@@ -130,6 +135,7 @@ class OpenAIServer:
         responder: Responder = default_responder,
         script: Iterable[Reply] = (),
         rate_limit: int | None = None,
+        address: tuple[str, int] = ("127.0.0.1", 0),  # port 0: any free port
     ) -> None:
         self.responder = responder
         self._script: deque[Reply] = deque(script)
@@ -140,7 +146,7 @@ class OpenAIServer:
         self.last_reply_at = 0.0  # time.monotonic() when the latest reply was sent
         self._lock = threading.Lock()
         self._stopping = threading.Event()
-        self._httpd = _Server(("127.0.0.1", 0), self._handler_class())
+        self._httpd = _Server(address, self._handler_class())
         self._thread: threading.Thread | None = None
         # OpenAI's Batch API (files and batches), each line answered by the responder.
         self.batches = BatchService(self._answer_batch_line)
@@ -313,3 +319,71 @@ class OpenAIServer:
                         server.last_reply_at = time.monotonic()
 
         return Handler
+
+
+# --- from a shell -------------------------------------------------------------------
+
+USAGE_EPILOG = """\
+Then, in another shell (the judge must be named fake or fake/..., so that its
+verdicts never land in a real judge's file):
+
+  mtb eval --model my-model --api-base URL --judge-api-base URL --judge-model fake --first-n 5
+"""
+
+
+def fake_responder(request: RecordedRequest) -> Reply:
+    """Every model answers as mtb's fake provider; only a judge named fake (or fake/...) gives verdicts."""
+    from mtb.backends.fake import FakeMode, fake_reply, parse_fake_model
+    from mtb.errors import UsageError
+
+    model = str(request.body.get("model", ""))
+    try:
+        mode: FakeMode | None = parse_fake_model(model)
+    except UsageError:
+        mode = None
+    text = fake_reply(request.messages, mode or FakeMode())
+    if mode is None and text.startswith("Fake judgment"):
+        text = f"This test server gives verdicts only as a judge named fake or fake/..., not '{model}'."
+    return Reply(text=text)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m mtb.testing.openai_server`: serve on this machine until Ctrl-C."""
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="python -m mtb.testing.openai_server",
+        description=(
+            "An OpenAI-compatible server on this machine, for trying mtb with no key and no cost.\n"
+            "It answers /v1/chat/completions as mtb's fake provider does (a hashed answer to\n"
+            "each question, a verdict to each judge prompt) and /v1/models with a list."
+        ),
+        epilog=USAGE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8000, help="port (default: 8000; 0: any free port)")
+    parser.add_argument(
+        "--echo", action="store_true", help="answer every request with 'echo: <last user message>'"
+    )
+    args = parser.parse_args(argv)
+    responder = default_responder if args.echo else fake_responder
+    try:
+        server = OpenAIServer(responder=responder, address=(args.host, args.port))
+    except OSError as exc:
+        parser.error(f"cannot listen on {args.host}:{args.port} ({exc.strerror or exc})")
+    sys.stdout.write(f"serving at {server.url} (Ctrl-C to stop)\n")
+    sys.stdout.flush()
+    server.start()
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

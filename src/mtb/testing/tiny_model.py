@@ -142,3 +142,47 @@ def build_tiny_adapter(
     settings["base_model_name_or_path"] = str(base)
     settings_path.write_text(json.dumps(settings, indent=2))
     return folder
+
+
+# --- from a shell -------------------------------------------------------------------
+
+TRY_IT = """\
+built {model} (a tiny random model) and {adapter} (a LoRA adapter on it): a few MB, no GPU,
+no download. Try the LoRA path end to end, judged for free by the in-process fake judge:
+
+  mtb eval --model-path {adapter} --max-tokens 16 --judge-provider fake --judge-model fake --first-n 3
+
+Its answers are random text; what it shows is the path itself: the adapter loaded on its
+base, its hash and base in the answers and in the eval summary.
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m mtb.testing.tiny_model FOLDER`: build FOLDER/tiny and FOLDER/tiny-lora."""
+    import argparse
+    import importlib.util
+    import sys
+
+    parser = argparse.ArgumentParser(
+        prog="python -m mtb.testing.tiny_model",
+        description="Build a tiny random model and a LoRA adapter on it, to try mtb's local-model "
+        "and adapter path without a GPU or a download (needs mtb[local]).",
+    )
+    parser.add_argument("folder", type=Path, help="where to put tiny/ and tiny-lora/ (made if missing)")
+    args = parser.parse_args(argv)
+    missing = [
+        name
+        for name in ("torch", "transformers", "tokenizers", "peft")
+        if importlib.util.find_spec(name) is None
+    ]
+    if missing:
+        parser.error(f"this needs {', '.join(missing)}: pip install 'mtb[local]'")
+    folder = args.folder.expanduser().resolve()  # the adapter names its base by this path
+    model = build_tiny_model(folder / "tiny")
+    adapter = build_tiny_adapter(model, folder / "tiny-lora")
+    sys.stdout.write(TRY_IT.format(model=model, adapter=adapter))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -171,7 +171,9 @@
     if (state.cat && !b.categories.includes(state.cat)) state.cat = "";
     const qs = questionsInCategory();
     if (!qs.some((q) => q.id === state.q)) state.q = qs.length ? qs[0].id : "";
-    if (!b.models.includes(state.a)) state.a = b.models[0] || "";
+    // The user's own models first: the page is about what they work on.
+    const own = (b.own_models || []).filter((m) => b.models.includes(m));
+    if (!b.models.includes(state.a)) state.a = own[0] || b.models[0] || "";
     if (!b.models.includes(state.b) || state.b === state.a) state.b = b.models.find((m) => m !== state.a) || "";
     if (state.mode !== "pair") state.mode = "single";
     return true;
@@ -352,15 +354,43 @@
     return el("div", { class: "radar" }, root, legend, note);
   }
 
+  // The 95% interval of a row's average, "6.80–7.43", or "-".
+  const interval = (r) => (r.ci && r.ci.average ? fmt(r.ci.average[0]) + "–" + fmt(r.ci.average[1]) : "-");
+
+  // A button per eval summary that names the model; the summary shows below the table, as text.
+  function summaryLinks(model, summaries, target) {
+    const cell = el("td", { class: "summaries" });
+    summaries.filter((s) => s.models.includes(model)).forEach((s) => {
+      const button = el("button", { type: "button", class: "summary-link", title: s.file }, s.started || s.file);
+      button.addEventListener("click", () => {
+        target.replaceChildren(el("h3", null, "Eval summary · " + s.file), markdown(s.markdown));
+        target.scrollIntoView();
+      });
+      cell.appendChild(button);
+    });
+    return cell;
+  }
+
   async function leaderboardView() {
     const data = await api("leaderboard", state.bench);
     problems = data.problems || [];
     const root = el("div", { id: "leaderboard-view" }, el("h2", null, "Leaderboard · " + state.bench));
+    const own = new Set((bench().own_models || []));
+    const summaries = data.summaries || [];
+    const shown = el("div", { id: "summary-view", class: "block" + (summaries.length ? "" : " hidden") },
+      el("p", { class: "muted" }, "Pick an eval summary in the table to read it here."));
     for (const t of data.single) {
       root.appendChild(el("h3", null, "Single grading by " + t.judge + " (" + t.file + ")"));
       const turnCols = Array.from({ length: t.turns }, (_, i) => "turn_" + (i + 1));
-      root.appendChild(table(["model", ...turnCols, "average", "judgments", "excluded"],
-        t.rows.map((r) => [r.model, ...turnCols.map((k) => r[k]), r.average, String(r.judgments), String(r.excluded)])));
+      const header = ["model", ...turnCols, "average", "95% interval", "judgments", "excluded", "eval summary"];
+      const body = el("tbody");
+      for (const r of t.rows) {
+        const cells = [r.model, ...turnCols.map((k) => r[k]), r.average, interval(r), String(r.judgments), String(r.excluded)];
+        const row = el("tr", { class: own.has(r.model) ? "own" : "", "data-model": r.model }, ...cells.map((c) => el("td", null, fmt(c))));
+        row.appendChild(summaryLinks(r.model, summaries, shown));
+        body.appendChild(row);
+      }
+      root.appendChild(el("table", { class: "single-table" }, el("thead", null, el("tr", null, ...header.map((h) => el("th", null, h)))), body));
       if (t.categories.length >= 3) root.appendChild(radar(t.categories, t.rows));
       root.appendChild(el("h3", null, "Mean score by category"));
       root.appendChild(table(["model", ...t.categories], t.rows.map((r) => [r.model, ...t.categories.map((c) => r.categories[c])])));
@@ -370,6 +400,7 @@
       root.appendChild(table(data.published.header, data.published.rows));
     }
     if (!data.single.length && !data.published) root.appendChild(el("p", { class: "muted" }, "No single-grading judgments here yet (model_judgment/<judge>_single.jsonl)."));
+    root.appendChild(shown);
     return root;
   }
 
@@ -490,6 +521,11 @@
 
   api("index").then((data) => {
     index = data;
+    // Without a link to follow, the page opens on the newest model of the user's own runs.
+    if (index.focus && !location.hash) {
+      state.bench = index.focus.bench;
+      state.a = index.focus.model;
+    }
     readHash();
     return render();
   }).catch((error) => $("view").replaceChildren(el("p", { class: "problems" }, String(error))));

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 from mtb.data import DataDir, can_name_a_file
 from mtb.errors import DataError, UsageError
-from mtb.protocols.base import ResultsRequest, ScoreReport
+from mtb.protocols.base import ResultsRequest, ScoredRuns, ScoreReport
 from mtb.protocols.mt_bench import scoring
 from mtb.protocols.mt_bench.judging import pair_judgment_path, single_judgment_path
 from mtb.protocols.mt_bench.records import PairJudgment, SingleJudgment
@@ -39,9 +39,15 @@ def score(data: DataDir, request: ResultsRequest) -> ScoreReport:
         raise UsageError("--language-penalty works with single grading (--mode single)")
     judge = request.judge_model or data.bench.default_judge
     path = request.input_file or (single_judgment_path if single else pair_judgment_path)(data, judge)
+    # Plain `mtb results` scores the default judge's file only: say which other judges' files exist.
+    others = (
+        other_judges(data, path, single) if request.judge_model is None and not request.input_file else []
+    )
     if not path.exists():
         if path.is_symlink():  # exists() follows the link: a loop or a missing target is "not there"
             raise DataError(path, "a symbolic link to nothing readable (a loop, or a missing target)")
+        if others:
+            raise DataError(path, f"no judgments by the default judge {judge} here; {_others_line(others)}")
         raise DataError(path, "no judgments here; run `mtb judge` first, or pass --input-file")
     if request.compare and not single:
         raise UsageError("--compare works with --mode single")
@@ -68,7 +74,29 @@ def score(data: DataDir, request: ResultsRequest) -> ScoreReport:
             strict=request.strict,
         )
     report.sources = [path]
+    if others:
+        report.notes.append(f"scored the default judge {judge}'s file; {_others_line(others)}")
     return report
+
+
+def other_judges(data: DataDir, scored: Path, single: bool) -> list[str]:
+    """The judges with a judgment file of this mode beside `scored`, other than its own."""
+    from mtb.provenance import is_run_file
+
+    folder = data.judgment_dir
+    suffix = "_single.jsonl" if single else "_pair.jsonl"
+    if not folder.is_dir():
+        return []
+    return sorted(
+        p.name.removesuffix(suffix)
+        for p in folder.glob(f"*{suffix}")
+        if p.is_file() and p != scored and not is_run_file(p)
+    )
+
+
+def _others_line(judges: list[str]) -> str:
+    shown = ", ".join(judges[:8]) + (f" and {len(judges) - 8} more" if len(judges) > 8 else "")
+    return f"other judges' files here: {shown} (--judge-model NAME scores one)"
 
 
 def _examples(values: Sequence[Any], limit: int = 5) -> str:
@@ -268,6 +296,9 @@ def _single(
     ]
     more_warnings, notes = provenance_check(path, scored, request.strict)
     warnings += more_warnings
+    runs = ScoredRuns()
+    for judgment in scored:
+        runs.add(judgment.run_id, [judgment.model])
     # --samples K: each item's samples become their mean; the judge's spread is kept apart.
     collapsed = scoring.collapse_samples(judgments)
     judgments = collapsed.items
@@ -278,9 +309,8 @@ def _single(
     judgments, wrong_language = _language(data, judgments, request, warnings, notes)
     if request.compare:
         records, tables, flat, compare_notes = _compare(data, judgments, request, rounds, seed)
-        return ScoreReport(records, tables, flat, warnings, notes + compare_notes)
+        return ScoreReport(records, tables, flat, warnings, notes + compare_notes, scored_runs=runs)
     categories = {q.question_id: q.category for q in data.questions()}
-    everyone = scoring.single_scores(judgments, categories, turns=turns)
     scores = scoring.single_scores(
         judgments,
         categories,
@@ -296,8 +326,9 @@ def _single(
     scores = scoring.with_samples(scores, collapsed)
     if wrong_language is not None:
         scores = [replace(s, wrong_language=wrong_language.get(s.model)) for s in scores]
-    # Placed among every other model judged in the same file (the published baselines, when present).
-    scores = scoring.with_placement(scores, {s.model: s.average for s in everyone if s.average is not None})
+    # Placed among the other models judged in the same file (the published baselines, when present),
+    # on the same question turns.
+    scores = scoring.with_placement(scores, judgments)
     warnings += _missing_warning(request.models, [s.model for s in scores])
     warnings += _incomplete_warning(data, judgments, [s.model for s in scores])
     unrated = [s.model for s in scores if s.average is None]
@@ -334,6 +365,7 @@ def _single(
         warnings=warnings,
         notes=notes,
         bootstrap={s.model: list(s.average_rounds) for s in scores if s.average_rounds},
+        scored_runs=runs,
     )
 
 
@@ -456,4 +488,7 @@ def _pairwise(
             "answer shown first/second won both games; error = anything else"
         )
         return ScoreReport([b.to_json() for b in bias], [table, bias_table], bias_table, warnings, notes)
-    return ScoreReport([s.to_json() for s in scores], [table], table, warnings, notes)
+    runs = ScoredRuns()
+    for match in scoring.selected_matches(judgments, baseline=baseline, model_list=wanted):
+        runs.add(match.run_id, [m for m in (match.model_1, match.model_2) if m != baseline])
+    return ScoreReport([s.to_json() for s in scores], [table], table, warnings, notes, scored_runs=runs)

@@ -7,6 +7,7 @@ every remaining row pooled (FastChat's "Average"), not the mean of turn means.
 
 from __future__ import annotations
 
+import math
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -210,33 +211,74 @@ def with_samples(scores: Sequence[ModelScore], collapsed: Collapsed) -> list[Mod
     ]
 
 
-def placement(score: float, others: Sequence[tuple[str, float]]) -> str:
-    """Where `score` falls among other models' averages: "between a (7.94) and b (7.90)"."""
-    above = [(m, v) for m, v in others if v >= score]
-    below = [(m, v) for m, v in others if v < score]
+def placement(score: float, others: Sequence[tuple[str, float]], same_items: int | None = None) -> str:
+    """Where `score` falls among other models' averages: "between a (7.94) and b (7.90)".
+
+    An equal average is a tie, said as one ("tied with a (7.94)"), never "below every
+    other model". `same_items`, when given, is the number of question turns the
+    others' averages were taken over (the ones this model was judged on).
+    """
+    ties = [m for m, v in others if math.isclose(v, score, rel_tol=0, abs_tol=1e-9)]
+    above = [(m, v) for m, v in others if v > score and m not in ties]
+    below = [(m, v) for m, v in others if v < score and m not in ties]
     nearest_above = min(above, key=lambda mv: mv[1]) if above else None
     nearest_below = max(below, key=lambda mv: mv[1]) if below else None
+    on = f" (on the same {same_items} question turns)" if same_items is not None else ""
+    if ties:
+        text = f"tied with {', '.join(ties)} ({score:.2f})"
+        if nearest_above:
+            text += f"; next above: {nearest_above[0]} ({nearest_above[1]:.2f})"
+        if nearest_below:
+            text += f"; next below: {nearest_below[0]} ({nearest_below[1]:.2f})"
+        return text + on
     if nearest_above and nearest_below:
         (high_name, high), (low_name, low) = nearest_above, nearest_below
-        return f"between {high_name} ({high:.2f}) and {low_name} ({low:.2f})"
+        return f"between {high_name} ({high:.2f}) and {low_name} ({low:.2f})" + on
     if nearest_below:
-        return f"above every other model here; next: {nearest_below[0]} ({nearest_below[1]:.2f})"
+        return f"above every other model here; next: {nearest_below[0]} ({nearest_below[1]:.2f})" + on
     if nearest_above:
-        return f"below every other model here; next: {nearest_above[0]} ({nearest_above[1]:.2f})"
+        return f"below every other model here; next: {nearest_above[0]} ({nearest_above[1]:.2f})" + on
+    if same_items is not None:
+        return f"no other model here was judged on the same {same_items} question turns"
     return "no other model to compare with"
 
 
-def with_placement(scores: Sequence[ModelScore], averages: dict[str, float]) -> list[ModelScore]:
-    """Each score placed among the other models of the same judgment file (`averages`)."""
-    return [
-        replace(
-            s,
-            placement=placement(s.average, [(m, v) for m, v in averages.items() if m != s.model]),
-        )
-        if s.average is not None
-        else s
-        for s in scores
-    ]
+def with_placement(scores: Sequence[ModelScore], judgments: Sequence[SingleJudgment]) -> list[ModelScore]:
+    """Each score placed among the other models of the same judgment file, on the same question turns.
+
+    A model run on 5 questions (--first-n 5) is compared with the others' averages over
+    those 5 questions' turns, and only with models judged on every one of them; a
+    model judged on fewer is left out. Where some other model's average had to be
+    taken over fewer turns than it has, the placement says on how many.
+    """
+    rated: dict[str, dict[tuple[QuestionId, int], list[float]]] = defaultdict(lambda: defaultdict(list))
+    judged: dict[str, set[tuple[QuestionId, int]]] = defaultdict(set)
+    for j in judgments:
+        judged[j.model].add((j.question_id, j.turn))
+        if j.score != UNPARSED:
+            rated[j.model][(j.question_id, j.turn)].append(j.score)
+    placed = []
+    for s in scores:
+        if s.average is None:
+            placed.append(s)
+            continue
+        items = judged[s.model]
+        others: list[tuple[str, float]] = []
+        narrowed = skipped = False
+        for model, covered in judged.items():
+            if model == s.model:
+                continue
+            if not items <= covered:
+                skipped = True  # judged on fewer of these turns: not compared
+                continue
+            values = [v for item in items for v in rated[model].get(item, [])]
+            if not values:
+                continue
+            others.append((model, sum(values) / len(values)))
+            narrowed = narrowed or len(covered) > len(items)
+        said = narrowed or (skipped and not others)
+        placed.append(replace(s, placement=placement(s.average, others, len(items) if said else None)))
+    return placed
 
 
 # ---------------------------------------------------------------- uncertainty
