@@ -97,7 +97,7 @@ def test_two_timeouts_of_silence_stop_the_run(kind: str) -> None:
     error = BackendError(kind, "request timed out")  # type: ignore[arg-type]
     quiet = Circumstances(silent_for=6.2, stall_after=6.0)
     decision = decide(error, 1, POLICY, context=quiet)
-    assert decision.fatal and "the server stopped answering: nothing came back for 6 s" in decision.reason
+    assert decision.fatal and "the server stopped answering: nothing came back for 6.2 s" in decision.reason
     assert "(two timeouts of 3 s)" in decision.reason
     assert decide(error, 1, POLICY, context=Circumstances(silent_for=5.9, stall_after=6.0)).retry
     # A 503 is an answer: the server is there, and the attempts bound it.

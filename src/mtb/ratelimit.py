@@ -12,8 +12,9 @@
                          Anthropic's anthropic-ratelimit-*), each request taking its estimated
                          tokens before it is sent;
                        - a period's budget: a 429 with Retry-After ends a period, and the
-                         requests the server took in it are what the next period sends at
-                         once; past them, one request at a time, until the server says stop.
+                         requests the server took in it (one more than the last budget at
+                         most) are what the next period sends at once; past them, one
+                         request at a time, until the server says stop.
                          Under a fixed window (N a second) that is one request turned away per
                          window, where every request in flight used to be.
 
@@ -519,8 +520,11 @@ class RateController:
                 self._decreased_at = self._seq
             if info.retry_after is not None and permit.period == self._period:
                 # The period ends (the caller holds every sender until the time the server
-                # gave): what the server took in it is the next period's budget.
-                self.budget = self._period_served
+                # gave): what the server took in it is the next period's budget. It grows by
+                # one a period at most: a period that ran across the server's own window
+                # boundary took two windows' worth, which the next would not get at once.
+                served = self._period_served
+                self.budget = served if self.budget is None or served <= self.budget else self.budget + 1
                 self._period_length = max(
                     0.0, now + min(info.retry_after, LONGEST_RESET) - self._period_start
                 )
@@ -535,11 +539,16 @@ class RateController:
         return info
 
     def _sync(self, permit: Permit, info: RateInfo, now: float) -> None:
-        """Bring the seen buckets to what the server says, less what was sent after this request."""
+        """Bring the seen buckets to what the server says, less every request still in flight.
+
+        Those sent after this one were not counted in what it says; those sent before it
+        may not have reached the server yet (each request has a connection of its own, and
+        they arrive in any order): counting them again errs on the side of no 429.
+        """
         if permit.seq < self._synced_at:
             return  # an older word than the one already taken
         self._synced_at = permit.seq
-        newer = [tokens for seq, tokens in self._flying.items() if seq > permit.seq]
+        newer = list(self._flying.values())
         for state, counts_tokens in ((info.requests, False), (info.tokens, True)):
             if state is None:
                 continue

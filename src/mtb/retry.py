@@ -185,7 +185,9 @@ def decide(
 
 
 def _wait_words(seconds: float) -> str:
-    return f"{seconds:,.0f} s" if math.isfinite(seconds) else "for ever"
+    if not math.isfinite(seconds):
+        return "for ever"
+    return f"{seconds:.2g} s" if seconds < 10 else f"{seconds:,.0f} s"
 
 
 def parse_retry_after(headers: Mapping[str, str], now: Callable[[], float] = time.time) -> float | None:

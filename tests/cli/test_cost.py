@@ -197,6 +197,22 @@ def test_max_cost_stops_gpt4_judging_and_a_rerun_completes_without_duplicates(
     assert f"${total:,.2f}" in shown.stderr
 
 
+def test_max_cost_holds_against_a_server_counting_more_tokens_than_the_prompt_has(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    # Was: each request reserved its expected reply at mtb's own count of the prompt, and
+    # a server counting more took the spend past the cap ($0.0512 against $0.05).
+    root = write_bench(tmp_path / "data", questions=40, models=1)
+    args = ["judge", "--judge-model", "gpt-4o", "--data-dir", str(root), "--parallel", "16"]
+    with OpenAIServer(responder=judge_responder, usage_scale=3.0) as server:
+        result = runner.invoke(app, [*args, "--judge-api-base", server.url, "--max-cost", "0.05"])
+        sent = len(server.chat_requests())
+    assert result.exit_code == 1, result.stderr
+    (run,) = cost_log(root)
+    assert run["stopped_by_max_cost"] and run["requests"] == sent
+    assert 0.02 < run["cost_usd"] <= 0.05
+
+
 def test_a_cap_below_one_request_sends_nothing(
     runner: CliRunner, server: OpenAIServer, tmp_path: Path
 ) -> None:
