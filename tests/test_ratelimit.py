@@ -14,7 +14,8 @@ import pytest
 
 from mtb.app.reporter import Quiet
 from mtb.backends import EndpointConfig, SamplingParams, create_backend
-from mtb.engine import Caller, Endpoint, FatalError, Job, OutputSpec, Task, run_on_endpoint
+from mtb.engine import Caller, Endpoint, FatalError, run_on_endpoint
+from mtb.jobs import Job, OutputSpec, Task
 from mtb.ratelimit import (
     Bucket,
     RateController,
