@@ -297,13 +297,18 @@ class Bucket:
     level: float
     at: float
     source: str  # says where the limit comes from, for the progress line
+    counts_tokens: bool = False  # a request takes its tokens from it, else 1
 
     @classmethod
-    def per_minute(cls, limit: float, now: float, source: str) -> Bucket:
+    def per_minute(cls, limit: float, now: float, source: str, counts_tokens: bool) -> Bucket:
         # A second's worth at once: a provider may enforce a per-minute limit over shorter
         # spans, and a bucket a minute deep would let the first minute's requests go at once.
         capacity = max(1.0, limit / 60)
-        return cls(limit / 60, capacity, capacity, now, source)
+        return cls(limit / 60, capacity, capacity, now, source, counts_tokens)
+
+    def amount(self, tokens: int) -> float:
+        """What a request of `tokens` takes from this bucket."""
+        return tokens if self.counts_tokens else 1
 
     def level_at(self, now: float) -> float:
         return min(self.capacity, self.level + self.rate * max(0.0, now - self.at))
@@ -351,8 +356,6 @@ class RateController:
     seen_requests: Bucket | None = None  # from the server's headers, brought up to date by each
     seen_tokens: Bucket | None = None
     budget: int | None = None  # requests a period may send at once (learned from Retry-After)
-    served: int = 0
-    turned_away: int = 0  # 429s
     mean_tokens: float = 0.0  # of the requests sent so far: what a token limit's pace is in requests
     _seq: int = 0
     _decreased_at: int = -1  # no halving for 429s of requests sent before the last one
@@ -380,17 +383,16 @@ class RateController:
         self._started = True
         if self.limits is not None:
             if self.limits.rpm:
-                self.known.append(Bucket.per_minute(self.limits.rpm, now, "--rpm"))
+                self.known.append(Bucket.per_minute(self.limits.rpm, now, "--rpm", counts_tokens=False))
             if self.limits.tpm:
-                self.known.append(Bucket.per_minute(self.limits.tpm, now, "--tpm"))
+                self.known.append(Bucket.per_minute(self.limits.tpm, now, "--tpm", counts_tokens=True))
 
-    def _buckets(self) -> list[tuple[Bucket, bool]]:
-        """Each bucket with whether it counts tokens (else requests)."""
-        found = [(b, b.source == "--tpm") for b in self.known]
+    def _buckets(self) -> list[Bucket]:
+        found = list(self.known)
         if self.seen_requests is not None:
-            found.append((self.seen_requests, False))
+            found.append(self.seen_requests)
         if self.seen_tokens is not None:
-            found.append((self.seen_tokens, True))
+            found.append(self.seen_tokens)
         return found
 
     def wait_before(self, tokens: int, now: float) -> float | None:
@@ -408,8 +410,8 @@ class RateController:
                 return None  # past the budget: one request at a time
         wait = 0.0
         if self.known or self.seen_requests is not None or self.seen_tokens is not None:
-            for bucket, counts_tokens in self._buckets():
-                wait = max(wait, bucket.wait(tokens if counts_tokens else 1, now))
+            for bucket in self._buckets():
+                wait = max(wait, bucket.wait(bucket.amount(tokens), now))
         return wait
 
     def take(self, tokens: int, now: float) -> Permit:
@@ -422,8 +424,8 @@ class RateController:
         probe = self.budget is not None and self._period_sent >= self.budget
         self._period_sent += 1
         if self.known or self.seen_requests is not None or self.seen_tokens is not None:
-            for bucket, counts_tokens in self._buckets():
-                bucket.take(tokens if counts_tokens else 1, now)
+            for bucket in self._buckets():
+                bucket.take(bucket.amount(tokens), now)
         return Permit(self._seq, tokens, self._period, probe)
 
     async def acquire(
@@ -506,13 +508,11 @@ class RateController:
         if info.requests is not None or info.tokens is not None:
             self._sync(permit, info, now)
         if outcome == "served":
-            self.served += 1
             # Additive increase: one more in flight per window's worth of replies.
             self.window = min(float(self.ceiling), self.window + 1 / self.window)
             if permit.period == self._period:
                 self._period_served += 1
         elif outcome == "limited":
-            self.turned_away += 1
             # Multiplicative decrease, once per round: the 429s of requests sent before the
             # last halving say nothing new, and a probe past the budget was meant to find one.
             if permit.seq > self._decreased_at and not permit.probe:
@@ -533,8 +533,8 @@ class RateController:
         elif outcome == "unsent":
             if permit.period == self._period:
                 self._period_sent = max(0, self._period_sent - 1)
-            for bucket, counts_tokens in self._buckets():
-                bucket.give_back(permit.tokens if counts_tokens else 1, now)
+            for bucket in self._buckets():
+                bucket.give_back(bucket.amount(permit.tokens), now)
         self._wake()
         return info
 
@@ -557,7 +557,7 @@ class RateController:
             capacity = max(1.0, min(state.limit, full))
             level = state.remaining - (sum(newer) if counts_tokens else len(newer))
             source = "the server's token limit" if counts_tokens else "the server's request limit"
-            bucket = Bucket(rate, capacity, level, now, source)
+            bucket = Bucket(rate, capacity, level, now, source, counts_tokens)
             if counts_tokens:
                 self.seen_tokens = bucket
             else:
@@ -585,13 +585,11 @@ class RateController:
         parts = []
         buckets = self._buckets()
         if buckets:
-            slowest, counts_tokens = min(
-                buckets, key=lambda found: found[0].level_at(now) / found[0].capacity
-            )
+            slowest = min(buckets, key=lambda bucket: bucket.level_at(now) / bucket.capacity)
             if slowest.level_at(now) < slowest.capacity / 2:
                 # A limit nearly spent sets the pace, said in requests a second either way.
-                per_request = max(1.0, self.mean_tokens) if counts_tokens else 1.0
-                unit = f" ({slowest.rate:,.0f} tokens/s)" if counts_tokens else ""
+                per_request = max(1.0, self.mean_tokens) if slowest.counts_tokens else 1.0
+                unit = f" ({slowest.rate:,.0f} tokens/s)" if slowest.counts_tokens else ""
                 parts.append(
                     f"paced to {slowest.rate / per_request:,.1f} requests/s{unit} by {slowest.source}"
                 )

@@ -88,8 +88,9 @@ class Circumstances:
     # it last served a request, counted only while requests were waiting on it.
     silent_for: float = 0.0
     unserved_for: float = 0.0
-    # How long silence, or 429 after 429, is borne before the run stops: two whole-request
-    # timeouts (math.inf where requests have none, as for a model loaded here).
+    # How long silence, or 429 after 429, is borne before the run stops: two timeouts (for
+    # a timeout, of the kind that fired: the connect timeout or the whole request's; else
+    # the whole request's), math.inf where requests have none (a model loaded here).
     stall_after: float = math.inf
 
 
@@ -98,16 +99,6 @@ def is_retryable(error: BackendError) -> bool:
         return True
     status = error.status or 0
     return status in RETRYABLE_STATUS or status >= 500
-
-
-def is_rate_limit(error: BackendError) -> bool:
-    """A working rate limit: a 429 that says when to come back (Retry-After).
-
-    Such a 429 never fails an item (patience is bounded by time, see `decide`); a bare
-    429, one its headers do not explain either, may be a limit that never lifts, and is
-    bounded by `max_attempts` like any failure.
-    """
-    return error.kind == "status" and error.status == 429 and error.retry_after is not None
 
 
 def is_fatal(error: BackendError) -> bool:

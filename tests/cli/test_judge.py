@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -386,3 +387,20 @@ def test_user_and_password_in_the_base_url_is_a_usage_error(
     assert "--judge-api-base must not contain user:pass@" in result.stderr
     assert "hunter2" not in result.stderr
     assert not server.requests
+
+
+def test_garbage_rate_limit_headers_are_noted_once_and_the_run_goes_on(
+    runner: CliRunner, server: OpenAIServer, data_dir: Path
+) -> None:
+    garbage = {
+        "x-ratelimit-limit-requests": "60",
+        "x-ratelimit-remaining-requests": "-4",
+        "x-ratelimit-reset-requests": "1s",
+    }
+    server.responder = lambda request: replace(judge_responder(request), headers=garbage)
+    result = judge(runner, server, data_dir, "--first-n", "2")
+    assert result.exit_code == 0, result.stderr
+    said = " ".join(result.stderr.split())
+    assert said.count("ignored the server's x-ratelimit-remaining-requests header ('-4': negative)") == 1
+    assert "and 7 more bad value(s) of it" in said
+    assert len(read_jsonl(judgment_file(data_dir))) == 8
