@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import time
 
-import httpx
 import openai
 import pytest
 
+from mtb.backends.openai_compat import httpx
 from mtb.testing.openai_server import OpenAIServer, Reply, TokenBucketLimit, request_cost
 
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import re
 from collections.abc import Sequence
 from typing import Any
 
-import httpx
 import openai
 
 from mtb.backends.base import (
@@ -22,16 +22,20 @@ from mtb.backends.base import (
 )
 from mtb.retry import parse_retry_after
 
+# The SDK's own HTTP library: openai 2.x runs on httpx, 3.x on httpx2 (the same API under a
+# new name), and only one of them need be installed.
+httpx: Any = importlib.import_module("httpx2" if int(openai.__version__.split(".", 1)[0]) >= 3 else "httpx")
+
 # Servers such as `vllm serve` accept any key; the SDK insists on one.
 PLACEHOLDER_KEY = "EMPTY"
 
 
-def client_timeout(config: EndpointConfig) -> httpx.Timeout:
+def client_timeout(config: EndpointConfig) -> Any:
     """The whole-request timeout, with a shorter one of its own for opening the connection."""
     return httpx.Timeout(config.timeout, connect=min(config.connect_timeout, config.timeout))
 
 
-def _aiohttp_client(timeout: httpx.Timeout) -> Any:
+def _aiohttp_client(timeout: Any) -> Any:
     """The SDK's aiohttp transport (`openai[aiohttp]`), or None for its default.
 
     With 64 requests in flight the default transport spends about 2 ms of CPU
@@ -137,16 +141,11 @@ def local_error(cause: BaseException | None) -> BackendError | None:
         return BackendError(
             "fatal", "the request could not be sent: a header (the API key?) holds non-ASCII text"
         )
-    try:
-        import httpx
-
-        httpx_local: tuple[type[BaseException], ...] = (
-            httpx.LocalProtocolError,
-            httpx.UnsupportedProtocol,
-            httpx.InvalidURL,
-        )
-    except ImportError:  # pragma: no cover - the openai SDK depends on httpx
-        httpx_local = ()
+    httpx_local = tuple(
+        getattr(httpx, name)
+        for name in ("LocalProtocolError", "UnsupportedProtocol", "InvalidURL")
+        if hasattr(httpx, name)
+    )
     if isinstance(cause, httpx_local) or (isinstance(cause, ValueError) and not isinstance(cause, OSError)):
         return BackendError(
             "fatal",
