@@ -4,7 +4,18 @@ from pathlib import Path
 import pytest
 
 from mtb.errors import DataError, OutputLockedError
-from mtb.jsonl import JsonlAppender, iter_json_lines, read_records, read_text, repair_tail, write_atomically
+from mtb.jsonl import (
+    UNFINISHED,
+    JsonlAppender,
+    complete_lines,
+    is_unfinished,
+    iter_json_lines,
+    read_records,
+    read_text,
+    repair_tail,
+    unfinished_lines,
+    write_atomically,
+)
 from mtb.records import Question
 
 
@@ -23,6 +34,50 @@ def test_invalid_record_reports_path_and_line(tmp_path: Path) -> None:
     )
     with pytest.raises(DataError, match=r"q.jsonl:2: missing field 'category'"):
         read_records(path, Question.from_json)
+
+
+# Cut inside a string, a value, between fields, in a UTF-8 character, and deep in brackets.
+UNFINISHED_TAILS = ['{"a": "tex', '{"a": ', '{"a": 1,', '{"a": "\u00e9', '{"a": ' + "[" * 5000]
+
+
+@pytest.mark.parametrize("tail", UNFINISHED_TAILS)
+def test_an_unfinished_last_line_is_left_out_with_one_note(tmp_path: Path, tail: str) -> None:
+    path = tmp_path / "judgments.jsonl"
+    raw = ('{"a": 1}\n{"a": 2}\n' + tail).encode()
+    path.write_bytes(raw[:-1] if tail.endswith("\u00e9") else raw)  # half of the é
+    with unfinished_lines() as left_out:
+        assert [obj for _, obj in iter_json_lines(path)] == [{"a": 1}, {"a": 2}]
+        assert [obj for _, obj in iter_json_lines(path)] == [{"a": 1}, {"a": 2}]  # read twice
+        assert complete_lines(path, path.read_bytes()) == b'{"a": 1}\n{"a": 2}\n'
+    assert [str(line) for line in left_out] == [f"{path}:3: {UNFINISHED}"]
+
+
+def test_only_a_last_line_without_its_newline_can_be_unfinished(tmp_path: Path) -> None:
+    path = tmp_path / "judgments.jsonl"
+    path.write_text('{"a": 1}\n{"a": \n{"a": 3}\n')  # a bad line in the middle
+    with pytest.raises(DataError, match=r"judgments.jsonl:2: not valid JSON"):
+        list(iter_json_lines(path))
+    path.write_text('{"a": 1}\n{"a": \n')  # the last line, but its newline was written: not unfinished
+    with pytest.raises(DataError, match=r"judgments.jsonl:2: not valid JSON"):
+        list(iter_json_lines(path))
+    path.write_text('{"a": 1}\n[1, 2]')  # complete, but not an object: an error, not being written
+    with pytest.raises(DataError, match=r"judgments.jsonl:2: expected a JSON object"):
+        list(iter_json_lines(path))
+    path.write_text('{"a": 1}\n{"a": 2}')  # complete without its newline: read
+    assert [obj for _, obj in iter_json_lines(path)] == [{"a": 1}, {"a": 2}]
+    assert not is_unfinished(b'{"a": NaN}') and not is_unfinished(b"   ") and is_unfinished(b'{"a"')
+
+
+def test_a_writer_cuts_the_unfinished_line_and_says_so_once(tmp_path: Path) -> None:
+    path = tmp_path / "judgments.jsonl"
+    path.write_text('{"a": 1}\n{"a": ')
+    with unfinished_lines() as left_out:
+        assert [obj for _, obj in iter_json_lines(path)] == [{"a": 1}]  # the resume scan
+        with JsonlAppender(path) as out:  # then the writer, holding the lock
+            out.write({"a": 2})
+    assert left_out == []  # the writer's note replaces the readers'
+    assert out.notes and "removed an incomplete last line" in out.notes[0]
+    assert path.read_text() == '{"a": 1}\n{"a": 2}\n'
 
 
 def test_a_torn_last_line_is_removed(tmp_path: Path) -> None:

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from mtb.backends.base import BackendError, Completion, Message, SamplingParams
 from mtb.errors import DataError
+from mtb.jsonl import complete_lines, repair_tail
 from mtb.jobs import CallStats, Deferred
 from mtb.replies import CURRENT_ITEM, fingerprint, item_name
 
@@ -124,20 +125,16 @@ class BatchState:
             raw = self.path.read_bytes()
         except OSError as exc:
             raise DataError(self.path, f"cannot be read ({exc.strerror or exc})") from None
-        lines = raw.split(b"\n")
-        for number, text in enumerate(lines, start=1):
+        # An unfinished last line (a kill while it was written) is left out, as by every reader.
+        for number, text in enumerate(complete_lines(self.path, raw).split(b"\n"), start=1):
             if not text.strip():
                 continue
-            last = number == len(lines)  # no newline after it: it may be unfinished
             try:
                 obj = json.loads(text)
             except ValueError as exc:
-                if last:
-                    self.notes.append(
-                        f"{self.path}:{number}: last line unfinished (still being written?), left out"
-                    )
-                    continue
                 raise self._bad(number, f"not valid JSON ({exc})") from None
+            except RecursionError:
+                raise self._bad(number, "not valid JSON (nested too deeply)") from None
             self._add(self._parse(obj, number))
 
     def _bad(self, number: int, what: str) -> DataError:
@@ -178,6 +175,12 @@ class BatchState:
         line = (max((b.line for b in self.batches), default=0)) + 1
         batch = SubmittedBatch(batch_id, input_file_id, requests, line)
         try:
+            # An unfinished last line (a kill while one was written) would swallow this one, and
+            # with it the batch id of requests paid for: the run's lock on its output makes this
+            # the only writer, so the line is cut, as any writer's output is (`repair_tail`).
+            note = repair_tail(self.path)
+            if note:
+                self.notes.append(note)
             with self.path.open("a", encoding="utf-8") as handle:
                 handle.write(json.dumps(batch.to_json(), ensure_ascii=False) + "\n")
                 handle.flush()

@@ -3,6 +3,13 @@
 Appending is the only way results reach disk while a run is going: one line per
 record, written whole and flushed, so a crash can at worst leave one torn line
 at the end. `repair_tail` removes such a line before the next run appends.
+
+Every reader shares one rule for the end of a file (`is_unfinished`): a last
+line with no newline after it that does not parse is a line still being
+written (`mtb results` while `mtb judge` appends), or cut by a kill. It is not
+there yet: left out, with one note, "PATH:LINE: last line unfinished (still
+being written?), left out", gathered by `unfinished_lines()` for the command to
+say. A bad line anywhere else is a `path:line` DataError.
 """
 
 from __future__ import annotations
@@ -16,6 +23,8 @@ import stat
 import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator
+from contextvars import ContextVar
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -115,14 +124,99 @@ def decode_line(path: Path, raw: bytes, number: int) -> dict[str, Any] | None:
     return obj
 
 
+UNFINISHED = "last line unfinished (still being written?), left out"
+
+
+@dataclass(frozen=True)
+class UnfinishedLine:
+    """A file's last line that a reader left out: no newline after it, and it does not parse."""
+
+    path: Path
+    line: int
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {UNFINISHED}"
+
+
+# The unfinished lines the readers of the current command left out, one per file however often
+# it is read. A context variable, not an argument: the readers sit below every protocol's scoring
+# and planning, and the command that says the notes sits above them (`unfinished_lines`).
+_LEFT_OUT: ContextVar[dict[str, UnfinishedLine] | None] = ContextVar("mtb_unfinished_lines", default=None)
+
+
+def is_unfinished(raw: bytes) -> bool:
+    """Whether `raw`, a file's last line, is still being written: no newline at its end, and
+    not parseable JSON yet (cut inside a value, a string or a UTF-8 character)."""
+    if raw.endswith(b"\n") or not raw.strip() or raw.startswith(UTF16_BOMS):
+        return False
+    try:
+        json.loads(raw)
+    except (ValueError, RecursionError):  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        return True
+    return False
+
+
+def leave_out_unfinished(path: Path, number: int) -> None:
+    """Note that line `number` of `path`, its unfinished last line, was left out."""
+    left_out = _LEFT_OUT.get()
+    if left_out is None:  # a reader called outside any command (a library user): the log says it
+        import logging
+
+        logging.getLogger("mtb").info("%s", UnfinishedLine(path, number))
+        return
+    left_out[str(path)] = UnfinishedLine(path, number)
+
+
+def unfinished_tail_settled(path: Path) -> None:
+    """The writer of `path` cut its unfinished last line (`repair_tail`) and says so itself."""
+    left_out = _LEFT_OUT.get()
+    if left_out is not None:
+        left_out.pop(str(path), None)
+
+
+@contextlib.contextmanager
+def unfinished_lines() -> Iterator[list[UnfinishedLine]]:
+    """Gather what the readers run inside the block left out; the list is filled when it ends.
+
+    Blocks nest: an inner one (the results step of `mtb eval`) keeps its own.
+    """
+    gathered: list[UnfinishedLine] = []
+    token = _LEFT_OUT.set({})
+    try:
+        yield gathered
+    finally:
+        left_out = _LEFT_OUT.get()
+        _LEFT_OUT.reset(token)
+        gathered.extend((left_out or {}).values())
+
+
+def complete_lines(path: Path, data: bytes) -> bytes:
+    """A JSONL file's bytes up to its last complete line: an unfinished last line is left out
+    (with its note). For readers that take the whole file at once."""
+    if not data or data.endswith(b"\n"):
+        return data
+    cut = data.rfind(b"\n") + 1
+    if not is_unfinished(data[cut:]):
+        return data
+    leave_out_unfinished(path, data.count(b"\n", 0, cut) + 1)
+    return data[:cut]
+
+
 def iter_json_lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Yield (line number, object) for every non-blank line; bad JSON or bytes are a DataError."""
+    """Yield (line number, object) for every non-blank line; bad JSON or bytes are a DataError,
+    except in an unfinished last line, which is left out with a note (`is_unfinished`)."""
     refuse_device(path)
     with input_errors(path, "a JSONL file"):
         handle = path.open("rb")
     with handle:
         for number, raw in enumerate(handle, start=1):
-            obj = decode_line(path, raw, number)
+            try:
+                obj = decode_line(path, raw, number)
+            except DataError:
+                if is_unfinished(raw):  # only the last line can lack its newline
+                    leave_out_unfinished(path, number)
+                    return
+                raise
             if obj is not None:
                 yield number, obj
 
@@ -242,7 +336,12 @@ def write_atomically(path: Path, lines: Iterable[str]) -> None:
 
 
 def repair_tail(path: Path) -> str | None:
-    """Make `path` end in a complete line; return a note if something was cut."""
+    """Make `path` end in a complete line; return a note if something was cut.
+
+    For a writer, which holds the file's lock: no other mtb is writing it, so an
+    unfinished last line (the readers' rule, `is_unfinished`) was left by an
+    interrupted run, and appending after it would join two records on one line.
+    """
     if not path.exists() or path.stat().st_size == 0:
         return None
     with path.open("rb+") as handle:
@@ -253,9 +352,8 @@ def repair_tail(path: Path) -> str | None:
         data = handle.read()
         cut = data.rfind(b"\n") + 1
         tail = data[cut:]
-        try:
-            json.loads(tail)
-        except (ValueError, RecursionError):
+        unfinished_tail_settled(path)  # this note replaces the readers' one
+        if is_unfinished(tail):
             handle.truncate(cut)
             return f"{path}: removed an incomplete last line ({len(tail)} bytes) left by an interrupted run"
         handle.seek(0, os.SEEK_END)

@@ -98,6 +98,27 @@ def test_rerun_judges_only_what_is_missing(runner: CliRunner, server: OpenAIServ
     assert len(rows) == len({(r["model"], r["question_id"], r["turn"]) for r in rows}) == 32
 
 
+def test_the_resume_scan_leaves_out_an_unfinished_line_and_the_writer_cuts_it(
+    runner: CliRunner, server: OpenAIServer, data_dir: Path
+) -> None:
+    server.responder = judge_responder
+    assert judge(runner, server, data_dir, "--first-n", "5").exit_code == 0
+    path = judgment_file(data_dir)
+    lines = path.read_text().splitlines(keepends=True)
+    path.write_text("".join(lines[:-1]) + lines[-1][:60])  # killed while the last line was written
+    note = f"{path}:20: last line unfinished (still being written?), left out"
+    planned = judge(runner, server, data_dir, "--first-n", "5", "--dry-run")
+    assert planned.exit_code == 0, planned.stderr
+    assert json.loads(planned.stdout)["to_make"] == 1 and note in " ".join(planned.stderr.split())
+    rerun = judge(runner, server, data_dir, "--first-n", "5")
+    assert rerun.exit_code == 0, rerun.stderr
+    assert len(server.chat_requests()) == 21
+    # One note for the line: the writer's, which cut it before appending.
+    assert "removed an incomplete last line" in rerun.stderr and "still being written" not in rerun.stderr
+    rows = read_jsonl(path)
+    assert len(rows) == len({(r["model"], r["question_id"], r["turn"]) for r in rows}) == 20
+
+
 def test_unparsed_verdicts_are_counted_and_retried_on_request(
     runner: CliRunner, server: OpenAIServer, data_dir: Path
 ) -> None:

@@ -668,3 +668,49 @@ def test_the_baseline_in_the_model_list_is_said_as_it_is(runner: CliRunner, data
     alone = results(runner, data_dir, "--mode", "pairwise-baseline", "--model-list", "gpt-3.5-turbo")
     assert alone.exit_code == 2
     assert "--model-list names only the baseline 'gpt-3.5-turbo'" in alone.stderr
+
+
+# ---------------------------------------------------------------- files still being written
+
+UNFINISHED_NOTE = "last line unfinished (still being written?), left out"
+
+
+def test_results_while_judge_appends_leave_out_the_unfinished_line(runner: CliRunner, data_dir: Path) -> None:
+    """`mtb results` while `mtb judge` appends: the same numbers as without the line being written."""
+    rows = [
+        single(m, q, t, (q + t + len(m)) % 10 + 1)
+        for m in ("m1", "m2")
+        for q in range(81, 161)
+        for t in (1, 2)
+    ]
+    path = write(judgments_dir(data_dir) / "gpt-4_single.jsonl", rows)
+    before = {f: results(runner, data_dir, "--format", f) for f in ("json", "table")}
+    with path.open("a") as handle:
+        handle.write(json.dumps(single("m1", 81, 1, 1))[:70])  # a line cut while it is written
+    for output_format, clean in before.items():
+        shown = results(runner, data_dir, "--format", output_format)
+        assert shown.exit_code == 0, shown.stderr
+        assert shown.stdout == clean.stdout
+        assert shown.stderr.count(UNFINISHED_NOTE) == 1
+        assert f"{path}:321: {UNFINISHED_NOTE}" in " ".join(shown.stderr.split())
+    # A bad line anywhere else is still an error naming its place.
+    path.write_text(path.read_text() + "\n" + json.dumps(single("m1", 82, 1, 3)) + "\n")
+    broken = results(runner, data_dir)
+    assert broken.exit_code == 2 and f"{path}:321: not valid JSON" in broken.stderr
+
+
+@pytest.mark.parametrize("control", [[], ["--style-control"]])
+def test_arena_results_while_judge_appends_leave_out_the_unfinished_line(
+    runner: CliRunner, arena_dir: Path, control: list[str]
+) -> None:
+    ids = arena_ids(arena_dir)
+    rows = [arena_line("gpt-3.5-turbo-0125", q, OUTCOMES[i % 5]) for i, q in enumerate(ids)]
+    path = arena_judgments(arena_dir, "gpt-3.5-turbo-0125", rows[:-1])
+    clean, _ = arena_scores(runner, arena_dir, *control)
+    # Cut after the second game's closing brace: it looks like a record's end to the byte scanner.
+    cut = json.dumps(rows[-1])
+    with path.open("a") as handle:
+        handle.write(cut[: cut.rindex("}]") + 1])
+    appending, stderr = arena_scores(runner, arena_dir, *control)
+    assert appending == clean
+    assert f"{path}:{len(ids)}: {UNFINISHED_NOTE}" in " ".join(stderr.split())

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from mtb.app.options import check_fields, flag
+from mtb.app.reporter import says_unfinished_lines
 from mtb.errors import EXIT_FAILED, EXIT_OK, UsageError
 
 if TYPE_CHECKING:
@@ -365,6 +366,7 @@ def verbosity_paths(data: DataDir, judge: str, rephrase_model: str) -> tuple[Pat
     )
 
 
+@says_unfinished_lines
 def verbosity(spec: VerbositySpec, reporter: Reporter) -> BiasReport:
     """Pick, rephrase, attack, judge in both orders (and with `control`, each original against itself)."""
     from mtb import cost
@@ -684,6 +686,7 @@ def sample_names(model: str) -> tuple[str, str]:
     return f"{model}#1", f"{model}#2"
 
 
+@says_unfinished_lines
 def position(spec: PositionSpec, reporter: Reporter) -> BiasReport:
     """Two answers per first-turn question at temperature 0.7, judged in both orders under each prompt."""
     from mtb import cost

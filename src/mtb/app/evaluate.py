@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from mtb.app.generate import GenerateReport, GenerateSpec, Generation
 from mtb.app.judge import AnswerWatch, JudgeReport, JudgeSpec, Judging
 from mtb.app.options import Answering, Judged, LocalOptions, Scope, check_fields, flag
+from mtb.app.reporter import says_unfinished_lines
 from mtb.app.results import ResultsReport, ResultsSpec, results
 from mtb.app.summary import ModelSpec, Step
 from mtb.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, MtbError, UsageError
@@ -535,6 +536,7 @@ def judge_follows(spec: EvalSpec, models: list[ModelSpec]) -> bool:
     return spec.judge_model_path is None or all(m.model is not None for m in models)
 
 
+@says_unfinished_lines
 def evaluate(spec: EvalSpec, reporter: Reporter) -> EvalReport:
     """Generate, judge and score every model; the summary goes to DATA/<bench>/eval/."""
     from mtb import cost

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mtb.app.options import Answering, LocalOptions, Scope, check_fields, flag, name_from_path
+from mtb.app.reporter import says_unfinished_lines
 from mtb.app.runs import finish_run, log_spending, run_until_done
 from mtb.errors import UsageError
 
@@ -342,6 +343,7 @@ class Generation:
         return GenerateReport(self.spec.name, self.output.path, self.report, code, line, cost_usd)
 
 
+@says_unfinished_lines
 def generate(spec: GenerateSpec, reporter: Reporter, budget: Budget | None = None) -> GenerateReport:
     """Answer every question still missing from the model's answer file; a rerun answers only those."""
     generation = Generation(spec, reporter, budget)

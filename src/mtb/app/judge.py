@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mtb.app.options import Judged, Scope, check_fields, flag
+from mtb.app.reporter import says_unfinished_lines
 from mtb.app.runs import finish_run, log_spending, run_until_done, unreadable_verdicts
 from mtb.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 
@@ -405,6 +406,7 @@ class Judging:
         return max(0, sum(counts) - self.report.completed)
 
 
+@says_unfinished_lines
 def judge(spec: JudgeSpec, reporter: Reporter, budget: Budget | None = None) -> JudgeReport:
     """Plan, estimate and (unless `dry_run`) run the judgments still missing."""
     judging = Judging(spec, reporter, budget)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from mtb.app.options import check_fields, flag
+from mtb.app.reporter import says_unfinished_lines
 from mtb.errors import DataError, UsageError
 
 if TYPE_CHECKING:
@@ -139,6 +140,7 @@ def benchmark_scores(records: list[dict[str, Any]] | dict[str, Any], bench: str)
     )
 
 
+@says_unfinished_lines
 def quality(spec: QualitySpec, reporter: Reporter) -> QualityReport:
     from mtb.app.results import ResultsSpec, results
     from mtb.stats.quality import quality as measure
