@@ -1,4 +1,5 @@
 import json
+import stat
 from pathlib import Path
 
 import pytest
@@ -142,6 +143,43 @@ def test_a_file_made_and_never_written_is_taken_away(tmp_path: Path) -> None:
     with JsonlAppender(kept):
         pass
     assert kept.exists()
+
+
+def test_an_output_that_is_a_link_stays_a_link_and_its_target_gets_every_line(tmp_path: Path) -> None:
+    shared = tmp_path / "shared" / "judgments.jsonl"
+    shared.parent.mkdir()
+    shared.write_text('{"a": 1}\n')
+    shared.chmod(0o664)
+    output = tmp_path / "mine" / "judgments.jsonl"
+    output.parent.mkdir()
+    output.symlink_to(shared)
+    other = tmp_path / "other.jsonl"
+    other.symlink_to(shared)
+    with JsonlAppender(output) as out:
+        out.write({"a": 3})
+        # A second link to the same file shares its lock: two runs never interleave lines in it.
+        with pytest.raises(OutputLockedError, match=str(shared) + ".lock"):
+            JsonlAppender(other).__enter__()
+        out.rewrite([{"a": 1}, {"a": 2}, {"a": 3}])  # the final sorted rewrite
+        out.write({"a": 4})
+    assert output.is_symlink() and output.resolve() == shared
+    assert [json.loads(line)["a"] for line in shared.read_text().splitlines()] == [1, 2, 3, 4]
+    assert stat.S_IMODE(shared.stat().st_mode) == 0o664
+    assert sorted(p.name for p in shared.parent.iterdir()) == ["judgments.jsonl"]  # no temp, no lock
+    write_atomically(other, ['{"a": 5}'])
+    assert other.is_symlink() and shared.read_text() == '{"a": 5}\n'
+
+
+def test_a_link_to_nothing_yet_gets_its_target_made(tmp_path: Path) -> None:
+    shared = tmp_path / "shared.jsonl"
+    output = tmp_path / "judgments.jsonl"
+    output.symlink_to(shared)
+    with JsonlAppender(output):
+        pass  # made and never written: taken away again, the link left as it was
+    assert output.is_symlink() and not shared.exists()
+    with JsonlAppender(output) as out:
+        out.write({"a": 1})
+    assert output.is_symlink() and shared.read_text() == '{"a": 1}\n'
 
 
 def test_write_atomically_leaves_old_file_on_failure(tmp_path: Path) -> None:

@@ -36,8 +36,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from mtb.backends.base import BackendError, Completion, Message, SamplingParams
 from mtb.errors import DataError
-from mtb.jsonl import complete_lines, repair_tail
 from mtb.jobs import CallStats, Deferred
+from mtb.jsonl import complete_lines, repair_tail
 from mtb.replies import CURRENT_ITEM, fingerprint, item_name
 
 if TYPE_CHECKING:

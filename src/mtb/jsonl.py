@@ -301,11 +301,22 @@ def is_stream(path: Path) -> bool:
     return not stat.S_ISREG(mode) or str(path.absolute()).startswith(("/dev/", "/proc/"))
 
 
+def link_target(path: Path) -> Path:
+    """The file `path` names, its symbolic links followed: the one a writer changes.
+
+    An output may be a link to a shared file. Renaming a new file over the link replaced
+    the link itself: the shared file kept only what had been appended through it, and the
+    two drifted apart. A path that is no link is returned as it is.
+    """
+    return Path(os.path.realpath(path)) if path.is_symlink() else path
+
+
 def write_atomically(path: Path, lines: Iterable[str]) -> None:
     """Replace `path` with `lines` so that readers see the old file or the new one, never half.
 
     A rewritten file keeps its permissions; a new one gets what the umask allows. A device
-    or pipe (`--export /dev/stdout`) is written into as it is.
+    or pipe (`--export /dev/stdout`) is written into as it is. A symbolic link stays one:
+    its target is replaced, beside itself, keeping the target's mode.
     """
     if is_stream(path):
         try:
@@ -315,9 +326,10 @@ def write_atomically(path: Path, lines: Iterable[str]) -> None:
         except OSError as exc:
             raise unwritable(path, exc) from None
         return
+    target = link_target(path)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, temp_name = temp_beside(path, ".tmp")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, temp_name = temp_beside(target, ".tmp")
     except OSError as exc:
         raise unwritable(path, exc) from None
     try:
@@ -326,7 +338,7 @@ def write_atomically(path: Path, lines: Iterable[str]) -> None:
                 handle.write(line + "\n")
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(temp_name, path)
+        os.replace(temp_name, target)
     except OSError as exc:
         Path(temp_name).unlink(missing_ok=True)
         raise unwritable(path, exc) from None
@@ -374,12 +386,15 @@ class JsonlAppender:
     """The single writer of one output file for the length of a run.
 
     Holding it also holds `<file>.lock`, so two mtb processes never interleave
-    lines in the same file.
+    lines in the same file. An output that is a symbolic link is written through:
+    the lock, the appends and the final rewrite act on its target (two links to one
+    shared file share one lock), and the link stays a link.
     """
 
     def __init__(self, path: Path) -> None:
-        self.path = path
-        self._lock = FileLock(str(path) + ".lock")
+        self.path = path  # as the user named it, for messages
+        self.target = link_target(path)
+        self._lock = FileLock(str(self.target) + ".lock")
         self._handle: Any = None
         self._size = 0  # the file's length after its last complete line
         self.notes: list[str] = []
@@ -393,20 +408,20 @@ class JsonlAppender:
     def __enter__(self) -> JsonlAppender:
         # A file this run creates and never writes to is taken away again at the end: a
         # mistyped model name left an empty answer file that later read as a model.
-        self._created = not self.path.exists()
+        self._created = not self.target.exists()
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.target.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise unwritable(self.path.parent, exc) from None
+            raise unwritable(self.target.parent, exc) from None
         try:
             self._lock.acquire(timeout=0)
         except Timeout:
             raise OutputLockedError(
                 f"{self.path} is being written by another mtb process "
-                f"(lock file {self.path}.lock); wait for it to finish"
+                f"(lock file {self._lock.lock_file}); wait for it to finish"
             ) from None
         except OSError as exc:
-            raise unwritable(Path(str(self.path) + ".lock"), exc) from None
+            raise unwritable(Path(self._lock.lock_file), exc) from None
         try:
             note = repair_tail(self.path)
             if note:
@@ -420,7 +435,7 @@ class JsonlAppender:
     def _open(self) -> None:
         # Unbuffered: each line goes to the file in the write that reports it done, and a
         # write that fails leaves nothing queued to fail again at close.
-        self._handle = self.path.open("ab", buffering=0)
+        self._handle = self.target.open("ab", buffering=0)
         self._size = os.fstat(self._handle.fileno()).st_size
 
     def write(self, obj: dict[str, Any]) -> None:
@@ -458,8 +473,8 @@ class JsonlAppender:
             self._handle.close()
             self._handle = None
         with contextlib.suppress(OSError):
-            if self._created and self.path.stat().st_size == 0:
-                self.path.unlink()
+            if self._created and self.target.stat().st_size == 0:
+                self.target.unlink()  # a link to it is left as it was: pointing at nothing yet
         # The lock file goes while the lock is still held, so nothing is left beside the output.
         # A process that opened it just before waits on a file that is gone, and its lock
         # (filelock checks the link count) fails; the next run makes a new one.

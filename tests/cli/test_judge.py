@@ -119,6 +119,27 @@ def test_the_resume_scan_leaves_out_an_unfinished_line_and_the_writer_cuts_it(
     assert len(rows) == len({(r["model"], r["question_id"], r["turn"]) for r in rows}) == 20
 
 
+def test_a_judgment_file_that_is_a_link_stays_one_and_its_target_holds_every_judgment(
+    runner: CliRunner, server: OpenAIServer, data_dir: Path, tmp_path: Path
+) -> None:
+    server.responder = judge_responder
+    shared = tmp_path / "shared" / "gpt-4_single.jsonl"  # a judgment file kept in a shared place
+    shared.parent.mkdir()
+    shared.touch(mode=0o664)
+    shared.chmod(0o664)
+    path = judgment_file(data_dir)
+    path.parent.mkdir(parents=True)
+    path.symlink_to(shared)
+    assert judge(runner, server, data_dir, "--first-n", "3").exit_code == 0
+    result = judge(runner, server, data_dir, "--first-n", "5")  # appends, then the sorted rewrite
+    assert result.exit_code == 0, result.stderr
+    assert path.is_symlink() and path.resolve() == shared
+    rows = read_jsonl(shared)
+    assert len(rows) == len({(r["model"], r["question_id"], r["turn"]) for r in rows}) == 20
+    assert oct(shared.stat().st_mode & 0o777) == oct(0o664)
+    assert not list(shared.parent.glob("*.lock")) and not list(shared.parent.glob(".*tmp"))
+
+
 def test_unparsed_verdicts_are_counted_and_retried_on_request(
     runner: CliRunner, server: OpenAIServer, data_dir: Path
 ) -> None:
