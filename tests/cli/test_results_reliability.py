@@ -714,3 +714,61 @@ def test_arena_results_while_judge_appends_leave_out_the_unfinished_line(
     appending, stderr = arena_scores(runner, arena_dir, *control)
     assert appending == clean
     assert f"{path}:{len(ids)}: {UNFINISHED_NOTE}" in " ".join(stderr.split())
+
+
+# ---------------------------------------------------------------- --input-file, one meaning
+
+
+def test_arena_input_file_of_one_model_scores_that_model(runner: CliRunner, arena_dir: Path) -> None:
+    """`--input-file` is a judgment file in every family; Arena-Hard said "no judgment files here"."""
+    ids = arena_ids(arena_dir)
+    one = arena_judgments(
+        arena_dir,
+        "gpt-3.5-turbo-0125",
+        [arena_line("gpt-3.5-turbo-0125", q, OUTCOMES[i % 5]) for i, q in enumerate(ids)],
+    )
+    arena_judgments(
+        arena_dir,
+        "claude-3-haiku-20240307",
+        [arena_line("claude-3-haiku-20240307", q, OUTCOMES[1]) for q in ids],
+    )
+    folder, _ = arena_scores(runner, arena_dir, "--input-file", str(one.parent))
+    assert set(folder) == {"gpt-3.5-turbo-0125", "claude-3-haiku-20240307", "gpt-4-0314"}
+    for control in ([], ["--style-control"]):
+        scores, _ = arena_scores(runner, arena_dir, "--input-file", str(one), *control)
+        assert set(scores) == {"gpt-3.5-turbo-0125", "gpt-4-0314"}  # the model, and the baseline
+        if not control:  # each model meets only the baseline: its win rate is its own battles'
+            assert scores["gpt-3.5-turbo-0125"]["score"] == pytest.approx(
+                folder["gpt-3.5-turbo-0125"]["score"]
+            )
+    other = results(
+        runner, arena_dir, *ARENA, "--input-file", str(one), "--model-list", "claude-3-haiku-20240307"
+    )
+    assert other.exit_code == 2 and f"no judgment file in {one} for claude-3-haiku-20240307" in other.stderr
+    device = results(runner, arena_dir, *ARENA, "--input-file", "/dev/zero")
+    assert device.exit_code == 2 and "/dev/zero: is a device" in device.stderr
+
+
+def test_v2_input_file_of_one_model_scores_that_model(runner: CliRunner, arena_v2_dir: Path) -> None:
+    root = arena_v2_dir / "arena-hard-v2.0"
+    uids = [q["uid"] for q in read_jsonl(root / "question.jsonl") if q["category"] == "hard_prompt"]
+    for model in ("m1", "m2"):
+        write(
+            root / "model_judgment" / "gpt-4.1" / f"{model}.jsonl",
+            [v2_line(model, u, i) for i, u in enumerate(uids)],
+        )
+    shown = results(
+        runner, arena_v2_dir, *V2, "--input-file", str(root / "model_judgment" / "gpt-4.1" / "m2.jsonl")
+    )
+    assert shown.exit_code == 0, shown.stderr
+    assert {r["model"] for r in json.loads(shown.stdout)} == {"m2", "o3-mini-2025-01-31"}
+
+
+def test_the_input_file_help_says_what_each_family_takes(runner: CliRunner) -> None:
+    for command in ("results", "quality"):
+        shown = " ".join(runner.invoke(app, [command, "--help"], env={"COLUMNS": "300"}).stdout.split())
+        assert "MT-bench: the judge's file, every model in it" in shown
+        assert (
+            "Arena-Hard v0.1 and v2.0: one model's file in the judge's folder, which scores that model"
+            in shown
+        )
