@@ -151,6 +151,38 @@ def test_an_item_judged_again_under_another_prompt_counts_once(
     )
 
 
+@pytest.mark.parametrize("mode", ["single", "pairwise-all"])
+def test_judge_counts_an_item_judged_under_another_prompt_as_done_as_results_does(
+    runner: CliRunner, server: OpenAIServer, data_dir: Path, mode: str
+) -> None:
+    # `mtb judge` counted such an item as not done (and paid for it again) while `mtb results`
+    # counted it once: now both say done, and the plan says why nothing is sent.
+    server.responder = lambda request: Reply(text="[[A]] [[7]]")
+    args = ["judge", "--mode", mode, "--model-list", "vicuna-7b-v1.3", "gpt-3.5-turbo", "--first-n", "2"]
+    args += ["--judge-api-base", server.url, "--judge-api-key", "k", "--data-dir", str(data_dir)]
+    assert runner.invoke(app, args).exit_code == 0
+    sent = len(server.chat_requests())
+    path = judgments_dir(data_dir) / ("gpt-4_single.jsonl" if mode == "single" else "gpt-4_pair.jsonl")
+    # The same judgments, made under the prompt names of another prompt map.
+    write(path, [{**r, "judge": ["gpt-4", f"old-{r['judge'][1]}"]} for r in read_jsonl(path)])
+    judged = len(read_jsonl(path))
+    plan = runner.invoke(app, [*args, "--dry-run"])
+    assert plan.exit_code == 0, plan.stderr
+    summary = json.loads(plan.stdout)
+    assert (summary["already_done"], summary["to_make"], summary["done_under_another_prompt"]) == (
+        judged,
+        0,
+        judged,
+    )
+    assert "count as done, as `mtb results` counts them" in summary["prompt_note"]
+    assert f"move {path} aside" in summary["prompt_note"]
+    assert runner.invoke(app, args).exit_code == 0
+    assert len(server.chat_requests()) == sent  # nothing paid for twice
+    shown = results(runner, data_dir, "--mode", mode, "--no-ci", "--format", "json")
+    assert shown.exit_code == 0, shown.stderr
+    assert sum(r["judgments"] for r in json.loads(shown.stdout)) == judged * (1 if mode == "single" else 2)
+
+
 def test_a_model_matched_against_itself_is_left_out(runner: CliRunner, data_dir: Path) -> None:
     # Counted, a self-match gave its model a win and a loss at once (win 2, loss 1 from one real match).
     real = pair("a", "b", 81, 1, "model_1", "model_1")
@@ -185,6 +217,23 @@ def test_a_model_judged_on_fewer_turns_is_flagged(runner: CliRunner, data_dir: P
     assert shown.exit_code == 0, shown.stderr
     assert "incomplete: judged on fewer question turns than mt_bench has: part (158 of 160)" in shown.stderr
     assert "whole (" not in shown.stderr
+
+
+def test_pairwise_all_flags_models_with_missing_matches(runner: CliRunner, data_dir: Path) -> None:
+    # pairwise-all said nothing of a model with missing matches; the other modes flag it.
+    questions = read_jsonl(data_dir / "mt_bench" / "question.jsonl")
+    turns = [(q["question_id"], t) for q in questions for t in (1, 2)]
+    rows = [pair(a, b, q, t, "model_1", "model_2") for a, b in (("a", "b"), ("a", "c")) for q, t in turns]
+    rows += [pair("b", "c", q, t, "model_1", "model_1") for q, t in turns[:-10]]  # b vs c: 10 missing
+    write(judgments_dir(data_dir) / "gpt-4_pair.jsonl", rows)
+    shown = results(runner, data_dir, "--mode", "pairwise-all", "--format", "json")
+    assert shown.exit_code == 0, shown.stderr
+    said = " ".join(shown.stderr.split())
+    assert "incomplete: fewer matches than pairwise-all has" in said
+    assert "b (310 of 320; missing against 'c')" in said and "c (310 of 320; missing against 'b')" in said
+    assert "a (" not in said
+    listed = results(runner, data_dir, "--mode", "pairwise-all", "--model-list", "a", "b", "--format", "json")
+    assert listed.exit_code == 0 and "incomplete" not in listed.stderr  # only the listed models' matches
 
 
 def test_scores_off_the_scale_are_counted_and_said(runner: CliRunner, data_dir: Path) -> None:
