@@ -91,6 +91,24 @@ def input_errors(path: Path, expected: str) -> Iterator[None]:
         raise DataError(path, f"cannot be read ({exc.strerror or exc})") from None
 
 
+# The most bytes in one part of a path (NAME_MAX on Linux and macOS file systems).
+NAME_MAX = 255
+
+
+def unnamable(path: Path) -> str | None:
+    """Why no file system can hold `path` (a NUL byte, a part longer than a file name), or None.
+
+    Said here, naming the argument: the OS answered from deep inside a command, as an
+    OSError ("File name too long") or a ValueError ("embedded null byte") traceback.
+    """
+    if "\0" in str(path):
+        return "holds a NUL character, which no path can"
+    longest = max((len(os.fsencode(part)) for part in path.parts), default=0)
+    if longest > NAME_MAX:
+        return f"a part of the path is {longest:,} bytes long; a file name holds at most {NAME_MAX}"
+    return None
+
+
 def read_text(path: Path) -> str:
     """A text file, checked for UTF-8; an unreadable or non-UTF-8 file is a DataError."""
     refuse_device(path)

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from mtb.app.generate import GenerateReport, GenerateSpec, Generation
 from mtb.app.judge import AnswerWatch, JudgeReport, JudgeSpec, Judging
-from mtb.app.options import Answering, Judged, LocalOptions, Scope, check_fields, flag
+from mtb.app.options import MAX_PARALLEL, Answering, Judged, LocalOptions, Scope, check_fields, flag
 from mtb.app.reporter import says_unfinished_lines
 from mtb.app.results import ResultsReport, ResultsSpec, results
 from mtb.app.summary import ModelSpec, Step
@@ -53,9 +53,9 @@ class EvalSpec(Answering, Judged, Scope):
     api_base: list[str] | None = None
     api_key: str | None = field(default=None, repr=False)
     provider: str = "openai"
-    parallel: int | None = flag(minimum=1)
+    parallel: int | None = flag(minimum=1, maximum=MAX_PARALLEL)
     local: LocalOptions = field(default_factory=LocalOptions)
-    judge_parallel: int | None = flag(minimum=1)
+    judge_parallel: int | None = flag(minimum=1, maximum=MAX_PARALLEL)
     # The results.
     compare: tuple[str, str] | None = None
     strict: bool = False
@@ -83,8 +83,8 @@ class EvalSpec(Answering, Judged, Scope):
             specs = load_models_file(self.models_file)
         else:
             specs = models_from_flags(self.model or [], self.model_path or [], self.model_id or [])
+        check_names(specs)
         names = [spec.name for spec in specs]
-        check_names(names)
         if len(set(names)) != len(names):
             raise UsageError(f"two models share a name ({', '.join(names)}): set --model-id for each")
         return specs

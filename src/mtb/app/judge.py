@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mtb.app.options import Judged, Scope, check_fields, flag
+from mtb.app.options import MAX_PARALLEL, Judged, Scope, check_fields, flag
 from mtb.app.reporter import says_unfinished_lines
 from mtb.app.runs import finish_run, log_spending, run_until_done, unreadable_verdicts
 from mtb.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE
@@ -38,7 +38,7 @@ class JudgeSpec(Judged, Scope):
     """`mtb judge`'s flags; None means the benchmark's default."""
 
     model_list: list[str] | None = None
-    parallel: int | None = flag(minimum=1)
+    parallel: int | None = flag(minimum=1, maximum=MAX_PARALLEL)
     dry_run: bool = False
     retry_unparsed: bool = False
     category: str | None = None
