@@ -118,13 +118,13 @@ PRICE = cost.Price("p", 1_000_000.0, 1_000_000.0)  # a dollar a token: easy sums
 def test_the_meter_admits_while_spent_and_in_flight_fit_then_closes() -> None:
     async def scenario() -> None:
         counter = cost.TokenCounter(exact=False)
-        meter = cost.Meter(PRICE, cap=30.0, counter=counter, expected_output=2)
+        meter = cost.Meter(PRICE, cap=30.0, counter=counter, expected_output=1)
         messages = [{"role": "user", "content": "x" * 16}]  # 4 + 3 + 3 = 10 input tokens
-        first = await meter.admit(messages, max_tokens=100)  # 10 + 2 = $12 reserved
-        second = await meter.admit(messages, max_tokens=100)  # $24 reserved
+        first = await meter.admit(messages, max_tokens=2)  # worst case 10 + 2 = $12 reserved
+        second = await meter.admit(messages, max_tokens=2)  # $24 reserved
         assert meter.budget.in_flight == 2
         # A third ($12) would pass $30 while two are in flight: it waits for them.
-        third = asyncio.ensure_future(meter.admit(messages, max_tokens=100))
+        third = asyncio.ensure_future(meter.admit(messages, max_tokens=2))
         await asyncio.sleep(0)
         assert not third.done()
         meter.settle(first, Completion("ok", usage=Usage(10, 1)), messages)  # $11 spent, $12 in flight
@@ -134,12 +134,48 @@ def test_the_meter_admits_while_spent_and_in_flight_fit_then_closes() -> None:
         ticket = await third  # 16 + 12 <= 30
         meter.settle(ticket, Completion("ok", usage=Usage(10, 1)), messages)
         assert meter.spent == 27.0 and meter.budget.in_flight == 0 and meter.budget.reserved == 0
-        # The next would cost 10 + 1 (the mean reply so far): 38 > 30 with nothing in flight.
-        with pytest.raises(cost.BudgetExhausted, match=r"--max-cost \$30.00 reached"):
-            await meter.admit(messages, max_tokens=100)
+        # The next may cost up to 10 + 2 (all of its max_tokens): 39 > 30 with nothing in flight.
+        with pytest.raises(cost.BudgetExhausted, match=r"--max-cost \$30.00 reached.*up to \$12.0000"):
+            await meter.admit(messages, max_tokens=2)
         # Closed for good: even a request that would fit starts no more.
         with pytest.raises(cost.BudgetExhausted):
             await meter.admit([{"role": "user", "content": ""}], max_tokens=1)
+
+    asyncio.run(scenario())
+
+
+def test_each_request_reserves_its_worst_case_not_the_expected_reply() -> None:
+    # Was: a request reserved its expected reply (2 tokens here), so four went at once, and
+    # four replies of all 100 tokens took the spend to $440 against a cap of $250.
+    async def scenario() -> None:
+        meter = cost.Meter(PRICE, cap=250.0, counter=cost.TokenCounter(exact=False), expected_output=2)
+        messages = [{"role": "user", "content": "x" * 16}]  # 10 input tokens: worst case $110
+        tickets = [await meter.admit(messages, max_tokens=100) for _ in range(2)]
+        third = asyncio.ensure_future(meter.admit(messages, max_tokens=100))
+        await asyncio.sleep(0)
+        assert not third.done()  # 220 + 110 > 250
+        for ticket in tickets:
+            meter.settle(ticket, Completion("long", usage=Usage(10, 100)), messages)
+        with pytest.raises(cost.BudgetExhausted, match=r"up to \$110.0000 with all of its max_tokens"):
+            await third  # $220 spent: one more could reach $330
+        assert meter.spent == 220.0 <= 250.0
+
+    asyncio.run(scenario())
+
+
+def test_a_server_counting_more_than_the_prompt_raises_the_worst_case() -> None:
+    async def scenario() -> None:
+        meter = cost.Meter(PRICE, cap=100.0, counter=cost.TokenCounter(exact=False))
+        messages = [{"role": "user", "content": "x" * 16}]  # 10 counted here
+        ticket = await meter.admit(messages, max_tokens=5)
+        assert ticket.reserved == 15.0
+        meter.settle(ticket, Completion("ok", usage=Usage(30, 5)), messages)  # the server counted 3×
+        assert meter.input_scale == 3.0
+        ticket = await meter.admit(messages, max_tokens=5)
+        assert ticket.reserved == 35.0  # 30 + 5
+        # And a reply longer than max_tokens (a server that says so) is allowed for too.
+        meter.settle(ticket, Completion("ok", usage=Usage(30, 8)), messages)
+        assert meter.worst_case(10, 5) == 38.0
 
     asyncio.run(scenario())
 
@@ -148,7 +184,7 @@ def test_a_failed_request_costs_nothing_and_frees_its_reservation() -> None:
     async def scenario() -> None:
         meter = cost.Meter(PRICE, cap=15.0, counter=cost.TokenCounter(exact=False), expected_output=2)
         messages = [{"role": "user", "content": "x" * 16}]
-        ticket = await meter.admit(messages, max_tokens=100)
+        ticket = await meter.admit(messages, max_tokens=2)
         meter.settle(ticket, None, messages)
         assert (meter.spent, meter.budget.reserved, meter.budget.in_flight, meter.responses) == (
             0.0,
@@ -156,7 +192,7 @@ def test_a_failed_request_costs_nothing_and_frees_its_reservation() -> None:
             0,
             0,
         )
-        await meter.admit(messages, max_tokens=100)  # fits again
+        await meter.admit(messages, max_tokens=2)  # fits again
 
     asyncio.run(scenario())
 
@@ -174,18 +210,18 @@ def test_without_a_cap_the_meter_only_counts() -> None:
 
 
 def test_one_budget_caps_two_runs_together() -> None:
-    # Each request: 7 input tokens counted for the message, 2 output expected: $9 at a dollar a token.
+    # Each request: 7 input tokens counted for the message, at most 2 output: $9 at a dollar a token.
     budget = cost.Budget(12.0)
     model = cost.Meter(PRICE, budget, cost.TokenCounter(exact=False), expected_output=2)
     judge = cost.Meter(PRICE, budget, cost.TokenCounter(exact=False), expected_output=2)
     messages = [{"role": "user", "content": "x"}]
 
     async def main() -> None:
-        ticket = await model.admit(messages, max_tokens=100)
+        ticket = await model.admit(messages, max_tokens=2)
         model.settle(ticket, Completion(text="ok", usage=Usage(input_tokens=2, output_tokens=2)), messages)
         # The judge's own meter spent nothing, but the budget is shared: $4 + $9 would pass $12.
         with pytest.raises(cost.BudgetExhausted):
-            await judge.admit(messages, max_tokens=100)
+            await judge.admit(messages, max_tokens=2)
 
     asyncio.run(main())
     assert (model.spent, judge.spent, budget.spent, budget.left) == (4.0, 0.0, 4.0, 8.0)

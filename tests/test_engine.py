@@ -522,3 +522,87 @@ def test_all_of_waits_for_every_game_before_raising(server: OpenAIServer) -> Non
             await caller.endpoint.backend.aclose()
 
     asyncio.run(run())
+
+
+# -- servers that go silent, and 429s that say when ----------------------------------------------
+
+
+def test_a_silent_server_stops_the_run_after_two_timeouts(tmp_path: Path, server: OpenAIServer) -> None:
+    # Was: each item waited out 8 attempts of --timeout plus backoff (about 70 s at --timeout 3).
+    server.responder = lambda request: Reply(hang=True)
+    caller = make_caller(server, parallel=4, timeout=0.3, max_attempts=8, sleep=asyncio.sleep)
+
+    async def run() -> RunReport:
+        try:
+            return await run_job(
+                spec_for(tmp_path / "o.jsonl"),
+                tasks_for(caller, range(6)),
+                workers=4,
+                progress=CountingProgress(),
+            )
+        finally:
+            await caller.endpoint.backend.aclose()
+
+    started = time.monotonic()
+    report = asyncio.run(run())
+    assert time.monotonic() - started < 3
+    assert report.fatal is not None
+    assert "request timed out: no complete reply within 0.3 s" in report.fatal
+    assert "the server stopped answering: nothing came back for " in report.fatal
+    assert "(two timeouts of 0.3 s)" in report.fatal
+    assert report.completed == 0 and report.not_done == 6 and not report.failures
+    assert 4 < len(server.chat_requests()) <= 8  # the four in flight, each tried twice at most
+
+
+def test_a_reply_in_between_keeps_a_slow_server_going(server: OpenAIServer) -> None:
+    # Two timeouts of one request, but another request answered in between: not a silent server.
+    server.script([Reply(hang=True), Reply(text="quick"), Reply(hang=True)])
+    caller = make_caller(server, parallel=2, timeout=0.4)
+
+    async def both() -> list[str]:
+        try:
+            first = asyncio.ensure_future(caller.complete(HELLO, PARAMS))
+            await asyncio.sleep(0.25)
+            second = asyncio.ensure_future(caller.complete(HELLO, PARAMS))
+            return [c.text for c in await asyncio.gather(first, second)]
+        finally:
+            await caller.endpoint.backend.aclose()
+
+    assert asyncio.run(both()) == ["echo: hello", "quick"]
+    assert caller.stats.retry_reasons == {"timeout": 2}
+
+
+def test_a_host_that_never_accepts_is_a_connect_timeout_of_its_own() -> None:
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    port = listener.getsockname()[1]
+    # Fill the accept queue: the kernel then lets further connections wait, unanswered.
+    fillers = [socket.socket() for _ in range(3)]
+    for filler in fillers:
+        filler.setblocking(False)
+        filler.connect_ex(("127.0.0.1", port))
+    try:
+        config = EndpointConfig(
+            "openai", "m", f"http://127.0.0.1:{port}/v1", "k", "K", timeout=30.0, connect_timeout=0.3
+        )
+        endpoint = Endpoint(create_backend(config), 1, name="m")
+        caller = Caller(endpoint, RetryPolicy(max_attempts=8), CallStats(), sleep=RecordedWaits())
+        started = time.monotonic()
+        with pytest.raises(FatalError) as info:
+            asyncio.run(call(caller))
+        took = time.monotonic() - started
+    finally:
+        for sock in (*fillers, listener):
+            sock.close()
+    assert took < 3  # two connect timeouts of 0.3 s, not two of --timeout's 30 s
+    assert "connect timed out" in str(info.value)
+    assert "the server stopped answering" in str(info.value) and "(two timeouts of 0.3 s)" in str(info.value)
+
+
+def test_a_429_that_says_when_never_fails_the_item(server: OpenAIServer) -> None:
+    # Was: failed after 100 of them ("after 100 attempts").
+    server.script([Reply(status=429, headers={"Retry-After": "0"})] * 120)
+    caller = make_caller(server, max_attempts=2)
+    assert asyncio.run(call(caller)) == "echo: hello"
+    assert len(server.chat_requests()) == 121

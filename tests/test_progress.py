@@ -74,3 +74,32 @@ def test_while_retrying_the_plain_line_shows_the_last_error_on_one_short_line() 
     assert line.startswith("judge: 0/4 (0 failed, 1 retries)")
     assert "last error: HTTP 503: the model is overloaded xxx" in line
     assert line.endswith("…") and len(line.split("last error: ")[1]) == 80
+
+
+def test_the_plain_line_says_what_holds_requests_back() -> None:
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=False, width=200)
+    clock = Clock()
+    progress = PlainProgress(console, "judge", interval=5.0, clock=clock)
+    progress.start(10)
+    clock.now += 6
+    # A run held back completes nothing: the reason is printed on the usual schedule.
+    progress.note_pace("all held 0.8 s: the server asked (Retry-After)")
+    progress.note_pace("")  # nothing holds them back any more
+    progress.advance()
+    progress.stop()
+    assert out.getvalue().splitlines() == [
+        "judge: 0/10 (0 failed, 0 retries), 0.0/s; all held 0.8 s: the server asked (Retry-After)",
+        "judge: 1/10 (0 failed, 0 retries), 0.2/s, ETA 54s",
+    ]
+
+
+def test_the_rich_bar_shows_the_pace() -> None:
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=True, width=200, color_system=None, _environ={})
+    progress = RichProgress(console, "judge")
+    progress.start(10)
+    progress.note_pace("paced to 3.3 requests/s by the server's token limit")
+    progress.advance()
+    progress.stop()
+    assert "paced to 3.3 requests/s by the server's token limit" in out.getvalue()

@@ -4,7 +4,7 @@ import pytest
 
 from mtb.backends.base import BackendError
 from mtb.errors import UsageError
-from mtb.retry import RetryPolicy, decide, parse_retry_after
+from mtb.retry import Circumstances, RetryDecision, RetryPolicy, decide, parse_retry_after
 
 POLICY = RetryPolicy(max_attempts=5, base_delay=1.0, max_delay=8.0, max_retry_after=120.0)
 
@@ -66,11 +66,42 @@ def test_attempts_run_out() -> None:
     assert not decide(status(500), 5, POLICY).retry
 
 
-def test_rate_limits_have_their_own_budget() -> None:
-    policy = RetryPolicy(max_attempts=3, max_rate_limited=50)
-    assert decide(status(429, 1.0), 49, policy).retry
-    assert not decide(status(429, 1.0), 50, policy).retry
-    assert not decide(status(503), 3, policy).retry
+def test_a_429_that_says_when_is_never_counted_against_the_attempts() -> None:
+    # Was: a budget of 100 such 429s, after which the item failed (2 judgments of 320 did).
+    policy = RetryPolicy(max_attempts=3)
+    assert decide(status(429, 1.0), 10_000, policy).retry
+    explained = Circumstances(explained_wait=0.25)
+    assert decide(status(429), 10_000, policy, context=explained) == RetryDecision(retry=True, wait=0.25)
+    assert not decide(status(429), 3, policy).retry  # a bare 429, its headers silent: bounded
+    assert not decide(status(503, 1.0), 3, policy).retry  # a 503 that says when is still a failure
+
+
+def test_patience_with_429s_is_bounded_by_time() -> None:
+    context = Circumstances(explained_wait=1.0, unserved_for=20.0, stall_after=20.0)
+    decision = decide(status(429, 1.0), 1, POLICY, context=context)
+    assert decision.fatal and not decision.retry
+    assert "turned every request away (rate limited) for 20 s (two timeouts of 10 s)" in decision.reason
+    assert decide(
+        status(429, 1.0), 1, POLICY, context=Circumstances(unserved_for=19.9, stall_after=20.0)
+    ).retry
+
+
+def test_a_timeout_is_retried_at_most_twice() -> None:
+    timeout = BackendError("timeout", "request timed out")
+    assert [decide(timeout, n, RetryPolicy(max_attempts=8)).retry for n in (1, 2, 3)] == [True, True, False]
+    assert not decide(timeout, 2, RetryPolicy(max_attempts=2)).retry  # --max-attempts still bounds it
+
+
+@pytest.mark.parametrize("kind", ["timeout", "connection"])
+def test_two_timeouts_of_silence_stop_the_run(kind: str) -> None:
+    error = BackendError(kind, "request timed out")  # type: ignore[arg-type]
+    quiet = Circumstances(silent_for=6.2, stall_after=6.0)
+    decision = decide(error, 1, POLICY, context=quiet)
+    assert decision.fatal and "the server stopped answering: nothing came back for 6.2 s" in decision.reason
+    assert "(two timeouts of 3 s)" in decision.reason
+    assert decide(error, 1, POLICY, context=Circumstances(silent_for=5.9, stall_after=6.0)).retry
+    # A 503 is an answer: the server is there, and the attempts bound it.
+    assert decide(status(503), 1, POLICY, context=quiet).retry
 
 
 def test_parse_retry_after_forms() -> None:

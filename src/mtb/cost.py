@@ -5,7 +5,8 @@
     TokenCounter         cl100k through bpe-openai (offline), else a labelled chars/4 guess
     estimate             tokens × prices for the requests a plan will send
     Meter                what a run spends, from each response's `usage`; with --max-cost,
-                         the gate the engine's Caller asks before each request
+                         the gate the engine's Caller asks before each request, which
+                         reserves each request's worst case (prompt + max_tokens)
     the run log          DATA/<bench>/runs/cost.jsonl: tokens and cost of each run, which
                          `mtb results` sums for the judgments it shows
 
@@ -318,7 +319,7 @@ def estimate_generation(
 @dataclass
 class _Ticket:
     input_tokens: int | None  # counted when known; None: count only if the server gives no usage
-    reserved: float
+    reserved: float  # the request's worst case, held against the cap while it is in flight
 
 
 class Budget:
@@ -333,7 +334,7 @@ class Budget:
     def __init__(self, cap: float | None = None) -> None:
         self.cap = cap
         self.spent = 0.0
-        self.reserved = 0.0  # the estimates of the requests in flight
+        self.reserved = 0.0  # the worst cases of the requests in flight
         self.in_flight = 0
         self.closed: str | None = None
         self._changed: asyncio.Event | None = None
@@ -357,11 +358,14 @@ class Meter:
     """What one run spends, and (with a capped budget) the gate before each request.
 
     Spent money is counted from each response's `usage`, or from counted tokens where a server
-    gives none. A request may start only while the budget's spent + the estimates of the
-    requests in flight + its own estimate stay within the cap; when it would not fit, it waits
-    for requests in flight to finish (their real cost replaces their estimate), and when
-    nothing is in flight and it still does not fit, the budget closes: no request starts
-    after that, in this run or any other sharing the budget.
+    gives none. A request may start only while the budget's spent + the worst cases of the
+    requests in flight + its own worst case stay within the cap. A request's worst case is its
+    prompt and all of its max_tokens at the price, the prompt counted here and scaled up by
+    the most a server has counted beyond that so far in the run: so no reply, however long,
+    and no server counting more than mtb does, takes the spend past the cap. When a request
+    does not fit, it waits for requests in flight to finish (their real cost replaces their
+    worst case), and when nothing is in flight and it still does not fit, the budget closes:
+    no request starts after that, in this run or any other sharing the budget.
     """
 
     def __init__(
@@ -377,12 +381,17 @@ class Meter:
         self.price = price
         self.budget = budget
         self.counter = counter or TokenCounter()
+        # What the plan expects a reply to take: said beside the worst case when the cap stops a run.
         self.expected_output = expected_output
         self.input_tokens = 0
         self.output_tokens = 0
         self.responses = 0
         self.without_usage = 0  # responses whose tokens were counted here, not by the server
         self.spent = 0.0  # by this run; the budget holds what every run sharing it spent
+        # The most a server counted of a prompt, over what mtb counted of it (1: no more), and
+        # the longest reply it reported: what the next request's worst case must allow for.
+        self.input_scale = 1.0
+        self.longest_output = 0
 
     @property
     def cap(self) -> float | None:
@@ -401,23 +410,32 @@ class Meter:
         expected = self.output_tokens / self.responses if self.responses else self.expected_output
         return min(max_tokens, max(1, round(expected)))
 
+    def worst_case(self, input_tokens: int, max_tokens: int) -> float:
+        """The most a request of `input_tokens` (as counted here) may cost."""
+        assert self.price is not None
+        prompt = math.ceil(input_tokens * self.input_scale)
+        return self.price.cost(prompt, max(max_tokens, self.longest_output))
+
     async def admit(self, messages: Sequence[Message], max_tokens: int) -> _Ticket:
         if not self.gated:
             return _Ticket(None, 0.0)
         budget = self.budget
         assert budget.cap is not None and self.price is not None
         input_tokens = self.counter.messages(messages)
-        estimate = self.price.cost(input_tokens, self._expected_output(max_tokens))
         while True:
+            # Worked out again after each wait: a reply may have shown the server counts more.
+            worst = self.worst_case(input_tokens, max_tokens)
             if budget.closed is not None:
                 raise BudgetExhausted(budget.closed)
-            if budget.spent + budget.reserved + estimate <= budget.cap:
+            if budget.spent + budget.reserved + worst <= budget.cap:
                 break
             if budget.in_flight == 0:
+                expected = self.price.cost(input_tokens, self._expected_output(max_tokens))
                 budget.closed = (
                     f"--max-cost ${budget.cap:.2f} reached: ${budget.spent:.4f} spent, and the next request "
-                    f"(about ${estimate:.4f}) would pass it; everything done is kept, and the same "
-                    "command with a higher --max-cost (or none) continues"
+                    f"(about ${expected:.4f}, up to ${worst:.4f} with all of its max_tokens) could pass it; "
+                    "everything done is kept, and the same command with a higher --max-cost "
+                    "(or none) continues"
                 )
                 budget.notify()
                 raise BudgetExhausted(budget.closed)
@@ -425,9 +443,9 @@ class Meter:
             changed = budget.changed()
             changed.clear()
             await changed.wait()
-        budget.reserved += estimate
+        budget.reserved += worst
         budget.in_flight += 1
-        return _Ticket(input_tokens, estimate)
+        return _Ticket(input_tokens, worst)
 
     def settle(self, ticket: _Ticket, completion: Completion | None, messages: Sequence[Message]) -> None:
         """Count a finished request (None: it failed, and is taken to have cost nothing)."""
@@ -447,6 +465,9 @@ class Meter:
         usage = completion.usage
         if usage is not None:
             input_tokens, output_tokens = usage.input_tokens, usage.output_tokens
+            if counted:
+                self.input_scale = max(self.input_scale, input_tokens / counted)
+            self.longest_output = max(self.longest_output, output_tokens)
         else:
             self.without_usage += 1
             input_tokens = counted if counted is not None else self.counter.messages(messages)

@@ -1,9 +1,12 @@
 """The asyncio engine that generation and judging share.
 
-    Endpoint   one backend, its in-flight bound, and a pause shared by every
-               request to it when the server asks for one (Retry-After)
+    Endpoint   one backend and its rate controller (mtb.ratelimit), shared by
+               every request to it: a Retry-After holds them all, the number in
+               flight adapts to 429s within --parallel, and requests are paced by
+               the limits the user gave and the server's rate-limit headers
     Caller     the retry layer: sends one request through an Endpoint and
-               retries it by `mtb.retry.decide`; with several Endpoints
+               retries it by `mtb.retry.decide`; stops the run when the server
+               stops answering (two timeouts of silence); with several Endpoints
                (replicas of one model), each request goes to the one with the
                fewest requests in flight, and a replica that fails is left out
                of rotation for a while
@@ -21,9 +24,10 @@ the protocols plan with; this module runs it.
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterable, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,8 +51,9 @@ from mtb.jobs import read_existing as read_existing
 from mtb.jsonl import JsonlAppender
 from mtb.progress import ProgressSink
 from mtb.provenance import Run
+from mtb.ratelimit import Outcome, RateController, RateLimits, request_tokens
 from mtb.replies import CURRENT_ITEM, KeptReplies
-from mtb.retry import RetryPolicy, decide, is_rate_limit, is_retryable
+from mtb.retry import Circumstances, RetryPolicy, decide, is_retryable
 
 if TYPE_CHECKING:
     from mtb.cost import Meter
@@ -76,6 +81,14 @@ def redact(text: str, secrets: Iterable[str | None]) -> str:
 
 
 class Endpoint:
+    """One backend, and the rate controller every request to it goes through.
+
+    `max_in_flight` is --parallel: the controller's window never passes it. `limits` are
+    the rates the user knows (--rpm, --tpm); the server's own headers add to them as they
+    come. `timeout` is the backend's whole-request timeout (by default its config's), which
+    sets how long the run bears a silent or rate-limiting server (two timeouts).
+    """
+
     def __init__(
         self,
         backend: Backend,
@@ -84,6 +97,8 @@ class Endpoint:
         name: str,
         key_hint: str = "OPENAI_API_KEY",
         secrets: Sequence[str | None] = (),
+        limits: RateLimits | None = None,
+        timeout: float | None = None,
     ) -> None:
         if max_in_flight < 1:
             raise ValueError("max_in_flight must be at least 1")
@@ -91,18 +106,47 @@ class Endpoint:
         self.name = name
         self.key_hint = key_hint
         self.secrets = tuple(secrets)
-        self.semaphore = asyncio.Semaphore(max_in_flight)
-        self.paused_until = 0.0
+        self.rate = RateController(max_in_flight, limits)
+        config = getattr(backend, "config", None)
+        if timeout is None and isinstance(config, EndpointConfig):
+            timeout = config.timeout
+        self.timeout = timeout
+        self.connect_timeout = config.connect_timeout if isinstance(config, EndpointConfig) else None
         self.assigned = 0  # requests sent here and not answered yet, those waiting for a slot included
         self.out_until = 0.0  # a replica that failed is skipped until then
 
+    @property
+    def paused_until(self) -> float:
+        return self.rate.hold_until
+
     def pause(self, seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self.paused_until = max(self.paused_until, clock() + seconds)
+        """Hold every request to this endpoint for `seconds` (the server asked: Retry-After)."""
+        self.rate.hold(seconds, clock(), "the server asked (Retry-After)")
 
 
 def _replica_trouble(error: BackendError) -> bool:
     """A failure that says more about the replica than the request."""
-    return error.kind in ("connection", "timeout") or (error.status or 0) >= 500
+    return error.kind in ("timeout", "connection") or (error.status or 0) >= 500
+
+
+def _timeout_met(endpoint: Endpoint, error: BackendError, took: float) -> float:
+    """The timeout a failed attempt ran under: for a timeout, the one that fired (the
+    connect timeout or the whole request's, whichever is nearer how long it took); for
+    anything else, the whole request's. math.inf where the endpoint has none."""
+    if error.kind != "timeout":
+        return endpoint.timeout or math.inf
+    known = [t for t in (endpoint.timeout, endpoint.connect_timeout) if t]
+    if not known:
+        return took if took > 0 else math.inf
+    return min(known, key=lambda timeout: abs(timeout - took))
+
+
+def _outcome(error: BackendError) -> Outcome:
+    """What a failed request says of the server's limits."""
+    if error.status == 429:
+        return "limited"
+    # A reply that could not be used (no text, not JSON) was still taken by the server.
+    return "served" if error.kind in ("malformed", "refused") else "failed"
 
 
 class Caller:
@@ -122,6 +166,7 @@ class Caller:
         clock: Callable[[], float] = time.monotonic,
         out_of_rotation: float = 30.0,
         meter: Meter | None = None,
+        on_pace: Callable[[str], None] = lambda pace: None,
     ) -> None:
         self.endpoints = [endpoint] if isinstance(endpoint, Endpoint) else list(endpoint)
         if not self.endpoints:
@@ -131,15 +176,22 @@ class Caller:
         self.policy = policy
         self.stats = stats or CallStats()
         self.on_retry = on_retry
+        # Told what holds requests back (a Retry-After, the server's token limit, a window
+        # shrunk by 429s), when that changes: for the progress line.
+        self.on_pace = on_pace
+        self._pace_said = ""
+        self._pace_at = -math.inf
         self.sleep = sleep
         self.clock = clock
         # Counts each response's tokens and cost; with --max-cost, admits each request
         # (raising mtb.cost.BudgetExhausted when the next one would pass the cap).
         self.meter = meter
-
-    async def _respect_pause(self, endpoint: Endpoint) -> None:
-        while (delay := endpoint.paused_until - self.clock()) > 0:
-            await self.sleep(delay)
+        # The stall rule's clocks: when the endpoints last answered anything, and last served
+        # a request; time with no request wanting to be sent counts as neither silence nor
+        # refusal, nor does time spent waiting on a rate limit with none on the wire.
+        self.active = 0  # requests being sent, retried or waiting their turn
+        self.on_wire = 0  # requests sent and not answered
+        self._heard = self._served = 0.0
 
     def _pick(self) -> Endpoint:
         """The replica in rotation with the fewest requests; if none is, the one back soonest."""
@@ -150,6 +202,16 @@ class Caller:
         if not ready:
             return min(self.endpoints, key=lambda e: max(e.out_until, e.paused_until))
         return min(ready, key=lambda e: e.assigned)
+
+    def _say_pace(self, endpoint: Endpoint, now: float, force: bool = False) -> None:
+        # At most twice a second, unless something new holds requests back.
+        if not force and now - self._pace_at < 0.5:
+            return
+        self._pace_at = now
+        pace = endpoint.rate.describe(now)
+        if pace != self._pace_said:
+            self._pace_said = pace
+            self.on_pace(pace)
 
     async def complete(self, messages: Sequence[Message], params: SamplingParams) -> Completion:
         """One reply: one kept for this item by an earlier run (mtb.replies), else a request."""
@@ -164,38 +226,74 @@ class Caller:
         return completion
 
     async def _send(self, messages: Sequence[Message], params: SamplingParams) -> Completion:
-        failures = Counter[bool]()  # keyed by "was it a 429?"
+        if self.active == 0:
+            now = self.clock()
+            self._heard, self._served = max(self._heard, now), max(self._served, now)
+        self.active += 1
+        try:
+            return await self._attempts(messages, params)
+        finally:
+            self.active -= 1
+
+    async def _attempts(self, messages: Sequence[Message], params: SamplingParams) -> Completion:
+        failures = Counter[bool]()  # keyed by "was it a timeout?"; 429s the server explains are not counted
+        tokens = request_tokens(messages, params.max_tokens)
         while True:
             endpoint = self._pick()
+            rate = endpoint.rate
             endpoint.assigned += 1
             try:
-                await self._respect_pause(endpoint)
-                async with endpoint.semaphore:
-                    # A pause may have begun while this request waited for a slot.
-                    await self._respect_pause(endpoint)
+                held_back = bool(rate.waiting) or rate.wait_before(tokens, self.clock()) != 0
+                if held_back:
+                    self._say_pace(endpoint, self.clock(), force=True)
+                permit = await rate.acquire(tokens, self.clock, self.sleep)
+                outcome: Outcome = "unsent"
+                headers: Mapping[str, str] = {}
+                try:
                     ticket = await self.meter.admit(messages, params.max_tokens) if self.meter else None
                     self.stats.requests += 1
+                    outcome = "failed"
                     completion: Completion | None = None
+                    sent = self.clock()
+                    if held_back and self.on_wire == 0:
+                        # Nothing was on the wire while this request waited its turn (paced by
+                        # a rate limit): that wait was this side's, not the server's silence.
+                        self._heard = max(self._heard, sent)
+                    self.on_wire += 1
                     try:
                         completion = await endpoint.backend.complete(messages, params)
+                        outcome, headers = "served", completion.headers
+                        self._heard = self._served = self.clock()
                         if completion.model:
                             self.stats.served_models[completion.model] += 1
                         return completion
                     except BackendError as exc:
                         error = exc
+                        outcome, headers = _outcome(exc), exc.headers
+                        if exc.status is not None or exc.kind in ("malformed", "refused"):
+                            self._heard = self.clock()  # an answer, if not a useful one
                         if exc.usage is not None:
                             # A reply that could not be used was still paid for: count its tokens.
                             completion = Completion("", usage=exc.usage)
                     finally:
+                        self.on_wire -= 1
                         if self.meter is not None and ticket is not None:
                             self.meter.settle(ticket, completion, messages)
+                finally:
+                    now = self.clock()
+                    info = rate.release(permit, now, outcome, headers)
+                    self._say_pace(endpoint, now, force=outcome == "limited")
             finally:
                 endpoint.assigned -= 1
             if len(self.endpoints) > 1 and _replica_trouble(error):
-                endpoint.out_until = self.clock() + self.out_of_rotation
-            rate_limited = is_rate_limit(error)
-            failures[rate_limited] += 1
-            decision = decide(error, failures[rate_limited], self.policy)
+                endpoint.out_until = now + self.out_of_rotation
+            explained = rate.explain(permit, info, now) if error.status == 429 else None
+            timed_out = error.kind == "timeout"
+            if not (error.status == 429 and (error.retry_after is not None or explained is not None)):
+                failures[timed_out] += 1
+            stall_after = 2 * _timeout_met(endpoint, error, now - sent)
+            context = Circumstances(explained, now - self._heard, now - self._served, stall_after)
+            decision = decide(error, max(1, failures[timed_out]), self.policy, context=context)
             if decision.fatal:
                 message = f"{endpoint.name}: {redact(error.message, endpoint.secrets)}"
                 if error.status == 401:
@@ -212,14 +310,17 @@ class Caller:
             self.stats.retry_reasons[error.kind if error.status is None else f"HTTP {error.status}"] += 1
             # The server's last words, for the progress line while the run waits; first, when
             # it asked for a pause, how long (the line is cut short), so a quiet run says why.
-            asked = (
-                f"waiting {decision.wait:g} s as the server asked (Retry-After): "
-                if decision.wait >= 1 and error.retry_after is not None
-                else ""
-            )
+            if decision.wait >= 1 and error.retry_after is not None:
+                asked = f"waiting {decision.wait:g} s as the server asked (Retry-After): "
+            elif explained is not None:
+                asked = "waiting for room under the server's rate limit (its headers): "
+            else:
+                asked = ""
             self.on_retry(asked + redact(error.message, endpoint.secrets))
             if error.retry_after is not None:
-                endpoint.pause(decision.wait, self.clock)
+                # Every sender waits, not only this one: the server's word is for the endpoint.
+                rate.hold(decision.wait, now, "the server asked (Retry-After)")
+                self._say_pace(endpoint, now, force=True)
             await self.sleep(decision.wait)
 
 
@@ -494,6 +595,7 @@ def run_on_endpoint(
     progress: ProgressSink,
     meter: Meter | None = None,
     run: Run | None = None,
+    limits: RateLimits | None = None,
 ) -> RunReport:
     """Open the endpoint (or every replica, `parallel` in flight each), run the jobs, close them.
 
@@ -502,7 +604,7 @@ def run_on_endpoint(
     """
     configs = [config] if isinstance(config, EndpointConfig) else list(config)
     return run_on_endpoints(
-        lambda: api_endpoints(configs, parallel),
+        lambda: api_endpoints(configs, parallel, limits),
         make_jobs,
         output=output,
         workers=parallel * len(configs),
@@ -513,8 +615,13 @@ def run_on_endpoint(
     )
 
 
-def api_endpoints(configs: Sequence[EndpointConfig], parallel: int) -> list[Endpoint]:
-    """An Endpoint per API replica, `parallel` in flight on each; made inside the event loop."""
+def api_endpoints(
+    configs: Sequence[EndpointConfig], parallel: int, limits: RateLimits | None = None
+) -> list[Endpoint]:
+    """An Endpoint per API replica, `parallel` in flight on each; made inside the event loop.
+
+    `limits` (the --rpm and --tpm the user knows) hold for each replica on its own.
+    """
     return [
         Endpoint(
             create_backend(c),
@@ -522,6 +629,7 @@ def api_endpoints(configs: Sequence[EndpointConfig], parallel: int) -> list[Endp
             name=c.model if len(configs) == 1 else f"{c.model} at {c.api_base}",
             key_hint=c.key_hint,
             secrets=[c.api_key],
+            limits=limits,
         )
         for c in configs
     ]
@@ -573,7 +681,11 @@ async def serve_jobs(
 ) -> RunReport:
     """`run_on_endpoints` inside a running event loop, beside other runs (a pipelined `mtb eval`)."""
     endpoints = open_endpoints()
-    caller = Caller(endpoints, policy, report.stats, on_retry=progress.note_retry, meter=meter)
+    # `note_pace` is optional: a ProgressSink without it (start/grow/advance/note_retry/stop) still works.
+    note_pace: Callable[[str], None] = getattr(progress, "note_pace", lambda pace: None)
+    caller = Caller(
+        endpoints, policy, report.stats, on_retry=progress.note_retry, meter=meter, on_pace=note_pace
+    )
     try:
         await run_jobs(
             make_jobs(caller),
@@ -586,5 +698,6 @@ async def serve_jobs(
         )
     finally:
         for endpoint in endpoints:
+            report.notes.extend(endpoint.rate.notes())
             await endpoint.backend.aclose()
     return report

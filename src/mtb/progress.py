@@ -24,6 +24,11 @@ class ProgressSink(Protocol):
     def stop(self) -> None: ...
 
 
+# A sink may also have `note_pace(pace: str) -> None`: what holds requests back now (a
+# Retry-After every request waits out, the server's token limit, a window shrunk by 429s),
+# or "" once nothing does. The engine calls it where it exists, so sinks written without
+# it still work. PlainProgress and RichProgress show it.
+
 LAST_ERROR_WIDTH = 80
 
 
@@ -58,6 +63,7 @@ class PlainProgress:
         self.clock = clock
         self.total = self.done = self.failed = self.retries = 0
         self.last_error = ""
+        self.pace = ""
         self._started = self._last = 0.0
 
     def start(self, total: int) -> None:
@@ -74,10 +80,11 @@ class PlainProgress:
         eta = (
             f", ETA {_duration((self.total - finished) / rate)}" if rate > 0 and finished < self.total else ""
         )
+        pace = f"; {self.pace}" if self.pace else ""
         last = f"; last error: {self.last_error}" if self.last_error else ""
         return (
             f"{self.label}: {finished}/{self.total} ({self.failed} failed, {self.retries} retries), "
-            f"{rate:.1f}/s{eta}{last}"
+            f"{rate:.1f}/s{eta}{pace}{last}"
         )
 
     def advance(self, *, failed: bool = False) -> None:
@@ -100,6 +107,14 @@ class PlainProgress:
             self._last = now
             self.console.print(self.line(), highlight=False)
 
+    def note_pace(self, pace: str) -> None:
+        self.pace = last_words(pace)
+        # A run held back completes little: say why, on the usual schedule.
+        now = self.clock()
+        if pace and now - self._last >= self.interval:
+            self._last = now
+            self.console.print(self.line(), highlight=False)
+
     def stop(self) -> None:
         if self.total:
             self.console.print(self.line(), highlight=False)
@@ -116,7 +131,10 @@ class RichProgress:
         # a console can show only one at a time.
         self._board = board or ProgressBoard(console)
         self._progress = self._board.progress
-        self._task = self._progress.add_task(label, total=None, rate="", failed=0, retries=0, last_error="")
+        self._task = self._progress.add_task(
+            label, total=None, rate="", failed=0, retries=0, last_error="", pace=""
+        )
+        self.pace = ""
 
     def _own_task(self) -> Any:
         return next(task for task in self._progress.tasks if task.id == self._task)
@@ -138,6 +156,7 @@ class RichProgress:
             failed=self.failed,
             retries=self.retries,
             last_error=self.last_error,
+            pace=self.pace,
         )
 
     def advance(self, *, failed: bool = False) -> None:
@@ -150,6 +169,10 @@ class RichProgress:
         self.retries += 1
         if reason:
             self.last_error = last_words(reason, 60)
+        self._refresh()
+
+    def note_pace(self, pace: str) -> None:
+        self.pace = last_words(pace, 60)
         self._refresh()
 
     def stop(self) -> None:
@@ -181,6 +204,7 @@ class ProgressBoard:
             TimeElapsedColumn(),
             TextColumn("ETA"),
             TimeRemainingColumn(),
+            TextColumn("[cyan]{task.fields[pace]}"),
             TextColumn("[dim]{task.fields[last_error]}"),
             console=console,
             transient=False,

@@ -6,7 +6,6 @@ retries off, so every attempt is counted here and shows up in the report.
 
 from __future__ import annotations
 
-import email.utils
 import math
 import os
 import random
@@ -27,19 +26,17 @@ FATAL_CODES = frozenset({"insufficient_quota", "billing_hard_limit_reached", "bi
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    # Failures (5xx, timeouts, dropped connections, ...) one request may meet.
+    # Failures (5xx, dropped connections, bare 429s, ...) one request may meet.
     max_attempts: int = 8
-    # 429 answers that carry Retry-After are counted apart: a busy server that
-    # says when to come back is working as intended, and under a tight rate
-    # limit an unlucky request may be turned away many times before its turn
-    # comes. A 429 without Retry-After counts against max_attempts.
-    max_rate_limited: int = 100
+    # Timeouts are retried at most this many times (the openai SDK's default, 2): a
+    # request that took the whole --timeout three times will not answer a fourth, and
+    # each try costs a full timeout.
+    max_timeout_retries: int = 2
     base_delay: float = 0.5
     max_delay: float = 60.0
     # The longest pause a server may ask for (Retry-After) and be waited on. A longer one
     # (a 503 "back in an hour", a daily quota's 429) stops the run at once, saying so:
-    # capping the wait instead would retry against the server's word, up to
-    # `max_rate_limited` times (hours of waiting on a 429 that will not lift).
+    # capping the wait instead would retry against the server's word, for hours.
     max_retry_after: float = 120.0
 
     @classmethod
@@ -80,20 +77,28 @@ class RetryDecision:
     reason: str = ""  # why the run stops, when the error's own message does not say
 
 
+@dataclass(frozen=True)
+class Circumstances:
+    """What the engine knows beyond the error and the attempt: the endpoint's recent past."""
+
+    # For a 429: seconds until the server takes this request again, as its Retry-After or its
+    # rate-limit headers say (the engine's rate controller reads them); None when they say nothing.
+    explained_wait: float | None = None
+    # Seconds since the endpoint last answered anything (a reply, an error status), and since
+    # it last served a request, counted only while requests were waiting on it.
+    silent_for: float = 0.0
+    unserved_for: float = 0.0
+    # How long silence, or 429 after 429, is borne before the run stops: two timeouts (for
+    # a timeout, of the kind that fired: the connect timeout or the whole request's; else
+    # the whole request's), math.inf where requests have none (a model loaded here).
+    stall_after: float = math.inf
+
+
 def is_retryable(error: BackendError) -> bool:
     if error.kind in ("timeout", "connection", "malformed"):
         return True
     status = error.status or 0
     return status in RETRYABLE_STATUS or status >= 500
-
-
-def is_rate_limit(error: BackendError) -> bool:
-    """A working rate limit: a 429 that says when to come back (Retry-After).
-
-    Only these draw on the large `max_rate_limited` budget; a bare 429 may be a
-    limit that never lifts, and is bounded by `max_attempts` like any failure.
-    """
-    return error.kind == "status" and error.status == 429 and error.retry_after is not None
 
 
 def is_fatal(error: BackendError) -> bool:
@@ -110,11 +115,13 @@ def decide(
     attempt: int,
     policy: RetryPolicy,
     rand: Callable[[], float] = random.random,
+    context: Circumstances = Circumstances(),
 ) -> RetryDecision:
     """What to do after a request failed with `error` for the `attempt`-th time (1-based).
 
-    `attempt` counts failures of the same class: 429s with Retry-After, or
-    everything else.
+    `attempt` counts failures of the same class: timeouts, or everything else. A 429
+    the server explains (Retry-After, or rate-limit headers showing the limit spent) is
+    not counted: it is retried until the time bound of `context.stall_after`.
     """
     if is_fatal(error):
         return RetryDecision(retry=False, fatal=True)
@@ -129,12 +136,39 @@ def decide(
                 f"waits ({policy.max_retry_after:,.0f} s); run the same command again later"
             ),
         )
-    budget = policy.max_rate_limited if is_rate_limit(error) else policy.max_attempts
+    each = _wait_words(context.stall_after / 2)
+    if error.kind in ("timeout", "connection") and context.silent_for >= context.stall_after:
+        # Every request sent in two timeouts' time has met the same silence: the items
+        # would each wait out their own retries, and none would be answered.
+        return RetryDecision(
+            retry=False,
+            fatal=True,
+            reason=(
+                f"the server stopped answering: nothing came back for {_wait_words(context.silent_for)} "
+                f"(two timeouts of {each}); run the same command again when it answers"
+            ),
+        )
+    wait = error.retry_after if error.retry_after is not None else context.explained_wait
+    if error.status == 429 and wait is not None:
+        if context.unserved_for >= context.stall_after:
+            return RetryDecision(
+                retry=False,
+                fatal=True,
+                reason=(
+                    f"the server turned every request away (rate limited) for "
+                    f"{_wait_words(context.unserved_for)} (two timeouts of {each}); "
+                    "run the same command again later"
+                ),
+            )
+        # The server said when, and its clock is the one that counts: waiting
+        # any longer than it asked only loses throughput under a rate limit.
+        return RetryDecision(retry=True, wait=max(0.0, wait))
+    budget = policy.max_attempts
+    if error.kind == "timeout":
+        budget = min(budget, 1 + policy.max_timeout_retries)
     if attempt >= budget:
         return RetryDecision(retry=False)
     if error.retry_after is not None:
-        # The server said when, and its clock is the one that counts: waiting
-        # any longer than it asked only loses throughput under a rate limit.
         return RetryDecision(retry=True, wait=error.retry_after)
     # Exponential backoff with "equal jitter": half fixed, half random.
     ceiling = min(policy.max_delay, policy.base_delay * 2 ** (attempt - 1))
@@ -142,27 +176,22 @@ def decide(
 
 
 def _wait_words(seconds: float) -> str:
-    return f"{seconds:,.0f} s" if math.isfinite(seconds) else "for ever"
+    if not math.isfinite(seconds):
+        return "for ever"
+    return f"{seconds:.2g} s" if seconds < 10 else f"{seconds:,.0f} s"
 
 
 def parse_retry_after(headers: Mapping[str, str], now: Callable[[], float] = time.time) -> float | None:
-    """Seconds to wait from `retry-after-ms`, or `retry-after` (seconds or an HTTP date)."""
+    """Seconds to wait from `retry-after-ms`, or `retry-after` (seconds or an HTTP date).
+
+    None when neither is there or the value is garbage (negative, not a number, a date in
+    the past): the rate controller names such values once in the run's notes.
+    """
+    from mtb.ratelimit import BadHeader
+    from mtb.ratelimit import parse_retry_after as parse
+
     lowered = {k.lower(): v for k, v in headers.items()}
-    milliseconds = lowered.get("retry-after-ms")
-    if milliseconds is not None:
-        try:
-            return max(0.0, float(milliseconds) / 1000)
-        except ValueError:
-            pass
-    value = lowered.get("retry-after")
-    if value is None:
-        return None
     try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        moment = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+        return parse(lowered, now())
+    except (KeyError, BadHeader):
         return None
-    return max(0.0, moment.timestamp() - now())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -165,12 +166,19 @@ def test_max_cost_stops_gpt4_judging_and_a_rerun_completes_without_duplicates(
     assert capped.exit_code == 1, capped.stderr
     assert "--max-cost" in capped.stderr
     first = len(server.chat_requests())
-    # 64 in flight at once would overshoot by up to 63 requests if the ones in flight were not counted.
-    assert 50 < first <= 130
     (run,) = cost_log(root)
     assert run["stopped_by_max_cost"] and run["max_cost_usd"] == 0.5
     assert run["requests"] == first and run["replies_without_usage"] == 0
-    assert 0.40 < run["cost_usd"] <= 0.51
+    # Each request in flight holds its worst case against the cap (its prompt and all 2,048
+    # max_tokens at gpt-4's price, about $0.14), however many --parallel allows: the spend
+    # never passes the cap (was: up to $0.51), and the run stops once one more would not fit.
+    said = " ".join(capped.stderr.split())
+    found = re.search(r"up to \$([0-9.]+) with all of its max_tokens", said)
+    assert found, said
+    worst = float(found[1])
+    assert 0.12 < worst < 0.16
+    assert 0.50 - worst < run["cost_usd"] <= 0.50
+    assert 50 < first < 100
     kept = read_jsonl(output)
     assert len(kept) == first  # every paid reply was written: none in flight was thrown away
 
@@ -187,6 +195,22 @@ def test_max_cost_stops_gpt4_judging_and_a_rerun_completes_without_duplicates(
     total = sum(r["cost_usd"] for r in cost_log(root))
     assert "cost of the judgments shown: " in shown.stderr and "from 2 logged run(s)" in shown.stderr
     assert f"${total:,.2f}" in shown.stderr
+
+
+def test_max_cost_holds_against_a_server_counting_more_tokens_than_the_prompt_has(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    # Was: each request reserved its expected reply at mtb's own count of the prompt, and
+    # a server counting more took the spend past the cap ($0.0512 against $0.05).
+    root = write_bench(tmp_path / "data", questions=40, models=1)
+    args = ["judge", "--judge-model", "gpt-4o", "--data-dir", str(root), "--parallel", "16"]
+    with OpenAIServer(responder=judge_responder, usage_scale=3.0) as server:
+        result = runner.invoke(app, [*args, "--judge-api-base", server.url, "--max-cost", "0.05"])
+        sent = len(server.chat_requests())
+    assert result.exit_code == 1, result.stderr
+    (run,) = cost_log(root)
+    assert run["stopped_by_max_cost"] and run["requests"] == sent
+    assert 0.02 < run["cost_usd"] <= 0.05
 
 
 def test_a_cap_below_one_request_sends_nothing(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -241,11 +242,36 @@ def test_a_dripping_server_is_cut_off_by_the_timeout(
     # A byte every 0.3 s: no single read waits 3 s, yet a reply would take minutes.
     server.responder = lambda request: Reply(text="[[5]]", drip=0.3)
     started = time.monotonic()
-    result = judge(runner, server, data_dir, "--first-n", "1", "--timeout", "3", "--max-attempts", "2")
+    result = judge(runner, server, data_dir, "--first-n", "1", "--timeout", "3")
     assert time.monotonic() - started < 20
-    assert result.exit_code != 0
-    assert "timed out" in result.stderr
+    assert result.exit_code == 1
+    said = " ".join(result.stderr.split())
+    assert "request timed out: no complete reply within 3 s" in said
+    # Each of the 4 requests timed out twice, nothing came back in between: the run stops
+    # (was: 8 attempts each, about 70 s), and a rerun sends what is missing.
+    assert "the server stopped answering" in said
     assert len(server.chat_requests()) == 4 * 2
+
+
+def test_a_silent_server_stops_the_run_and_a_rerun_sends_what_is_missing(
+    runner: CliRunner, server: OpenAIServer, data_dir: Path
+) -> None:
+    server.responder = lambda request: Reply(hang=True)
+    started = time.monotonic()
+    result = judge(runner, server, data_dir, "--first-n", "2", "--timeout", "1", "--parallel", "4")
+    assert time.monotonic() - started < 10
+    assert result.exit_code == 1
+    said = " ".join(result.stderr.split())
+    assert (
+        "stopped: gpt-4: request timed out: no complete reply within 1 s; the server stopped answering"
+        in said
+    )
+    assert "(two timeouts of 1 s)" in said
+    assert not judgment_file(data_dir).exists() or not read_jsonl(judgment_file(data_dir))
+
+    server.responder = judge_responder
+    assert judge(runner, server, data_dir, "--first-n", "2").exit_code == 0
+    assert len(read_jsonl(judgment_file(data_dir))) == 8
 
 
 @pytest.mark.parametrize(
@@ -404,3 +430,20 @@ def test_user_and_password_in_the_base_url_is_a_usage_error(
     assert "--judge-api-base must not contain user:pass@" in result.stderr
     assert "hunter2" not in result.stderr
     assert not server.requests
+
+
+def test_garbage_rate_limit_headers_are_noted_once_and_the_run_goes_on(
+    runner: CliRunner, server: OpenAIServer, data_dir: Path
+) -> None:
+    garbage = {
+        "x-ratelimit-limit-requests": "60",
+        "x-ratelimit-remaining-requests": "-4",
+        "x-ratelimit-reset-requests": "1s",
+    }
+    server.responder = lambda request: replace(judge_responder(request), headers=garbage)
+    result = judge(runner, server, data_dir, "--first-n", "2")
+    assert result.exit_code == 0, result.stderr
+    said = " ".join(result.stderr.split())
+    assert said.count("ignored the server's x-ratelimit-remaining-requests header ('-4': negative)") == 1
+    assert "and 7 more bad value(s) of it" in said
+    assert len(read_jsonl(judgment_file(data_dir))) == 8

@@ -21,7 +21,16 @@ from typing import TYPE_CHECKING, Any
 
 from mtb.app.generate import GenerateReport, GenerateSpec, Generation
 from mtb.app.judge import AnswerWatch, JudgeReport, JudgeSpec, Judging
-from mtb.app.options import MAX_PARALLEL, Answering, Judged, LocalOptions, Scope, check_fields, flag
+from mtb.app.options import (
+    MAX_PARALLEL,
+    Answering,
+    Judged,
+    LocalOptions,
+    Scope,
+    check_fields,
+    check_limits,
+    flag,
+)
 from mtb.app.reporter import says_unfinished_lines
 from mtb.app.results import ResultsReport, ResultsSpec, results
 from mtb.app.summary import ModelSpec, Step
@@ -56,6 +65,8 @@ class EvalSpec(Answering, Judged, Scope):
     parallel: int | None = flag(minimum=1, maximum=MAX_PARALLEL)
     local: LocalOptions = field(default_factory=LocalOptions)
     judge_parallel: int | None = flag(minimum=1, maximum=MAX_PARALLEL)
+    judge_rpm: float | None = None
+    judge_tpm: float | None = None
     # The results.
     compare: tuple[str, str] | None = None
     strict: bool = False
@@ -67,6 +78,8 @@ class EvalSpec(Answering, Judged, Scope):
     def __post_init__(self) -> None:
         check_fields(self)
         self.check_judge()
+        check_limits(("--rpm", self.rpm), ("--tpm", self.tpm))
+        check_limits(("--judge-rpm", self.judge_rpm), ("--judge-tpm", self.judge_tpm))
         if self.compare is not None and self.mode not in (None, "single"):
             raise UsageError("--compare works with --mode single")
         if self.max_cost is not None and not self.max_cost > 0:
@@ -104,6 +117,7 @@ class EvalSpec(Answering, Judged, Scope):
             "max_attempts": self.max_attempts,
         }
         if model.model is not None:
+            values |= {"rpm": self.rpm, "tpm": self.tpm}
             # The Batch API is for models behind an API; a local model in the same eval runs here.
             values |= {"batch": self.batch, "no_wait": self.no_wait, "forget_batches": self.forget_batches}
             values |= {"api_base": self.api_base, "api_key": self.api_key, "provider": self.provider}
@@ -139,6 +153,8 @@ class EvalSpec(Answering, Judged, Scope):
             max_attempts=self.max_attempts,
             price_in=self.price_in,
             price_out=self.price_out,
+            rpm=self.judge_rpm,
+            tpm=self.judge_tpm,
             batch=self.batch and self.judge_model_path is None,
             no_wait=self.no_wait and self.judge_model_path is None,
             forget_batches=self.forget_batches,

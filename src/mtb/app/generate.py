@@ -16,7 +16,16 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mtb.app.options import MAX_PARALLEL, Answering, LocalOptions, Scope, check_fields, flag, name_from_path
+from mtb.app.options import (
+    MAX_PARALLEL,
+    Answering,
+    LocalOptions,
+    Scope,
+    check_fields,
+    flag,
+    name_from_path,
+    rate_limits,
+)
 from mtb.app.reporter import says_unfinished_lines
 from mtb.app.runs import finish_run, log_spending, run_until_done
 from mtb.errors import UsageError
@@ -253,7 +262,7 @@ class Generation:
             )
             return
         await serve_jobs(
-            lambda: api_endpoints(configs, parallel),
+            lambda: api_endpoints(configs, parallel, rate_limits(spec.rpm, spec.tpm)),
             self._jobs,
             report=self.report,
             workers=parallel * len(configs),

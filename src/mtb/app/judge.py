@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mtb.app.options import MAX_PARALLEL, Judged, Scope, check_fields, flag
+from mtb.app.options import MAX_PARALLEL, Judged, Scope, check_fields, flag, rate_limits
 from mtb.app.reporter import says_unfinished_lines
 from mtb.app.runs import finish_run, log_spending, run_until_done, unreadable_verdicts
 from mtb.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE
@@ -288,7 +288,7 @@ class Judging:
             )
             return
         await serve_jobs(
-            lambda: api_endpoints([config], parallel),
+            lambda: api_endpoints([config], parallel, rate_limits(spec.rpm, spec.tpm)),
             make_jobs,
             report=self.report,
             workers=parallel,

@@ -259,12 +259,17 @@ class Scope:
     max_cost: float | None = None
     price_in: float | None = flag(minimum=0.0)
     price_out: float | None = flag(minimum=0.0)
+    # Limits the user knows for the endpoint (per minute): paced from the first request (mtb.ratelimit).
+    rpm: float | None = None
+    tpm: float | None = None
     # The provider's Batch API: half the price, results within its window (mtb.batch).
     batch: bool = False
     no_wait: bool = False
     forget_batches: bool = False
 
     def check_batch(self, local: bool, provider: str) -> None:
+        """The batch and rate-limit flags fit the endpoint (checked by every spec that has one)."""
+        check_limits(("--rpm", self.rpm), ("--tpm", self.tpm))
         if self.no_wait and not self.batch:
             raise UsageError("--no-wait goes with --batch: it submits the batch and returns")
         if self.batch and local:
@@ -274,6 +279,21 @@ class Scope:
                 f"--batch needs --provider openai (the OpenAI Batch API, or a server with its "
                 f"/v1/files and /v1/batches), not {provider}"
             )
+
+
+def check_limits(*limits: tuple[str, float | None]) -> None:
+    for name, value in limits:
+        if value is not None and not value > 0:
+            raise UsageError(f"{name} must be a number above 0 (per minute), not {value:g}")
+
+
+def rate_limits(rpm: float | None, tpm: float | None) -> Any:
+    """The known limits as the engine takes them; None when none is given."""
+    if rpm is None and tpm is None:
+        return None
+    from mtb.ratelimit import RateLimits
+
+    return RateLimits(rpm, tpm)
 
 
 def name_from_path(path: str) -> str:

@@ -43,6 +43,8 @@ MODEL_KEYS: dict[str, tuple[validate.Kind, str]] = {
     "system_prompt": (str, "system_prompt"),
     "price_in": ((int, float), "price_in"),
     "price_out": ((int, float), "price_out"),
+    "rpm": ((int, float), "rpm"),
+    "tpm": ((int, float), "tpm"),
     "backend": (str, "backend"),
     "chat_template": (str, "chat_template"),
     "dtype": (str, "dtype"),
@@ -183,6 +185,8 @@ def _model_entry(entry: dict[str, Any], folder: Path) -> ModelSpec:
             raise ValueError(f"field '{key}' is {len(value):,} characters long (at most {MAX_NAME})")
         if key == "api_base":
             value = [value] if isinstance(value, str) else validate.string_list(entry, key)
+        if key in ("rpm", "tpm") and not value > 0:
+            raise ValueError(f"field '{key}' must be above 0 (per minute), got {value}")
         if key in _POSITIVE and value < 1:
             raise ValueError(f"field '{key}' must be 1 or more, got {value}")
         # As the flags: a trillion workers, or answers per question, filled memory before any request.

@@ -184,6 +184,7 @@ def resolve_endpoint(
     key_option: str | None = None,
     base_option: str | None = None,
     environ: Mapping[str, str] | None = None,
+    connect_timeout: float = 10.0,
 ) -> EndpointConfig:
     """The endpoint for `model` in `role`, its key and base URL taken from the right places.
 
@@ -249,4 +250,5 @@ def resolve_endpoint(
         api_key=key,
         key_hint=key_hint,
         timeout=timeout,
+        connect_timeout=connect_timeout,
     )

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Awaitable, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Literal, Protocol, TypeVar
 
 T = TypeVar("T")
@@ -41,6 +41,9 @@ class Completion:
     model: str | None = None  # the model the server says answered
     finish_reason: str | None = None
     usage: Usage | None = None  # None when the server reported none (then mtb counts the tokens)
+    # The response's rate-limit headers (names in lower case; see `rate_headers`), which the
+    # engine's rate controller paces by; empty where the route exposes none.
+    headers: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
 
 # The longest error message kept. A proxy's 500 may carry megabytes of HTML, and the
@@ -70,6 +73,7 @@ class BackendError(Exception):
         retry_after: float | None = None,
         code: str | None = None,
         usage: Usage | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         message = short_message(message)
         super().__init__(message)
@@ -82,6 +86,29 @@ class BackendError(Exception):
         self.code = code
         # The tokens a reply that could not be used still took (it was paid for): --max-cost counts them.
         self.usage = usage
+        # The error response's rate-limit headers (`rate_headers`): a 429 may explain itself there.
+        self.headers: Mapping[str, str] = headers or {}
+
+
+# The headers that say how a provider limits its clients: Retry-After (and Azure's
+# retry-after-ms), OpenAI's x-ratelimit-*, Anthropic's anthropic-ratelimit-*.
+RATE_HEADER_PREFIXES = ("retry-after", "x-ratelimit-", "anthropic-ratelimit-")
+
+
+def rate_headers(headers: object) -> dict[str, str]:
+    """The rate-limit headers among `headers` (any mapping, or httpx's Headers), names in lower case.
+
+    Only these are kept on a Completion: a handful of strings, usually none.
+    """
+    items = getattr(headers, "items", None)
+    if items is None:
+        return {}
+    kept: dict[str, str] = {}
+    for name, value in items():
+        lowered = str(name).lower()
+        if lowered.startswith(RATE_HEADER_PREFIXES):
+            kept[lowered] = str(value)
+    return kept
 
 
 class Backend(Protocol):
@@ -102,7 +129,10 @@ class EndpointConfig:
     api_key: str | None = None
     # What the user should set when authentication fails, e.g. "OPENAI_API_KEY or --api-key".
     key_hint: str = "OPENAI_API_KEY"
-    timeout: float = 600.0
+    timeout: float = 600.0  # seconds for a whole request, its reply included
+    # Seconds to open a connection, within `timeout`: a host that never accepts is known
+    # for what it is in seconds, not after the whole-request timeout.
+    connect_timeout: float = 10.0
 
     def __repr__(self) -> str:
         # Never let the key reach a log or traceback through repr().

@@ -12,8 +12,19 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 import litellm
 import openai
 
-from mtb.backends.base import BackendError, Completion, EndpointConfig, Message, SamplingParams, within
-from mtb.backends.openai_compat import backend_error_from, completion_from, local_error
+from mtb.backends.base import (
+    BackendError,
+    Completion,
+    EndpointConfig,
+    Message,
+    SamplingParams,
+    rate_headers,
+    within,
+)
+from mtb.backends.openai_compat import backend_error_from, client_timeout, completion_from, local_error
+
+# litellm passes the provider's own headers on with this prefix (x-ratelimit-* also without).
+PROVIDER_PREFIX = "llm_provider-"
 
 
 class LiteLLMBackend:
@@ -30,7 +41,7 @@ class LiteLLMBackend:
             raise backend_error_from(exc) from None
         except (UnicodeError, ValueError) as exc:  # our own request refused before it was sent
             raise local_error(exc) or BackendError("malformed", f"malformed response: {exc}") from None
-        return completion_from(response)
+        return completion_from(response, _headers_of(response))
 
     async def _call(self, messages: Sequence[Message], params: SamplingParams, extra: dict[str, Any]) -> Any:
         return await litellm.acompletion(
@@ -40,7 +51,7 @@ class LiteLLMBackend:
             max_tokens=params.max_tokens,
             api_base=self.config.api_base,
             api_key=self.config.api_key,
-            timeout=self.config.timeout,
+            timeout=client_timeout(self.config),
             # mtb's engine is the only retry layer.
             num_retries=0,
             max_retries=0,
@@ -49,3 +60,13 @@ class LiteLLMBackend:
 
     async def aclose(self) -> None:
         return None
+
+
+def _headers_of(response: Any) -> dict[str, str]:
+    """The provider's rate-limit headers, where litellm keeps them (`_hidden_params`)."""
+    hidden = getattr(response, "_hidden_params", None)
+    found = hidden.get("additional_headers") if isinstance(hidden, dict) else None
+    if not isinstance(found, dict):
+        return {}
+    unprefixed = {str(k).removeprefix(PROVIDER_PREFIX): v for k, v in found.items()}
+    return rate_headers(unprefixed)

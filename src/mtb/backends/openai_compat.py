@@ -7,6 +7,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+import httpx
 import openai
 
 from mtb.backends.base import (
@@ -16,6 +17,7 @@ from mtb.backends.base import (
     Message,
     SamplingParams,
     Usage,
+    rate_headers,
     within,
 )
 from mtb.retry import parse_retry_after
@@ -24,7 +26,12 @@ from mtb.retry import parse_retry_after
 PLACEHOLDER_KEY = "EMPTY"
 
 
-def _aiohttp_client(timeout: float) -> Any:
+def client_timeout(config: EndpointConfig) -> httpx.Timeout:
+    """The whole-request timeout, with a shorter one of its own for opening the connection."""
+    return httpx.Timeout(config.timeout, connect=min(config.connect_timeout, config.timeout))
+
+
+def _aiohttp_client(timeout: httpx.Timeout) -> Any:
     """The SDK's aiohttp transport (`openai[aiohttp]`), or None for its default.
 
     With 64 requests in flight the default transport spends about 2 ms of CPU
@@ -40,17 +47,22 @@ def _aiohttp_client(timeout: float) -> Any:
 def backend_error_from(exc: Exception) -> BackendError:
     """Translate an openai SDK exception (litellm's subclass these) into a BackendError."""
     if isinstance(exc, openai.APIStatusError):
-        retry_after = parse_retry_after(dict(exc.response.headers))
+        headers = rate_headers(exc.response.headers)
         return BackendError(
             "status",
             f"HTTP {exc.status_code}: {_server_message(exc)}",
             exc.status_code,
-            retry_after,
+            parse_retry_after(headers),
             _error_code(exc),
+            headers=headers,
         )
     if isinstance(exc, openai.APITimeoutError):
         cause = exc.__cause__
         if cause is not None and type(cause).__name__ in ("ConnectTimeout", "ConnectError"):
+            if _timed_out(cause.__cause__) and type(cause).__name__ == "ConnectTimeout":
+                # No connection within the connect timeout (EndpointConfig.connect_timeout):
+                # a host that never accepts is silent, like a server that never replies.
+                return BackendError("timeout", f"connect timed out: {str(cause) or 'no connection'}")
             # The aiohttp transport reports a refused connection (a closed port, a server
             # that is not up) as httpx's ConnectTimeout, which the SDK calls "Request timed
             # out": say what happened, with the host.
@@ -67,6 +79,15 @@ def backend_error_from(exc: Exception) -> BackendError:
     if isinstance(exc, openai.APIResponseValidationError):
         return BackendError("malformed", f"malformed response: {exc.message}")
     raise exc
+
+
+def _timed_out(origin: BaseException | None) -> bool:
+    """Whether the transport's own error under httpx's ConnectTimeout is a timeout.
+
+    aiohttp's is a TimeoutError (a refused connection is an OSError of another kind);
+    httpx's own transport raises httpcore's ConnectTimeout.
+    """
+    return origin is None or isinstance(origin, TimeoutError) or "Timeout" in type(origin).__name__
 
 
 def _server_message(exc: openai.APIStatusError) -> str:
@@ -140,26 +161,35 @@ def _field(obj: Any, name: str) -> Any:
     return obj.get(name) if isinstance(obj, dict) else getattr(obj, name, None)
 
 
-def completion_from(response: Any) -> Completion:
-    """Read the first choice's text, or raise a 'malformed' BackendError."""
+def completion_from(response: Any, headers: dict[str, str] | None = None) -> Completion:
+    """Read the first choice's text, or raise a 'malformed' BackendError.
+
+    `headers` are the response's rate-limit headers, kept on the Completion or the error.
+    """
+    headers = headers or {}
     usage = usage_from(_field(response, "usage"))
     choices = _field(response, "choices")
     if not isinstance(choices, list) or not choices:
-        raise BackendError("malformed", "malformed response: no choices", usage=usage)
+        raise BackendError("malformed", "malformed response: no choices", usage=usage, headers=headers)
     first = choices[0]
     text = _field(_field(first, "message"), "content")
     finish_reason = _field(first, "finish_reason")
     if (text is None or (isinstance(text, str) and not text.strip())) and finish_reason in EMPTY_BECAUSE:
         # Not written as an answer or a verdict of "": the reply holds nothing to score.
-        raise BackendError("refused", f"no text in the reply: {EMPTY_BECAUSE[finish_reason]}", usage=usage)
+        raise BackendError(
+            "refused", f"no text in the reply: {EMPTY_BECAUSE[finish_reason]}", usage=usage, headers=headers
+        )
     if not isinstance(text, str):
-        raise BackendError("malformed", "malformed response: the first choice has no text", usage=usage)
+        raise BackendError(
+            "malformed", "malformed response: the first choice has no text", usage=usage, headers=headers
+        )
     model = _field(response, "model")
     return Completion(
         text,
         model if isinstance(model, str) else None,
         finish_reason if isinstance(finish_reason, str) else None,
         usage,
+        headers,
     )
 
 
@@ -214,12 +244,13 @@ def async_client(config: EndpointConfig) -> openai.AsyncOpenAI:
 
             raise UsageError(f"no API key for {config.model}: set {config.key_hint}")
         api_key = PLACEHOLDER_KEY
+    timeout = client_timeout(config)
     return openai.AsyncOpenAI(
         base_url=config.api_base,
         api_key=api_key,
         max_retries=0,  # mtb's engine is the only retry layer
-        timeout=config.timeout,
-        http_client=_aiohttp_client(config.timeout),
+        timeout=timeout,
+        http_client=_aiohttp_client(timeout),
     )
 
 
@@ -237,21 +268,25 @@ class OpenAICompatBackend:
             # walks every message through a TypedDict transform, about 3 ms of CPU
             # per request, which caps a judge run near 300 requests/s on one core.
             # Our messages are plain JSON already; errors, timeouts and the
-            # connection pool are the SDK's all the same.
+            # connection pool are the SDK's all the same. The raw response is asked
+            # for (the SDK's `cast_to=httpx.Response`) for its rate-limit headers.
             response = await within(
-                self.config.timeout, self.client.post(self._chat_url, cast_to=object, body=body)
+                self.config.timeout, self.client.post(self._chat_url, cast_to=httpx.Response, body=body)
             )
         except openai.OpenAIError as exc:
             raise backend_error_from(exc) from None
-        except json.JSONDecodeError as exc:  # a body that is not JSON at all
-            raise BackendError("malformed", f"malformed response: {exc}") from None
         except UnicodeError as exc:  # a header (the key) that is not ASCII
             raise local_error(exc) or BackendError("fatal", str(exc)) from None
         except ValueError as exc:
-            # Bodies that are not JSON were caught above; a plain ValueError is the HTTP client
-            # refusing our own request (openai 3.x raises it unwrapped), which no retry mends.
+            # A plain ValueError is the HTTP client refusing our own request (openai 3.x
+            # raises it unwrapped), which no retry mends.
             raise local_error(exc) or BackendError("malformed", f"malformed response: {exc}") from None
-        return completion_from(response)
+        headers = rate_headers(response.headers)
+        try:
+            data = json.loads(response.content)
+        except ValueError as exc:  # a body that is not JSON at all (or not UTF-8)
+            raise BackendError("malformed", f"malformed response: {exc}", headers=headers) from None
+        return completion_from(data, headers)
 
     async def aclose(self) -> None:
         await self.client.close()

@@ -44,8 +44,10 @@ from mtb.cli.options import (
     NoWaitOption,
     NumChoicesOption,
     ProviderOption,
+    RpmOption,
     SeedOption,
     SystemPromptOption,
+    TpmOption,
 )
 
 
@@ -91,6 +93,8 @@ def run_generate(
     max_cost: MaxCostOption = None,
     price_in: PriceInOption = None,
     price_out: PriceOutOption = None,
+    rpm: RpmOption = None,
+    tpm: TpmOption = None,
     batch: BatchOption = False,
     no_wait: NoWaitOption = False,
     forget_batches: ForgetBatchesOption = False,

@@ -50,7 +50,9 @@ from mtb.cli.options import (
     ModeOption,
     NoWaitOption,
     ReferenceModelOption,
+    RpmOption,
     SamplesOption,
+    TpmOption,
 )
 
 
@@ -96,6 +98,8 @@ def run_judge(
     max_cost: MaxCostOption = None,
     price_in: PriceInOption = None,
     price_out: PriceOutOption = None,
+    rpm: RpmOption = None,
+    tpm: TpmOption = None,
     batch: BatchOption = False,
     no_wait: NoWaitOption = False,
     forget_batches: ForgetBatchesOption = False,

@@ -181,3 +181,29 @@ ForgetBatchesOption = Annotated[
         rich_help_panel=BATCH,
     ),
 ]
+
+# -- limits the user knows -----------------------------------------------------------
+LIMITS = "Rate limits"
+RpmOption = Annotated[
+    float | None,
+    typer.Option(
+        "--rpm",
+        help="Requests per minute the endpoint allows: paced from the first request (the server's "
+        "x-ratelimit headers and 429s are followed anyway).",
+        rich_help_panel=LIMITS,
+    ),
+]
+TpmOption = Annotated[
+    float | None,
+    typer.Option(
+        "--tpm",
+        help="Tokens per minute the endpoint allows (a request counts its prompt and --max-tokens).",
+        rich_help_panel=LIMITS,
+    ),
+]
+JudgeRpmOption = Annotated[
+    float | None, typer.Option("--judge-rpm", help="The judge's requests per minute.", rich_help_panel=LIMITS)
+]
+JudgeTpmOption = Annotated[
+    float | None, typer.Option("--judge-tpm", help="The judge's tokens per minute.", rich_help_panel=LIMITS)
+]

@@ -5,6 +5,16 @@ sockets, so retries, timeouts, dropped connections and concurrency are
 exercised end to end. Per test it can script status codes, bodies, latency and
 Retry-After; it records every request and the peak number in flight.
 
+It can also play a provider's limits and its failures, every one bounded by the
+server's own life (stopping it ends every wait):
+
+    rate_limit=20                 N requests in each wall-clock second, 429 + Retry-After beyond
+    token_limit=TokenBucketLimit  OpenAI's tokens per minute: a bucket, x-ratelimit-* headers on
+                                  every response, a 429 without Retry-After when it is spent
+    Reply(drip=0.3)               a reply a byte at a time
+    Reply(hang=True)              a request never answered
+    usage_scale=1.5               `usage` counting more tokens than the messages hold
+
     with OpenAIServer(responder=lambda request: Reply(text="[[7]]")) as server:
         client = AsyncOpenAI(base_url=server.url, api_key="test")
 
@@ -22,7 +32,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -44,6 +54,7 @@ class Reply:
     # roughly (a token per four characters of the messages and of the reply).
     usage: tuple[int, int] | None = None
     no_usage: bool = False  # a server that reports no usage at all
+    hang: bool = False  # never answer (until the server stops)
 
 
 def rough_tokens(text: str) -> int:
@@ -122,6 +133,95 @@ class FixedWindowLimit:
             return window + 1 - now
 
 
+def openai_duration(seconds: float) -> str:
+    """A duration as OpenAI writes it in x-ratelimit-reset-*: "20ms", "1.5s", "6m0s"."""
+    if seconds < 1:
+        return f"{max(0, round(seconds * 1000))}ms"
+    if seconds < 60:
+        return f"{seconds:.3f}".rstrip("0").rstrip(".") + "s"
+    minutes, rest = divmod(seconds, 60)
+    return f"{int(minutes)}m{rest:.0f}s"
+
+
+def request_cost(request: RecordedRequest, count_max_tokens: bool = True) -> int:
+    """The tokens a request takes from the limit: its messages (roughly) and, as OpenAI counts, max_tokens."""
+    prompt = sum(rough_tokens(str(m.get("content", ""))) for m in request.messages)
+    max_tokens = request.body.get("max_tokens") if count_max_tokens else 0
+    return prompt + (max_tokens if isinstance(max_tokens, int) and max_tokens > 0 else 0)
+
+
+class TokenBucketLimit:
+    """A tokens-per-minute limit as OpenAI reports it.
+
+    Tokens refill at `tokens_per_minute / 60` a second into a bucket of `bucket`; a
+    request takes its cost (`request_cost`) when it arrives, or is turned away with a
+    429 that carries no Retry-After, only the headers. Every response carries
+    x-ratelimit-{limit,remaining,reset}-{requests,tokens}; the requests limit is a
+    bucket a minute deep.
+    """
+
+    def __init__(
+        self,
+        tokens_per_minute: int,
+        bucket: int,
+        requests_per_minute: int = 10_000,
+        count_max_tokens: bool = True,
+    ) -> None:
+        self.tokens_per_minute = tokens_per_minute
+        self.requests_per_minute = requests_per_minute
+        self.capacity = float(bucket)
+        self.count_max_tokens = count_max_tokens
+        self._lock = threading.Lock()
+        self._tokens = float(bucket)
+        self._requests = float(requests_per_minute)
+        self._at: float | None = None
+        self.rejected = 0
+        self.admitted = 0
+        self.charged = 0  # tokens taken by the requests admitted
+
+    def admit(self, request: RecordedRequest) -> tuple[bool, dict[str, str]]:
+        """Whether the request goes through, and the headers for its response."""
+        cost = request_cost(request, self.count_max_tokens)
+        token_rate = self.tokens_per_minute / 60
+        request_rate = self.requests_per_minute / 60
+        with self._lock:
+            now = time.monotonic()
+            if self._at is not None:
+                elapsed = now - self._at
+                self._tokens = min(self.capacity, self._tokens + token_rate * elapsed)
+                self._requests = min(float(self.requests_per_minute), self._requests + request_rate * elapsed)
+            self._at = now
+            admitted = self._tokens >= cost and self._requests >= 1
+            if admitted:
+                self._tokens -= cost
+                self._requests -= 1
+                self.admitted += 1
+                self.charged += cost
+            else:
+                self.rejected += 1
+            headers = {
+                "x-ratelimit-limit-requests": str(self.requests_per_minute),
+                "x-ratelimit-remaining-requests": str(int(self._requests)),
+                "x-ratelimit-reset-requests": openai_duration(
+                    (self.requests_per_minute - self._requests) / request_rate
+                ),
+                "x-ratelimit-limit-tokens": str(self.tokens_per_minute),
+                "x-ratelimit-remaining-tokens": str(int(self._tokens)),
+                "x-ratelimit-reset-tokens": openai_duration((self.capacity - self._tokens) / token_rate),
+            }
+        return admitted, headers
+
+    def refusal(self, request: RecordedRequest, headers: dict[str, str]) -> Reply:
+        cost = request_cost(request, self.count_max_tokens)
+        message = (
+            f"Rate limit reached for {request.body.get('model', '')} on tokens per min (TPM): "
+            f"Limit {self.tokens_per_minute}, Remaining {headers['x-ratelimit-remaining-tokens']}, "
+            f"Requested {cost}."
+        )
+        body = {"error": {"message": message, "type": "tokens", "param": None, "code": "rate_limit_exceeded"}}
+        return Reply(status=429, body=json.dumps(body), headers=headers)
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     # Clients open dozens of connections at once; the default backlog of 5
@@ -136,10 +236,15 @@ class OpenAIServer:
         script: Iterable[Reply] = (),
         rate_limit: int | None = None,
         address: tuple[str, int] = ("127.0.0.1", 0),  # port 0: any free port
+        token_limit: TokenBucketLimit | None = None,
+        usage_scale: float = 1.0,
     ) -> None:
         self.responder = responder
         self._script: deque[Reply] = deque(script)
         self.limit = FixedWindowLimit(rate_limit) if rate_limit else None
+        self.token_limit = token_limit
+        # Counted usage (not a Reply's own `usage`) times this: a server counting more than mtb does.
+        self.usage_scale = usage_scale
         self.requests: list[RecordedRequest] = []
         self.in_flight = 0
         self.max_in_flight = 0
@@ -201,6 +306,12 @@ class OpenAIServer:
                     body='{"error": {"message": "rate limited"}}',
                     headers={"Retry-After": str(max(1, math.ceil(wait)))},
                 )
+        if self.token_limit is not None:
+            admitted, headers = self.token_limit.admit(request)
+            if not admitted:
+                return self.token_limit.refusal(request, headers)
+            reply = self.responder(request)
+            return replace(reply, headers={**headers, **reply.headers})
         return self.responder(request)
 
     def _answer_batch_line(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
@@ -281,6 +392,10 @@ class OpenAIServer:
                     server.max_in_flight = max(server.max_in_flight, server.in_flight)
                 try:
                     reply = server._next_reply(request)
+                    if reply.hang:
+                        server._stopping.wait()
+                        self.close_connection = True
+                        return
                     if reply.delay:
                         server._stopping.wait(reply.delay)
                     if reply.drop:
@@ -291,8 +406,11 @@ class OpenAIServer:
                         self._send(reply.status, reply.body, reply.headers, reply.drip)
                     elif reply.status == 200:
                         usage = reply.usage or (
-                            sum(rough_tokens(str(m.get("content", ""))) for m in request.messages),
-                            rough_tokens(reply.text),
+                            math.ceil(
+                                server.usage_scale
+                                * sum(rough_tokens(str(m.get("content", ""))) for m in request.messages)
+                            ),
+                            math.ceil(server.usage_scale * rough_tokens(reply.text)),
                         )
                         self._send(
                             200,
