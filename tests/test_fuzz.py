@@ -1063,3 +1063,84 @@ def test_a_manifest_language_never_gives_a_traceback(
         with deadline(30):
             result = runner.invoke(app, [*args, "--bench", str(manifest), "--data-dir", str(root)])
         assert_names_a_file(result, f"mtb {args[0]}: exit {result.exit_code}\n{result.stderr[-2000:]}")
+
+
+# -- rate-limit headers (mtb.ratelimit): negative, huge, not numbers, dates in the past
+
+RATE_HEADERS = (
+    "x-ratelimit-limit-requests", "x-ratelimit-remaining-requests", "x-ratelimit-reset-requests",
+    "x-ratelimit-limit-tokens", "x-ratelimit-remaining-tokens", "x-ratelimit-reset-tokens",
+    "anthropic-ratelimit-requests-limit", "anthropic-ratelimit-requests-remaining",
+    "anthropic-ratelimit-requests-reset", "anthropic-ratelimit-tokens-limit",
+    "anthropic-ratelimit-tokens-remaining", "anthropic-ratelimit-tokens-reset",
+    "anthropic-ratelimit-input-tokens-limit", "anthropic-ratelimit-input-tokens-remaining",
+    "anthropic-ratelimit-input-tokens-reset", "retry-after", "retry-after-ms",
+)  # fmt: skip
+WALL = 1_800_000_000.0
+GARBAGE_RATE_VALUES = [
+    "-5", "-0", "abc", "", " ", "nan", "inf", "-inf", "1e400", "99999999999999", "0.001", "1e-300", "-1s",
+    "999h", "1h" * 50, "1" * 5000, "6m0s0", "1.2.3", "0x10", "Wed, 21 Oct 2015 07:28:00 GMT",
+    "Fri, 31 Dec 9999 23:59:59 -2359", "2015-10-21T07:28:00Z", "9999-12-31T23:59:59-23:59",
+    "2999-01-01T00:00:00Z",
+]  # fmt: skip
+PLAIN_RATE_VALUES = ["6000", "5999", "60", "1", "0", "1s", "20ms", "6m0s", "2030-01-15T08:00:00Z"]
+
+
+def random_rate_headers(rng: random.Random) -> dict[str, str]:
+    names = rng.sample(RATE_HEADERS, rng.randint(1, len(RATE_HEADERS)))
+    return {name: rng.choice(GARBAGE_RATE_VALUES + PLAIN_RATE_VALUES) for name in names}
+
+
+def test_hostile_rate_limit_headers_read_as_sane_limits_or_are_named() -> None:
+    """Whatever a response's headers say, they read as limits a controller can keep, or are named as
+    garbage; and with nothing in flight, the pace they set waits at most a minute for the next request."""
+    from mtb.ratelimit import LARGEST_COUNT, LONGEST_RESET, RateController, read_headers
+
+    rng = random.Random(f"{SEED}-rate-headers")
+    with deadline(60):
+        for _ in range(3000):
+            headers = random_rate_headers(rng)
+            info = read_headers(headers, now=WALL)
+            for state in (info.requests, info.tokens):
+                if state is not None:
+                    assert 1 <= state.limit <= LARGEST_COUNT and 0 <= state.remaining <= state.limit, headers
+                    assert state.reset is None or 0 <= state.reset <= LONGEST_RESET, headers
+            assert info.retry_after is None or info.retry_after >= 0, headers  # +inf: the run stops
+            assert all(name in headers for name, _, _ in info.bad), info.bad
+            rate = RateController(8)
+            rate.release(rate.take(1, 0.0), 0.0, rng.choice(["served", "limited", "failed"]), headers, WALL)
+            wait = rate.wait_before(1, 0.0)
+            assert wait is not None and 0 <= wait <= 60, (headers, wait)
+            assert all(header in " ".join(rate.notes()) for header, _, _ in info.bad)
+
+
+@pytest.mark.parametrize("round_", range(4))
+def test_hostile_rate_limit_headers_never_give_a_traceback_or_a_hang(
+    round_: int, tmp_path: Path, runner: CliRunner, server: Any
+) -> None:
+    """A judge run against a server whose every reply (and some 429s) carries garbage rate-limit
+    headers: it ends by itself, without a traceback, and names each header it ignored."""
+    from mtb.testing.openai_server import Reply
+
+    root = tmp_path / "data"
+    files = make_data(root)
+    files["judgments"].unlink()
+    rng = random.Random(f"{SEED}-rate-run-{round_}")
+    sent: set[str] = set()
+
+    def respond(request: Any) -> Any:
+        headers = random_rate_headers(rng)
+        sent.update(headers)
+        if rng.random() < 0.25:
+            return Reply(status=429, text="slow down", headers=headers)
+        return Reply(text="Rating: [[6]]", headers=headers)
+
+    server.responder = respond
+    args = ["judge", "--model-list", *MODELS, "--data-dir", str(root), "--no-progress", "--timeout", "5"]
+    with deadline(120):
+        result = runner.invoke(app, [*args, "--judge-api-base", server.url, "--judge-api-key", "k"])
+    shown = f"exit {result.exit_code}\n{result.stderr[-3000:]}"
+    assert_names_a_file(result, shown)
+    assert result.exit_code in (0, 1), shown
+    ignored = re.findall(r"ignored the server's (\S+) header", result.stderr)
+    assert set(ignored) <= sent, shown

@@ -432,6 +432,32 @@ def test_user_and_password_in_the_base_url_is_a_usage_error(
     assert not server.requests
 
 
+@pytest.mark.parametrize(
+    ("headers", "paced_by"),
+    [
+        # A limit below one a minute: the next request waited 60 / 0.001 s, nothing said.
+        ({"x-ratelimit-limit-requests": "0.001", "x-ratelimit-remaining-requests": "0"}, None),
+        # A token limit smaller than one request: each waited out the last one's debt (half an hour).
+        ({"x-ratelimit-limit-tokens": "60", "x-ratelimit-remaining-tokens": "0"}, "the server's token limit"),
+    ],
+)
+def test_rate_limit_headers_no_pace_can_keep_end_the_run_at_once(
+    runner: CliRunner, server: OpenAIServer, data_dir: Path, headers: dict[str, str], paced_by: str | None
+) -> None:
+    server.responder = lambda request: replace(judge_responder(request), headers=headers)
+    started = time.monotonic()
+    result = judge(runner, server, data_dir, "--first-n", "2", "--parallel", "1")
+    assert time.monotonic() - started < 30, result.stderr
+    said = " ".join(result.stderr.split())
+    if paced_by is None:
+        assert result.exit_code == 0, result.stderr
+        assert "ignored the server's x-ratelimit-limit-requests header ('0.001': below 1 a minute)" in said
+    else:  # the first request went before the limit was known; every other was too large for it
+        assert result.exit_code == 1, result.stderr
+        assert f"more than {paced_by} allows in a minute (60); no pace fits it" in said
+        assert len(server.chat_requests()) == 1
+
+
 def test_garbage_rate_limit_headers_are_noted_once_and_the_run_goes_on(
     runner: CliRunner, server: OpenAIServer, data_dir: Path
 ) -> None:
