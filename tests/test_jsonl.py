@@ -67,6 +67,10 @@ def test_only_a_last_line_without_its_newline_can_be_unfinished(tmp_path: Path) 
     path.write_text('{"a": 1}\n{"a": 2}')  # complete without its newline: read
     assert [obj for _, obj in iter_json_lines(path)] == [{"a": 1}, {"a": 2}]
     assert not is_unfinished(b'{"a": NaN}') and not is_unfinished(b"   ") and is_unfinished(b'{"a"')
+    # A file known to be whole (a download being verified): its last line cut short is an error.
+    path.write_text('{"a": 1}\n{"a": ')
+    with pytest.raises(DataError, match=r"judgments.jsonl:2: not valid JSON"):
+        list(iter_json_lines(path, whole=True))
 
 
 def test_a_writer_cuts_the_unfinished_line_and_says_so_once(tmp_path: Path) -> None:

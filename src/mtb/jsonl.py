@@ -220,9 +220,13 @@ def complete_lines(path: Path, data: bytes) -> bytes:
     return data[:cut]
 
 
-def iter_json_lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+def iter_json_lines(path: Path, *, whole: bool = False) -> Iterator[tuple[int, dict[str, Any]]]:
     """Yield (line number, object) for every non-blank line; bad JSON or bytes are a DataError,
-    except in an unfinished last line, which is left out with a note (`is_unfinished`)."""
+    except in an unfinished last line, which is left out with a note (`is_unfinished`).
+
+    `whole`: the file is known to be complete (a download being verified), so its last line
+    is held to the rule of every other: one cut short is the file cut short, an error.
+    """
     refuse_device(path)
     with input_errors(path, "a JSONL file"):
         handle = path.open("rb")
@@ -231,7 +235,7 @@ def iter_json_lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
             try:
                 obj = decode_line(path, raw, number)
             except DataError:
-                if is_unfinished(raw):  # only the last line can lack its newline
+                if not whole and is_unfinished(raw):  # only the last line can lack its newline
                     leave_out_unfinished(path, number)
                     return
                 raise
