@@ -291,7 +291,11 @@ def test_a_judgment_file_being_written_is_shown_without_its_unfinished_line(data
     server = make_server(data_dir, "127.0.0.1", 0)
     payload = server.catalog.question("mt_bench", "81")
     assert [j["score"] for j in payload["single"]] == [7]
-    assert payload["problems"] == [f"{path}:2: last line unfinished (still being written?), left out"]
+    note = f"{path}:2: last line unfinished (still being written?), left out"
+    assert payload["problems"] == [note]
+    board = server.catalog.leaderboard("mt_bench")
+    assert [row["judgments"] for table in board["single"] for row in table["rows"]] == [1]
+    assert board["problems"] == [note]  # said once, by the page and by the leaderboard alike
     server.server_close()
 
 

@@ -35,7 +35,7 @@ from typing import Any, TypeVar
 
 from mtb.browser.records import read_any_answer, read_any_games, read_any_question
 from mtb.errors import DataError, MtbError
-from mtb.jsonl import UnfinishedLine, decode_line, is_unfinished, read_text
+from mtb.jsonl import UnfinishedLine, decode_line, is_unfinished, read_text, unfinished_lines
 from mtb.protocols.mt_bench.records import PairJudgment, SingleJudgment
 from mtb.records import QuestionId
 
@@ -405,10 +405,12 @@ class Catalog:
         tables = []
         for path in data.single_files:
             try:
-                loaded = scoring.load_single_judgments(path)
+                with unfinished_lines() as left_out:  # a file `mtb judge` is appending to
+                    loaded = scoring.load_single_judgments(path)
             except MtbError as exc:
                 data.problems.append(str(exc))
                 continue
+            data.problems += [str(line) for line in left_out if str(line) not in data.problems]
             scores = scoring.single_scores(
                 loaded.judgments, categories, turns=turns, category_order=order, model_list=models
             )
