@@ -226,7 +226,9 @@ def parse_control_record(record: dict[str, Any]) -> dict[str, Any]:
     return record
 
 
-def _endpoint(spec: BiasCommon, role: Literal["generate", "judge"], model: str) -> EndpointConfig:
+def _endpoint(
+    spec: BiasCommon, role: Literal["generate", "judge"], model: str, model_option: str = "--model"
+) -> EndpointConfig:
     from mtb.backends import resolve_endpoint
 
     if role == "judge":
@@ -249,6 +251,7 @@ def _endpoint(spec: BiasCommon, role: Literal["generate", "judge"], model: str) 
         spec.timeout,
         key_option="--api-key",
         base_option="--api-base",
+        model_option=model_option,
     )
 
 
@@ -600,7 +603,7 @@ def verbosity(spec: VerbositySpec, reporter: Reporter) -> BiasReport:
 
         return [make(t) for t in targets if t.key not in done] if spec.control else []
 
-    rephrase_config = _endpoint(spec, "generate", spec.rephrase_model)
+    rephrase_config = _endpoint(spec, "generate", spec.rephrase_model, "--rephrase-model")
     judge_config = _endpoint(spec, "judge", bench.judge_model)
     rephrase_run = Run.for_output(
         rephrase_path,
