@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 import mtb
-from helpers import judge_responder
+from helpers import judge_responder, write_tiny_benchmark
 from mtb.cli.main import app
 from mtb.testing.openai_server import OpenAIServer, RecordedRequest, Reply
 
@@ -60,6 +60,50 @@ def test_bad_values_raise_usage_errors_naming_the_argument_and_flag(data_dir: Pa
         mtb.generate(model="m1", dtype="bfloat16", data_dir=data_dir)
     with pytest.raises(mtb.MtbError):
         mtb.results(mode="sideways", data_dir=data_dir)
+
+
+def test_values_that_hung_or_gave_a_traceback_are_usage_errors_naming_the_argument(tmp_path: Path) -> None:
+    # Each of these passed the type check and then: planned 1e30 matches or started 1e30 workers
+    # (memory filled until the kernel killed Python), or raised OSError "File name too long" or
+    # ValueError "embedded null byte" from deep inside the run.
+    data = write_tiny_benchmark(tmp_path / "data", ["m1"])
+    fake = {
+        "model": "fake",
+        "provider": "fake",
+        "judge_provider": "fake",
+        "judge_model": "fake",
+        "data_dir": data,
+    }
+    cases = [
+        (mtb.judge, {"samples": 10**30, "dry_run": True}, r"samples \(--samples\): must be at most 100"),
+        (
+            mtb.evaluate,
+            {**fake, "judge_parallel": 10**30},
+            r"judge_parallel \(--judge-parallel\): must be at most",
+        ),
+        (mtb.generate, {"model": "m", "parallel": 10**9}, r"parallel \(--parallel\): must be at most 10000"),
+        (
+            mtb.generate,
+            {"model": "m", "num_choices": 10**30},
+            r"num_choices \(--num-choices\): must be at most",
+        ),
+        (
+            mtb.results,
+            {"data_dir": "x" * 3000},
+            r"data_dir \(--data-dir\): a part of the path is 3,000 bytes",
+        ),
+        (mtb.results, {"input_file": "a\0b"}, r"input_file \(--input-file\): holds a NUL character"),
+        (mtb.generate, {"model": "fake", "provider": "fake", "model_id": "m\0"}, "holds a NUL character"),
+        (mtb.results, {"bench": "x" * 3000}, "unknown benchmark"),
+        (
+            mtb.judge,
+            {"judge_model_path": "x" * 3000},
+            "--judge-model-path: a part of the path is 3,000 bytes",
+        ),
+    ]
+    for call, arguments, message in cases:
+        with pytest.raises(mtb.MtbError, match=message):
+            call(**{"data_dir": data, **arguments})
 
 
 def test_an_unknown_keyword_is_a_type_error_naming_the_closest_flag() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from helpers import judge_responder, read_jsonl
@@ -135,7 +136,13 @@ def test_a_bad_state_file_is_path_and_line_with_the_way_out(
     server.responder = respond
     result = judge(runner, server, data_dir, "--batch")
     assert result.exit_code == 0, result.stderr
-    assert "last line unfinished" in result.stderr
+    # Recording its batch, the run cut the unfinished line first: the batch's line was joined to
+    # it, so the next run found a bad line in the middle and lost the batch paid for.
+    assert "removed an incomplete last line" in result.stderr
+    lines = state.read_text().splitlines()
+    assert len(lines) == 2 and json.loads(lines[1])["batch_id"] == server.batches.created[-1]
+    again = judge(runner, server, data_dir, "--batch")
+    assert again.exit_code == 0, again.stderr
 
 
 def test_batch_is_refused_for_local_models_and_other_providers(runner: CliRunner, data_dir: Path) -> None:
@@ -183,3 +190,99 @@ def test_a_batch_the_provider_does_not_know_stops_the_run_naming_the_record(
     assert result.exit_code == 1
     assert f"{state}:1: batch batch_gone is unknown at the provider" in result.stderr
     assert len(server.batches.created) == 1  # nothing resubmitted behind the user's back
+
+
+# ---------------------------------------------------------------- the provider's files, damaged
+
+
+def foreign(kind: str, lines: list[str]) -> list[str]:
+    stranger = {**json.loads(lines[0]), "custom_id": "mtb-not-one-of-ours"}
+    return [json.dumps(stranger), *lines]
+
+
+DAMAGE = {
+    "reordered": lambda kind, lines: lines[::-1],
+    "duplicated": lambda kind, lines: [line for line in lines for _ in (1, 2)],
+    "unknown-custom-id": foreign,
+    "truncated": lambda kind, lines: [*lines[:-1], lines[-1][: len(lines[-1]) // 2]],
+}
+
+
+@pytest.mark.parametrize("kind", sorted(DAMAGE))
+def test_the_providers_damaged_files_lose_no_reply_paid_for(
+    runner: CliRunner, server: OpenAIServer, data_dir: Path, kind: str
+) -> None:
+    server.responder = respond
+    damaged: list[str] = []
+
+    def damage(file_kind: str, lines: list[str]) -> list[str]:
+        if damaged:  # the first batch's output file only
+            return lines
+        damaged.append(file_kind)
+        return DAMAGE[kind](file_kind, lines)
+
+    server.batches.damage = damage
+    result = judge(runner, server, data_dir, "--batch")
+    assert result.exit_code == 0, result.stderr
+    rows = judgments(data_dir)
+    assert len(rows) == len({(r["question_id"], r["turn"]) for r in rows}) == 20
+    said = " ".join(result.stderr.split())
+    if kind == "truncated":  # the line that cannot be read is asked again, in a second batch
+        assert len(server.batches.created) == 2 and len(server.batches.lines) == 21
+        assert "1 line(s) that could not be read (their requests go into a new batch)" in said
+    else:  # every reply was there: nothing asked twice
+        assert len(server.batches.created) == 1 and len(server.batches.lines) == 20
+    if kind == "duplicated":
+        assert "20 line(s) naming a request again" in said
+    if kind == "unknown-custom-id":
+        assert "1 line(s) naming a request this batch did not hold (ignored)" in said
+
+
+def test_a_reply_wins_over_an_error_line_naming_the_same_request(
+    runner: CliRunner, server: OpenAIServer, data_dir: Path
+) -> None:
+    server.responder = respond
+
+    def damage(file_kind: str, lines: list[str]) -> list[str]:
+        # A line failing the first request, before the line that answers it: the reply is paid for.
+        error = {"code": "server_error", "message": "a stray error line"}
+        stray = {**json.loads(lines[0]), "response": None, "error": error}
+        return [json.dumps(stray), *lines]
+
+    server.batches.damage = damage
+    result = judge(runner, server, data_dir, "--batch")
+    assert result.exit_code == 0, result.stderr
+    assert len(server.batches.created) == 1 and len(server.batches.lines) == 20  # nothing asked twice
+    assert len(judgments(data_dir)) == 20
+
+
+def test_a_state_file_reordered_or_repeated_still_finds_every_reply(
+    runner: CliRunner, server: OpenAIServer, data_dir: Path
+) -> None:
+    server.responder = respond
+    server.batches.fail_every = 7  # 2 lines of the first batch fail and go into a second
+    assert judge(runner, server, data_dir, "--batch").exit_code == 0
+    assert len(server.batches.created) == 2
+    output = data_dir / "mt_bench/model_judgment/gpt-4_single.jsonl"
+    state = output.with_name(output.name + ".batches")
+    first, second = state.read_text().splitlines()
+    # The judgments lost, the state file's lines reordered and one repeated: the failed requests'
+    # replies are in the second batch, whichever line the file names it on.
+    output.unlink()
+    state.write_text(f"{second}\n{first}\n{second}\n")
+    server.batches.fail_every = 0
+    again = judge(runner, server, data_dir, "--batch")
+    assert again.exit_code == 0, again.stderr
+    assert len(server.batches.created) == 2  # nothing submitted again: every reply was paid for once
+    assert len(judgments(data_dir)) == 20
+    assert (
+        f"{state}:3: batch {json.loads(second)['batch_id']} is recorded on line 1 too; read as one batch"
+        in (" ".join(again.stderr.split()))
+    )
+    # The same batch naming one request for two items cannot be read as one: path:line.
+    conflicting = json.loads(second)
+    custom_id = next(iter(conflicting["requests"]))
+    conflicting["requests"][custom_id] = "another item"
+    state.write_text(f"{second}\n{json.dumps(conflicting)}\n")
+    bad = judge(runner, server, data_dir, "--batch")
+    assert bad.exit_code == 2 and f"{state}:2: batch" in bad.stderr and "--forget-batches" in bad.stderr

@@ -80,3 +80,13 @@ def test_turns_out_of_range_is_an_error_naming_the_manifest(tmp_path: Path, turn
     with pytest.raises(DataError, match=message) as caught:
         Benchmark.load(str(manifest))
     assert str(manifest) in str(caught.value)
+
+
+def test_a_language_set_for_a_family_that_never_reads_it_is_an_error(tmp_path: Path) -> None:
+    # Arena-Hard never checked the answers' language: `language = "ko"` promised a check no one made.
+    text = (Path(__file__).parents[1] / "questions" / "arena-hard-v0.1.toml").read_text(encoding="utf-8")
+    manifest = tmp_path / "arena-ko.toml"
+    manifest.write_text('language = "ko"\n' + text, encoding="utf-8")
+    with pytest.raises(DataError, match="'language' is read by MT-bench's results") as caught:
+        Benchmark.load(str(manifest))
+    assert str(manifest) in str(caught.value)

@@ -722,3 +722,425 @@ def test_the_uncorrupted_models_file_works(tmp_path: Path, runner: CliRunner) ->
     result = runner.invoke(app, [*args, "--first-n", "2", "--format", "json", "--data-dir", str(root)])
     assert result.exit_code == 0, result.stderr
     assert {r["model"] for r in json.loads(result.stdout)} == {"fake-a", "fake-b"}
+
+
+# ---------------------------------------------------------------- this wave's inputs
+
+
+def assert_names_a_file(result: Any, shown: str, suffixes: str = "jsonl|json|toml|yaml|html|batches") -> None:
+    """No traceback, an exit code mtb gives, and an error that names a file (or the extra to install)."""
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise AssertionError(f"traceback ({type(result.exception).__name__}: {result.exception})\n{shown}")
+    assert result.exit_code in (0, 1, 2), shown
+    assert "Traceback" not in result.stderr, shown
+    if result.exit_code == 2 and "error:" in result.stderr:
+        said = " ".join(result.stderr.split())
+        assert re.search(rf"\S+\.({suffixes})(:\d+)?:", said) or "pip install" in said, shown
+
+
+# -- the Python API: each argument given what a notebook might pass by mistake
+
+HOSTILE_VALUES: list[Any] = [
+    None, True, 0, -1, 10**30, 1.5, float("nan"), float("inf"), "", " ", "x" * 3000, "a,b", "\x00", "\n",
+    "/dev/zero", [], [1], ["a", None], ("a", "a"), {"a": 1}, b"bytes", object(), "../../etc/passwd", "1e400",
+]  # fmt: skip
+
+
+def api_calls(root: Path) -> dict[str, tuple[Callable[..., Any], dict[str, Any]]]:
+    import mtb
+
+    common = {"data_dir": str(root)}
+    fake_judge = {"judge_provider": "fake", "judge_model": "fake/rating-5"}
+    return {
+        "results": (mtb.results, {**common, "ci": False}),
+        "judge": (mtb.judge, {**common, "dry_run": True, "model_list": list(MODELS)}),
+        "generate": (mtb.generate, {**common, "model": "fake", "provider": "fake", "first_n": 1}),
+        "evaluate": (
+            mtb.evaluate,
+            {**common, "model": "fake", "provider": "fake", "first_n": 1, **fake_judge},
+        ),
+    }
+
+
+def api_cases() -> list[tuple[str, str, int]]:
+    """(function, argument, index of the hostile value): three values per argument, seeded."""
+    import dataclasses
+
+    from mtb.app.evaluate import EvalSpec
+    from mtb.app.generate import GenerateSpec
+    from mtb.app.judge import JudgeSpec
+    from mtb.app.results import ResultsSpec
+
+    specs = {"results": ResultsSpec, "judge": JudgeSpec, "generate": GenerateSpec, "evaluate": EvalSpec}
+    cases = []
+    for function, spec in specs.items():
+        rng = random.Random(f"{SEED}-api-{function}")
+        for spec_field in dataclasses.fields(spec):
+            if spec_field.name in ("local", "judge_local"):
+                continue
+            cases += [(function, spec_field.name, i) for i in rng.sample(range(len(HOSTILE_VALUES)), 3)]
+    return cases
+
+
+@pytest.mark.parametrize(("function", "argument", "value"), api_cases())
+def test_hostile_api_arguments_never_give_a_traceback_or_a_hang(
+    function: str, argument: str, value: int, tmp_path: Path
+) -> None:
+    """`mtb.evaluate/generate/judge/results`: a bad argument is an MtbError or a TypeError naming it
+    (or naming the file it led to), never another exception, never a hang or a memory blow-up."""
+    from mtb.errors import MtbError
+
+    root = tmp_path / "data"
+    make_data(root)
+    call, base = api_calls(root)[function]
+    given = HOSTILE_VALUES[value]
+    with deadline(30):
+        try:
+            call(**{**base, argument: given})
+        except (MtbError, TypeError) as exc:
+            said = str(exc)
+            flag = "--" + argument.replace("_", "-")
+            named = argument in said or flag in said or re.search(r"\S+\.(jsonl|json|toml)\b", said)
+            # A value used as it was given ("no answers for 'a,b'") names the argument by its value.
+            assert named or (isinstance(given, str) and given.strip() and given.strip()[:40] in said), said
+        except BaseException as exc:
+            raise AssertionError(
+                f"{function}({argument}={given!r:.60}): {type(exc).__name__}: {exc}"
+            ) from exc
+
+
+def test_the_api_calls_of_the_fuzz_work(tmp_path: Path) -> None:
+    """Each call the argument fuzz starts from succeeds as it is: the damage is the argument's."""
+    root = tmp_path / "data"
+    make_data(root)
+    for function, (call, base) in api_calls(root).items():
+        report = call(**base)
+        assert report is not None, function
+
+
+# -- the Batch API: the state file and the provider's output and error files
+
+
+def batch_judge(runner: CliRunner, server: Any, root: Path) -> Any:
+    args = ["judge", "--batch", "--model-list", *MODELS, "--data-dir", str(root), "--no-progress"]
+    args += ["--judge-api-base", server.url, "--judge-api-key", "k"]
+    with deadline(60):
+        return runner.invoke(app, args)
+
+
+def rated(request: Any) -> Any:
+    from mtb.testing.openai_server import Reply
+
+    return Reply(text="Rating: [[6]]")
+
+
+PROVIDER_DAMAGE: dict[str, Callable[[list[str], random.Random], list[str]]] = {
+    "reordered": lambda lines, rng: rng.sample(lines, len(lines)),
+    "duplicated": lambda lines, rng: [line for line in lines for _ in range(rng.randint(1, 3))],
+    "truncated": lambda lines, rng: [*lines[:-1], lines[-1][: rng.randrange(len(lines[-1]))]],
+    "unknown-custom-id": lambda lines, rng: [x.replace('"mtb-', '"mtb-x', 1) for x in lines[:2]] + lines,
+    "byte-flip": lambda lines, rng: [
+        line if rng.random() > 0.3 else line[:i] + rng.choice('{}[]":,0\\') + line[i + 1 :]
+        for line in lines
+        for i in [rng.randrange(len(line))]
+    ],
+    "not-json": lambda lines, rng: ["<html>502 Bad Gateway</html>", *lines[1:]],
+    "nested": lambda lines, rng: ['{"custom_id": ' + "[" * 100_000 + "]" * 100_000 + "}", *lines],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("kind", sorted(PROVIDER_DAMAGE))
+def test_damaged_provider_batch_files_never_give_a_traceback_or_lose_a_reply(
+    kind: str, tmp_path: Path, runner: CliRunner, server: Any
+) -> None:
+    root = tmp_path / "data"
+    files = make_data(root)
+    files["judgments"].unlink()  # every judgment to make, through a batch
+    rng = random.Random(f"{SEED}-provider-{kind}")
+    server.responder = rated
+    server.batches.fail_every = 5  # an error file too
+    server.batches.damage = lambda file_kind, lines: PROVIDER_DAMAGE[kind](lines, rng)
+    result = batch_judge(runner, server, root)
+    shown = f"exit {result.exit_code}\n{result.stderr[-2000:]}"
+    assert_names_a_file(result, shown)
+    # Whatever the damage, every reply the files held was kept: what is missing is what a rerun asks for.
+    server.batches.damage = None
+    again = batch_judge(runner, server, root)
+    assert again.exit_code == 0, again.stderr
+    rows = [json.loads(line) for line in files["judgments"].read_text().splitlines()]
+    assert len(rows) == len({(r["model"], r["question_id"], r["turn"]) for r in rows}) == 24
+
+
+@pytest.mark.parametrize("kind", sorted(CORRUPTIONS))
+def test_a_corrupted_batch_state_file_never_gives_a_traceback_or_a_hang(
+    kind: str, tmp_path: Path, runner: CliRunner, server: Any
+) -> None:
+    root = tmp_path / "data"
+    files = make_data(root)
+    files["judgments"].unlink()
+    server.responder = rated
+    server.batches.fail_every = 5  # two batches recorded
+    assert batch_judge(runner, server, root).exit_code == 0
+    state = files["judgments"].with_name(files["judgments"].name + ".batches")
+    files["judgments"].unlink()  # the judgments to collect again from the recorded batches
+    CORRUPTIONS[kind](state, random.Random(f"{SEED}-state-{kind}"))
+    result = batch_judge(runner, server, root)
+    assert_names_a_file(result, f"exit {result.exit_code}\n{result.stderr[-2000:]}")
+    if result.exit_code == 2:
+        assert str(state) in " ".join(result.stderr.split()) and "--forget-batches" in result.stderr
+
+
+# -- reference ratings files (`mtb quality --reference`)
+
+
+def make_quality_data(root: Path) -> Path:
+    """The fuzz data with a third model judged, and a reference rating all three."""
+    files = make_data(root)
+    rows = [json.loads(line) for line in files["judgments"].read_text().splitlines()]
+    rows += [{**r, "model": "model-c", "score": 11 - r["score"]} for r in rows if r["model"] == "model-a"]
+    write_jsonl(files["judgments"], rows)
+    reference = root / "arena-ratings.json"
+    ratings = [
+        {"model": m, "rating": 1000.0 + 40 * i, "ci_low": 990.0 + 40 * i, "ci_high": 1010.0 + 40 * i}
+        for i, m in enumerate(("model-c", "model-a", "model-b"))
+    ]
+    reference.write_text(json.dumps(ratings, indent=2) + "\n", encoding="utf-8")
+    return reference
+
+
+def replaced(old: str, new: str) -> Callable[[Path, random.Random], None]:
+    """A corruption that writes `new` where the file says `old` (the first time)."""
+
+    def corrupt(path: Path, rng: random.Random) -> None:
+        path.write_text(path.read_text(encoding="utf-8").replace(old, new, 1), encoding="utf-8")
+
+    return corrupt
+
+
+REFERENCE_CORRUPTIONS = {
+    **{name: CORRUPTIONS[name] for name in ("byte-flip", "non-utf8", "truncated", "nan", "empty")},
+    "deep-nesting": lambda path, rng: path.write_text("[" * 100_000 + "]" * 100_000),
+    "big-integer": replaced("1000.0", "1" + "0" * 400),
+    "swapped-interval": replaced('"ci_low": 990.0', '"ci_low": 1090.0'),
+    "model-twice": replaced('"model-a"', '"model-c"'),
+    "wrong-types": replaced('"rating": 1040.0', '"rating": "high"'),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(REFERENCE_CORRUPTIONS))
+def test_a_corrupted_reference_ratings_file_never_gives_a_traceback_or_a_wrong_number(
+    kind: str, tmp_path: Path, runner: CliRunner
+) -> None:
+    root = tmp_path / "data"
+    reference = make_quality_data(root)
+    REFERENCE_CORRUPTIONS[kind](reference, random.Random(f"{SEED}-reference-{kind}"))
+    args = [
+        "quality",
+        "--reference",
+        str(reference),
+        "--data-dir",
+        str(root),
+        "--rounds",
+        "20",
+        "--format",
+        "json",
+    ]
+    with deadline(30):
+        result = runner.invoke(app, args)
+    shown = f"exit {result.exit_code}\n{result.stderr[-2000:]}"
+    assert_names_a_file(result, shown)
+    if result.exit_code == 0:  # what is printed is numbers, never NaN
+        assert "NaN" not in result.stdout and "Infinity" not in result.stdout
+    if kind in ("swapped-interval", "model-twice", "big-integer", "wrong-types", "nan"):
+        assert result.exit_code == 2 and f"{reference}:" in " ".join(result.stderr.split()), shown
+
+
+def test_the_uncorrupted_reference_works(tmp_path: Path, runner: CliRunner) -> None:
+    root = tmp_path / "data"
+    reference = make_quality_data(root)
+    args = [
+        "quality",
+        "--reference",
+        str(reference),
+        "--data-dir",
+        str(root),
+        "--rounds",
+        "20",
+        "--format",
+        "json",
+    ]
+    shown = runner.invoke(app, args)
+    assert shown.exit_code == 0, shown.stderr
+    assert json.loads(shown.stdout)["models"] == ["model-a", "model-b", "model-c"]
+
+
+# -- bias records (`mtb bias verbosity`)
+
+LISTED = "Here is how:\n1. First, read the question.\n2. Then, think it over.\n3. Last, write the answer."
+
+
+def make_bias_data(root: Path) -> None:
+    """The fuzz data, its answers holding a numbered list the verbosity attack can repeat."""
+    make_data(root)
+    for model in MODELS:
+        path = root / "mt_bench" / "model_answer" / f"{model}.jsonl"
+        rows = [json.loads(line) for line in path.read_text().splitlines()]
+        write_jsonl(path, [{**r, "choices": [{"index": 0, "turns": [LISTED, "fine"]}]} for r in rows])
+
+
+def bias_responder(request: Any) -> Any:
+    from mtb.testing.openai_server import Reply
+
+    if "[[A]]" in json.dumps(request.messages):  # a judge prompt
+        return Reply(text="[[A]]")
+    return Reply(text="1. Read the question first.\n2. Think it over.\n3. Write the answer last.")
+
+
+@pytest.mark.parametrize("target", ["records", "control", "rephrased"])
+@pytest.mark.parametrize("kind", sorted(CORRUPTIONS))
+def test_corrupted_bias_records_never_give_a_traceback_or_a_hang(
+    kind: str, target: str, tmp_path: Path, runner: CliRunner, server: Any
+) -> None:
+    root = tmp_path / "data"
+    make_bias_data(root)
+    server.responder = bias_responder
+    args = ["bias", "verbosity", "--answers", "4", "--control", "--data-dir", str(root), "--format", "json"]
+    args += [
+        "--api-base",
+        server.url,
+        "--api-key",
+        "k",
+        "--judge-api-base",
+        server.url,
+        "--judge-api-key",
+        "k",
+    ]
+    first = runner.invoke(app, args)
+    assert first.exit_code == 0, first.stderr
+    folder = root / "mt_bench" / "bias" / "verbosity"
+    path = {
+        "records": folder / "gpt-4.jsonl",
+        "control": folder / "gpt-4_control.jsonl",
+        "rephrased": folder / "rephrased" / "gpt-4.jsonl",
+    }[target]
+    CORRUPTIONS[kind](path, random.Random(f"{SEED}-bias-{kind}-{target}"))
+    with deadline(60):
+        result = runner.invoke(app, args)
+    assert_names_a_file(result, f"exit {result.exit_code}\n{result.stderr[-2000:]}")
+
+
+# -- manifests with a `language`
+
+LANGUAGES = [
+    '"ko"',
+    '"KO"',
+    '"ko-KR"',
+    '" ko"',
+    '""',
+    '"\\u0000"',
+    '"' + "e" * 3000 + '"',
+    "5",
+    "true",
+    "[]",
+    "nan",
+    '"zz"',
+]
+
+
+@pytest.mark.parametrize("protocol", ["mt-bench", "arena-hard"])
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_a_manifest_language_never_gives_a_traceback(
+    language: str, protocol: str, tmp_path: Path, runner: CliRunner
+) -> None:
+    root = tmp_path / "data"
+    make_data(root)
+    text = (Path(__file__).parents[1] / "questions" / "mt_bench.toml").read_text(encoding="utf-8")
+    manifest = tmp_path / "translated.toml"
+    manifest.write_text(
+        f"language = {language}\n" + text.replace('"mt-bench"', f'"{protocol}"'), encoding="utf-8"
+    )
+    for args in (["results", "--no-ci"], ["judge", "--dry-run", "--model-list", *MODELS]):
+        with deadline(30):
+            result = runner.invoke(app, [*args, "--bench", str(manifest), "--data-dir", str(root)])
+        assert_names_a_file(result, f"mtb {args[0]}: exit {result.exit_code}\n{result.stderr[-2000:]}")
+
+
+# -- rate-limit headers (mtb.ratelimit): negative, huge, not numbers, dates in the past
+
+RATE_HEADERS = (
+    "x-ratelimit-limit-requests", "x-ratelimit-remaining-requests", "x-ratelimit-reset-requests",
+    "x-ratelimit-limit-tokens", "x-ratelimit-remaining-tokens", "x-ratelimit-reset-tokens",
+    "anthropic-ratelimit-requests-limit", "anthropic-ratelimit-requests-remaining",
+    "anthropic-ratelimit-requests-reset", "anthropic-ratelimit-tokens-limit",
+    "anthropic-ratelimit-tokens-remaining", "anthropic-ratelimit-tokens-reset",
+    "anthropic-ratelimit-input-tokens-limit", "anthropic-ratelimit-input-tokens-remaining",
+    "anthropic-ratelimit-input-tokens-reset", "retry-after", "retry-after-ms",
+)  # fmt: skip
+WALL = 1_800_000_000.0
+GARBAGE_RATE_VALUES = [
+    "-5", "-0", "abc", "", " ", "nan", "inf", "-inf", "1e400", "99999999999999", "0.001", "1e-300", "-1s",
+    "999h", "1h" * 50, "1" * 5000, "6m0s0", "1.2.3", "0x10", "Wed, 21 Oct 2015 07:28:00 GMT",
+    "Fri, 31 Dec 9999 23:59:59 -2359", "2015-10-21T07:28:00Z", "9999-12-31T23:59:59-23:59",
+    "2999-01-01T00:00:00Z",
+]  # fmt: skip
+PLAIN_RATE_VALUES = ["6000", "5999", "60", "1", "0", "1s", "20ms", "6m0s", "2030-01-15T08:00:00Z"]
+
+
+def random_rate_headers(rng: random.Random) -> dict[str, str]:
+    names = rng.sample(RATE_HEADERS, rng.randint(1, len(RATE_HEADERS)))
+    return {name: rng.choice(GARBAGE_RATE_VALUES + PLAIN_RATE_VALUES) for name in names}
+
+
+def test_hostile_rate_limit_headers_read_as_sane_limits_or_are_named() -> None:
+    """Whatever a response's headers say, they read as limits a controller can keep, or are named as
+    garbage; and with nothing in flight, the pace they set waits at most a minute for the next request."""
+    from mtb.ratelimit import LARGEST_COUNT, LONGEST_RESET, RateController, read_headers
+
+    rng = random.Random(f"{SEED}-rate-headers")
+    with deadline(60):
+        for _ in range(3000):
+            headers = random_rate_headers(rng)
+            info = read_headers(headers, now=WALL)
+            for state in (info.requests, info.tokens):
+                if state is not None:
+                    assert 1 <= state.limit <= LARGEST_COUNT and 0 <= state.remaining <= state.limit, headers
+                    assert state.reset is None or 0 <= state.reset <= LONGEST_RESET, headers
+            assert info.retry_after is None or info.retry_after >= 0, headers  # +inf: the run stops
+            assert all(name in headers for name, _, _ in info.bad), info.bad
+            rate = RateController(8)
+            rate.release(rate.take(1, 0.0), 0.0, rng.choice(["served", "limited", "failed"]), headers, WALL)
+            wait = rate.wait_before(1, 0.0)
+            assert wait is not None and 0 <= wait <= 60, (headers, wait)
+            assert all(header in " ".join(rate.notes()) for header, _, _ in info.bad)
+
+
+@pytest.mark.parametrize("round_", range(4))
+def test_hostile_rate_limit_headers_never_give_a_traceback_or_a_hang(
+    round_: int, tmp_path: Path, runner: CliRunner, server: Any
+) -> None:
+    """A judge run against a server whose every reply (and some 429s) carries garbage rate-limit
+    headers: it ends by itself, without a traceback, and names each header it ignored."""
+    from mtb.testing.openai_server import Reply
+
+    root = tmp_path / "data"
+    files = make_data(root)
+    files["judgments"].unlink()
+    rng = random.Random(f"{SEED}-rate-run-{round_}")
+    sent: set[str] = set()
+
+    def respond(request: Any) -> Any:
+        headers = random_rate_headers(rng)
+        sent.update(headers)
+        if rng.random() < 0.25:
+            return Reply(status=429, text="slow down", headers=headers)
+        return Reply(text="Rating: [[6]]", headers=headers)
+
+    server.responder = respond
+    args = ["judge", "--model-list", *MODELS, "--data-dir", str(root), "--no-progress", "--timeout", "5"]
+    with deadline(120):
+        result = runner.invoke(app, [*args, "--judge-api-base", server.url, "--judge-api-key", "k"])
+    shown = f"exit {result.exit_code}\n{result.stderr[-3000:]}"
+    assert_names_a_file(result, shown)
+    assert result.exit_code in (0, 1), shown
+    ignored = re.findall(r"ignored the server's (\S+) header", result.stderr)
+    assert set(ignored) <= sent, shown

@@ -1,10 +1,22 @@
 import json
+import stat
 from pathlib import Path
 
 import pytest
 
 from mtb.errors import DataError, OutputLockedError
-from mtb.jsonl import JsonlAppender, iter_json_lines, read_records, read_text, repair_tail, write_atomically
+from mtb.jsonl import (
+    UNFINISHED,
+    JsonlAppender,
+    complete_lines,
+    is_unfinished,
+    iter_json_lines,
+    read_records,
+    read_text,
+    repair_tail,
+    unfinished_lines,
+    write_atomically,
+)
 from mtb.records import Question
 
 
@@ -23,6 +35,54 @@ def test_invalid_record_reports_path_and_line(tmp_path: Path) -> None:
     )
     with pytest.raises(DataError, match=r"q.jsonl:2: missing field 'category'"):
         read_records(path, Question.from_json)
+
+
+# Cut inside a string, a value, between fields, in a UTF-8 character, and deep in brackets.
+UNFINISHED_TAILS = ['{"a": "tex', '{"a": ', '{"a": 1,', '{"a": "\u00e9', '{"a": ' + "[" * 5000]
+
+
+@pytest.mark.parametrize("tail", UNFINISHED_TAILS)
+def test_an_unfinished_last_line_is_left_out_with_one_note(tmp_path: Path, tail: str) -> None:
+    path = tmp_path / "judgments.jsonl"
+    raw = ('{"a": 1}\n{"a": 2}\n' + tail).encode()
+    path.write_bytes(raw[:-1] if tail.endswith("\u00e9") else raw)  # half of the é
+    with unfinished_lines() as left_out:
+        assert [obj for _, obj in iter_json_lines(path)] == [{"a": 1}, {"a": 2}]
+        assert [obj for _, obj in iter_json_lines(path)] == [{"a": 1}, {"a": 2}]  # read twice
+        assert complete_lines(path, path.read_bytes()) == b'{"a": 1}\n{"a": 2}\n'
+    assert [str(line) for line in left_out] == [f"{path}:3: {UNFINISHED}"]
+
+
+def test_only_a_last_line_without_its_newline_can_be_unfinished(tmp_path: Path) -> None:
+    path = tmp_path / "judgments.jsonl"
+    path.write_text('{"a": 1}\n{"a": \n{"a": 3}\n')  # a bad line in the middle
+    with pytest.raises(DataError, match=r"judgments.jsonl:2: not valid JSON"):
+        list(iter_json_lines(path))
+    path.write_text('{"a": 1}\n{"a": \n')  # the last line, but its newline was written: not unfinished
+    with pytest.raises(DataError, match=r"judgments.jsonl:2: not valid JSON"):
+        list(iter_json_lines(path))
+    path.write_text('{"a": 1}\n[1, 2]')  # complete, but not an object: an error, not being written
+    with pytest.raises(DataError, match=r"judgments.jsonl:2: expected a JSON object"):
+        list(iter_json_lines(path))
+    path.write_text('{"a": 1}\n{"a": 2}')  # complete without its newline: read
+    assert [obj for _, obj in iter_json_lines(path)] == [{"a": 1}, {"a": 2}]
+    assert not is_unfinished(b'{"a": NaN}') and not is_unfinished(b"   ") and is_unfinished(b'{"a"')
+    # A file known to be whole (a download being verified): its last line cut short is an error.
+    path.write_text('{"a": 1}\n{"a": ')
+    with pytest.raises(DataError, match=r"judgments.jsonl:2: not valid JSON"):
+        list(iter_json_lines(path, whole=True))
+
+
+def test_a_writer_cuts_the_unfinished_line_and_says_so_once(tmp_path: Path) -> None:
+    path = tmp_path / "judgments.jsonl"
+    path.write_text('{"a": 1}\n{"a": ')
+    with unfinished_lines() as left_out:
+        assert [obj for _, obj in iter_json_lines(path)] == [{"a": 1}]  # the resume scan
+        with JsonlAppender(path) as out:  # then the writer, holding the lock
+            out.write({"a": 2})
+    assert left_out == []  # the writer's note replaces the readers'
+    assert out.notes and "removed an incomplete last line" in out.notes[0]
+    assert path.read_text() == '{"a": 1}\n{"a": 2}\n'
 
 
 def test_a_torn_last_line_is_removed(tmp_path: Path) -> None:
@@ -87,6 +147,43 @@ def test_a_file_made_and_never_written_is_taken_away(tmp_path: Path) -> None:
     with JsonlAppender(kept):
         pass
     assert kept.exists()
+
+
+def test_an_output_that_is_a_link_stays_a_link_and_its_target_gets_every_line(tmp_path: Path) -> None:
+    shared = tmp_path / "shared" / "judgments.jsonl"
+    shared.parent.mkdir()
+    shared.write_text('{"a": 1}\n')
+    shared.chmod(0o664)
+    output = tmp_path / "mine" / "judgments.jsonl"
+    output.parent.mkdir()
+    output.symlink_to(shared)
+    other = tmp_path / "other.jsonl"
+    other.symlink_to(shared)
+    with JsonlAppender(output) as out:
+        out.write({"a": 3})
+        # A second link to the same file shares its lock: two runs never interleave lines in it.
+        with pytest.raises(OutputLockedError, match=str(shared) + ".lock"):
+            JsonlAppender(other).__enter__()
+        out.rewrite([{"a": 1}, {"a": 2}, {"a": 3}])  # the final sorted rewrite
+        out.write({"a": 4})
+    assert output.is_symlink() and output.resolve() == shared
+    assert [json.loads(line)["a"] for line in shared.read_text().splitlines()] == [1, 2, 3, 4]
+    assert stat.S_IMODE(shared.stat().st_mode) == 0o664
+    assert sorted(p.name for p in shared.parent.iterdir()) == ["judgments.jsonl"]  # no temp, no lock
+    write_atomically(other, ['{"a": 5}'])
+    assert other.is_symlink() and shared.read_text() == '{"a": 5}\n'
+
+
+def test_a_link_to_nothing_yet_gets_its_target_made(tmp_path: Path) -> None:
+    shared = tmp_path / "shared.jsonl"
+    output = tmp_path / "judgments.jsonl"
+    output.symlink_to(shared)
+    with JsonlAppender(output):
+        pass  # made and never written: taken away again, the link left as it was
+    assert output.is_symlink() and not shared.exists()
+    with JsonlAppender(output) as out:
+        out.write({"a": 1})
+    assert output.is_symlink() and shared.read_text() == '{"a": 1}\n'
 
 
 def test_write_atomically_leaves_old_file_on_failure(tmp_path: Path) -> None:

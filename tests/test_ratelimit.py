@@ -20,6 +20,7 @@ from mtb.ratelimit import (
     Bucket,
     RateController,
     RateLimits,
+    RequestTooLarge,
     approximate_tokens,
     read_headers,
     request_tokens,
@@ -119,6 +120,9 @@ PAST = email.utils.formatdate(WALL - 3600, usegmt=True)
         ("retry-after", "soon", "not a number of seconds or an HTTP date"),
         ("retry-after", PAST, "a date in the past"),
         ("retry-after-ms", "lots", "not a number"),
+        # Paced by it, the next request waited 60 / 0.001 s (17 hours), nothing in flight, nothing said.
+        ("x-ratelimit-limit-tokens", "0.001", "below 1 a minute"),
+        ("anthropic-ratelimit-tokens-limit", "1e-300", "below 1 a minute"),
     ],
 )
 def test_garbage_values_are_left_out_and_named(name: str, value: str, why: str) -> None:
@@ -246,6 +250,24 @@ def test_known_limits_pace_from_the_first_request() -> None:
     assert "by --rpm" in rate.describe(0.0) or "by --tpm" in rate.describe(0.0)
     with pytest.raises(ValueError, match="rpm must be a number above 0"):
         RateLimits(rpm=0)
+
+
+def test_a_request_larger_than_a_minute_of_a_token_limit_fits_no_pace() -> None:
+    # Paced anyway, it went out into debt and the next request waited the debt out: a server that
+    # says 60 tokens a minute, and requests of 2,000 tokens, made each wait half an hour.
+    known = RateController(4, RateLimits(tpm=600))
+    with pytest.raises(
+        RequestTooLarge, match=r"takes 1,000 tokens .*more than --tpm allows in a minute \(600\)"
+    ):
+        known.wait_before(1000, 0.0)
+    assert known.wait_before(600, 0.0) == 0  # a whole minute's worth still goes
+    seen = RateController(4)
+    headers = openai_headers(limit_tokens="60", remaining_tokens="60", reset_tokens="1s")
+    seen.release(seen.take(10, 0.0), 0.0, "served", headers)
+    with pytest.raises(
+        RequestTooLarge, match="more than the server's token limit allows in a minute \\(60\\)"
+    ):
+        seen.wait_before(2000, 0.0)
 
 
 def test_garbage_headers_make_one_note_each() -> None:

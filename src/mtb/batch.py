@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from mtb.backends.base import BackendError, Completion, Message, SamplingParams
 from mtb.errors import DataError
 from mtb.jobs import CallStats, Deferred
+from mtb.jsonl import complete_lines, repair_tail
 from mtb.replies import CURRENT_ITEM, fingerprint, item_name
 
 if TYPE_CHECKING:
@@ -110,7 +111,10 @@ class BatchState:
         self.path = state_path(output)
         self.batches: list[SubmittedBatch] = []
         self.notes: list[str] = []
-        self._holding: dict[str, SubmittedBatch] = {}  # custom_id → the latest batch holding it
+        # custom_id → every batch holding it, latest line first: a request whose line a batch
+        # failed went into another, and any of them may hold the reply paid for.
+        self._holding: dict[str, list[SubmittedBatch]] = {}
+        self._last_line = 0  # the file's complete lines, so that a batch recorded names its own
         if forget and self.path.exists():
             self.path.unlink()
             self.notes.append(
@@ -124,21 +128,24 @@ class BatchState:
             raw = self.path.read_bytes()
         except OSError as exc:
             raise DataError(self.path, f"cannot be read ({exc.strerror or exc})") from None
-        lines = raw.split(b"\n")
+        # An unfinished last line (a kill while it was written) is left out, as by every reader.
+        lines = complete_lines(self.path, raw).split(b"\n")
+        self._last_line = len(lines) - 1  # the complete part ends in a newline: one empty piece after it
         for number, text in enumerate(lines, start=1):
             if not text.strip():
                 continue
-            last = number == len(lines)  # no newline after it: it may be unfinished
             try:
                 obj = json.loads(text)
             except ValueError as exc:
-                if last:
-                    self.notes.append(
-                        f"{self.path}:{number}: last line unfinished (still being written?), left out"
-                    )
-                    continue
                 raise self._bad(number, f"not valid JSON ({exc})") from None
-            self._add(self._parse(obj, number))
+            except RecursionError:
+                raise self._bad(number, "not valid JSON (nested too deeply)") from None
+            batch = self._parse(obj, number)
+            recorded = next((b for b in self.batches if b.batch_id == batch.batch_id), None)
+            if recorded is None:
+                self._add(batch)
+            else:  # a line repeated (an append done twice, files joined): one batch, read once
+                self._merge(recorded, batch)
 
     def _bad(self, number: int, what: str) -> DataError:
         return DataError(
@@ -161,23 +168,46 @@ class BatchState:
             isinstance(k, str) and isinstance(v, str) for k, v in requests.items()
         ):
             raise self._bad(number, "field 'requests' must map each custom_id to its item")
-        if any(b.batch_id == batch_id for b in self.batches):
-            raise self._bad(number, f"batch {batch_id} is recorded twice")
         return SubmittedBatch(batch_id, input_file_id, dict(requests), number)
+
+    def _merge(self, recorded: SubmittedBatch, again: SubmittedBatch) -> None:
+        """A batch recorded on two lines: the same batch at the provider, so its requests are one set;
+        a request named for two different items cannot be, and is an error."""
+        for custom_id, item in again.requests.items():
+            if recorded.requests.get(custom_id, item) != item:
+                raise self._bad(
+                    again.line,
+                    f"batch {again.batch_id} is recorded on line {recorded.line} too, with request "
+                    f"{custom_id} for another item ({recorded.requests[custom_id]!r}, here {item!r})",
+                )
+        added = {k: v for k, v in again.requests.items() if k not in recorded.requests}
+        recorded.requests.update(added)
+        for custom_id in added:
+            self._holding.setdefault(custom_id, []).insert(0, recorded)
+        self.notes.append(
+            f"{self.path}:{again.line}: batch {again.batch_id} is recorded on line {recorded.line} too; "
+            "read as one batch"
+        )
 
     def _add(self, batch: SubmittedBatch) -> None:
         self.batches.append(batch)
         for custom_id in batch.requests:
-            self._holding[custom_id] = batch
+            self._holding.setdefault(custom_id, []).insert(0, batch)
 
-    def holding(self, custom_id: str) -> SubmittedBatch | None:
-        return self._holding.get(custom_id)
+    def holding(self, custom_id: str) -> list[SubmittedBatch]:
+        """Every batch the request was submitted in, the latest recorded first."""
+        return list(self._holding.get(custom_id, ()))
 
     def record(self, batch_id: str, input_file_id: str, requests: dict[str, str]) -> SubmittedBatch:
         """Append a batch the provider now has, flushed to disk before anyone waits for it."""
-        line = (max((b.line for b in self.batches), default=0)) + 1
-        batch = SubmittedBatch(batch_id, input_file_id, requests, line)
+        batch = SubmittedBatch(batch_id, input_file_id, requests, self._last_line + 1)
         try:
+            # An unfinished last line (a kill while one was written) would swallow this one, and
+            # with it the batch id of requests paid for: the run's lock on its output makes this
+            # the only writer, so the line is cut, as any writer's output is (`repair_tail`).
+            note = repair_tail(self.path)
+            if note:
+                self.notes.append(note)
             with self.path.open("a", encoding="utf-8") as handle:
                 handle.write(json.dumps(batch.to_json(), ensure_ascii=False) + "\n")
                 handle.flush()
@@ -186,6 +216,7 @@ class BatchState:
             raise DataError(
                 self.path, f"cannot record batch {batch_id} ({exc.strerror or exc}); it runs at the provider"
             ) from None
+        self._last_line += 1
         self._add(batch)
         return batch
 
@@ -272,21 +303,23 @@ class BatchCaller:
     ) -> Completion:
         from mtb.engine import ItemFailed
 
-        held = self.state.holding(name)
         last: BackendError | None = None
-        for round_ in range(MAX_BATCH_ROUNDS):
-            if held is not None and round_ == 0:
-                # Submitted by an earlier run: its reply is (or will be) in that batch, paid for once.
-                reply = await self._from_batch(held, name)
-                if isinstance(reply, Completion):
-                    self.stats.reused += 1
-                    if self.meter is not None:
-                        self.meter.count(reply, messages)
-                    return reply
-            else:
-                reply = await self._in_new_batch(name, item, messages, params)
-                if isinstance(reply, Completion):
-                    return reply
+        # Submitted by an earlier run: its reply is (or will be) in one of those batches, paid for
+        # once. Each is asked, whatever order the state file lists them in (a line the provider
+        # failed in one batch went into another).
+        for held in self.state.holding(name):
+            reply = await self._from_batch(held, name)
+            if isinstance(reply, Completion):
+                self.stats.reused += 1
+                if self.meter is not None:
+                    self.meter.count(reply, messages)
+                return reply
+            last = reply
+        rounds = MAX_BATCH_ROUNDS - (1 if last is not None else 0)
+        for _ in range(rounds if last is None or last.kind != "refused" else 0):
+            reply = await self._in_new_batch(name, item, messages, params)
+            if isinstance(reply, Completion):
+                return reply
             last = reply
             if reply.kind == "refused":
                 break  # the provider answered with nothing to use; another batch ends the same way
@@ -400,7 +433,16 @@ class BatchCaller:
             await asyncio.sleep(self.poll)
 
     async def _read_results(self, batch_id: str, status: BatchStatus) -> _Results:
+        """The replies in a final batch's output and error files, by custom_id.
+
+        The provider's files are read as they come (in any order): a line that cannot be read
+        (torn, not JSON, no custom_id) is a failed one, its request goes into a new batch; a
+        custom_id named twice keeps a reply over an error (the reply is paid for), else its first
+        line; a custom_id this batch did not hold is ignored. Each of these is said once.
+        """
         results = _Results(status.status)
+        sent = {c for b in self.state.batches if b.batch_id == batch_id for c in b.requests}
+        unreadable, repeated, unknown = 0, 0, 0
         for file_id in (status.output_file_id, status.error_file_id):
             if not file_id:
                 continue
@@ -410,11 +452,33 @@ class BatchCaller:
                     continue
                 try:
                     obj = json.loads(line)
-                except ValueError:
-                    continue  # a torn line is a failed one: its request goes into a new batch
+                except (ValueError, RecursionError):
+                    obj = None
                 name = obj.get("custom_id") if isinstance(obj, dict) else None
-                if isinstance(name, str) and name not in results.replies:
-                    results.replies[name] = self._reply_of(obj)
+                if not isinstance(name, str):
+                    unreadable += 1
+                    continue
+                if sent and name not in sent:
+                    unknown += 1
+                    continue
+                reply = self._reply_of(obj)
+                held = results.replies.get(name)
+                if held is not None:
+                    repeated += 1
+                    if isinstance(held, Completion) or not isinstance(reply, Completion):
+                        continue
+                results.replies[name] = reply
+        problems = [
+            f"{n} line(s) {what}"
+            for n, what in (
+                (unreadable, "that could not be read (their requests go into a new batch)"),
+                (repeated, "naming a request again (a reply is kept over an error)"),
+                (unknown, "naming a request this batch did not hold (ignored)"),
+            )
+            if n
+        ]
+        if problems:
+            self.on_status(f"batch {batch_id}: the provider's files hold {'; '.join(problems)}")
         return results
 
     def _reply_of(self, obj: dict[str, Any]) -> Completion | BackendError:

@@ -39,16 +39,23 @@ def manifest_folders() -> list[Path]:
     return [*extra, resource_dir("questions")]
 
 
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except OSError:  # a name no file system holds (longer than a file name): no such manifest
+        return False
+
+
 def find_manifest(name_or_path: str) -> Path:
     """The manifest file that `--bench` names."""
     given = Path(name_or_path)
     if name_or_path.endswith(".toml") or given.parent != Path("."):
-        if given.is_file():
+        if _is_file(given):
             return given
         raise UsageError(f"no benchmark manifest at {name_or_path}")
     for folder in manifest_folders():
         candidate = folder / f"{name_or_path}.toml"
-        if candidate.is_file():
+        if _is_file(candidate):
             return candidate
     known = sorted(
         {p.stem for folder in manifest_folders() if folder.is_dir() for p in folder.glob("*.toml")}
@@ -133,4 +140,12 @@ class Benchmark:
             # Results make a column per turn: 10**23 turns was a loop that never ended.
             if bench.turns > MAX_TURNS:
                 raise ValueError(f"'turns' must be at most {MAX_TURNS}, got {bench.turns}")
+            from mtb.protocols.base import checks_language
+
+            if bench.language is not None and not checks_language(bench.protocol):
+                # Set and never read, it promised a check of the answers' language that no one made.
+                raise ValueError(
+                    f"'language' is read by MT-bench's results (protocol mt-bench); protocol "
+                    f"{protocol_name} does not check the answers' language: remove the key"
+                )
             return replace(bench, settings=get_protocol(protocol_name).load_settings(bench))

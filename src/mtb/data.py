@@ -63,6 +63,11 @@ def file_stem_safe(name: str) -> str:
     if not stem:
         # `--model ""`: the answer file would be `.jsonl`, hidden, read back as a model '.jsonl'.
         raise UsageError("a model or judge name is empty; give one (--model, --model-id, --judge-model)")
+    if "\0" in stem:  # the OS refuses it, as a ValueError from deep inside a run
+        raise UsageError(
+            f"the name {name!r} holds a NUL character, which no file name can: pick another name "
+            "(--model-id, --judge-model)"
+        )
     size = len(os.fsencode(stem))
     if size > MAX_STEM_BYTES:
         shown = name if len(name) <= 60 else f"{name[:40]}…{name[-10:]}"

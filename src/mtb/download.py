@@ -198,7 +198,7 @@ def format_problem(path: Path, name: str) -> str | None:
         if path.stat().st_size == 0:
             return "is empty"
         if suffix == ".jsonl":
-            for _ in iter_json_lines(path):
+            for _ in iter_json_lines(path, whole=True):  # a transfer cut short is not "being written"
                 pass
             return None
         if suffix == ".json" and path.stat().st_size > LARGE_JSON:

@@ -51,7 +51,7 @@ from mtb.jobs import read_existing as read_existing
 from mtb.jsonl import JsonlAppender
 from mtb.progress import ProgressSink
 from mtb.provenance import Run
-from mtb.ratelimit import Outcome, RateController, RateLimits, request_tokens
+from mtb.ratelimit import Outcome, RateController, RateLimits, RequestTooLarge, request_tokens
 from mtb.replies import CURRENT_ITEM, KeptReplies
 from mtb.retry import Circumstances, RetryPolicy, decide, is_retryable
 
@@ -243,10 +243,14 @@ class Caller:
             rate = endpoint.rate
             endpoint.assigned += 1
             try:
-                held_back = bool(rate.waiting) or rate.wait_before(tokens, self.clock()) != 0
-                if held_back:
-                    self._say_pace(endpoint, self.clock(), force=True)
-                permit = await rate.acquire(tokens, self.clock, self.sleep)
+                try:
+                    held_back = bool(rate.waiting) or rate.wait_before(tokens, self.clock()) != 0
+                    if held_back:
+                        self._say_pace(endpoint, self.clock(), force=True)
+                    permit = await rate.acquire(tokens, self.clock, self.sleep)
+                except RequestTooLarge as exc:
+                    # This item's request, not the run: a smaller one may still fit the limit.
+                    raise ItemFailed(str(exc)) from None
                 outcome: Outcome = "unsent"
                 headers: Mapping[str, str] = {}
                 try:

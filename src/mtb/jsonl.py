@@ -3,6 +3,13 @@
 Appending is the only way results reach disk while a run is going: one line per
 record, written whole and flushed, so a crash can at worst leave one torn line
 at the end. `repair_tail` removes such a line before the next run appends.
+
+Every reader shares one rule for the end of a file (`is_unfinished`): a last
+line with no newline after it that does not parse is a line still being
+written (`mtb results` while `mtb judge` appends), or cut by a kill. It is not
+there yet: left out, with one note, "PATH:LINE: last line unfinished (still
+being written?), left out", gathered by `unfinished_lines()` for the command to
+say. A bad line anywhere else is a `path:line` DataError.
 """
 
 from __future__ import annotations
@@ -16,6 +23,8 @@ import stat
 import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator
+from contextvars import ContextVar
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -82,6 +91,24 @@ def input_errors(path: Path, expected: str) -> Iterator[None]:
         raise DataError(path, f"cannot be read ({exc.strerror or exc})") from None
 
 
+# The most bytes in one part of a path (NAME_MAX on Linux and macOS file systems).
+NAME_MAX = 255
+
+
+def unnamable(path: Path) -> str | None:
+    """Why no file system can hold `path` (a NUL byte, a part longer than a file name), or None.
+
+    Said here, naming the argument: the OS answered from deep inside a command, as an
+    OSError ("File name too long") or a ValueError ("embedded null byte") traceback.
+    """
+    if "\0" in str(path):
+        return "holds a NUL character, which no path can"
+    longest = max((len(os.fsencode(part)) for part in path.parts), default=0)
+    if longest > NAME_MAX:
+        return f"a part of the path is {longest:,} bytes long; a file name holds at most {NAME_MAX}"
+    return None
+
+
 def read_text(path: Path) -> str:
     """A text file, checked for UTF-8; an unreadable or non-UTF-8 file is a DataError."""
     refuse_device(path)
@@ -115,14 +142,103 @@ def decode_line(path: Path, raw: bytes, number: int) -> dict[str, Any] | None:
     return obj
 
 
-def iter_json_lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Yield (line number, object) for every non-blank line; bad JSON or bytes are a DataError."""
+UNFINISHED = "last line unfinished (still being written?), left out"
+
+
+@dataclass(frozen=True)
+class UnfinishedLine:
+    """A file's last line that a reader left out: no newline after it, and it does not parse."""
+
+    path: Path
+    line: int
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {UNFINISHED}"
+
+
+# The unfinished lines the readers of the current command left out, one per file however often
+# it is read. A context variable, not an argument: the readers sit below every protocol's scoring
+# and planning, and the command that says the notes sits above them (`unfinished_lines`).
+_LEFT_OUT: ContextVar[dict[str, UnfinishedLine] | None] = ContextVar("mtb_unfinished_lines", default=None)
+
+
+def is_unfinished(raw: bytes) -> bool:
+    """Whether `raw`, a file's last line, is still being written: no newline at its end, and
+    not parseable JSON yet (cut inside a value, a string or a UTF-8 character)."""
+    if raw.endswith(b"\n") or not raw.strip() or raw.startswith(UTF16_BOMS):
+        return False
+    try:
+        json.loads(raw)
+    except (ValueError, RecursionError):  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        return True
+    return False
+
+
+def leave_out_unfinished(path: Path, number: int) -> None:
+    """Note that line `number` of `path`, its unfinished last line, was left out."""
+    left_out = _LEFT_OUT.get()
+    if left_out is None:  # a reader called outside any command (a library user): the log says it
+        import logging
+
+        logging.getLogger("mtb").info("%s", UnfinishedLine(path, number))
+        return
+    left_out[str(path)] = UnfinishedLine(path, number)
+
+
+def unfinished_tail_settled(path: Path) -> None:
+    """The writer of `path` cut its unfinished last line (`repair_tail`) and says so itself."""
+    left_out = _LEFT_OUT.get()
+    if left_out is not None:
+        left_out.pop(str(path), None)
+
+
+@contextlib.contextmanager
+def unfinished_lines() -> Iterator[list[UnfinishedLine]]:
+    """Gather what the readers run inside the block left out; the list is filled when it ends.
+
+    Blocks nest: an inner one (the results step of `mtb eval`) keeps its own.
+    """
+    gathered: list[UnfinishedLine] = []
+    token = _LEFT_OUT.set({})
+    try:
+        yield gathered
+    finally:
+        left_out = _LEFT_OUT.get()
+        _LEFT_OUT.reset(token)
+        gathered.extend((left_out or {}).values())
+
+
+def complete_lines(path: Path, data: bytes) -> bytes:
+    """A JSONL file's bytes up to its last complete line: an unfinished last line is left out
+    (with its note). For readers that take the whole file at once."""
+    if not data or data.endswith(b"\n"):
+        return data
+    cut = data.rfind(b"\n") + 1
+    if not is_unfinished(data[cut:]):
+        return data
+    leave_out_unfinished(path, data.count(b"\n", 0, cut) + 1)
+    return data[:cut]
+
+
+def iter_json_lines(path: Path, *, whole: bool = False) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield (line number, object) for every non-blank line; bad JSON or bytes are a DataError,
+    except in an unfinished last line, which is left out with a note (`is_unfinished`).
+
+    `whole`: the file is known to be complete (a download being verified), so its last line
+    is held to the rule of every other: one cut short is the file cut short, an error.
+    """
     refuse_device(path)
     with input_errors(path, "a JSONL file"):
         handle = path.open("rb")
     with handle:
         for number, raw in enumerate(handle, start=1):
-            obj = decode_line(path, raw, number)
+            try:
+                obj = decode_line(path, raw, number)
+            except DataError:
+                if not whole and is_unfinished(raw):  # only the last line can lack its newline
+                    leave_out_unfinished(path, number)
+                    return
+                raise
             if obj is not None:
                 yield number, obj
 
@@ -207,11 +323,22 @@ def is_stream(path: Path) -> bool:
     return not stat.S_ISREG(mode) or str(path.absolute()).startswith(("/dev/", "/proc/"))
 
 
+def link_target(path: Path) -> Path:
+    """The file `path` names, its symbolic links followed: the one a writer changes.
+
+    An output may be a link to a shared file. Renaming a new file over the link replaced
+    the link itself: the shared file kept only what had been appended through it, and the
+    two drifted apart. A path that is no link is returned as it is.
+    """
+    return Path(os.path.realpath(path)) if path.is_symlink() else path
+
+
 def write_atomically(path: Path, lines: Iterable[str]) -> None:
     """Replace `path` with `lines` so that readers see the old file or the new one, never half.
 
     A rewritten file keeps its permissions; a new one gets what the umask allows. A device
-    or pipe (`--export /dev/stdout`) is written into as it is.
+    or pipe (`--export /dev/stdout`) is written into as it is. A symbolic link stays one:
+    its target is replaced, beside itself, keeping the target's mode.
     """
     if is_stream(path):
         try:
@@ -221,9 +348,10 @@ def write_atomically(path: Path, lines: Iterable[str]) -> None:
         except OSError as exc:
             raise unwritable(path, exc) from None
         return
+    target = link_target(path)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, temp_name = temp_beside(path, ".tmp")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, temp_name = temp_beside(target, ".tmp")
     except OSError as exc:
         raise unwritable(path, exc) from None
     try:
@@ -232,7 +360,7 @@ def write_atomically(path: Path, lines: Iterable[str]) -> None:
                 handle.write(line + "\n")
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(temp_name, path)
+        os.replace(temp_name, target)
     except OSError as exc:
         Path(temp_name).unlink(missing_ok=True)
         raise unwritable(path, exc) from None
@@ -242,7 +370,12 @@ def write_atomically(path: Path, lines: Iterable[str]) -> None:
 
 
 def repair_tail(path: Path) -> str | None:
-    """Make `path` end in a complete line; return a note if something was cut."""
+    """Make `path` end in a complete line; return a note if something was cut.
+
+    For a writer, which holds the file's lock: no other mtb is writing it, so an
+    unfinished last line (the readers' rule, `is_unfinished`) was left by an
+    interrupted run, and appending after it would join two records on one line.
+    """
     if not path.exists() or path.stat().st_size == 0:
         return None
     with path.open("rb+") as handle:
@@ -253,9 +386,8 @@ def repair_tail(path: Path) -> str | None:
         data = handle.read()
         cut = data.rfind(b"\n") + 1
         tail = data[cut:]
-        try:
-            json.loads(tail)
-        except (ValueError, RecursionError):
+        unfinished_tail_settled(path)  # this note replaces the readers' one
+        if is_unfinished(tail):
             handle.truncate(cut)
             return f"{path}: removed an incomplete last line ({len(tail)} bytes) left by an interrupted run"
         handle.seek(0, os.SEEK_END)
@@ -276,12 +408,15 @@ class JsonlAppender:
     """The single writer of one output file for the length of a run.
 
     Holding it also holds `<file>.lock`, so two mtb processes never interleave
-    lines in the same file.
+    lines in the same file. An output that is a symbolic link is written through:
+    the lock, the appends and the final rewrite act on its target (two links to one
+    shared file share one lock), and the link stays a link.
     """
 
     def __init__(self, path: Path) -> None:
-        self.path = path
-        self._lock = FileLock(str(path) + ".lock")
+        self.path = path  # as the user named it, for messages
+        self.target = link_target(path)
+        self._lock = FileLock(str(self.target) + ".lock")
         self._handle: Any = None
         self._size = 0  # the file's length after its last complete line
         self.notes: list[str] = []
@@ -295,20 +430,20 @@ class JsonlAppender:
     def __enter__(self) -> JsonlAppender:
         # A file this run creates and never writes to is taken away again at the end: a
         # mistyped model name left an empty answer file that later read as a model.
-        self._created = not self.path.exists()
+        self._created = not self.target.exists()
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.target.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise unwritable(self.path.parent, exc) from None
+            raise unwritable(self.target.parent, exc) from None
         try:
             self._lock.acquire(timeout=0)
         except Timeout:
             raise OutputLockedError(
                 f"{self.path} is being written by another mtb process "
-                f"(lock file {self.path}.lock); wait for it to finish"
+                f"(lock file {self._lock.lock_file}); wait for it to finish"
             ) from None
         except OSError as exc:
-            raise unwritable(Path(str(self.path) + ".lock"), exc) from None
+            raise unwritable(Path(self._lock.lock_file), exc) from None
         try:
             note = repair_tail(self.path)
             if note:
@@ -322,7 +457,7 @@ class JsonlAppender:
     def _open(self) -> None:
         # Unbuffered: each line goes to the file in the write that reports it done, and a
         # write that fails leaves nothing queued to fail again at close.
-        self._handle = self.path.open("ab", buffering=0)
+        self._handle = self.target.open("ab", buffering=0)
         self._size = os.fstat(self._handle.fileno()).st_size
 
     def write(self, obj: dict[str, Any]) -> None:
@@ -360,8 +495,8 @@ class JsonlAppender:
             self._handle.close()
             self._handle = None
         with contextlib.suppress(OSError):
-            if self._created and self.path.stat().st_size == 0:
-                self.path.unlink()
+            if self._created and self.target.stat().st_size == 0:
+                self.target.unlink()  # a link to it is left as it was: pointing at nothing yet
         # The lock file goes while the lock is still held, so nothing is left beside the output.
         # A process that opened it just before waits on a file that is gone, and its lock
         # (filelock checks the link count) fails; the next run makes a new one.

@@ -77,6 +77,15 @@ class RateLimits:
                 raise ValueError(f"{name} must be a number above 0, not {value}")
 
 
+class RequestTooLarge(Exception):
+    """A request takes more tokens than a token limit allows in a whole minute: no pace fits it.
+
+    Paced anyway, it went out once the bucket was full and left a debt that the next request
+    waited out (60 tokens a minute and requests of 2,000 tokens: half an hour each), for a
+    request the server refuses ("Request too large") whatever the wait.
+    """
+
+
 # -- the headers -------------------------------------------------------------------------------
 
 
@@ -260,6 +269,11 @@ def read_headers(headers: Mapping[str, str], now: float | None = None) -> RateIn
         limit, remaining = values[limit_name], values[remaining_name]
         if limit is None or remaining is None or limit <= 0:
             return None  # a rate cannot be known without its limit
+        if limit < 1:
+            # Not a count of requests or tokens a minute: paced by it, the next request waited
+            # 60 / limit seconds (`0.001`: 17 hours), with nothing in flight and nothing said.
+            bad.append((limit_name, headers[limit_name], "below 1 a minute"))
+            return None
         if remaining > limit:
             bad.append((remaining_name, headers[remaining_name], f"more than the limit ({limit:g})"))
             return None
@@ -411,6 +425,11 @@ class RateController:
         wait = 0.0
         if self.known or self.seen_requests is not None or self.seen_tokens is not None:
             for bucket in self._buckets():
+                if bucket.counts_tokens and tokens > bucket.rate * 60:
+                    raise RequestTooLarge(
+                        f"the request takes {tokens:,} tokens (its prompt and max_tokens), more than "
+                        f"{bucket.source} allows in a minute ({bucket.rate * 60:,.0f}); no pace fits it"
+                    )
                 wait = max(wait, bucket.wait(bucket.amount(tokens), now))
         return wait
 

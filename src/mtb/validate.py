@@ -83,7 +83,12 @@ def field(
 def number(obj: Mapping[str, Any], key: str, default: Any = REQUIRED) -> float:
     """A finite int or float, as a float."""
     value = field(obj, key, (int, float), default=default)
-    return value if value is default else float(value)
+    if value is default:
+        return value  # type: ignore[no-any-return]
+    try:
+        return float(value)
+    except OverflowError:  # an integer of hundreds of digits: no float holds it
+        raise ValueError(f"field '{key}' is out of range") from None
 
 
 def string_list(obj: Mapping[str, Any], key: str, default: Any = REQUIRED) -> list[str]:

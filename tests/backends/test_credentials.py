@@ -135,7 +135,7 @@ def test_fake_needs_no_key_and_only_serves_fake_models() -> None:
     config = resolve_endpoint("judge", "fake", "fake/rating-3", environ={})
     assert (config.api_base, config.api_key) == (None, None)
     # The default judge name would write fake verdicts into gpt-4's judgment file.
-    with pytest.raises(UsageError, match="the fake provider has no model 'gpt-4'"):
+    with pytest.raises(UsageError, match="--judge-model: the fake provider has no model 'gpt-4'"):
         resolve_endpoint("judge", "fake", "gpt-4", environ={})
 
 

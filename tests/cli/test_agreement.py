@@ -245,6 +245,23 @@ def test_bad_votes_are_path_line_errors(runner: CliRunner, tmp_path: Path) -> No
     assert result.exit_code == 2 and f"{path}:" in result.stderr and "not valid JSON" in result.stderr
 
 
+def test_a_pair_file_being_written_is_read_without_its_unfinished_line(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    human_path, _, _, gpt4 = write_published(tmp_path)
+    pair_path = tmp_path / "gpt-4o_pair.jsonl"
+    mtb_pair_file(pair_path, gpt4)
+    args = ["agreement", str(human_path), str(pair_path), "--format", "json"]
+    clean = runner.invoke(app, args)
+    with pair_path.open("a") as handle:
+        handle.write('{"question_id": 81, "model_1": "a", "model_2": "b", "g1_win')  # `mtb judge` appending
+    appending = runner.invoke(app, args)
+    assert appending.exit_code == 0, appending.stderr
+    assert appending.stdout == clean.stdout
+    note = f"{pair_path}:{len(gpt4) + 1}: last line unfinished (still being written?), left out"
+    assert note in " ".join(appending.stderr.split())
+
+
 def test_a_second_vote_by_one_judge_is_an_error(runner: CliRunner, tmp_path: Path) -> None:
     human_path, _, _, gpt4 = write_published(tmp_path)
     path = tmp_path / "gpt4.json"

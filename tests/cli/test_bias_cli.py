@@ -7,6 +7,7 @@ import json
 import re
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from helpers import read_jsonl
@@ -317,3 +318,65 @@ def test_verbosity_rerun_after_failures_sends_only_what_is_missing(
     # one was kept (mtb.replies) and taken back instead of asked again.
     assert sum(is_judge(r) for r in requests) == 20 + 4
     assert len(read_jsonl(Path(json.loads(second.stdout)["records"]))) == 10
+
+
+@pytest.mark.parametrize(
+    ("damage", "problem"),
+    [
+        ({"g1_winner": None}, "field 'g1_winner' must be one of original, attacked, tie, error, got None"),
+        (
+            {"g2_winner": "first"},
+            "field 'g2_winner' must be one of original, attacked, tie, error, got 'first'",
+        ),
+        ({"rephrase_usable": "yes"}, "field 'rephrase_usable' must be true or false"),
+        ({"question_id": [81]}, "field 'question_id' must be an integer or a string"),
+    ],
+)
+def test_a_damaged_record_is_path_line_not_a_traceback_nor_a_count(
+    runner: CliRunner, server: OpenAIServer, data_dir: Path, damage: dict[str, object], problem: str
+) -> None:
+    # The summary read each record's winners as they were: a missing one was a KeyError
+    # traceback, an unknown one was counted as no failure without a word.
+    server.responder = verbosity_responder()
+    first = runner.invoke(app, args_for(server, data_dir, "--answers", "4", "--control"))
+    assert first.exit_code == 0, first.stderr
+    path = Path(json.loads(first.stdout)["records"])
+    rows = read_jsonl(path)
+    rows[2] = {**rows[2], **damage}
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    again = runner.invoke(app, args_for(server, data_dir, "--answers", "4", "--control"))
+    assert again.exit_code == 2, again.stderr
+    assert f"{path}:3: {problem}" in " ".join(again.stderr.split())
+    assert "Traceback" not in again.stderr
+
+
+@pytest.mark.parametrize(
+    ("name", "damage", "problem"),
+    [
+        ("rephrased", {"rephrased": 5}, "field 'rephrased' must be a string"),
+        ("control", {"winner": "A"}, "field 'winner' must be one of first, second, tie, error, got 'A'"),
+    ],
+)
+def test_damaged_rephrasings_and_control_records_are_path_line(
+    runner: CliRunner,
+    server: OpenAIServer,
+    data_dir: Path,
+    name: str,
+    damage: dict[str, object],
+    problem: str,
+) -> None:
+    server.responder = verbosity_responder()
+    first = runner.invoke(app, args_for(server, data_dir, "--answers", "4", "--control"))
+    assert first.exit_code == 0, first.stderr
+    records = Path(json.loads(first.stdout)["records"])
+    path = (
+        records.parent / "rephrased" / "gpt-4.jsonl"
+        if name == "rephrased"
+        else records.with_name("gpt-4_control.jsonl")
+    )
+    rows = read_jsonl(path)
+    rows[0] = {**rows[0], **damage}
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    again = runner.invoke(app, args_for(server, data_dir, "--answers", "4", "--control"))
+    assert again.exit_code == 2, again.stderr
+    assert f"{path}:1: {problem}" in " ".join(again.stderr.split())

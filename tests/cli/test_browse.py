@@ -282,6 +282,23 @@ def test_judgments_absent_is_fine(data_dir: Path) -> None:
     server.server_close()
 
 
+def test_a_judgment_file_being_written_is_shown_without_its_unfinished_line(data_dir: Path) -> None:
+    path = data_dir / "mt_bench" / "model_judgment" / "gpt-4_single.jsonl"
+    path.parent.mkdir(parents=True)
+    judged = {"question_id": 81, "model": "m", "judge": ["gpt-4", "single-v1"], "user_prompt": "p"}
+    judged |= {"judgment": "[[7]]", "score": 7, "turn": 1, "tstamp": 0}
+    path.write_text(json.dumps(judged) + "\n" + json.dumps({**judged, "question_id": 82})[:50])
+    server = make_server(data_dir, "127.0.0.1", 0)
+    payload = server.catalog.question("mt_bench", "81")
+    assert [j["score"] for j in payload["single"]] == [7]
+    note = f"{path}:2: last line unfinished (still being written?), left out"
+    assert payload["problems"] == [note]
+    board = server.catalog.leaderboard("mt_bench")
+    assert [row["judgments"] for table in board["single"] for row in table["rows"]] == [1]
+    assert board["problems"] == [note]  # said once, by the page and by the leaderboard alike
+    server.server_close()
+
+
 def test_the_command_serves_on_loopback(browse_data: Path) -> None:
     process = subprocess.Popen(
         [sys.executable, "-m", "mtb", "browse", "--port", "0", "--data-dir", str(browse_data)],

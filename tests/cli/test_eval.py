@@ -189,6 +189,8 @@ def test_a_bad_models_file_is_path_and_model_and_exit_2(
         '[[model]]\nmodel = "a"\n[[model]]\nmodel = "a"\n': "model #2: its name 'a'",
         'model = "a"\n': "a list of [[model]] tables",
         "[[model]\n": "not valid TOML",
+        # As --parallel: a trillion workers for one model filled memory before its first request.
+        '[[model]]\nmodel = "a"\nparallel = 1000000000000\n': "field 'parallel' must be at most 10000",
     }
     for text, message in cases.items():
         models.write_text(text)
@@ -378,9 +380,9 @@ def test_a_name_the_judge_step_cannot_carry_is_refused_before_any_answer(
     data = write_tiny_benchmark(tmp_path / "data")
     server.responder = respond
     for args, message in (
-        (["--model", "my model"], "'my model' is empty or holds a space or comma"),
-        (["--model", "m", "--model-id", "a,b"], "'a,b' is empty or holds a space or comma"),
-        (["--model", "/"], "'' is empty"),
+        (["--model", "my model"], "'my model' (from --model) is empty or holds a space or comma"),
+        (["--model", "m", "--model-id", "a,b"], "'a,b' (from --model-id) is empty or holds a space or comma"),
+        (["--model", "/"], "'' (from --model) is empty"),
         (["--model", "z" * 300], "300 bytes long"),
     ):
         result = run_eval(runner, data, *args, "--api-base", server.url, "--judge-api-base", server.url)

@@ -99,6 +99,48 @@ def test_rerun_judges_only_what_is_missing(runner: CliRunner, server: OpenAIServ
     assert len(rows) == len({(r["model"], r["question_id"], r["turn"]) for r in rows}) == 32
 
 
+def test_the_resume_scan_leaves_out_an_unfinished_line_and_the_writer_cuts_it(
+    runner: CliRunner, server: OpenAIServer, data_dir: Path
+) -> None:
+    server.responder = judge_responder
+    assert judge(runner, server, data_dir, "--first-n", "5").exit_code == 0
+    path = judgment_file(data_dir)
+    lines = path.read_text().splitlines(keepends=True)
+    path.write_text("".join(lines[:-1]) + lines[-1][:60])  # killed while the last line was written
+    note = f"{path}:20: last line unfinished (still being written?), left out"
+    planned = judge(runner, server, data_dir, "--first-n", "5", "--dry-run")
+    assert planned.exit_code == 0, planned.stderr
+    assert json.loads(planned.stdout)["to_make"] == 1 and note in " ".join(planned.stderr.split())
+    rerun = judge(runner, server, data_dir, "--first-n", "5")
+    assert rerun.exit_code == 0, rerun.stderr
+    assert len(server.chat_requests()) == 21
+    # One note for the line: the writer's, which cut it before appending.
+    assert "removed an incomplete last line" in rerun.stderr and "still being written" not in rerun.stderr
+    rows = read_jsonl(path)
+    assert len(rows) == len({(r["model"], r["question_id"], r["turn"]) for r in rows}) == 20
+
+
+def test_a_judgment_file_that_is_a_link_stays_one_and_its_target_holds_every_judgment(
+    runner: CliRunner, server: OpenAIServer, data_dir: Path, tmp_path: Path
+) -> None:
+    server.responder = judge_responder
+    shared = tmp_path / "shared" / "gpt-4_single.jsonl"  # a judgment file kept in a shared place
+    shared.parent.mkdir()
+    shared.touch(mode=0o664)
+    shared.chmod(0o664)
+    path = judgment_file(data_dir)
+    path.parent.mkdir(parents=True)
+    path.symlink_to(shared)
+    assert judge(runner, server, data_dir, "--first-n", "3").exit_code == 0
+    result = judge(runner, server, data_dir, "--first-n", "5")  # appends, then the sorted rewrite
+    assert result.exit_code == 0, result.stderr
+    assert path.is_symlink() and path.resolve() == shared
+    rows = read_jsonl(shared)
+    assert len(rows) == len({(r["model"], r["question_id"], r["turn"]) for r in rows}) == 20
+    assert oct(shared.stat().st_mode & 0o777) == oct(0o664)
+    assert not list(shared.parent.glob("*.lock")) and not list(shared.parent.glob(".*tmp"))
+
+
 def test_unparsed_verdicts_are_counted_and_retried_on_request(
     runner: CliRunner, server: OpenAIServer, data_dir: Path
 ) -> None:
@@ -388,6 +430,32 @@ def test_user_and_password_in_the_base_url_is_a_usage_error(
     assert "--judge-api-base must not contain user:pass@" in result.stderr
     assert "hunter2" not in result.stderr
     assert not server.requests
+
+
+@pytest.mark.parametrize(
+    ("headers", "paced_by"),
+    [
+        # A limit below one a minute: the next request waited 60 / 0.001 s, nothing said.
+        ({"x-ratelimit-limit-requests": "0.001", "x-ratelimit-remaining-requests": "0"}, None),
+        # A token limit smaller than one request: each waited out the last one's debt (half an hour).
+        ({"x-ratelimit-limit-tokens": "60", "x-ratelimit-remaining-tokens": "0"}, "the server's token limit"),
+    ],
+)
+def test_rate_limit_headers_no_pace_can_keep_end_the_run_at_once(
+    runner: CliRunner, server: OpenAIServer, data_dir: Path, headers: dict[str, str], paced_by: str | None
+) -> None:
+    server.responder = lambda request: replace(judge_responder(request), headers=headers)
+    started = time.monotonic()
+    result = judge(runner, server, data_dir, "--first-n", "2", "--parallel", "1")
+    assert time.monotonic() - started < 30, result.stderr
+    said = " ".join(result.stderr.split())
+    if paced_by is None:
+        assert result.exit_code == 0, result.stderr
+        assert "ignored the server's x-ratelimit-limit-requests header ('0.001': below 1 a minute)" in said
+    else:  # the first request went before the limit was known; every other was too large for it
+        assert result.exit_code == 1, result.stderr
+        assert f"more than {paced_by} allows in a minute (60); no pace fits it" in said
+        assert len(server.chat_requests()) == 1
 
 
 def test_garbage_rate_limit_headers_are_noted_once_and_the_run_goes_on(

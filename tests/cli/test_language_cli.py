@@ -4,6 +4,8 @@ language (wrong_language) and, with --language-penalty zero, scores them 0 as Ko
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -146,3 +148,41 @@ def test_unknown_language_code_is_a_usage_error(runner: CliRunner, tmp_path: Pat
     result = runner.invoke(app, ["results", "--bench", str(manifest), "--data-dir", str(root)])
     assert result.exit_code == 2
     assert "unknown language code 'kr'" in result.stderr and "ko, " in result.stderr
+
+
+@pytest.mark.parametrize("cause", ["unknown code", "no extra"])
+def test_eval_checks_the_language_before_any_request(
+    runner: CliRunner, server: OpenAIServer, tmp_path: Path, cause: str
+) -> None:
+    # Found by the results step, both left every answer and judgment paid for and no scores.
+    root = tmp_path / "data"
+    manifest = korean_bench(root, language="kr" if cause == "unknown code" else "ko")
+    args = ["eval", "--bench", str(manifest), "--data-dir", str(root), "--model", "m1", "--no-progress"]
+    args += [
+        "--api-base",
+        server.url,
+        "--api-key",
+        "k",
+        "--judge-api-base",
+        server.url,
+        "--judge-api-key",
+        "k",
+    ]
+    if cause == "unknown code":
+        result = runner.invoke(app, args)
+        code, stderr = result.exit_code, result.stderr
+    else:  # the language extra not installed: the package cannot be imported
+        program = (
+            "import sys; sys.modules['py3langid'] = None; from mtb.cli import main; "
+            "sys.argv = ['mtb', *sys.argv[1:]]; main()"
+        )
+        done = subprocess.run(
+            [sys.executable, "-c", program, *args], capture_output=True, text=True, timeout=120
+        )
+        code, stderr = done.returncode, done.stderr
+    assert code == 2, stderr
+    assert server.requests == []
+    said = " ".join(stderr.split())
+    assert (
+        f"{manifest}: language: unknown language code 'kr'" if cause == "unknown code" else "mtb[language]"
+    ) in said

@@ -217,3 +217,65 @@ def test_mt_bench_single_quality_with_a_plot(runner: CliRunner, tmp_path: Path) 
     )
     assert on_the_way.exit_code == 0, on_the_way.stderr
     assert json.loads(on_the_way.stdout)["spearman"] == pytest.approx(1.0)
+
+
+def four_models_judged(root: Path) -> list[str]:
+    models = ["m1", "m2", "m3", "m4"]
+    write_tiny_benchmark(root, models)
+    judgments = root / "mt_bench" / "model_judgment"
+    judgments.mkdir()
+    rows = [
+        {
+            "question_id": qid,
+            "model": model,
+            "judge": ["gpt-4", "single-v1" if turn == 1 else "single-v1-multi-turn"],
+            "user_prompt": "p",
+            "judgment": "[[5]]",
+            "score": min(10, 2 + 2 * k + (qid + turn) % 2),
+            "turn": turn,
+            "tstamp": 0,
+        }
+        for k, model in enumerate(models)
+        for qid in (1, 2, 3)
+        for turn in (1, 2)
+    ]
+    (judgments / "gpt-4_single.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return models
+
+
+def rating(model: str = "m1", value: str = "1", low: str = "0", high: str = "2") -> str:
+    return f'{{"model": "{model}", "rating": {value}, "ci_low": {low}, "ci_high": {high}}}'
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        # Each was read as it was: NaN went into every measure, a model named twice kept its last
+        # rating without a word, an interval upside down turned separability upside down.
+        (f"[{rating(value='NaN')}]", ":1: NaN is not a JSON number"),
+        (f"[\n{rating()},\n{rating()}]", ":3: model 'm1' is rated twice (first on line 2)"),
+        (f"[\n{rating(value='5', low='9', high='1')}]", ":2: m1: 'ci_low' (9) is above 'ci_high' (1)"),
+        # And these were tracebacks: a byte not UTF-8, an integer no float holds, nesting too deep.
+        ('[{"model": "m\xff"}]', ":1: not valid UTF-8"),
+        (f"[{rating(value='1' + '0' * 400)}]", ":1: m1: field 'rating' is out of range"),
+        ("[" * 100_000 + "]" * 100_000, ":1: a value nested too deeply to read"),
+        (
+            '[{"model": "m1", "rating": 1, "ci_low": 0}]',
+            ":1: m1: missing field 'ci_high' (intervals are needed",
+        ),
+        ("[]", ": holds no ratings"),
+    ],
+)
+def test_a_bad_reference_is_path_line_and_never_a_number(
+    runner: CliRunner, tmp_path: Path, text: str, problem: str
+) -> None:
+    root = tmp_path / "data"
+    four_models_judged(root)
+    reference = tmp_path / "ref.json"
+    reference.write_bytes(
+        text.encode("utf-8", "surrogateescape") if "\xff" not in text else text.encode("latin-1")
+    )
+    result = runner.invoke(app, ["quality", "--reference", str(reference), "--data-dir", str(root)])
+    assert result.exit_code == 2, result.stderr
+    assert f"{reference}{problem}" in " ".join(result.stderr.split())
+    assert "Traceback" not in result.stderr

@@ -151,6 +151,38 @@ def test_an_item_judged_again_under_another_prompt_counts_once(
     )
 
 
+@pytest.mark.parametrize("mode", ["single", "pairwise-all"])
+def test_judge_counts_an_item_judged_under_another_prompt_as_done_as_results_does(
+    runner: CliRunner, server: OpenAIServer, data_dir: Path, mode: str
+) -> None:
+    # `mtb judge` counted such an item as not done (and paid for it again) while `mtb results`
+    # counted it once: now both say done, and the plan says why nothing is sent.
+    server.responder = lambda request: Reply(text="[[A]] [[7]]")
+    args = ["judge", "--mode", mode, "--model-list", "vicuna-7b-v1.3", "gpt-3.5-turbo", "--first-n", "2"]
+    args += ["--judge-api-base", server.url, "--judge-api-key", "k", "--data-dir", str(data_dir)]
+    assert runner.invoke(app, args).exit_code == 0
+    sent = len(server.chat_requests())
+    path = judgments_dir(data_dir) / ("gpt-4_single.jsonl" if mode == "single" else "gpt-4_pair.jsonl")
+    # The same judgments, made under the prompt names of another prompt map.
+    write(path, [{**r, "judge": ["gpt-4", f"old-{r['judge'][1]}"]} for r in read_jsonl(path)])
+    judged = len(read_jsonl(path))
+    plan = runner.invoke(app, [*args, "--dry-run"])
+    assert plan.exit_code == 0, plan.stderr
+    summary = json.loads(plan.stdout)
+    assert (summary["already_done"], summary["to_make"], summary["done_under_another_prompt"]) == (
+        judged,
+        0,
+        judged,
+    )
+    assert "count as done, as `mtb results` counts them" in summary["prompt_note"]
+    assert f"move {path} aside" in summary["prompt_note"]
+    assert runner.invoke(app, args).exit_code == 0
+    assert len(server.chat_requests()) == sent  # nothing paid for twice
+    shown = results(runner, data_dir, "--mode", mode, "--no-ci", "--format", "json")
+    assert shown.exit_code == 0, shown.stderr
+    assert sum(r["judgments"] for r in json.loads(shown.stdout)) == judged * (1 if mode == "single" else 2)
+
+
 def test_a_model_matched_against_itself_is_left_out(runner: CliRunner, data_dir: Path) -> None:
     # Counted, a self-match gave its model a win and a loss at once (win 2, loss 1 from one real match).
     real = pair("a", "b", 81, 1, "model_1", "model_1")
@@ -185,6 +217,23 @@ def test_a_model_judged_on_fewer_turns_is_flagged(runner: CliRunner, data_dir: P
     assert shown.exit_code == 0, shown.stderr
     assert "incomplete: judged on fewer question turns than mt_bench has: part (158 of 160)" in shown.stderr
     assert "whole (" not in shown.stderr
+
+
+def test_pairwise_all_flags_models_with_missing_matches(runner: CliRunner, data_dir: Path) -> None:
+    # pairwise-all said nothing of a model with missing matches; the other modes flag it.
+    questions = read_jsonl(data_dir / "mt_bench" / "question.jsonl")
+    turns = [(q["question_id"], t) for q in questions for t in (1, 2)]
+    rows = [pair(a, b, q, t, "model_1", "model_2") for a, b in (("a", "b"), ("a", "c")) for q, t in turns]
+    rows += [pair("b", "c", q, t, "model_1", "model_1") for q, t in turns[:-10]]  # b vs c: 10 missing
+    write(judgments_dir(data_dir) / "gpt-4_pair.jsonl", rows)
+    shown = results(runner, data_dir, "--mode", "pairwise-all", "--format", "json")
+    assert shown.exit_code == 0, shown.stderr
+    said = " ".join(shown.stderr.split())
+    assert "incomplete: fewer matches than pairwise-all has" in said
+    assert "b (310 of 320; missing against 'c')" in said and "c (310 of 320; missing against 'b')" in said
+    assert "a (" not in said
+    listed = results(runner, data_dir, "--mode", "pairwise-all", "--model-list", "a", "b", "--format", "json")
+    assert listed.exit_code == 0 and "incomplete" not in listed.stderr  # only the listed models' matches
 
 
 def test_scores_off_the_scale_are_counted_and_said(runner: CliRunner, data_dir: Path) -> None:
@@ -668,3 +717,107 @@ def test_the_baseline_in_the_model_list_is_said_as_it_is(runner: CliRunner, data
     alone = results(runner, data_dir, "--mode", "pairwise-baseline", "--model-list", "gpt-3.5-turbo")
     assert alone.exit_code == 2
     assert "--model-list names only the baseline 'gpt-3.5-turbo'" in alone.stderr
+
+
+# ---------------------------------------------------------------- files still being written
+
+UNFINISHED_NOTE = "last line unfinished (still being written?), left out"
+
+
+def test_results_while_judge_appends_leave_out_the_unfinished_line(runner: CliRunner, data_dir: Path) -> None:
+    """`mtb results` while `mtb judge` appends: the same numbers as without the line being written."""
+    rows = [
+        single(m, q, t, (q + t + len(m)) % 10 + 1)
+        for m in ("m1", "m2")
+        for q in range(81, 161)
+        for t in (1, 2)
+    ]
+    path = write(judgments_dir(data_dir) / "gpt-4_single.jsonl", rows)
+    before = {f: results(runner, data_dir, "--format", f) for f in ("json", "table")}
+    with path.open("a") as handle:
+        handle.write(json.dumps(single("m1", 81, 1, 1))[:70])  # a line cut while it is written
+    for output_format, clean in before.items():
+        shown = results(runner, data_dir, "--format", output_format)
+        assert shown.exit_code == 0, shown.stderr
+        assert shown.stdout == clean.stdout
+        assert shown.stderr.count(UNFINISHED_NOTE) == 1
+        assert f"{path}:321: {UNFINISHED_NOTE}" in " ".join(shown.stderr.split())
+    # A bad line anywhere else is still an error naming its place.
+    path.write_text(path.read_text() + "\n" + json.dumps(single("m1", 82, 1, 3)) + "\n")
+    broken = results(runner, data_dir)
+    assert broken.exit_code == 2 and f"{path}:321: not valid JSON" in broken.stderr
+
+
+@pytest.mark.parametrize("control", [[], ["--style-control"]])
+def test_arena_results_while_judge_appends_leave_out_the_unfinished_line(
+    runner: CliRunner, arena_dir: Path, control: list[str]
+) -> None:
+    ids = arena_ids(arena_dir)
+    rows = [arena_line("gpt-3.5-turbo-0125", q, OUTCOMES[i % 5]) for i, q in enumerate(ids)]
+    path = arena_judgments(arena_dir, "gpt-3.5-turbo-0125", rows[:-1])
+    clean, _ = arena_scores(runner, arena_dir, *control)
+    # Cut after the second game's closing brace: it looks like a record's end to the byte scanner.
+    cut = json.dumps(rows[-1])
+    with path.open("a") as handle:
+        handle.write(cut[: cut.rindex("}]") + 1])
+    appending, stderr = arena_scores(runner, arena_dir, *control)
+    assert appending == clean
+    assert f"{path}:{len(ids)}: {UNFINISHED_NOTE}" in " ".join(stderr.split())
+
+
+# ---------------------------------------------------------------- --input-file, one meaning
+
+
+def test_arena_input_file_of_one_model_scores_that_model(runner: CliRunner, arena_dir: Path) -> None:
+    """`--input-file` is a judgment file in every family; Arena-Hard said "no judgment files here"."""
+    ids = arena_ids(arena_dir)
+    one = arena_judgments(
+        arena_dir,
+        "gpt-3.5-turbo-0125",
+        [arena_line("gpt-3.5-turbo-0125", q, OUTCOMES[i % 5]) for i, q in enumerate(ids)],
+    )
+    arena_judgments(
+        arena_dir,
+        "claude-3-haiku-20240307",
+        [arena_line("claude-3-haiku-20240307", q, OUTCOMES[1]) for q in ids],
+    )
+    folder, _ = arena_scores(runner, arena_dir, "--input-file", str(one.parent))
+    assert set(folder) == {"gpt-3.5-turbo-0125", "claude-3-haiku-20240307", "gpt-4-0314"}
+    for control in ([], ["--style-control"]):
+        scores, _ = arena_scores(runner, arena_dir, "--input-file", str(one), *control)
+        assert set(scores) == {"gpt-3.5-turbo-0125", "gpt-4-0314"}  # the model, and the baseline
+        if not control:  # each model meets only the baseline: its win rate is its own battles'
+            assert scores["gpt-3.5-turbo-0125"]["score"] == pytest.approx(
+                folder["gpt-3.5-turbo-0125"]["score"]
+            )
+    other = results(
+        runner, arena_dir, *ARENA, "--input-file", str(one), "--model-list", "claude-3-haiku-20240307"
+    )
+    assert other.exit_code == 2 and f"no judgment file in {one} for claude-3-haiku-20240307" in other.stderr
+    device = results(runner, arena_dir, *ARENA, "--input-file", "/dev/zero")
+    assert device.exit_code == 2 and "/dev/zero: is a device" in device.stderr
+
+
+def test_v2_input_file_of_one_model_scores_that_model(runner: CliRunner, arena_v2_dir: Path) -> None:
+    root = arena_v2_dir / "arena-hard-v2.0"
+    uids = [q["uid"] for q in read_jsonl(root / "question.jsonl") if q["category"] == "hard_prompt"]
+    for model in ("m1", "m2"):
+        write(
+            root / "model_judgment" / "gpt-4.1" / f"{model}.jsonl",
+            [v2_line(model, u, i) for i, u in enumerate(uids)],
+        )
+    shown = results(
+        runner, arena_v2_dir, *V2, "--input-file", str(root / "model_judgment" / "gpt-4.1" / "m2.jsonl")
+    )
+    assert shown.exit_code == 0, shown.stderr
+    assert {r["model"] for r in json.loads(shown.stdout)} == {"m2", "o3-mini-2025-01-31"}
+
+
+def test_the_input_file_help_says_what_each_family_takes(runner: CliRunner) -> None:
+    for command in ("results", "quality"):
+        shown = " ".join(runner.invoke(app, [command, "--help"], env={"COLUMNS": "300"}).stdout.split())
+        assert "MT-bench: the judge's file, every model in it" in shown
+        assert (
+            "Arena-Hard v0.1 and v2.0: one model's file in the judge's folder, which scores that model"
+            in shown
+        )

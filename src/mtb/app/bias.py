@@ -18,7 +18,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from mtb.app.options import check_fields, flag
+from mtb.app.options import MAX_PARALLEL, check_fields, flag
+from mtb.app.reporter import says_unfinished_lines
 from mtb.errors import EXIT_FAILED, EXIT_OK, UsageError
 
 if TYPE_CHECKING:
@@ -58,7 +59,7 @@ class BiasCommon:
     api_key: str | None = field(default=None, repr=False)
     provider: str = "openai"
     seed: int = flag(0, minimum=0)
-    parallel: int = flag(8, minimum=1)
+    parallel: int = flag(8, minimum=1, maximum=MAX_PARALLEL)
     bench: str = "mt_bench"
     data_dir: Path = Path("data")
     timeout: float = flag(600.0, minimum=0.1, maximum=86_400.0)
@@ -155,30 +156,79 @@ def _answer(question: Question, model: str, text: str) -> ModelAnswer:
     return ModelAnswer(question.question_id, "", model, [Choice(0, [text])], 0.0)
 
 
-def _output(path: Path, key_fields: tuple[str, ...], current: Callable[[dict[str, Any]], bool]) -> OutputSpec:
-    """A records file keyed by `key_fields`; a record whose inputs changed since (`current` says no)
-    is made again."""
+def _output(
+    path: Path, parse: Callable[[dict[str, Any]], Any], current: Callable[[dict[str, Any]], bool]
+) -> OutputSpec:
+    """A records file keyed by (model, question_id), each record checked by `parse`; a record whose
+    inputs changed since (`current` says no) is made again."""
     from mtb.jobs import OutputSpec
     from mtb.records import sortable_id
-
-    def parse(record: dict[str, Any]) -> dict[str, Any]:
-        for name in key_fields:
-            if name not in record:
-                raise ValueError(f"missing field '{name}'")
-        return record
 
     return OutputSpec(
         path=path,
         parse=parse,
-        key=lambda r: tuple(r[name] for name in key_fields),
-        sort_key=lambda r: tuple(
-            sortable_id(r[name]) if name == "question_id" else str(r[name]) for name in key_fields
-        ),
+        key=lambda r: (r["model"], r["question_id"]),
+        sort_key=lambda r: (str(r["model"]), sortable_id(r["question_id"])),
         is_done=current,
     )
 
 
-def _endpoint(spec: BiasCommon, role: Literal["generate", "judge"], model: str) -> EndpointConfig:
+# What each game's winner may be in a verbosity record (None: the rephrasing had no list, not
+# judged), and the control's one game.
+VERBOSITY_WINNERS = (*VERBOSITY_GAME_1.values(), "tie", "error")
+CONTROL_WINNERS = ("first", "second", "tie", "error")
+
+
+def _record_of(record: dict[str, Any]) -> None:
+    """The fields every bias record has: which answer (model, question) it is about."""
+    from mtb import validate
+    from mtb.records import question_id_of
+
+    validate.field(record, "model", str)
+    question_id_of(record)
+
+
+def parse_rephrasing(record: dict[str, Any]) -> dict[str, Any]:
+    """A line of the rephrasings file; a wrong field is a ValueError (`path:line` to the reader)."""
+    from mtb import validate
+
+    _record_of(record)
+    for name in ("list", "rephrased"):
+        validate.field(record, name, str)
+    return record
+
+
+def parse_verbosity_record(record: dict[str, Any]) -> dict[str, Any]:
+    """A line of the attack's records: what the summary counts is checked, so a hand-edited or
+    damaged record is `path:line`, never a KeyError, nor a winner counted as nothing."""
+    from mtb import validate
+
+    _record_of(record)
+    usable = validate.field(record, "rephrase_usable", bool)
+    validate.field(record, "original", str)
+    for game in ("g1_winner", "g2_winner"):
+        winner = record.get(game)
+        if usable and winner not in VERBOSITY_WINNERS:
+            raise ValueError(f"field '{game}' must be one of {', '.join(VERBOSITY_WINNERS)}, got {winner!r}")
+    return record
+
+
+def parse_control_record(record: dict[str, Any]) -> dict[str, Any]:
+    """A line of the control's records (each original judged against itself)."""
+    from mtb import validate
+
+    _record_of(record)
+    validate.field(record, "original", str)
+    if record.get("winner") not in CONTROL_WINNERS:
+        raise ValueError(
+            f"field 'winner' must be one of {', '.join(CONTROL_WINNERS)}, got {record.get('winner')!r}"
+        )
+    return record
+
+
+def _endpoint(
+    spec: BiasCommon, role: Literal["generate", "judge"], model: str, model_option: str = "--model"
+) -> EndpointConfig:
     from mtb.backends import resolve_endpoint
 
     if role == "judge":
@@ -201,6 +251,7 @@ def _endpoint(spec: BiasCommon, role: Literal["generate", "judge"], model: str) 
         spec.timeout,
         key_option="--api-key",
         base_option="--api-base",
+        model_option=model_option,
     )
 
 
@@ -365,6 +416,7 @@ def verbosity_paths(data: DataDir, judge: str, rephrase_model: str) -> tuple[Pat
     )
 
 
+@says_unfinished_lines
 def verbosity(spec: VerbositySpec, reporter: Reporter) -> BiasReport:
     """Pick, rephrase, attack, judge in both orders (and with `control`, each original against itself)."""
     from mtb import cost
@@ -390,7 +442,7 @@ def verbosity(spec: VerbositySpec, reporter: Reporter) -> BiasReport:
         target = by_key.get((record["model"], record["question_id"]))
         return target is None or record.get("list") == target.numbered_list
 
-    rephrase_output = _output(rephrase_path, ("model", "question_id"), rephrase_current)
+    rephrase_output = _output(rephrase_path, parse_rephrasing, rephrase_current)
     rephrased: dict[Hashable, dict[str, Any]] = {}
 
     def attacked_of(target: _Target) -> str | None:
@@ -408,8 +460,8 @@ def verbosity(spec: VerbositySpec, reporter: Reporter) -> BiasReport:
         target = by_key.get((record["model"], record["question_id"]))
         return target is None or record.get("original") == target.answer
 
-    records_output = _output(records_path, ("model", "question_id"), judged_current)
-    control_output = _output(control_path, ("model", "question_id"), control_current)
+    records_output = _output(records_path, parse_verbosity_record, judged_current)
+    control_output = _output(control_path, parse_control_record, control_current)
 
     def load_rephrased() -> None:
         rephrased.clear()
@@ -551,7 +603,7 @@ def verbosity(spec: VerbositySpec, reporter: Reporter) -> BiasReport:
 
         return [make(t) for t in targets if t.key not in done] if spec.control else []
 
-    rephrase_config = _endpoint(spec, "generate", spec.rephrase_model)
+    rephrase_config = _endpoint(spec, "generate", spec.rephrase_model, "--rephrase-model")
     judge_config = _endpoint(spec, "judge", bench.judge_model)
     rephrase_run = Run.for_output(
         rephrase_path,
@@ -684,6 +736,7 @@ def sample_names(model: str) -> tuple[str, str]:
     return f"{model}#1", f"{model}#2"
 
 
+@says_unfinished_lines
 def position(spec: PositionSpec, reporter: Reporter) -> BiasReport:
     """Two answers per first-turn question at temperature 0.7, judged in both orders under each prompt."""
     from mtb import cost

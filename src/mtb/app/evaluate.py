@@ -21,7 +21,17 @@ from typing import TYPE_CHECKING, Any
 
 from mtb.app.generate import GenerateReport, GenerateSpec, Generation
 from mtb.app.judge import AnswerWatch, JudgeReport, JudgeSpec, Judging
-from mtb.app.options import Answering, Judged, LocalOptions, Scope, check_fields, check_limits, flag
+from mtb.app.options import (
+    MAX_PARALLEL,
+    Answering,
+    Judged,
+    LocalOptions,
+    Scope,
+    check_fields,
+    check_limits,
+    flag,
+)
+from mtb.app.reporter import says_unfinished_lines
 from mtb.app.results import ResultsReport, ResultsSpec, results
 from mtb.app.summary import ModelSpec, Step
 from mtb.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, MtbError, UsageError
@@ -52,9 +62,9 @@ class EvalSpec(Answering, Judged, Scope):
     api_base: list[str] | None = None
     api_key: str | None = field(default=None, repr=False)
     provider: str = "openai"
-    parallel: int | None = flag(minimum=1)
+    parallel: int | None = flag(minimum=1, maximum=MAX_PARALLEL)
     local: LocalOptions = field(default_factory=LocalOptions)
-    judge_parallel: int | None = flag(minimum=1)
+    judge_parallel: int | None = flag(minimum=1, maximum=MAX_PARALLEL)
     judge_rpm: float | None = None
     judge_tpm: float | None = None
     # The results.
@@ -86,8 +96,8 @@ class EvalSpec(Answering, Judged, Scope):
             specs = load_models_file(self.models_file)
         else:
             specs = models_from_flags(self.model or [], self.model_path or [], self.model_id or [])
+        check_names(specs)
         names = [spec.name for spec in specs]
-        check_names(names)
         if len(set(names)) != len(names):
             raise UsageError(f"two models share a name ({', '.join(names)}): set --model-id for each")
         return specs
@@ -542,6 +552,7 @@ def judge_follows(spec: EvalSpec, models: list[ModelSpec]) -> bool:
     return spec.judge_model_path is None or all(m.model is not None for m in models)
 
 
+@says_unfinished_lines
 def evaluate(spec: EvalSpec, reporter: Reporter) -> EvalReport:
     """Generate, judge and score every model; the summary goes to DATA/<bench>/eval/."""
     from mtb import cost

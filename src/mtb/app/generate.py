@@ -16,7 +16,17 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mtb.app.options import Answering, LocalOptions, Scope, check_fields, flag, name_from_path, rate_limits
+from mtb.app.options import (
+    MAX_PARALLEL,
+    Answering,
+    LocalOptions,
+    Scope,
+    check_fields,
+    flag,
+    name_from_path,
+    rate_limits,
+)
+from mtb.app.reporter import says_unfinished_lines
 from mtb.app.runs import finish_run, log_spending, run_until_done
 from mtb.errors import UsageError
 
@@ -36,7 +46,7 @@ class GenerateSpec(Answering, Scope):
     api_base: list[str] | None = None
     api_key: str | None = field(default=None, repr=False)
     provider: str = "openai"
-    parallel: int | None = flag(minimum=1)
+    parallel: int | None = flag(minimum=1, maximum=MAX_PARALLEL)
     local: LocalOptions = field(default_factory=LocalOptions)
 
     def __post_init__(self) -> None:
@@ -342,6 +352,7 @@ class Generation:
         return GenerateReport(self.spec.name, self.output.path, self.report, code, line, cost_usd)
 
 
+@says_unfinished_lines
 def generate(spec: GenerateSpec, reporter: Reporter, budget: Budget | None = None) -> GenerateReport:
     """Answer every question still missing from the model's answer file; a rerun answers only those."""
     generation = Generation(spec, reporter, budget)

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mtb.app.options import Judged, Scope, check_fields, flag, rate_limits
+from mtb.app.options import MAX_PARALLEL, Judged, Scope, check_fields, flag, rate_limits
+from mtb.app.reporter import says_unfinished_lines
 from mtb.app.runs import finish_run, log_spending, run_until_done, unreadable_verdicts
 from mtb.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 
@@ -37,7 +38,7 @@ class JudgeSpec(Judged, Scope):
     """`mtb judge`'s flags; None means the benchmark's default."""
 
     model_list: list[str] | None = None
-    parallel: int | None = flag(minimum=1)
+    parallel: int | None = flag(minimum=1, maximum=MAX_PARALLEL)
     dry_run: bool = False
     retry_unparsed: bool = False
     category: str | None = None
@@ -405,6 +406,7 @@ class Judging:
         return max(0, sum(counts) - self.report.completed)
 
 
+@says_unfinished_lines
 def judge(spec: JudgeSpec, reporter: Reporter, budget: Budget | None = None) -> JudgeReport:
     """Plan, estimate and (unless `dry_run`) run the judgments still missing."""
     judging = Judging(spec, reporter, budget)

@@ -18,6 +18,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 from mtb.errors import UsageError
+from mtb.jsonl import unnamable
+
+# Requests in flight at once (--parallel, --judge-parallel): beyond any provider's limit or any
+# batch a local model runs. Unbounded, `eval --judge-parallel 1e30` started that many workers for
+# the judge that follows generation, and filled memory until the kernel killed mtb.
+MAX_PARALLEL = 10_000
+
+
+MAX_CHOICES = 100
 
 
 def flag(default: Any = None, *, minimum: float | None = None, maximum: float | None = None) -> Any:
@@ -86,6 +95,9 @@ def _check_value(name: str, value: Any, hint: Any, prefix: str) -> Any:
     if hint is Path:
         if not isinstance(value, (str, Path)):
             raise UsageError(f"{where}: expected a path, got {value!r}")
+        problem = unnamable(Path(value))
+        if problem:
+            raise UsageError(f"{where}: {problem}")
         return Path(value)
     if dataclasses.is_dataclass(hint):
         if not isinstance(value, hint):  # type: ignore[arg-type]
@@ -186,7 +198,9 @@ class LocalOptions:
 class Answering:
     """How a model answers: the sampling flags `generate` and `eval` share."""
 
-    num_choices: int = flag(1, minimum=1)
+    # Answers per question: FastChat's default is 1; 1e30 planned that many requests per question
+    # before the first was sent (a hang, then memory filled).
+    num_choices: int = flag(1, minimum=1, maximum=MAX_CHOICES)
     max_tokens: int | None = flag(minimum=1)
     force_temperature: float | None = flag(minimum=0.0)
     system_prompt: str | None = None
@@ -203,7 +217,9 @@ class Judged:
     judge_api_key: str | None = field(default=None, repr=False)
     judge_provider: str = "openai"
     reference_model: str | None = None
-    samples: int = flag(1, minimum=1)
+    # Judgments per item: 100 is far past any use (the paper's K is 5), and `--samples 1e30` planned
+    # that many matches, filling memory before the first request.
+    samples: int = flag(1, minimum=1, maximum=100)
     judge_model_path: str | None = None
     judge_local: LocalOptions = field(default_factory=lambda: LocalOptions(flag_prefix="judge-"))
 

@@ -46,6 +46,18 @@ def check_eval(spec: EvalSpec, models: list[ModelSpec], data: DataDir) -> None:
         check_generation(spec.generate_spec(model))
     check_judge(spec, data)
     check_judge_data(spec, [m.name for m in models], data)
+    check_results(spec, data)
+
+
+def check_results(spec: EvalSpec, data: DataDir) -> None:
+    """The results step's own needs: a manifest's `language` needs the language extra and a code
+    it knows (found at the end, both left every answer and judgment paid for and no scores)."""
+    language = data.bench.language
+    if language is None or (spec.mode or "single") != "single":
+        return  # pairwise results do not check the answers' language
+    from mtb import language as identification
+
+    identification.check_code(language, f"{data.bench.path}: language")
 
 
 def check_generation(spec: GenerateSpec) -> None:
@@ -55,7 +67,7 @@ def check_generation(spec: GenerateSpec) -> None:
     if spec.model is None:
         check_local_model(spec.model_path or "", "--model-path", spec.local)
         return
-    check_provider(spec.provider)
+    check_provider(spec.provider, "--provider")
     bases: list[str | None] = [b for b in spec.api_base or [] if b] or [None]
     for base in bases:
         resolve_endpoint(
@@ -77,7 +89,7 @@ def check_judge(spec: EvalSpec, data: DataDir) -> None:
     if spec.judge_model_path is not None:
         check_local_model(spec.judge_model_path, "--judge-model-path", spec.judge_local)
         return
-    check_provider(spec.judge_provider)
+    check_provider(spec.judge_provider, "--judge-provider")
     config = resolve_endpoint(
         "judge",
         spec.judge_provider,
@@ -131,12 +143,12 @@ def check_local_extras(backend: str, adapter: bool) -> None:
             raise MissingExtraError(package, extra)
 
 
-def check_provider(provider: str) -> None:
+def check_provider(provider: str, option: str) -> None:
     """A provider's own package (litellm) is there; an unknown provider is named with the known ones."""
     from mtb.backends import provider_names
 
     if provider not in provider_names():
-        raise UsageError(f"unknown provider '{provider}' (known: {', '.join(provider_names())})")
+        raise UsageError(f"{option}: unknown provider '{provider}' (known: {', '.join(provider_names())})")
     if provider == "litellm" and importlib.util.find_spec("litellm") is None:
         raise MissingExtraError("litellm", "litellm")
 

@@ -12,12 +12,14 @@ computed from a battle log on the way. The measures are `mtb.stats.quality`.
 
 from __future__ import annotations
 
-import json
+import io
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from mtb import validate
 from mtb.app.options import check_fields, flag
+from mtb.app.reporter import says_unfinished_lines
 from mtb.errors import DataError, UsageError
 
 if TYPE_CHECKING:
@@ -70,42 +72,55 @@ class QualityReport:
     notes: list[str] = field(default_factory=list)
 
 
-def _number(obj: dict[str, Any], key: str, where: str) -> float:
-    value = obj.get(key)
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"{where}: field '{key}' must be a number, got {value!r}")
-    return float(value)
-
-
 def read_reference(path: Path) -> dict[str, Rated]:
-    """A ratings file as `mtb results --bench chatbot-arena --format json` prints it."""
-    from mtb.jsonl import input_errors, refuse_device
+    """A ratings file as `mtb results --bench chatbot-arena --format json` prints it (a JSON array,
+    or JSON lines): one record per model, with its rating and interval; a bad one is `path:line`."""
+    from mtb.jsonl import decode_text, input_errors, refuse_device
+    from mtb.jsonstream import iter_values
 
     refuse_device(path)
     with input_errors(path, "a ratings file (.json)"):
-        text = path.read_text(encoding="utf-8")
-    try:
-        records = json.loads(text)
-    except ValueError as exc:
-        raise DataError(path, f"not valid JSON ({exc})") from None
-    if not isinstance(records, list) or not records:
-        raise DataError(path, "expected a JSON array of {model, rating, ci_low, ci_high}")
-    return _rated(records, "rating", path)
+        raw = path.read_bytes()
+    text = decode_text(path, raw)  # a byte that is not UTF-8 is path:line
+    found: dict[str, Rated] = {}
+    lines: dict[str, int] = {}
+    for line, record in iter_values(io.StringIO(text), path):
+        with validate.in_file(path, line):
+            model, rated = _rated_record(record, "rating")
+            if model in lines:
+                raise ValueError(f"model '{model}' is rated twice (first on line {lines[model]})")
+        found[model], lines[model] = rated, line
+    if not found:
+        raise DataError(path, "holds no ratings; expected a JSON array of {model, rating, ci_low, ci_high}")
+    return found
 
 
-def _rated(records: list[Any], value_key: str, path: Path | str) -> dict[str, Rated]:
+def _rated_record(record: Any, value_key: str) -> tuple[str, Rated]:
+    """One model's value and interval; a ValueError says what is wrong (`validate.field`'s words)."""
     from mtb.stats.quality import Rated
 
+    if not isinstance(record, dict):
+        raise ValueError(f"expected an object with 'model', '{value_key}', 'ci_low' and 'ci_high'")
+    model = validate.field(record, "model", str, non_empty=True)
+    try:
+        value, low, high = (validate.number(record, key) for key in (value_key, "ci_low", "ci_high"))
+    except ValueError as exc:
+        raise ValueError(f"{model}: {exc} (intervals are needed: not --no-ci)") from None
+    # An interval upside down (hand-edited, columns swapped) turned every separability and agreement
+    # figure into a wrong number without a word. (A bootstrap interval need not hold its point
+    # estimate, so that is not asked.)
+    if low > high:
+        raise ValueError(f"{model}: 'ci_low' ({low:g}) is above 'ci_high' ({high:g})")
+    return model, Rated(value, low, high)
+
+
+def _rated(records: list[Any], value_key: str, source: Path | str) -> dict[str, Rated]:
+    """Records mtb printed itself (a results step on the way): `source` names them in an error."""
     found: dict[str, Rated] = {}
     for position, record in enumerate(records):
-        where = f"record {position}"
-        if not isinstance(record, dict) or not isinstance(record.get("model"), str):
-            raise DataError(path, f"{where}: expected an object with a 'model' name")
-        try:
-            low, high = _number(record, "ci_low", where), _number(record, "ci_high", where)
-            found[record["model"]] = Rated(_number(record, value_key, where), low, high)
-        except ValueError as exc:
-            raise DataError(path, f"{exc} (intervals are needed: not --no-ci)") from None
+        with validate.in_file(source, where=f"record {position}"):
+            model, rated = _rated_record(record, value_key)
+        found[model] = rated
     return found
 
 
@@ -139,6 +154,7 @@ def benchmark_scores(records: list[dict[str, Any]] | dict[str, Any], bench: str)
     )
 
 
+@says_unfinished_lines
 def quality(spec: QualitySpec, reporter: Reporter) -> QualityReport:
     from mtb.app.results import ResultsSpec, results
     from mtb.stats.quality import quality as measure

@@ -7,12 +7,19 @@ Python API with the `mtb` logger and, when asked, a progress bar on stderr
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+import contextlib
+import functools
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any, Concatenate, Literal, ParamSpec, Protocol, TypeVar
 
 if TYPE_CHECKING:
+    from mtb.jsonl import UnfinishedLine
     from mtb.progress import ProgressSink
 
 Level = Literal["info", "note", "warning", "error"]
+Spec = TypeVar("Spec")
+Result = TypeVar("Result")
+Rest = ParamSpec("Rest")
 
 
 class Reporter(Protocol):
@@ -74,3 +81,34 @@ class Recorder:
 
     def text(self) -> str:
         return "\n".join(text for _, text in self.messages)
+
+
+@contextlib.contextmanager
+def saying_unfinished_lines(reporter: Reporter) -> Iterator[None]:
+    """Say, when the block ends (even by an error), each unfinished last line its readers left out.
+
+    Said at the end, not as read: a writer that then cuts the line from its own output
+    says that instead (`mtb.jsonl.repair_tail`), so a file is named once.
+    """
+    from mtb.jsonl import unfinished_lines
+
+    left_out: list[UnfinishedLine] = []
+    try:
+        with unfinished_lines() as left_out:
+            yield
+    finally:
+        for line in left_out:
+            reporter.say(str(line), level="note")
+
+
+def says_unfinished_lines(
+    use_case: Callable[Concatenate[Spec, Reporter, Rest], Result],
+) -> Callable[Concatenate[Spec, Reporter, Rest], Result]:
+    """A use case `f(spec, reporter, ...)` that says, as it ends, the unfinished last lines it left out."""
+
+    @functools.wraps(use_case)
+    def run(spec: Spec, reporter: Reporter, /, *args: Rest.args, **kwargs: Rest.kwargs) -> Result:
+        with saying_unfinished_lines(reporter):
+            return use_case(spec, reporter, *args, **kwargs)
+
+    return run

@@ -138,6 +138,7 @@ def results(spec: ResultsSpec, reporter: Reporter, *, say_cost: bool = True) -> 
     """
     from mtb.benchmarks import Benchmark
     from mtb.data import DataDir
+    from mtb.jsonl import unfinished_lines
     from mtb.protocols.base import reads_battle_logs
 
     benchmark = Benchmark.load(spec.bench)
@@ -149,18 +150,26 @@ def results(spec: ResultsSpec, reporter: Reporter, *, say_cost: bool = True) -> 
             f"{', '.join(battle_flags)} appl{'ies' if len(battle_flags) == 1 else 'y'} to Chatbot Arena "
             f"battle logs (--bench chatbot-arena), not {benchmark.name}"
         )
-    scored = benchmark.protocol.score(data, request)
+    # A file still being written (`mtb judge` appending) is scored without its unfinished last line.
+    with unfinished_lines() as left_out:
+        scored = benchmark.protocol.score(data, request)
+    notes = [*map(str, left_out), *scored.notes]
     for warning in scored.warnings:
         reporter.say(warning, level="warning")
-    for note in scored.notes:
+    for note in notes:
         reporter.say(note)
-    cost_note = _logged_cost(data, scored, reporter) if say_cost else None
+    cost_note = None
+    if say_cost:
+        with unfinished_lines() as log_left_out:  # the cost log, while another run logs its line
+            cost_note = _logged_cost(data, scored, reporter)
+        for line in log_left_out:
+            reporter.say(str(line))
     return ResultsReport(
         json_ready(scored.records),
         scored.tables,
         scored.flat,
         scored.warnings,
-        scored.notes,
+        notes,
         scored.sources,
         cost_note,
         scored.bootstrap,

@@ -167,7 +167,6 @@ async def run_in_batches(
     from mtb.engine import run_jobs
 
     state = BatchState(report.output, forget=forget)
-    report.notes.extend(state.notes)
     caller = BatchCaller(
         OpenAIBatchClient(config),
         state,
@@ -195,3 +194,4 @@ async def run_in_batches(
         )
     finally:
         await caller.aclose()
+        report.notes.extend(state.notes)  # from reading the file, and from recording batches in it

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from mtb import validate
+from mtb.app.options import MAX_CHOICES, MAX_PARALLEL
 from mtb.data import DataDir
 from mtb.errors import DataError, UsageError
 from mtb.jsonl import finite
@@ -87,11 +88,16 @@ class ModelSpec:
         given = self.model or self.model_path or ""
         return self.model_id or given.rstrip("/").split("/")[-1]
 
+    @property
+    def named_by(self) -> str:
+        """The flag (or models-file key) its name comes from, for a message about the name."""
+        return "--model-id" if self.model_id else "--model" if self.model else "--model-path"
+
     def generate_arguments(self) -> dict[str, Any]:
         return {"model": self.model, "model_path": self.model_path, "model_id": self.model_id, **self.options}
 
 
-def check_names(names: Sequence[str]) -> None:
+def check_names(models: Sequence[ModelSpec]) -> None:
     """Refuse, before any model answers, a name the later steps cannot carry.
 
     The judge and results steps take the names as a `--model-list`, which reads spaces
@@ -100,11 +106,12 @@ def check_names(names: Sequence[str]) -> None:
     """
     from mtb.data import file_stem_safe
 
-    for name in names:
+    for model in models:
+        name = model.name
         if not name.strip() or any(c.isspace() or c == "," for c in name):
             raise UsageError(
-                f"the model name '{name}' is empty or holds a space or comma, which --model-list reads "
-                "as a separator: set model_id (--model-id) to a name without them"
+                f"the model name '{name}' (from {model.named_by}) is empty or holds a space or comma, "
+                "which --model-list reads as a separator: set model_id (--model-id) to a name without them"
             )
         file_stem_safe(name)  # a name too long to name its answer file
 
@@ -182,6 +189,10 @@ def _model_entry(entry: dict[str, Any], folder: Path) -> ModelSpec:
             raise ValueError(f"field '{key}' must be above 0 (per minute), got {value}")
         if key in _POSITIVE and value < 1:
             raise ValueError(f"field '{key}' must be 1 or more, got {value}")
+        # As the flags: a trillion workers, or answers per question, filled memory before any request.
+        most = {"parallel": MAX_PARALLEL, "num_choices": MAX_CHOICES}.get(key)
+        if most is not None and value > most:
+            raise ValueError(f"field '{key}' must be at most {most}, got {value}")
         if key in _NON_NEGATIVE and value < 0:
             raise ValueError(f"field '{key}' must be 0 or more, got {value}")
         if key == "gpu_memory_utilization" and not 0 < value <= 1:

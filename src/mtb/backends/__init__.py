@@ -183,6 +183,7 @@ def resolve_endpoint(
     *,
     key_option: str | None = None,
     base_option: str | None = None,
+    model_option: str | None = None,
     environ: Mapping[str, str] | None = None,
     connect_timeout: float = 10.0,
 ) -> EndpointConfig:
@@ -198,8 +199,9 @@ def resolve_endpoint(
     Raises UsageError, naming the variable to set, when a key is needed and
     none is found; nothing is imported or called before that. An explicit base
     URL for the openai provider (a local server) needs no key. `key_option` is
-    how the caller lets the user pass the key (e.g. "--judge-api-key"), and
-    `base_option` the base URL, named in messages; `environ` defaults to os.environ.
+    how the caller lets the user pass the key (e.g. "--judge-api-key"), `base_option`
+    the base URL and `model_option` the model (default: --judge-model or --model), named
+    in messages; `environ` defaults to os.environ.
 
     A key or base URL the HTTP client would refuse (a control character, such
     as the "\r" of a file saved on Windows; non-ASCII text; user:pass@ in the
@@ -210,7 +212,12 @@ def resolve_endpoint(
     def read(variable: str | None) -> str | None:
         return (env.get(variable) or None) if variable else None
 
-    credentials = provider_credentials(provider, model)
+    rule = _provider(provider)  # an unknown provider is said as such
+    try:
+        credentials = rule.credentials(model)
+    except UsageError as exc:  # a model the provider cannot have: say which option named it
+        named_by = model_option or ("--judge-model" if role == "judge" else "--model")
+        raise UsageError(f"{named_by}: {exc}") from None
     role_base, role_key = ROLE_VARIABLES[role]
     # The provider's own base variable serves generation only: set for a local
     # model server, it must not capture the judge.

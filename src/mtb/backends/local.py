@@ -51,6 +51,11 @@ def check_model_path(model_path: str, flag: str = "--model-path") -> None:
     it, or when the Hub answers that no such repo exists.
     """
     path = Path(model_path).expanduser()
+    from mtb.jsonl import unnamable
+
+    problem = unnamable(path)
+    if problem:
+        raise DataError(path, f"{flag}: {problem}")
     if path.exists():
         if not path.is_dir():
             raise DataError(path, f"{flag} must be a model folder (with config.json) or a Hub repo id")

@@ -35,7 +35,7 @@ from typing import Any, TypeVar
 
 from mtb.browser.records import read_any_answer, read_any_games, read_any_question
 from mtb.errors import DataError, MtbError
-from mtb.jsonl import decode_line, read_text
+from mtb.jsonl import UnfinishedLine, decode_line, is_unfinished, read_text, unfinished_lines
 from mtb.protocols.mt_bench.records import PairJudgment, SingleJudgment
 from mtb.records import QuestionId
 
@@ -405,10 +405,12 @@ class Catalog:
         tables = []
         for path in data.single_files:
             try:
-                loaded = scoring.load_single_judgments(path)
+                with unfinished_lines() as left_out:  # a file `mtb judge` is appending to
+                    loaded = scoring.load_single_judgments(path)
             except MtbError as exc:
                 data.problems.append(str(exc))
                 continue
+            data.problems += [str(line) for line in left_out if str(line) not in data.problems]
             scores = scoring.single_scores(
                 loaded.judgments, categories, turns=turns, category_order=order, model_list=models
             )
@@ -528,7 +530,9 @@ def iter_json_lines_tolerant(path: Path, problems: list[str]) -> Iterator[tuple[
             try:
                 obj = decode_line(path, raw, number)
             except DataError as exc:
-                problems.append(str(exc))
+                # A file being written (`mtb judge` appending) is shown without its unfinished last
+                # line; the page says so where it lists what it skipped.
+                problems.append(str(UnfinishedLine(path, number)) if is_unfinished(raw) else str(exc))
                 continue
             if obj is not None:
                 yield number, obj

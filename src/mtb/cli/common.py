@@ -37,6 +37,18 @@ CategoryOption = Annotated[
         "--category", help="Arena-Hard v2.0: the category to judge or score (hard_prompt, creative_writing)."
     ),
 ]
+# One meaning in every family: a judgment file as `mtb judge` writes it; where a family keeps one
+# file per model, the judge's folder of them too.
+InputFileOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--input-file",
+        help="A judgment file. MT-bench: the judge's file, every model in it (gpt-4_single.jsonl, "
+        "gpt-4_pair.jsonl). Arena-Hard v0.1 and v2.0: one model's file in the judge's folder, which "
+        "scores that model, or the judge's folder, which scores every model in it. Chatbot Arena: "
+        "--battles instead \\[default: the judge's file or folder in DATA].",
+    ),
+]
 ParallelOption = Annotated[
     int, typer.Option("--parallel", min=1, help="Requests in flight at once, per endpoint.")
 ]

@@ -13,6 +13,7 @@ from mtb.cli.common import (
     BenchOption,
     CategoryOption,
     DataDirOption,
+    InputFileOption,
     Mode,
     ModelListOption,
     OutputFormat,
@@ -50,9 +51,7 @@ def quality(
         str | None, typer.Option("--judge-model", help="Whose judgments \\[default: the benchmark's judge].")
     ] = None,
     baseline_model: Annotated[str | None, typer.Option("--baseline-model", help="As `mtb results`.")] = None,
-    input_file: Annotated[
-        Path | None, typer.Option("--input-file", help="A judgment file (or folder), as `mtb results`.")
-    ] = None,
+    input_file: InputFileOption = None,
     rounds: Annotated[
         int | None, typer.Option("--rounds", min=10, help="Bootstrap rounds, as `mtb results`.")
     ] = None,

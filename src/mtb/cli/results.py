@@ -14,6 +14,7 @@ from mtb.cli.common import (
     BenchOption,
     CategoryOption,
     DataDirOption,
+    InputFileOption,
     Mode,
     ModelListOption,
     OutputFormat,
@@ -54,10 +55,7 @@ def score_results(
             "--baseline-model", help="pairwise-baseline: the baseline \\[default: the benchmark's]."
         ),
     ] = None,
-    input_file: Annotated[
-        Path | None,
-        typer.Option("--input-file", help="A judgment file \\[default: the judge's file in DATA]."),
-    ] = None,
+    input_file: InputFileOption = None,
     output_format: OutputFormatOption = OutputFormat.table,
     ci: Annotated[
         bool, typer.Option("--ci/--no-ci", help="single: bootstrap 95% intervals over questions.")

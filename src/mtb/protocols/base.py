@@ -115,6 +115,12 @@ class BattleLogRequest:
             raise UsageError(f"--min-battles must be 0 or more, not {self.min_battles}")
 
 
+def checks_language(protocol: BenchmarkProtocol) -> bool:
+    """Whether a family's results check the answers' language against a manifest's `language`
+    (`checks_language = True` on its class)."""
+    return bool(getattr(protocol, "checks_language", False))
+
+
 def reads_battle_logs(protocol: BenchmarkProtocol) -> bool:
     """Whether a family rates models from battle logs (`reads_battle_logs = True` on its class)."""
     return bool(getattr(protocol, "reads_battle_logs", False))

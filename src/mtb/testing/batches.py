@@ -63,6 +63,9 @@ class BatchService:
         self.delay = 0.05  # seconds between a batch's creation and its result
         self.fail_every = 0  # every n-th line of each batch fails (0: none)
         self.expire = False  # batches end "expired", every line unanswered
+        # A provider's damaged result files, for tests: given "output" or "error" and a file's
+        # lines (JSON text), the lines the file is stored with (reordered, repeated, cut, foreign).
+        self.damage: Callable[[str, list[str]], list[str]] | None = None
         self.files: dict[str, bytes] = {}
         self.batches: dict[str, _Batch] = {}
         self.lines: list[dict[str, Any]] = []  # every line answered through a batch
@@ -153,15 +156,18 @@ class BatchService:
                 outputs.append({**entry, "response": {"status_code": 200, "body": response}, "error": None})
         with self._lock:
             if outputs:
-                batch.output_file_id = self._store(outputs)
+                batch.output_file_id = self._store("output", outputs)
             if errors:
-                batch.error_file_id = self._store(errors)
+                batch.error_file_id = self._store("error", errors)
             batch.completed, batch.failed = len(outputs), len(errors)
             batch.status = "completed"
 
-    def _store(self, lines: list[dict[str, Any]]) -> str:
+    def _store(self, kind: str, lines: list[dict[str, Any]]) -> str:
         file_id = f"file-{next(self._ids)}"
-        self.files[file_id] = "".join(json.dumps(line) + "\n" for line in lines).encode()
+        texts = [json.dumps(line) for line in lines]
+        if self.damage is not None:
+            texts = self.damage(kind, texts)
+        self.files[file_id] = "".join(text + "\n" for text in texts).encode()
         return file_id
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from mtb.data import DataDir, file_stem_safe
 from mtb.errors import DataError, UsageError
+from mtb.jsonl import refuse_device
 from mtb.protocols.arena_hard import scoring, style
 from mtb.protocols.base import ResultsRequest, ScoreReport
 from mtb.provenance import is_run_file
@@ -29,25 +30,33 @@ def refuse_mt_bench_flags(request: ResultsRequest) -> None:
 
 
 def judgment_files(
-    folder: Path, models: list[str] | None, bench: str
+    source: Path, models: list[str] | None, bench: str
 ) -> tuple[list[Path], list[Path], list[str]]:
-    """The judge folder's judgment files (one per model), those of `models` (--model-list; None:
-    all), and a warning for any listed model without one."""
-    files = (
-        sorted(p for p in folder.glob("*.jsonl") if p.is_file() and not is_run_file(p))
-        if folder.is_dir()
-        else []
-    )
+    """The judgment files at `source` (one per model, named after it), those of `models`
+    (--model-list; None: all), and a warning for any listed model without one.
+
+    `source` is the judge's folder, or (`--input-file`) one model's judgment file, which
+    scores that model: the flag means a judgment file in every family.
+    """
+    if source.is_dir():
+        files = sorted(p for p in source.glob("*.jsonl") if p.is_file() and not is_run_file(p))
+    elif source.exists():
+        refuse_device(source)  # /dev/zero would be read for ever
+        files = [source]
+    elif source.is_symlink():  # exists() follows the link: a loop or a missing target
+        raise DataError(source, "a symbolic link to nothing readable (a loop, or a missing target)")
+    else:
+        files = []
     if not files:
-        raise DataError(folder, f"no judgment files here; run `mtb judge --bench {bench}` first")
+        raise DataError(source, f"no judgment files here; run `mtb judge --bench {bench}` first")
     chosen = [p for p in files if models is None or p.stem in models]
     warnings = []
     if models is not None:
         if not chosen:
-            raise UsageError(f"no judgment file in {folder} for {', '.join(models)}")
+            raise UsageError(f"no judgment file in {source} for {', '.join(models)}")
         absent = [m for m in models if m not in {p.stem for p in chosen}]
         if absent:
-            warnings.append(f"no judgment file in {folder} for: {', '.join(absent)}")
+            warnings.append(f"no judgment file in {source} for: {', '.join(absent)}")
     return files, chosen, warnings
 
 
@@ -60,16 +69,16 @@ def score(data: DataDir, request: ResultsRequest) -> ScoreReport:
     if request.category is not None:
         raise UsageError(f"--category applies to Arena-Hard v2.0, not {data.bench.name}")
     judge = request.judge_model or data.bench.default_judge
-    folder = request.input_file or data.judgment_dir / file_stem_safe(judge)
+    source = request.input_file or data.judgment_dir / file_stem_safe(judge)
     baseline = request.baseline_model or data.bench.default_baseline or ""
     rounds = request.rounds or DEFAULT_ROUNDS
     seed = DEFAULT_SEED if request.seed is None else request.seed
     control = request.control
-    files, chosen, warnings = judgment_files(folder, request.models, data.bench.name)
-    _check_baseline(data, folder, files, baseline, explicit=request.baseline_model is not None)
+    files, chosen, warnings = judgment_files(source, request.models, data.bench.name)
+    _check_baseline(data, source, files, baseline, explicit=request.baseline_model is not None)
     known = frozenset(q.question_id for q in data.questions())
     # The default folder is the judge's (judges that differ only by '/' share it); an --input-file
-    # folder is read as it is, so its judge is --judge-model when given, else the one it holds.
+    # file or folder is read as it is, so its judge is --judge-model when given, else the one it holds.
     wanted = judge if request.input_file is None or request.judge_model else None
     notes = []
     if control is None:
@@ -83,8 +92,8 @@ def score(data: DataDir, request: ResultsRequest) -> ScoreReport:
         read = {m: (g.lines, g.duplicates, g.unknown) for m, g in games.items()}
         judged = {m: (len(g.games), g.judges) for m, g in games.items()}
         unscored, without = 0, []
-    warnings += judge_warnings(folder, {m: j for m, (_, j) in judged.items()}, wanted)
-    warnings += _reading_warnings(folder, read, data.question_path)
+    warnings += judge_warnings(source, {m: j for m, (_, j) in judged.items()}, wanted)
+    warnings += _reading_warnings({p.stem: p for p in chosen}, read, data.question_path)
     warnings += _incomplete_warning(data.bench.name, {m: n for m, (n, _) in judged.items()}, len(known))
     if unscored:
         notes.append(f"{unscored} game(s) without a verdict label were left out")
@@ -93,7 +102,7 @@ def score(data: DataDir, request: ResultsRequest) -> ScoreReport:
         if unscored_only:
             warnings.append(f"no scored game against {baseline} for: {', '.join(unscored_only)} (left out)")
         if len(without) == len(counts):
-            raise DataError(folder, f"no scored game against {baseline} in any judgment file here")
+            raise DataError(source, f"no scored game against {baseline} in any judgment file here")
         scored = [m for m in counts if m not in without]
         avg_tokens = scoring.avg_tokens_by_model({m: data.answer_path(m) for m in [*scored, baseline]})
         scores = scoring.arena_scores(counts, baseline, rounds=rounds, seed=seed, avg_tokens=avg_tokens)
@@ -115,7 +124,7 @@ def score(data: DataDir, request: ResultsRequest) -> ScoreReport:
                 avg_tokens=avg_tokens,
             )
         except UsageError as exc:
-            raise DataError(folder, str(exc)) from None
+            raise DataError(source, str(exc)) from None
         scores = result.scores
         if result.left_out:
             warnings.append(
@@ -138,32 +147,34 @@ def score(data: DataDir, request: ResultsRequest) -> ScoreReport:
         flat=Table(title, ["model", "score", "ci_low", "ci_high", "avg_tokens"], csv_rows),
         warnings=warnings,
         notes=notes,
-        sources=[folder],
+        sources=[source],
         bootstrap={s.model: list(s.rounds) for s in scores if s.rounds},
     )
 
 
-def _check_baseline(data: DataDir, folder: Path, files: list[Path], baseline: str, *, explicit: bool) -> None:
+def _check_baseline(data: DataDir, source: Path, files: list[Path], baseline: str, *, explicit: bool) -> None:
     """Judgment records do not name their baseline, so rule out the baselines they cannot have had."""
     if any(p.stem == file_stem_safe(baseline) for p in files):
         raise UsageError(
-            f"'{baseline}' cannot be the baseline of the judgments in {folder}: it was judged there "
+            f"'{baseline}' cannot be the baseline of the judgments in {source}: it was judged there "
             f"itself, against another baseline (this benchmark's is {data.bench.default_baseline})"
         )
     answers = data.answer_path(baseline)
     if explicit and baseline != data.bench.default_baseline and not answers.exists():
         raise UsageError(
-            f"no judgment in {folder} can be against '{baseline}': it has no answers ({answers} does "
+            f"no judgment in {source} can be against '{baseline}': it has no answers ({answers} does "
             f"not exist); the judgments there are against the baseline they were judged with "
             f"(this benchmark's is {data.bench.default_baseline})"
         )
 
 
-def _reading_warnings(folder: Path, read: dict[str, tuple[int, int, int]], questions: Path) -> list[str]:
+def _reading_warnings(
+    paths: dict[str, Path], read: dict[str, tuple[int, int, int]], questions: Path
+) -> list[str]:
     """Per judgment file: lines repeated, lines of unknown questions, files with no line at all."""
     warnings = []
     for model, (lines, duplicates, unknown) in read.items():
-        path = folder / f"{model}.jsonl"
+        path = paths[model]
         if not lines:
             warnings.append(f"{path} holds no judgments; {model} is left out")
         if duplicates:

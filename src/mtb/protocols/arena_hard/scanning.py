@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from mtb.errors import DataError
-from mtb.jsonl import decode_line
+from mtb.jsonl import UnfinishedLine, complete_lines, decode_line, leave_out_unfinished, unfinished_lines
 from mtb.records import QuestionId
 
 SCORE = re.compile(rb'"score":\s*(?:"([^"\\]*)"|(null))')
@@ -58,7 +59,7 @@ def scan_judged(
     """(question id, game labels, judge) per line; the judge is None where the line names none."""
     key_bytes = f'"{id_key}":'.encode()
     id_pattern = re.compile(re.escape(key_bytes) + rb'\s*(?:"([^"\\]*)"|(-?\d+))')
-    data = path.read_bytes()
+    data = complete_lines(path, path.read_bytes())  # a file `mtb judge` is appending to
     for number, start, end in _lines(data):
         labels: list[str | None] = []
         position = start
@@ -110,7 +111,7 @@ def scan_token_lengths(path: Path, decode: Callable[[bytes], int]) -> list[int]:
     In arena-hard files the first token_len of a line is the first turn's or,
     when the turn has none, the answer metadata's: the value upstream's show_result uses.
     """
-    data = path.read_bytes()
+    data = complete_lines(path, path.read_bytes())
     lengths = []
     for number, start, end in _lines(data):
         at = data.find(b'"token_len":', start, end)
@@ -141,4 +142,16 @@ def map_files(function: Callable[[Path], Any], paths: Sequence[Path]) -> list[An
     from concurrent.futures import ProcessPoolExecutor
 
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
-        return list(pool.map(function, paths, chunksize=max(1, len(paths) // (4 * workers))))
+        chunks = max(1, len(paths) // (4 * workers))
+        read = list(pool.map(partial(_noting_unfinished, function), paths, chunksize=chunks))
+    for _, left_out in read:  # what a worker noted dies with its process: noted again here
+        for line in left_out:
+            leave_out_unfinished(line.path, line.line)
+    return [result for result, _ in read]
+
+
+def _noting_unfinished(function: Callable[[Path], Any], path: Path) -> tuple[Any, list[UnfinishedLine]]:
+    """`function(path)` in a worker process, with the unfinished last lines it left out."""
+    with unfinished_lines() as left_out:
+        result = function(path)
+    return result, left_out

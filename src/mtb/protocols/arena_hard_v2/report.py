@@ -40,8 +40,8 @@ def score(
             "--baseline-model does not apply"
         )
     judge = request.judge_model or judge_default
-    folder = request.input_file or data.judgment_dir / file_stem_safe(judge)
-    _, chosen, warnings = judgment_files(folder, request.models, name)
+    source = request.input_file or data.judgment_dir / file_stem_safe(judge)
+    _, chosen, warnings = judgment_files(source, request.models, name)
     notes: list[str] = []
     rounds = request.rounds or DEFAULT_ROUNDS
     seed = DEFAULT_SEED if request.seed is None else request.seed
@@ -51,11 +51,11 @@ def score(
     if request.category is not None and request.category not in known:
         raise UsageError(f"unknown category '{request.category}' (known: {', '.join(known)})")
 
-    # As in v0.1: the default folder is the judge's; an --input-file folder holds whichever judge.
+    # As in v0.1: the default folder is the judge's; an --input-file file or folder holds whichever judge.
     wanted = judge if request.input_file is None or request.judge_model else None
     read: list[scoring.FileJudgments] = map_files(partial(scoring.read_judgment_file, judge=wanted), chosen)
     judged = {p.stem: r for p, r in zip(chosen, read, strict=True)}
-    warnings += judge_warnings(folder, {m: r.judges for m, r in judged.items()}, wanted)
+    warnings += judge_warnings(source, {m: r.judges for m, r in judged.items()}, wanted)
     size = {c: sum(1 for q in questions if q.category == c) for c in known}
     for model, found in judged.items():
         if found.duplicates:
@@ -68,7 +68,7 @@ def score(
     present = {category_of[uid] for f in judged.values() for uid in f.labels if uid in category_of}
     categories = [request.category] if request.category else [c for c in known if c in present]
     if not categories:
-        raise DataError(folder, "holds no judgments of this benchmark's questions")
+        raise DataError(source, "holds no judgments of this benchmark's questions")
 
     answers_cache: dict[str, dict[QuestionId, ModelAnswer] | None] = {}
 
@@ -129,7 +129,7 @@ def score(
                 warnings.append(f"{category}: {model} has no judgment with two verdict labels; not scored")
         if not entries:
             if request.category is not None:
-                raise DataError(folder, f"holds no scored judgments in category {category}")
+                raise DataError(source, f"holds no scored judgments in category {category}")
             continue
         scores: list[scoring.V2Score] = []
         if request.control is None:
@@ -220,7 +220,7 @@ def score(
         records += [s.to_json() for s in scores]
         flat_rows += [[s.category, s.model, s.score, s.ci_low, s.ci_high, s.avg_tokens] for s in scores]
     if not tables:
-        raise DataError(folder, "holds no judgment with two verdict labels")
+        raise DataError(source, "holds no judgment with two verdict labels")
     flat_title = f"{name}: score against each category's baseline (%), {scoring.CI_LEVEL} CI"
     return ScoreReport(
         records=records,
@@ -228,6 +228,6 @@ def score(
         flat=Table(flat_title, ["category", "model", "score", "ci_low", "ci_high", "avg_tokens"], flat_rows),
         warnings=warnings,
         notes=notes,
-        sources=[folder],
+        sources=[source],
         bootstrap=bootstrap,
     )

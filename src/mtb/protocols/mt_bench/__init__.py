@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 class MtBench(fastchat.FastChatFiles):
     name = "mt-bench"
+    checks_language = True  # a manifest's `language`: wrong_language and --language-penalty
 
     def load_settings(self, bench: Benchmark) -> Any:
         from mtb.protocols.mt_bench.settings import MtBenchSettings

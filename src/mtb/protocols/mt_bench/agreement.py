@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from mtb.errors import DataError, UsageError
-from mtb.jsonl import decode_text, input_errors, iter_json_lines, refuse_device
+from mtb.jsonl import decode_text, input_errors, iter_json_lines, refuse_device, unfinished_lines
 from mtb.parquet import is_parquet, iter_rows
 from mtb.records import QuestionId, question_id_of
 from mtb.tables import record_of
@@ -186,7 +186,17 @@ def _first_byte(path: Path) -> bytes:
 
 
 def read_votes(path: Path) -> Votes:
-    """Every vote in one file: a published JSON array, JSONL or Parquet file of votes, or an mtb pair file."""
+    """Every vote in one file: a published JSON array, JSONL or Parquet file of votes, or an mtb pair file.
+
+    An unfinished last line (a pair file `mtb judge` is appending to) is left out, said in `left_out`.
+    """
+    with unfinished_lines() as unfinished:
+        votes = _read_votes(path)
+    votes.left_out += map(str, unfinished)
+    return votes
+
+
+def _read_votes(path: Path) -> Votes:
     if is_parquet(path):
         return _parquet_votes(path)
     if _first_byte(path) == b"[":

@@ -15,15 +15,15 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Hashable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Hashable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from mtb.backends.base import Message, SamplingParams
 from mtb.data import DataDir, file_stem_safe, select_questions
 from mtb.errors import DataError, MtbError, UsageError
-from mtb.jobs import Completer, Job, OutputSpec, Task, all_of, done_keys
+from mtb.jobs import Completer, Job, OutputSpec, Task, all_of, done_keys, read_existing
 from mtb.jsonl import iter_json_lines
 from mtb.protocols import fastchat
 from mtb.protocols.base import JudgeRequest, PlannedRun
@@ -56,6 +56,10 @@ class SingleMatch:
     def key(self, judge_model: str) -> Hashable:
         return (self.model, self.question.question_id, self.turn, judge_model, self.prompt.name, self.sample)
 
+    def item(self, judge_model: str) -> Hashable:
+        """What the judgment scores, whatever its prompt: `SingleJudgment.item`."""
+        return (self.model, self.question.question_id, self.turn, judge_model, self.sample)
+
     @property
     def label(self) -> str:
         sample = f" sample {self.sample}" if self.sample else ""
@@ -77,6 +81,10 @@ class PairMatch:
         return pair_key(
             self.model_1, self.model_2, self.question.question_id, self.turn, judge_model, self.prompt.name
         )
+
+    def item(self, judge_model: str) -> Hashable:
+        """The match the judgment scores, whatever its prompt: `PairJudgment.item`."""
+        return pair_key(self.model_1, self.model_2, self.question.question_id, self.turn, judge_model, "")[:5]
 
     @property
     def label(self) -> str:
@@ -330,6 +338,18 @@ def pair_output(data: DataDir, judge_model: str, retry_unparsed: bool) -> Output
     )
 
 
+def judged_items(spec: OutputSpec, records: Sequence[dict[str, Any]], single: bool) -> dict[Hashable, str]:
+    """The items an output already holds, done whatever prompt they were judged under, with the
+    prompt of each one's last line: what `mtb results` counts (one judgment per item, the last
+    line wins). With --retry-unparsed an item whose last line names no score is not done."""
+    parse = SingleJudgment.from_json if single else PairJudgment.from_json
+    last: dict[Hashable, tuple[str, bool]] = {}
+    for record in records:
+        judgment = parse(record)
+        last[judgment.item] = (judgment.judge[1], spec.is_done(record))
+    return {item: prompt for item, (prompt, done) in last.items() if done}
+
+
 def judge_tasks(
     matches: Sequence[Match],
     done: set[Hashable],
@@ -337,6 +357,7 @@ def judge_tasks(
     judge_model: str,
     params: SamplingParams,
     verdicts: Verdicts,
+    done_items: Mapping[Hashable, str] | None = None,
 ) -> list[Task]:
     def make(match: Match) -> Task:
         if isinstance(match, SingleMatch):
@@ -351,7 +372,8 @@ def judge_tasks(
             lambda: judge_pair(caller, match, judge_model, params, verdicts),
         )
 
-    return [make(m) for m in matches if m.key(judge_model) not in done]
+    items = done_items or {}
+    return [make(m) for m in matches if m.key(judge_model) not in done and m.item(judge_model) not in items]
 
 
 @dataclass(frozen=True)
@@ -370,6 +392,20 @@ class JudgePlan:
     already_done: int
     done: frozenset[Hashable] = frozenset()  # keys of the matches already in the output
     samples: int = 1
+    # The items already in the output, whatever prompt they were judged under (`judged_items`),
+    # with the prompt of each one's last line.
+    done_items: Mapping[Hashable, str] = field(default_factory=dict)
+
+    def is_done(self, match: Match) -> bool:
+        return match.item(self.judge_model) in self.done_items
+
+    def done_under_another_prompt(self) -> list[Match]:
+        """Matches done under a prompt other than the one this plan gives them (a changed prompt map)."""
+        return [
+            m
+            for m in self.matches
+            if self.done_items.get(m.item(self.judge_model), m.prompt.name) != m.prompt.name
+        ]
 
     def summary(self, bench: str) -> dict[str, Any]:
         calls_per_match = 1 if self.mode == "single" else 2
@@ -388,6 +424,22 @@ class JudgePlan:
             "judge_calls": (len(self.matches) - self.already_done) * calls_per_match,
             "output": str(self.spec.path),
             **samples,
+            **self._other_prompts(),
+        }
+
+    def _other_prompts(self) -> dict[str, Any]:
+        other = self.done_under_another_prompt()
+        if not other:
+            return {}
+        first = other[0]
+        was = self.done_items[first.item(self.judge_model)]
+        return {
+            "done_under_another_prompt": len(other),
+            "prompt_note": (
+                f"{len(other)} judgment(s) made under another prompt name count as done, as `mtb results` "
+                f"counts them (e.g. {first.label}: {was}, now {first.prompt.name}); to judge them under "
+                f"the new prompt, move {self.spec.path} aside first"
+            ),
         }
 
     def prompt_hashes(self) -> dict[str, str]:
@@ -507,7 +559,10 @@ def plan_judging(data: DataDir, request: JudgeRequest) -> JudgePlan:
                 questions, answers, pairs, references, prompts, settings.prompt_map, settings, prompt_file
             )
     spec = (single_output if mode == "single" else pair_output)(data, judge_model, request.retry_unparsed)
-    done = done_keys(spec)
+    existing = read_existing(spec)
+    done = done_keys(spec, existing)
+    # An item judged under another prompt name is done (docs/reliability.md, "One meaning per flag").
+    done_items = judged_items(spec, existing, single=mode == "single")
     return JudgePlan(
         mode=mode,
         judge_model=judge_model,
@@ -518,9 +573,10 @@ def plan_judging(data: DataDir, request: JudgeRequest) -> JudgePlan:
         matches=matches,
         gaps=gaps,
         spec=spec,
-        already_done=sum(1 for m in matches if m.key(judge_model) in done),
+        already_done=sum(1 for m in matches if m.item(judge_model) in done_items),
         done=frozenset(done),
         samples=request.samples,
+        done_items=done_items,
     )
 
 
@@ -532,7 +588,7 @@ DEFAULT_OUTPUT_TOKENS = {"single": 200, "pairwise": 250}
 def request_messages(plan: JudgePlan) -> Iterator[list[Message]]:
     """The messages of every judge request the plan still has to send."""
     for match in plan.matches:
-        if match.key(plan.judge_model) in plan.done:
+        if plan.is_done(match):
             continue
         if isinstance(match, SingleMatch):
             yield render_single_match(match)
@@ -578,7 +634,9 @@ def planned_run(plan: JudgePlan, data: DataDir) -> PlannedRun:
         make_jobs=lambda caller: [
             Job(
                 plan.spec,
-                lambda done: judge_tasks(plan.matches, done, caller, plan.judge_model, params, verdicts),
+                lambda done: judge_tasks(
+                    plan.matches, done, caller, plan.judge_model, params, verdicts, plan.done_items
+                ),
             )
         ],
         judge_model=plan.judge_model,

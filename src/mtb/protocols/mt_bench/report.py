@@ -214,6 +214,36 @@ def _incomplete_warning(
     ]
 
 
+def _incomplete_matches_warning(
+    data: DataDir, matches: Sequence[PairJudgment], models: list[str]
+) -> list[str]:
+    """pairwise-all: models with fewer matches than each other model on every question turn. Their
+    win rates are over the matches judged only (a judge run cut short, a model added later), as an
+    incomplete model's numbers are in the other modes."""
+    turns = {(q.question_id, t) for q in data.questions() for t in range(1, len(q.turns) + 1)}
+    met: dict[str, dict[str, set[tuple[Any, int]]]] = {
+        m: {o: set() for o in models if o != m} for m in models
+    }
+    for j in matches:
+        if j.model_1 in met and j.model_2 in met[j.model_1]:
+            met[j.model_1][j.model_2].add((j.question_id, j.turn))
+            met[j.model_2][j.model_1].add((j.question_id, j.turn))
+    found = []
+    for model, opponents in met.items():
+        judged = sum(len(seen) for seen in opponents.values())
+        expected = len(turns) * len(opponents)
+        if judged < expected:
+            short = [o for o, seen in opponents.items() if len(seen) < len(turns)]
+            found.append(f"{model} ({judged} of {expected}; missing against {_examples(short)})")
+    if not found:
+        return []
+    return [
+        f"incomplete: fewer matches than pairwise-all has (each model against each other on every "
+        f"question turn of {data.bench.name}): {', '.join(found)}; their win rates are over the matches "
+        "judged only"
+    ]
+
+
 def _missing_warning(wanted: list[str] | None, found: list[str]) -> list[str]:
     missing = [m for m in wanted or [] if m not in found]
     return [f"no usable judgments for: {', '.join(missing)}"] if missing else []
@@ -464,9 +494,13 @@ def _pairwise(
             _none_listed(path, wanted or [], sorted({m for j in judgments for m in (j.model_1, j.model_2)}))
         )
     warnings += _missing_warning(wanted, [s.model for s in scores])
+    others = [j for j in judgments if j.model_1 != j.model_2]
     if baseline is not None:
-        versus = [j for j in judgments if baseline in (j.model_1, j.model_2) and j.model_1 != j.model_2]
+        versus = [j for j in others if baseline in (j.model_1, j.model_2)]
         warnings += _incomplete_warning(data, versus, [s.model for s in scores])
+    else:
+        matches = list(scoring.selected_matches(others, baseline=None, model_list=wanted))
+        warnings += _incomplete_matches_warning(data, matches, [s.model for s in scores])
     unrated = [s.model for s in scores if not s.judgments]
     if unrated:
         warnings.append(
