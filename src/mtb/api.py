@@ -90,7 +90,6 @@ def _spec(spec_class: type, function: str, options: dict[str, Any], prefixes: di
     values = dict(options)
     for field_name, prefix in prefixes.items():
         values[field_name] = LocalOptions.take(values, prefix)
-        values[field_name].flag_prefix = prefix.replace("_", "-")
     return spec_class(**values)
 
 

@@ -11,6 +11,7 @@ from mtb.cli.common import (
     DEFAULT_DATA_DIR,
     BenchOption,
     DataDirOption,
+    FirstNOption,
     MaxAttemptsOption,
     ModelListOption,
     MultiValueCommand,
@@ -158,9 +159,7 @@ def position(
     judge_api_base: JudgeApiBaseOption = None,
     judge_api_key: JudgeApiKeyOption = None,
     judge_provider: JudgeProviderOption = "openai",
-    first_n: Annotated[
-        int | None, typer.Option("--first-n", min=1, help="Only the first N questions (a quick check).")
-    ] = None,
+    first_n: FirstNOption = None,
     parallel: ParallelOption = 8,
     bench: BenchOption = "mt_bench",
     data_dir: DataDirOption = DEFAULT_DATA_DIR,
